@@ -1,0 +1,239 @@
+"""The embedded offline demo corpus, built deterministically from real photos.
+
+The photos are the CC0 / public-domain images that ship inside the
+scikit-image wheel (``skimage.data``). Each reference photo is assigned to one
+role, and roles never share a photo:
+
+===============  =========================================================  ======================
+role             reference photos                                           written to
+===============  =========================================================  ======================
+pretrain         retina, immunohistochemistry, camera, moon, brick, grass,  ``corpus/train-*.tar``
+                 gravel, coins, clock, cell                                 (no MOS: unlabelled)
+pretrain_val     hubble_deep_field                                          ``corpus/val-*.tar``
+finetune         coffee, astronaut                                          ``iqa/train-*.tar``
+finetune_val     rocket                                                     ``iqa/val-*.tar``
+test             chelsea, motorcycle (left view of the stereo pair)         ``iqa/test-*.tar``
+===============  =========================================================  ======================
+
+So no distorted variant of a test photo (nor of any fine-tuning photo) is ever
+seen in training. Grey photos are used as RGB; they only join the pretraining
+corpus, where the teacher's colourfulness label describes them correctly.
+
+Each photo is resized so that its short side is ``2 * size`` and cut into up
+to ``crops`` non-overlapping ``size x size`` crops (the ones nearest the
+centre first). Every crop yields its clean reference plus each distortion of
+:mod:`iqa.distortions` at levels 1..5: ``1 + 8 x 5 = 41`` samples.
+
+Synthetic MOS (fine-tuning and test roles), on a 1..5 scale, higher is better::
+
+    mos = 5.0 - 0.8 * level        # level 0 (clean) -> 5.0, level 5 -> 1.0
+
+It is ordinal within a distortion type and the same for every type at the
+same level, a deliberate simplification: levels were graded per type to be of
+comparable severity (see ``iqa.distortions.LEVEL_PARAMS``), but nobody rated
+them. The shards hold one PNG (lossless, so the only compression artefacts are
+the ``jpeg`` distortion's) and one JSON per sample with ``reference``,
+``crop``, ``distortion``, ``level``, ``role`` and, outside the corpus, ``mos``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+import time
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from tqdm.auto import tqdm
+
+from iqa import distortions
+from iqa.data.labels import atomic_write_json
+
+log = logging.getLogger(__name__)
+
+DEMO_VERSION = 1
+BUILD_RECORD = "demo.json"
+
+ROLES: dict[str, tuple[str, ...]] = {
+    "pretrain": ("retina", "immunohistochemistry", "camera", "moon", "brick", "grass", "gravel", "coins", "clock", "cell"),
+    "pretrain_val": ("hubble_deep_field",),
+    "finetune": ("coffee", "astronaut"),
+    "finetune_val": ("rocket",),
+    "test": ("chelsea", "motorcycle"),
+}
+OUTPUT: dict[str, tuple[str, str]] = {
+    "pretrain": ("corpus", "train"),
+    "pretrain_val": ("corpus", "val"),
+    "finetune": ("iqa", "train"),
+    "finetune_val": ("iqa", "val"),
+    "test": ("iqa", "test"),
+}
+UNLABELLED_ROLES = ("pretrain", "pretrain_val")
+DEFAULT_CROPS = {"pretrain": 3, "pretrain_val": 2, "finetune": 4, "finetune_val": 2, "test": 4}
+
+
+def synthetic_mos(level: int) -> float:
+    """Synthetic MOS of a distortion level on a 1..5 scale (higher is better)."""
+    return 5.0 - 0.8 * int(level)
+
+
+def load_reference(name: str) -> np.ndarray:
+    """A reference photo from the scikit-image wheel as float32 RGB in [0, 1]."""
+    import skimage.data
+
+    if name == "motorcycle":
+        image = skimage.data.stereo_motorcycle()[0]
+    else:
+        image = getattr(skimage.data, name)()
+    image = np.asarray(image)
+    if image.dtype == bool:
+        image = image.astype(np.uint8) * 255
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    image = image[..., :3]
+    if image.dtype != np.uint8:
+        image = np.clip(image.astype(np.float64) / max(1.0, float(image.max())) * 255.0, 0, 255).astype(np.uint8)
+    return distortions.to_float(image)
+
+
+def reference_crops(image: np.ndarray, size: int, count: int) -> list[np.ndarray]:
+    """Up to ``count`` non-overlapping centre-most ``size``-px crops of the photo resized to short side ``2*size``."""
+    height, width = image.shape[:2]
+    scale = 2 * size / min(height, width)
+    new_w, new_h = max(2 * size, round(width * scale)), max(2 * size, round(height * scale))
+    resized = Image.fromarray(distortions.to_uint8(image)).resize((new_w, new_h), Image.LANCZOS)
+    array = distortions.to_float(np.asarray(resized))
+    rows, cols = new_h // size, new_w // size
+    off_y, off_x = (new_h - rows * size) // 2, (new_w - cols * size) // 2
+    centre = ((rows - 1) / 2, (cols - 1) / 2)
+    cells = sorted(((r, c) for r in range(rows) for c in range(cols)), key=lambda rc: ((rc[0] - centre[0]) ** 2 + (rc[1] - centre[1]) ** 2, rc))
+    return [
+        array[off_y + r * size : off_y + (r + 1) * size, off_x + c * size : off_x + (c + 1) * size].copy()
+        for r, c in cells[:count]
+    ]
+
+
+def _png(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    # Fixed compression settings make the bytes, not just the pixels, reproducible.
+    Image.fromarray(distortions.to_uint8(image)).save(buffer, format="PNG", compress_level=6)
+    return buffer.getvalue()
+
+
+def _seed(*parts: Any) -> int:
+    return zlib.crc32("/".join(map(str, parts)).encode())
+
+
+def role_samples(role: str, size: int, crops: int) -> Iterator[dict[str, Any]]:
+    """All samples of a role, in a fixed order, as WebDataset dicts."""
+    for reference in ROLES[role]:
+        for index, crop in enumerate(reference_crops(load_reference(reference), size, crops)):
+            variants = [("reference", 0, crop)] + [
+                (name, level, distortions.apply(crop, name, level, np.random.default_rng(_seed(reference, index, name, level))))
+                for name in distortions.DISTORTIONS
+                for level in range(1, distortions.NUM_LEVELS + 1)
+            ]
+            for name, level, image in variants:
+                meta: dict[str, Any] = {"reference": reference, "crop": index, "distortion": name, "level": level, "role": role}
+                if role not in UNLABELLED_ROLES:
+                    meta["mos"] = synthetic_mos(level)
+                yield {"__key__": f"{reference}-c{index}-{name}-{level}", "png": _png(image), "json": meta}
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def build_params(size: int, crops: dict[str, int] | None, shard_size: int) -> dict[str, Any]:
+    return {
+        "version": DEMO_VERSION,
+        "size": int(size),
+        "crops": {role: int((crops or {}).get(role, DEFAULT_CROPS[role])) for role in ROLES},
+        "shard_size": int(shard_size),
+        "levels": distortions.NUM_LEVELS,
+        "distortions": {name: list(distortions.LEVEL_PARAMS[name]) for name in distortions.DISTORTIONS},
+    }
+
+
+def ensure_demo_corpus(root: str | Path, size: int = 160, crops: dict[str, int] | None = None, shard_size: int = 256) -> Path:
+    """Build the demo corpus under ``root`` unless an identical build is already there.
+
+    Safe to call from several processes at once (DDP ranks): a file lock lets
+    one build while the others wait, and the build is assembled in a
+    temporary folder and renamed into place, so ``root`` is never half-written.
+    """
+    root = Path(root)
+    params = build_params(size, dict(crops) if crops else None, shard_size)
+    record = root / BUILD_RECORD
+    with _locked(root.parent / f".{root.name}.lock"):
+        if record.is_file():
+            with open(record) as handle:
+                if json.load(handle).get("params") == params:
+                    return root
+            log.info("demo corpus at %s was built with other settings; rebuilding", root)
+        tmp = root.parent / f".{root.name}.building-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        started = time.perf_counter()
+        summary = _write_roles(tmp, params)
+        summary["build_seconds"] = round(time.perf_counter() - started, 2)
+        atomic_write_json(tmp / BUILD_RECORD, summary)
+        if root.exists():
+            trash = root.parent / f".{root.name}.old-{os.getpid()}"
+            os.replace(root, trash)
+            shutil.rmtree(trash, ignore_errors=True)
+        os.replace(tmp, root)
+    return root
+
+
+def _write_roles(tmp: Path, params: dict[str, Any]) -> dict[str, Any]:
+    import webdataset as wds
+
+    digest = hashlib.sha256()
+    counts: dict[str, int] = {}
+    shards: dict[str, list[str]] = {}
+    total = sum(len(ROLES[r]) * params["crops"][r] * (1 + len(distortions.DISTORTIONS) * distortions.NUM_LEVELS) for r in ROLES)
+    with tqdm(total=total, unit="img", desc="building demo corpus", dynamic_ncols=True) as bar:
+        for role, (folder, prefix) in OUTPUT.items():
+            (tmp / folder).mkdir(parents=True, exist_ok=True)
+            written: list[str] = []
+            index, count, writer = -1, 0, None
+            for sample in role_samples(role, params["size"], params["crops"][role]):
+                if writer is None or count % params["shard_size"] == 0:
+                    if writer is not None:
+                        writer.close()
+                    index += 1
+                    path = tmp / folder / f"{prefix}-{index:06d}.tar"
+                    written.append(str(path.relative_to(tmp)))
+                    writer = wds.TarWriter(str(path), mtime=0)  # fixed mtime: byte-identical shards
+                digest.update(sample["__key__"].encode() + sample["png"])
+                writer.write(sample)
+                count += 1
+                bar.update(1)
+            if writer is not None:
+                writer.close()
+            counts[role], shards[role] = count, written
+    return {
+        "params": params,
+        "roles": {role: list(refs) for role, refs in ROLES.items()},
+        "counts": counts,
+        "shards": shards,
+        "mos": "5.0 - 0.8 * level (1..5, higher is better); corpus roles carry no MOS",
+        "content_sha256": digest.hexdigest(),
+    }

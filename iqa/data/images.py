@@ -1,0 +1,118 @@
+"""Robust image decoding shared by labelling, training, evaluation and scoring.
+
+Every path that turns bytes into pixels goes through :func:`decode_rgb`, so
+that grey, CMYK, palette, RGBA and 16-bit images are handled the same way
+everywhere, and so that a bad file becomes a :class:`SkipImage` with a reason
+instead of a crash in the middle of a run.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+import torch
+from PIL import Image, ImageFile
+
+# Images larger than this are skipped with a reason rather than risking memory.
+# 50-megapixel photos are well inside it; decompression bombs are not.
+MAX_PIXELS = 400_000_000
+MIN_SIDE = 32
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".jfif")
+
+Image.MAX_IMAGE_PIXELS = None  # the explicit MAX_PIXELS check below replaces PIL's warning-then-error
+ImageFile.LOAD_TRUNCATED_IMAGES = False  # truncated files are reported, not silently padded with grey
+
+
+class SkipImage(Exception):
+    """Raised for an input that cannot be used; ``str(exc)`` is the reason recorded in manifests."""
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    mode = image.mode
+    if mode == "RGB":
+        return image
+    if mode in ("I;16", "I;16B", "I;16L", "I", "I;16N"):
+        # 16-bit (or 32-bit int) grey: scale by the type's range; PIL's convert("L") would clip at 255.
+        array = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if mode.startswith("I;16") or array.max() > 255 else 255.0
+        grey = np.clip(array / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(grey, "L").convert("RGB")
+    if mode == "F":
+        array = np.asarray(image, dtype=np.float64)
+        grey = np.clip(array * (255.0 if array.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
+        return Image.fromarray(grey, "L").convert("RGB")
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
+        # Transparent pixels are composited on white, which is how viewers show them.
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")  # L, 1, P, CMYK, YCbCr, LAB, HSV
+
+
+def decode_rgb(data: bytes, draft_size: int | None = None) -> Image.Image:
+    """Decode image bytes to an RGB PIL image or raise :class:`SkipImage`.
+
+    ``draft_size``: for JPEG, let libjpeg decode at the smallest power-of-two
+    reduction whose short side is still >= ``draft_size``; a 4000x3000 photo
+    bound for 224 px then decodes about 8x faster.
+    """
+    if not data:
+        raise SkipImage("empty file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise SkipImage(f"too large: {width}x{height} exceeds {MAX_PIXELS} pixels")
+            if getattr(image, "n_frames", 1) > 1:
+                image.seek(0)  # animated GIF / multipage TIFF: first frame
+            if draft_size and image.format == "JPEG":
+                scale = min(width, height) / draft_size
+                if scale >= 2:
+                    image.draft("RGB", (max(1, int(width / scale)), max(1, int(height / scale))))
+            image.load()
+    except SkipImage:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise SkipImage(f"too large: {exc}") from None
+    except (OSError, ValueError, SyntaxError, Image.UnidentifiedImageError, EOFError) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if isinstance(exc, Image.UnidentifiedImageError):
+            message = "not an image"
+        elif "truncated" in message.lower():
+            message = f"truncated: {message}"
+        raise SkipImage(f"unreadable: {message}") from None
+    if min(image.size) < MIN_SIDE:
+        raise SkipImage(f"too small: {image.size[0]}x{image.size[1]} (min side {MIN_SIDE} px)")
+    return _to_rgb(image)
+
+
+def resize_short_side(image: Image.Image, size: int) -> Image.Image:
+    """Resize so that the short side is ``size`` (bicubic, antialiased); no-op when it already is."""
+    width, height = image.size
+    if min(width, height) == size:
+        return image
+    scale = size / min(width, height)
+    new = (max(size, round(width * scale)), max(size, round(height * scale)))
+    return image.resize(new, Image.BICUBIC, reducing_gap=3.0)
+
+
+def center_crop(image: Image.Image, size: int) -> Image.Image:
+    width, height = image.size
+    left, top = (width - size) // 2, (height - size) // 2
+    return image.crop((left, top, left + size, top + size))
+
+
+def to_uint8_tensor(image: Image.Image) -> torch.Tensor:
+    """PIL RGB -> ``uint8 [3, H, W]``; normalisation happens later, on the device."""
+    array = np.asarray(image, dtype=np.uint8)
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
+
+
+def load_square(data: bytes, size: int) -> torch.Tensor:
+    """Decode, resize the short side to ``size`` and centre-crop: the teacher's input."""
+    image = decode_rgb(data, draft_size=size)
+    return to_uint8_tensor(center_crop(resize_short_side(image, size), size))
