@@ -1,0 +1,93 @@
+"""The student network: a timm backbone with one head per attribute and a quality head."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from iqa.attributes import ATTRIBUTES
+from iqa.backbones import create_backbone, normalisation
+
+
+class IQANet(nn.Module):
+    """Backbone features -> ``attributes [B, A]`` and ``quality [B]``.
+
+    Inputs are uint8 ``[B, 3, H, W]`` (0..255) or float in [0, 1]; the net
+    normalises them itself with the backbone's own mean/std, so data pipelines
+    ship compact uint8 batches and never need to know the backbone.
+
+    Outputs are raw scores. Attribute heads trained with a ranking loss are
+    meaningful relative to each other (higher = more of the attribute), not in
+    absolute terms; the quality head predicts MOS on a unit scale where 1 is
+    best (see ``iqa.metrics.MOSScale``).
+    """
+
+    def __init__(
+        self,
+        backbone: str = "tf_efficientnet_lite0",
+        weights: str | None = "imagenet",
+        attributes: Sequence[str] = ATTRIBUTES,
+        drop_rate: float = 0.0,
+        channels_last: bool = False,
+    ) -> None:
+        super().__init__()
+        self.backbone_name = backbone
+        self.attributes = tuple(attributes)
+        self.drop_rate = float(drop_rate)
+        self.backbone = create_backbone(backbone, weights)
+        mean, std = normalisation(self.backbone)
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+        width = self.backbone.num_features
+        self.dropout = nn.Dropout(self.drop_rate)
+        self.attribute_heads = nn.ModuleDict({name: nn.Linear(width, 1) for name in self.attributes})
+        self.quality_head = nn.Linear(width, 1)
+        self.channels_last = bool(channels_last)
+        if self.channels_last:
+            self.to(memory_format=torch.channels_last)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """Enough to rebuild the architecture (weights come from a checkpoint)."""
+        return {"backbone": self.backbone_name, "attributes": list(self.attributes), "drop_rate": self.drop_rate}
+
+    def normalise(self, images: torch.Tensor) -> torch.Tensor:
+        x = images.float().div_(255.0) if images.dtype == torch.uint8 else images.float()
+        x = (x - self.mean) / self.std
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        return self.backbone(self.normalise(images))
+
+    def heads(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
+        features = self.dropout(features)
+        attributes = torch.cat([self.attribute_heads[name](features) for name in self.attributes], dim=1)
+        return {"attributes": attributes, "quality": self.quality_head(features).squeeze(1)}
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.heads(self.features(images))
+
+
+def net_from_checkpoint(path: str, map_location: str | torch.device = "cpu") -> tuple[IQANet, dict[str, Any]]:
+    """Rebuild an :class:`IQANet` from any attiqa Lightning checkpoint; returns ``(net, hyper_parameters)``."""
+    from iqa.errors import UserError
+
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=False)
+    except FileNotFoundError:
+        raise UserError(f"checkpoint not found: {path}") from None
+    except Exception as exc:  # noqa: BLE001
+        raise UserError(f"not a readable checkpoint: {path} ({type(exc).__name__})") from exc
+    hparams = ckpt.get("hyper_parameters", {}) if isinstance(ckpt, dict) else {}
+    config = hparams.get("net_config")
+    if not config or "state_dict" not in ckpt:
+        raise UserError(f"{path} is not an attiqa checkpoint (no net_config / state_dict)")
+    net = IQANet(weights="none", **config)
+    state = {k[len("net.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
+    net.load_state_dict(state)
+    return net, hparams

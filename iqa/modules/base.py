@@ -1,0 +1,122 @@
+"""Shared LightningModule plumbing: optimiser, schedule, non-finite loss guard."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from iqa.models import IQANet
+
+log = logging.getLogger(__name__)
+
+
+def warmup_cosine(step: int, warmup_steps: int, total_steps: int, min_ratio: float = 0.0) -> float:
+    """Learning-rate multiplier: linear warm-up, then cosine decay to ``min_ratio``."""
+    if warmup_steps > 0 and step < warmup_steps:
+        return (step + 1) / warmup_steps
+    if total_steps <= warmup_steps:
+        return 1.0
+    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+class StageModule(pl.LightningModule):
+    """Base of the pretrain / finetune modules.
+
+    ``net`` and ``loss`` are injected objects; ``optimizer`` is a partial
+    (``_partial_: true`` in config) that receives the parameter groups.
+    """
+
+    def __init__(
+        self,
+        net: IQANet,
+        loss: nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer] | None = None,
+        warmup_steps: int = 0,
+        schedule: str = "cosine",
+        min_lr_ratio: float = 0.0,
+        head_lr_mult: float = 1.0,
+        freeze_backbone: bool = False,
+    ) -> None:
+        super().__init__()
+        self.net = net
+        self.loss = loss
+        self.optimizer_factory = optimizer or (lambda params: torch.optim.AdamW(params, lr=1e-4))
+        self.warmup_steps = int(warmup_steps)
+        self.schedule = schedule
+        self.min_lr_ratio = float(min_lr_ratio)
+        self.head_lr_mult = float(head_lr_mult)
+        self.freeze_backbone = bool(freeze_backbone)
+        if self.freeze_backbone:
+            self.net.backbone.requires_grad_(False)
+        self.nonfinite_batches = 0
+        self.start_step = 0
+        self._skip_step = False
+
+    # -- optimisation ----------------------------------------------------------------
+    def configure_optimizers(self):
+        head_params = [p for n, p in self.net.named_parameters() if not n.startswith("backbone.") and p.requires_grad]
+        backbone_params = [p for p in self.net.backbone.parameters() if p.requires_grad]
+        groups = [{"params": head_params, "lr_mult": self.head_lr_mult}]
+        if backbone_params:
+            groups.append({"params": backbone_params, "lr_mult": 1.0})
+        optimizer = self.optimizer_factory(groups)
+        for group in optimizer.param_groups:
+            group["lr"] = group["lr"] * group.pop("lr_mult", 1.0)
+        if self.schedule == "constant":
+            return optimizer
+        if self.schedule != "cosine":
+            raise ValueError(f"unknown schedule '{self.schedule}'; valid: cosine, constant")
+        total = int(self.trainer.max_steps) if self.trainer and self.trainer.max_steps and self.trainer.max_steps > 0 else 10_000
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: warmup_cosine(step, self.warmup_steps, total, self.min_lr_ratio)
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    # -- non-finite guard --------------------------------------------------------------
+    def guard_nonfinite(self, total: torch.Tensor, outputs: torch.Tensor) -> torch.Tensor:
+        """Replace a NaN/inf loss by a zero that keeps every rank's backward in step.
+
+        All ranks must agree, or DDP's gradient all-reduce would hang; the step is
+        then skipped in :meth:`optimizer_step` and counted.
+        """
+        bad = torch.tensor(float(not torch.isfinite(total).item()), device=total.device)
+        if dist.is_available() and dist.is_initialized():
+            dist.all_reduce(bad, op=dist.ReduceOp.MAX)
+        self._skip_step = bool(bad.item())
+        if self._skip_step:
+            self.nonfinite_batches += 1
+            log.warning("non-finite loss at step %d: batch skipped (%d so far)", self.global_step, self.nonfinite_batches)
+            zero = sum(p.sum() * 0.0 for p in self.net.parameters() if p.requires_grad)
+            return zero + outputs.nan_to_num().sum() * 0.0
+        return total
+
+    def optimizer_step(self, epoch, batch_idx, optimizer, optimizer_closure=None):
+        if optimizer_closure is not None:
+            optimizer_closure()
+        if self._skip_step:
+            optimizer.zero_grad(set_to_none=True)
+            self._skip_step = False
+            return
+        optimizer.step()
+
+    def on_train_start(self) -> None:
+        self.start_step = int(self.global_step)  # > 0 when resumed from a checkpoint
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self.log("train/nonfinite_batches", float(self.nonfinite_batches), on_step=True, on_epoch=False)
+
+    # -- checkpoint metadata -----------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint.setdefault("hyper_parameters", {})["net_config"] = self.net.config
+        checkpoint["nonfinite_batches"] = self.nonfinite_batches
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.nonfinite_batches = int(checkpoint.get("nonfinite_batches", 0))
