@@ -1,0 +1,182 @@
+"""train.py: pretraining (stage=pretrain), fine-tuning (stage=finetune) and linear probing."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from iqa.attributes import ATTRIBUTES
+from iqa.cli.common import build_logger, close_logger, prepare_data, setup_run, trainer_kwargs
+from iqa.config import instantiate_node, to_plain
+from iqa.data.labels import atomic_write_json
+from iqa.errors import UserError
+from iqa.models import IQANet, net_from_checkpoint
+
+log = logging.getLogger("iqa.train")
+
+STAGES = ("pretrain", "finetune", "linear_probe")
+
+
+def channels_last(value: Any) -> bool:
+    return torch.cuda.is_available() if str(value) == "auto" else bool(value)
+
+
+def build_net(cfg: DictConfig, init: str | None) -> IQANet:
+    """The student. ``init``: ``imagenet`` | ``none`` | a checkpoint from any attiqa stage."""
+    from iqa.backbones import check_backbone_name
+
+    backbone = cfg.backbone
+    check_backbone_name(backbone.name)
+    common = {"backbone": backbone.name, "attributes": ATTRIBUTES, "drop_rate": backbone.get("drop_rate", 0.0),
+              "channels_last": channels_last(backbone.get("channels_last", False))}
+    if init in (None, "imagenet"):
+        return IQANet(weights=backbone.weights, **common)
+    if init == "none":
+        return IQANet(weights="none", **common)
+    if not Path(str(init)).is_file():
+        raise UserError(f"init: expected 'imagenet', 'none' or a checkpoint file; not found: {init}")
+    source, hparams = net_from_checkpoint(str(init))
+    if source.backbone_name != backbone.name:
+        raise UserError(
+            f"init checkpoint {init} holds a '{source.backbone_name}' backbone, but backbone={backbone.name}; "
+            f"pass backbone={source.backbone_name}"
+        )
+    net = IQANet(weights="none", **common)
+    missing, unexpected = net.load_state_dict(source.state_dict(), strict=False)
+    if unexpected or [k for k in missing if not k.startswith(("attribute_heads", "quality_head"))]:
+        raise UserError(f"init checkpoint {init} does not fit this network (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    log.info("initialised from %s (stage %s)", init, hparams.get("stage", "?"))
+    return net
+
+
+def resume_path(cfg: DictConfig, run_dir: Path) -> str | None:
+    choice = str(cfg.get("resume", "auto"))
+    if choice in ("never", "false", "False", "none"):
+        return None
+    if choice == "auto":
+        last = run_dir / "checkpoints" / "last.ckpt"
+        return str(last) if last.is_file() else None
+    if not Path(choice).is_file():
+        raise UserError(f"resume: checkpoint not found: {choice}")
+    return choice
+
+
+def build_stage(cfg: DictConfig, net: IQANet):
+    """(LightningModule, LightningDataModule) for the configured stage."""
+    from hydra.utils import instantiate
+
+    from iqa.data.datamodules import IQADataModule, PretrainDataModule
+
+    stage = cfg.stage
+    optimizer = instantiate(stage.optimizer)
+    module_factory = instantiate(stage.module)
+    if stage.name == "pretrain":
+        corpus = cfg.data.get("corpus")
+        if not corpus:
+            raise UserError(f"stage=pretrain needs an image corpus; data={cfg.data.name} has none")
+        datamodule = PretrainDataModule(
+            corpus=to_plain(corpus), labels_dir=str(cfg.labels), attributes=ATTRIBUTES, data_name=cfg.data.name,
+            batch_size=stage.batch_size, num_workers=stage.num_workers, crop_size=stage.crop_size,
+            steps_per_epoch=stage.get("steps_per_epoch", 1000), shuffle_buffer=stage.get("shuffle_buffer", 2000),
+            resampled=stage.get("resampled", False), seed=cfg.seed,
+        )
+        datamodule.prepare()  # fail before the trainer starts: missing labels, wrong attributes, ...
+        loss = instantiate_node(cfg.loss, attributes=ATTRIBUTES)
+        module = module_factory(net=net, loss=loss, optimizer=optimizer)
+        return module, datamodule
+    section = cfg.data.get("iqa")
+    if not section:
+        raise UserError(f"stage={stage.name} needs an IQA dataset with MOS; data={cfg.data.name} is an unlabelled corpus")
+    datamodule = IQADataModule(
+        data=to_plain(cfg.data), batch_size=stage.batch_size, num_workers=stage.num_workers, crop_size=stage.crop_size,
+        train_fraction=cfg.data.get("train_fraction", 1.0), seed=cfg.seed,
+    )
+    datamodule.setup("fit")
+    loss = instantiate_node(cfg.loss, attributes=["quality"])
+    module = module_factory(
+        net=net, loss=loss, optimizer=optimizer, mos_range=list(section.mos_range), higher_is_better=section.higher_is_better
+    )
+    return module, datamodule
+
+
+def save_last(trainer, path: Path) -> None:
+    """Save the final state as ``last.ckpt`` (tmp file + rename: a kill never leaves half a checkpoint).
+
+    Lightning's own ``save_last`` only fires with a validation or epoch end,
+    which a step budget can cut off; resuming must start from the true end.
+    """
+    if trainer.interrupted or getattr(trainer, "fast_dev_run", False):
+        return
+    tmp = path.with_name(f".{path.name}.tmp")
+    trainer.save_checkpoint(tmp)
+    if trainer.is_global_zero:
+        os.replace(tmp, path)
+    trainer.strategy.barrier()
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    import pytorch_lightning as pl
+    from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
+
+    from iqa.callbacks import StreamEpochCallback, ThroughputCallback
+
+    if cfg.stage.name not in STAGES:
+        raise UserError(f"unknown stage '{cfg.stage.name}'; valid: {', '.join(STAGES)}")
+    run_dir = setup_run(cfg)
+    prepare_data(cfg.data)
+    init = None if cfg.stage.name == "pretrain" else str(cfg.get("init", "imagenet"))
+    net = build_net(cfg, init)
+    module, datamodule = build_stage(cfg, net)
+    module.hparams["stage"] = cfg.stage.name
+    module.hparams["init"] = init
+    module.hparams["data"] = cfg.data.name
+    if cfg.stage.name != "pretrain":
+        module.hparams["image_size"] = int(cfg.data.iqa.get("image_size", 384))
+
+    has_val = bool(datamodule.val_dataloader()) if cfg.stage.name != "pretrain" else datamodule.val_stream is not None
+    monitor = cfg.stage.get("monitor") if has_val else None
+    checkpoints = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints", filename="best", monitor=monitor, mode="max",
+        save_top_k=1 if monitor else 0, save_last=True, auto_insert_metric_name=False,
+    )
+    logger = build_logger(cfg)
+    callbacks = [checkpoints, ThroughputCallback(), StreamEpochCallback()]
+    if logger:
+        callbacks.append(LearningRateMonitor(logging_interval="step"))
+    kwargs = trainer_kwargs(cfg)
+    if not has_val:
+        kwargs.update(limit_val_batches=0, val_check_interval=None)
+    trainer = pl.Trainer(**kwargs, logger=logger, callbacks=callbacks, default_root_dir=str(run_dir))
+    if logger and trainer.is_global_zero:
+        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+    ckpt_path = resume_path(cfg, run_dir)
+    if ckpt_path and trainer.is_global_zero:
+        log.info("resuming from %s", ckpt_path)
+    started = time.perf_counter()
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    save_last(trainer, run_dir / "checkpoints" / "last.ckpt")
+    summary = {
+        "stage": cfg.stage.name,
+        "init": init,
+        "run_dir": str(run_dir),
+        "global_step": int(trainer.global_step),
+        "start_step": int(getattr(module, "start_step", 0)),
+        "resumed_from": ckpt_path,
+        "best_checkpoint": checkpoints.best_model_path or None,
+        "last_checkpoint": str(run_dir / "checkpoints" / "last.ckpt"),
+        "metrics": {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1},
+        "nonfinite_batches": int(getattr(module, "nonfinite_batches", 0)),
+        "world_size": int(trainer.world_size),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    close_logger(logger)
+    if trainer.is_global_zero:
+        atomic_write_json(run_dir / "summary.json", summary)
+        print(f"{cfg.stage.name} done: step {summary['global_step']}, checkpoints in {run_dir / 'checkpoints'}")
+    return summary
