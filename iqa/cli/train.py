@@ -67,29 +67,35 @@ def resume_path(cfg: DictConfig, run_dir: Path) -> str | None:
     return choice
 
 
-def build_stage(cfg: DictConfig, net: IQANet):
-    """(LightningModule, LightningDataModule) for the configured stage."""
+def build_pretrain(cfg: DictConfig, net: IQANet):
+    """(PretrainModule, PretrainDataModule): the student against teacher pseudo-labels."""
     from hydra.utils import instantiate
 
-    from iqa.data.datamodules import IQADataModule, PretrainDataModule
+    from iqa.data.datamodules import PretrainDataModule
 
     stage = cfg.stage
-    optimizer = instantiate(stage.optimizer)
-    module_factory = instantiate(stage.module)
-    if stage.name == "pretrain":
-        corpus = cfg.data.get("corpus")
-        if not corpus:
-            raise UserError(f"stage=pretrain needs an image corpus; data={cfg.data.name} has none")
-        datamodule = PretrainDataModule(
-            corpus=to_plain(corpus), labels_dir=str(cfg.labels), attributes=ATTRIBUTES, data_name=cfg.data.name,
-            batch_size=stage.batch_size, num_workers=stage.num_workers, crop_size=stage.crop_size,
-            steps_per_epoch=stage.get("steps_per_epoch", 1000), shuffle_buffer=stage.get("shuffle_buffer", 2000),
-            resampled=stage.get("resampled", False), seed=cfg.seed,
-        )
-        datamodule.prepare()  # fail before the trainer starts: missing labels, wrong attributes, ...
-        loss = instantiate_node(cfg.loss, attributes=ATTRIBUTES)
-        module = module_factory(net=net, loss=loss, optimizer=optimizer)
-        return module, datamodule
+    corpus = cfg.data.get("corpus")
+    if not corpus:
+        raise UserError(f"stage=pretrain needs an image corpus; data={cfg.data.name} has none")
+    datamodule = PretrainDataModule(
+        corpus=to_plain(corpus), labels_dir=str(cfg.labels), attributes=ATTRIBUTES, data_name=cfg.data.name,
+        batch_size=stage.batch_size, num_workers=stage.num_workers, crop_size=stage.crop_size,
+        steps_per_epoch=stage.get("steps_per_epoch", 1000), shuffle_buffer=stage.get("shuffle_buffer", 2000),
+        resampled=stage.get("resampled", False), seed=cfg.seed,
+    )
+    datamodule.prepare()  # fail before the trainer starts: missing labels, wrong attributes, ...
+    loss = instantiate_node(cfg.loss, attributes=ATTRIBUTES)
+    module = instantiate(stage.module)(net=net, loss=loss, optimizer=instantiate(stage.optimizer))
+    return module, datamodule
+
+
+def build_finetune(cfg: DictConfig, net: IQANet):
+    """(FinetuneModule, IQADataModule): the quality head (and backbone) against MOS."""
+    from hydra.utils import instantiate
+
+    from iqa.data.records import IQADataModule
+
+    stage = cfg.stage
     section = cfg.data.get("iqa")
     if not section:
         raise UserError(f"stage={stage.name} needs an IQA dataset with MOS; data={cfg.data.name} is an unlabelled corpus")
@@ -99,8 +105,9 @@ def build_stage(cfg: DictConfig, net: IQANet):
     )
     datamodule.setup("fit")
     loss = instantiate_node(cfg.loss, attributes=["quality"])
-    module = module_factory(
-        net=net, loss=loss, optimizer=optimizer, mos_range=list(section.mos_range), higher_is_better=section.higher_is_better
+    module = instantiate(stage.module)(
+        net=net, loss=loss, optimizer=instantiate(stage.optimizer),
+        mos_range=list(section.mos_range), higher_is_better=section.higher_is_better,
     )
     return module, datamodule
 
@@ -132,7 +139,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     prepare_data(cfg.data)
     init = None if cfg.stage.name == "pretrain" else str(cfg.get("init", "imagenet"))
     net = build_net(cfg, init)
-    module, datamodule = build_stage(cfg, net)
+    module, datamodule = (build_pretrain if cfg.stage.name == "pretrain" else build_finetune)(cfg, net)
     module.hparams["stage"] = cfg.stage.name
     module.hparams["init"] = init
     module.hparams["data"] = cfg.data.name

@@ -1,4 +1,4 @@
-"""Lightning data modules: a streaming pseudo-label corpus, and MOS-labelled IQA splits."""
+"""The pretraining data module: a streaming corpus joined with its pseudo-label sidecars."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from torch.utils.data import DataLoader
 
 from iqa.data.corpus import DEFAULT_CHUNK_SIZE, Unit, list_units
 from iqa.data.labels import LabelLookup, check_attributes, load_manifest, unit_done
-from iqa.data.records import Record, RecordDataset, load_split, skip_collate
 from iqa.data.streaming import PseudoLabelStream
 from iqa.errors import UserError
 
@@ -119,63 +118,3 @@ class PretrainDataModule(pl.LightningDataModule):
     def val_dataloader(self) -> DataLoader | list:
         self.prepare()
         return self._loader(self.val_stream) if self.val_stream is not None else []
-
-
-class IQADataModule(pl.LightningDataModule):
-    """Train / val / test splits of a MOS-labelled dataset (map-style, exact)."""
-
-    def __init__(
-        self,
-        data: Mapping[str, Any],
-        batch_size: int = 32,
-        num_workers: int = 4,
-        crop_size: int | None = 224,
-        train_fraction: float = 1.0,
-        seed: int = 0,
-        pin_memory: bool | None = None,
-    ) -> None:
-        super().__init__()
-        self.data = dict(data)
-        section = self.data.get("iqa") or {}
-        self.image_size = int(section.get("image_size", 384))
-        self.batch_size = int(batch_size)
-        self.num_workers = int(num_workers)
-        self.crop_size = crop_size
-        self.train_fraction = float(train_fraction)
-        self.seed = int(seed)
-        self.pin_memory = torch.cuda.is_available() if pin_memory is None else bool(pin_memory)
-        self.splits: dict[str, list[Record]] = {}
-
-    def records(self, split: str) -> list[Record]:
-        if split not in self.splits:
-            records = load_split(self.data, split)
-            if split == "train" and self.train_fraction < 1.0:
-                if not 0.0 < self.train_fraction <= 1.0:
-                    raise UserError(f"data.train_fraction must be in (0, 1], got {self.train_fraction}")
-                generator = torch.Generator().manual_seed(self.seed)
-                keep = max(1, round(len(records) * self.train_fraction))
-                records = [records[i] for i in torch.randperm(len(records), generator=generator)[:keep].tolist()]
-            self.splits[split] = records
-        return self.splits[split]
-
-    def setup(self, stage: str | None = None) -> None:
-        if stage in (None, "fit"):
-            self.records("train")
-
-    def _loader(self, split: str, train: bool) -> DataLoader:
-        dataset = RecordDataset(self.records(split), self.image_size, self.crop_size, train=train, seed=self.seed)
-        return DataLoader(
-            dataset, batch_size=self.batch_size, shuffle=train, drop_last=train and len(dataset) >= self.batch_size,
-            num_workers=self.num_workers, pin_memory=self.pin_memory, collate_fn=skip_collate,
-            persistent_workers=self.num_workers > 0 and train,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", train=True)
-
-    def val_dataloader(self) -> DataLoader | list:
-        splits = (self.data.get("iqa") or {}).get("splits") or {}
-        return self._loader("val", train=False) if splits.get("val") else []
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", train=False)

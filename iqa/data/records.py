@@ -1,4 +1,4 @@
-"""MOS-labelled IQA datasets as plain records, and the map-style dataset over them.
+"""MOS-labelled IQA datasets as plain records, the map-style dataset over them, and its data module.
 
 IQA datasets are small (thousands of images) and must be evaluated exactly:
 every test image once, in a fixed order. So, unlike pretraining corpora, they
@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pytorch_lightning as pl
 import torch
 from PIL import Image
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
 from iqa.data.corpus import expand_shard_patterns
 from iqa.data.images import IMAGE_EXTENSIONS, SkipImage, center_crop, decode_rgb, resize_short_side, to_uint8_tensor
@@ -154,3 +155,63 @@ def load_split(cfg: Mapping[str, Any], split: str) -> list[Record]:
     if fmt == "shards":
         return shard_records(splits[split], what=f"data={name} split={split}")
     raise UserError(f"data={name}: unknown iqa.format '{fmt}'; valid: shards")
+
+
+class IQADataModule(pl.LightningDataModule):
+    """Train / val / test splits of a MOS-labelled dataset (map-style, exact)."""
+
+    def __init__(
+        self,
+        data: Mapping[str, Any],
+        batch_size: int = 32,
+        num_workers: int = 4,
+        crop_size: int | None = 224,
+        train_fraction: float = 1.0,
+        seed: int = 0,
+        pin_memory: bool | None = None,
+    ) -> None:
+        super().__init__()
+        self.data = dict(data)
+        section = self.data.get("iqa") or {}
+        self.image_size = int(section.get("image_size", 384))
+        self.batch_size = int(batch_size)
+        self.num_workers = int(num_workers)
+        self.crop_size = crop_size
+        self.train_fraction = float(train_fraction)
+        self.seed = int(seed)
+        self.pin_memory = torch.cuda.is_available() if pin_memory is None else bool(pin_memory)
+        self.splits: dict[str, list[Record]] = {}
+
+    def records(self, split: str) -> list[Record]:
+        if split not in self.splits:
+            records = load_split(self.data, split)
+            if split == "train" and self.train_fraction < 1.0:
+                if not 0.0 < self.train_fraction <= 1.0:
+                    raise UserError(f"data.train_fraction must be in (0, 1], got {self.train_fraction}")
+                generator = torch.Generator().manual_seed(self.seed)
+                keep = max(1, round(len(records) * self.train_fraction))
+                records = [records[i] for i in torch.randperm(len(records), generator=generator)[:keep].tolist()]
+            self.splits[split] = records
+        return self.splits[split]
+
+    def setup(self, stage: str | None = None) -> None:
+        if stage in (None, "fit"):
+            self.records("train")
+
+    def _loader(self, split: str, train: bool) -> DataLoader:
+        dataset = RecordDataset(self.records(split), self.image_size, self.crop_size, train=train, seed=self.seed)
+        return DataLoader(
+            dataset, batch_size=self.batch_size, shuffle=train, drop_last=train and len(dataset) >= self.batch_size,
+            num_workers=self.num_workers, pin_memory=self.pin_memory, collate_fn=skip_collate,
+            persistent_workers=self.num_workers > 0 and train,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", train=True)
+
+    def val_dataloader(self) -> DataLoader | list:
+        splits = (self.data.get("iqa") or {}).get("splits") or {}
+        return self._loader("val", train=False) if splits.get("val") else []
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", train=False)
