@@ -229,6 +229,8 @@ class ClassicalTeacher(Teacher):
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()
+        # The same teacher fields as a CLIP teacher's, so manifests read alike: no weights, no logit scale.
+        info.update(model="classical", pretrained=None, logit_scale=None)
         info["luma"] = "Y = 0.299 R + 0.587 G + 0.114 B on 0..255"
         info["definitions"] = {a: asdict(DEFINITIONS[a]) for a in ATTRIBUTES}
         return info
