@@ -239,7 +239,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     digest = claim_directory(out, ident, trainer.is_global_zero)
     pending = [u.name for u in units if not unit_done(out, u.name)]
     if trainer.is_global_zero:
-        log.info("labelling %s: %d unit(s), %d pending -> %s", cfg.data.name, len(units), len(pending), out)
+        log.info("labelling %s with %s: %d unit(s), %d pending -> %s", cfg.data.name, out.name, len(units), len(pending), out)
     last_run = None
     if pending:
         writer.total_units = len(pending)

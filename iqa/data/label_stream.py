@@ -106,7 +106,8 @@ class LabelStream(IterableDataset):
             key = sample["__key__"]
             base = {"unit": unit.name, "key": key}
             if key in keys:
-                source = _member_source(unit, sample, None)
+                member = image_member(sample) if unit.kind == "tar" else None
+                source = _member_source(unit, sample, member[0] if member else None)
                 yield {"kind": "skip", **base, "source": source, "reason": "duplicate key: a sample with this key came earlier in the unit"}
                 continue
             keys.add(key)
@@ -116,9 +117,9 @@ class LabelStream(IterableDataset):
                 member: tuple[str, bytes] | None = (ext, sample[ext])
             else:
                 member = image_member(sample)
-            source = _member_source(unit, sample, member[0] if member else None)
+            others = sorted(k for k in sample if not k.startswith("__"))
+            source = _member_source(unit, sample, member[0] if member else (others[0] if len(others) == 1 else None))
             if member is None:
-                others = sorted(k for k in sample if not k.startswith("__"))
                 yield {"kind": "skip", **base, "source": source, "reason": f"no image member (has: {', '.join(others) or 'nothing'})"}
                 continue
             data = member[1]
@@ -161,20 +162,23 @@ def iter_tar_samples(unit: Unit, errors: list[str]) -> Iterator[dict[str, Any]]:
     """
     from webdataset.tariterators import group_by_keys, tar_file_expander
 
+    breaks: list[str] = []
+
     def handler(exc: Exception) -> bool:
-        message = str(exc.args[0]) if exc.args else type(exc).__name__
+        message = (str(exc.args[0]) if exc.args else "").split(" @ ")[0][:200] or type(exc).__name__
         if isinstance(exc, ValueError) and "duplicate file name" in message:
             # Two members with the same name in one sample: keep the first, note the rest, read on.
-            errors.append(f"duplicate member ignored: {message.split(' @ ')[0].split(':')[0][:200]}")
+            errors.append(f"duplicate member ignored: {message.split(':')[0]}")
             return True
-        errors.append(f"shard error after {count} sample(s): {type(exc).__name__}: {message.split(' @ ')[0][:200]}")
+        hint = " (truncated shard?)" if "unexpected end of data" in message or isinstance(exc, EOFError) else ""
+        breaks.append(f"{type(exc).__name__}: {message}{hint}")
         return False
 
     count = 0
     try:
         handle = open(unit.source, "rb")  # noqa: SIM115 - closed in the finally below
     except OSError as exc:
-        errors.append(f"shard unreadable: {exc}")
+        errors.append(f"shard error after 0 sample(s): unreadable: {exc}")
         return
     try:
         size = os.fstat(handle.fileno()).st_size
@@ -183,13 +187,16 @@ def iter_tar_samples(unit: Unit, errors: list[str]) -> Iterator[dict[str, Any]]:
             sample["__unit__"] = unit.name
             count += 1
             yield sample
-        if not any(e.startswith("shard error") for e in errors):
+        if not breaks:
             unread = _unread_tail(handle, size)
             if unread:
-                errors.append(
-                    f"shard error after {count} sample(s): the tar stream ended at byte {size - unread} of {size} "
-                    f"(corrupt member header?); the rest of the shard was not read"
+                breaks.append(
+                    f"the tar stream ended at byte {size - unread} of {size} (corrupt member header?)"
                 )
+            elif not _ends_with_end_marker(handle, size):
+                breaks.append("the shard does not end with the tar end-of-archive blocks (truncated shard?)")
+        # Reported with the final count: the sample being assembled at the break is still yielded.
+        errors += [f"shard error after {count} sample(s): {b}; samples after the break, if any, were not read" for b in breaks]
     finally:
         handle.close()
 
@@ -207,6 +214,25 @@ def _unread_tail(handle: Any, size: int) -> int:
         return remaining
     tail = handle.read(remaining)
     return remaining if tail.strip(b"\x00") else 0
+
+
+def _ends_with_end_marker(handle: Any, size: int) -> bool:
+    """Whether an uncompressed tar ends with its two zero blocks (compressed shards report truncation themselves).
+
+    Python's reader stops silently at a header cut short by truncation; a complete
+    archive always ends with at least two 512-byte zero blocks.
+    """
+    try:
+        handle.seek(0)
+        magic = handle.read(6)
+        if magic.startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"\x28\xb5\x2f\xfd")):
+            return True
+        if size < 1024:
+            return False
+        handle.seek(size - 1024)
+        return not handle.read(1024).strip(b"\x00")
+    except (OSError, ValueError):
+        return True
 
 
 def count_tar_samples(path: str) -> int:
