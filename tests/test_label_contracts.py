@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import open_clip
 import pytest
 
@@ -106,3 +107,24 @@ def test_progress_total_for_shards(tmp_path):
     for i in range(3):
         (tmp_path / "f" / f"{i}.jpg").write_bytes(b"x")
     assert estimate_share(list_units(str(tmp_path / "f")), {"f-part-000000"}, out, 0, 1) == (3, 1)
+
+
+def test_classical_teacher_ignores_bf16_autocast():
+    import torch
+
+    from iqa.teachers.classical import ClassicalTeacher
+
+    teacher = ClassicalTeacher(64)
+    images = torch.stack([torch.from_numpy(np.array(c)).permute(2, 0, 1) for c in photo_crops(4, size=64)])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = teacher(images)
+    torch.testing.assert_close(mixed, teacher(images), atol=0, rtol=0)
+
+
+def test_brace_patterns_reach_hydra_quoted():
+    from iqa.cli.common import quote_brace_patterns
+
+    assert quote_brace_patterns(["data.train=/c/s-{000000..000099}.tar", "data.val=/c/{a,b}.tar", "teacher=vit_b32",
+                                 "data.train='/c/s-{0..9}.tar'", "+x={a: 1, b: 2}", "-m"]) == [
+        "data.train='/c/s-{000000..000099}.tar'", "data.val='/c/{a,b}.tar'", "teacher=vit_b32",
+        "data.train='/c/s-{0..9}.tar'", "+x={a: 1, b: 2}", "-m"]

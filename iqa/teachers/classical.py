@@ -225,7 +225,10 @@ class ClassicalTeacher(Teacher):
 
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return classical_scores(to_unit_float(images))
+        # Always float32, even inside bf16 autocast (label.py precision=bf16-mixed): the measures
+        # difference neighbouring 0..255 pixel values, which bf16's 8-bit mantissa would erase.
+        with torch.autocast(images.device.type, enabled=False):
+            return classical_scores(to_unit_float(images))
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()
