@@ -259,6 +259,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 "units": len(done_now), "labelled": images, "seconds": round(seconds, 3),
                 "images_per_second": round(images / max(seconds, 1e-9), 1),
             }
+            if trainer.world_size == 1 and writer.steady_images_per_second:
+                last_run["steady_images_per_second"] = round(writer.steady_images_per_second, 1)
     manifest: dict[str, Any] = {}
     if trainer.is_global_zero:
         manifest = write_manifest(out, cfg, units, ident, digest, last_run)

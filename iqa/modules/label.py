@@ -40,13 +40,17 @@ def decode_jpeg_batch(chunks: Sequence[torch.Tensor], device: torch.device) -> l
         return []
     try:
         return list(decode_jpeg(list(chunks), mode=ImageReadMode.RGB, device=device))
-    except RuntimeError:
+    except torch.cuda.OutOfMemoryError:
+        raise  # not a bad file: a batch too large for the device (lower batch_size or device_decode_max_pixels)
+    except (RuntimeError, ValueError):
         pass
     decoded: list[torch.Tensor | None] = []
     for chunk in chunks:
         try:
             decoded.append(decode_jpeg(chunk, mode=ImageReadMode.RGB, device=device))
-        except RuntimeError:
+        except torch.cuda.OutOfMemoryError:
+            raise
+        except (RuntimeError, ValueError):
             decoded.append(None)
     return decoded
 
@@ -170,6 +174,8 @@ class LabelWriter(BasePredictionWriter):
         self.pending: deque[tuple[dict[str, Any], dict[str, Any], int]] = deque()
         self.started = 0.0
         self.finished = 0.0
+        self.first_batch_done = 0.0  # when the first batch was written: the steady-state clock starts
+        self.first_batch_images = 0
 
     def on_predict_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.started = time.perf_counter()
@@ -195,6 +201,8 @@ class LabelWriter(BasePredictionWriter):
         for position, row in zip(prediction["index"], scores):
             rows[units[position]].append((keys[position], sources[position], row))
         self.images += len(scores)
+        if not self.first_batch_done:
+            self.first_batch_done, self.first_batch_images = time.perf_counter(), len(scores)
         processed = len(scores)
         ends = []
         for record in [*prediction["skips"], *batch["records"]]:
@@ -235,4 +243,12 @@ class LabelWriter(BasePredictionWriter):
 
     @property
     def images_per_second(self) -> float:
+        """From the start of prediction (worker start-up and the first batch included)."""
         return self.images / max(1e-9, (self.finished or time.perf_counter()) - self.started)
+
+    @property
+    def steady_images_per_second(self) -> float | None:
+        """After the first batch: the rate a long run settles at (start-up costs excluded)."""
+        seconds = (self.finished or time.perf_counter()) - self.first_batch_done
+        later = self.images - self.first_batch_images
+        return later / seconds if self.first_batch_done and later > 0 and seconds > 0 else None
