@@ -241,7 +241,8 @@ def main(argv: list[str] | None = None) -> dict:
     cache = Path(args.corpus) if args.corpus else Path(tempfile.gettempdir()) / f"attiqa-bench-{args.images}-{args.size}-{args.shard_size}"
     started = time.perf_counter()
     shards = build_corpus(cache, args.images, args.size, args.shard_size)
-    print(f"corpus: {args.images} JPEGs, short side {args.size} px, {len(shards)} shard(s) in {cache} ({time.perf_counter() - started:.1f} s)")
+    print(f"corpus: {args.images} JPEGs, short side {args.size} px, {len(shards)} shard(s) in {cache} "
+          f"({time.perf_counter() - started:.1f} s)")
     work = Path(tempfile.mkdtemp(prefix="attiqa-bench-labels-"))
     try:
         cfg = compose_config(args, shards, work / "labels")
@@ -281,7 +282,8 @@ def main(argv: list[str] | None = None) -> dict:
     print("(images/s after the first batch; 'end to end' includes worker start-up and the first batch)")
     print(f"\npipeline / teacher alone          = {results['ratio_vs_teacher']:.3f}")
     print(f"pipeline / decode alone           = {results['ratio_vs_decode']:.3f}")
-    print(f"pipeline / min(teacher, decode)   = {results['ratio_vs_slower']:.3f}   (goal >= 0.9; end to end {results['ratio_end_to_end']:.3f})")
+    print(f"pipeline / min(teacher, decode)   = {results['ratio_vs_slower']:.3f}   "
+          f"(goal >= 0.9; end to end {results['ratio_end_to_end']:.3f})")
     if device.type == "cpu":
         print(f"pipeline / shared-core bound      = {results['ratio_vs_shared_core_bound']:.3f}   "
               f"(bound {shared:,.1f} img/s: decode and teacher on the same cores)")

@@ -313,7 +313,8 @@ def score_table(candidates: Sequence[Candidate], proxies: Sequence[Proxy], score
     available = ~np.isnan(values)
     total_weight = (available * weights).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        table["score"] = np.where(total_weight > 0, np.nansum(values * weights, axis=1) / np.where(total_weight > 0, total_weight, 1), np.nan)
+        weighted = np.nansum(values * weights, axis=1) / np.where(total_weight > 0, total_weight, 1)
+        table["score"] = np.where(total_weight > 0, weighted, np.nan)
     return table
 
 
@@ -338,7 +339,9 @@ def winners_by_attribute(table: pd.DataFrame) -> dict[str, list[list[str]]]:
 
 
 # ---------------------------------------------------------------- outputs
-def prompt_set_text(name: str, templates: Sequence[str], winners: Mapping[str, Sequence[Sequence[str]]], provenance: Mapping[str, Any]) -> str:
+def prompt_set_text(
+    name: str, templates: Sequence[str], winners: Mapping[str, Sequence[Sequence[str]]], provenance: Mapping[str, Any]
+) -> str:
     """The YAML of a selected prompt set, with its provenance as a comment header."""
     header = [
         f"{GENERATED_MARKER} on {_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')}.",
@@ -361,7 +364,8 @@ def prompt_set_text(name: str, templates: Sequence[str], winners: Mapping[str, S
 def table_markdown(table: pd.DataFrame, proxies: Sequence[str]) -> str:
     columns = ["attribute", "rank", "positive", "negative", *proxies, "score", "selected"]
     lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
-    for row in table.sort_values(["attribute", "rank"], key=lambda s: s.map(ATTRIBUTES.index) if s.name == "attribute" else s).itertuples():
+    ordered = table.sort_values(["attribute", "rank"], key=lambda s: s.map(ATTRIBUTES.index) if s.name == "attribute" else s)
+    for row in ordered.itertuples():
         cells = []
         for column in columns:
             value = getattr(row, column)

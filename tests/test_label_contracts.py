@@ -128,3 +128,21 @@ def test_brace_patterns_reach_hydra_quoted():
                                  "data.train='/c/s-{0..9}.tar'", "+x={a: 1, b: 2}", "-m"]) == [
         "data.train='/c/s-{000000..000099}.tar'", "data.val='/c/{a,b}.tar'", "teacher=vit_b32",
         "data.train='/c/s-{0..9}.tar'", "+x={a: 1, b: 2}", "-m"]
+
+
+def test_teacher_errors_stay_one_line_user_errors(tmp_path):
+    from iqa.errors import UserError
+
+    folder = ["data=folder", f"data.root={one_photo_folder(tmp_path)}", *CPU]
+    cfg = compose("label", ["teacher=vit_b32", *folder, f"out={tmp_path}/labels"])
+    with pytest.raises(UserError, match="not in the local cache.*teacher.pretrained=/path/to"):
+        run(cfg)
+    cfg = compose("label", ["teacher=openclip", "teacher.model=ViT-B-3", *folder, f"out={tmp_path}/other"])
+    with pytest.raises(UserError, match="unknown open_clip model 'ViT-B-3'"):
+        run(cfg)
+
+
+def one_photo_folder(tmp_path: Path) -> Path:
+    (tmp_path / "p").mkdir(exist_ok=True)
+    (tmp_path / "p" / "a.jpg").write_bytes(encode(photo(64)))
+    return tmp_path / "p"

@@ -41,7 +41,7 @@ def test_candidates_expand_through_the_templates_in_teacher_order():
     assert {c.attribute for c in candidates} == set(ATTRIBUTES)
     assert all(len(c.sentences) == len(prompt_set.templates) == 3 for c in candidates)
     first = candidates[0]
-    assert first.sentences[0] == ("sharp photo.", "blurry photo.") and first.sentences[1] == ("a photo that is sharp.", "a photo that is blurry.")
+    assert first.sentences[:2] == (("sharp photo.", "blurry photo."), ("a photo that is sharp.", "a photo that is blurry."))
     owners = ps.candidate_owners(candidates, prompt_set.expand())
     assert owners.tolist()[:7] == [0, 0, 0, 1, 1, 1, 2]
     # The shipped default set is part of the pool, so selection can confirm or replace each pair.
@@ -148,7 +148,8 @@ def test_the_right_pair_wins_and_every_image_is_encoded_once(tmp_path, monkeypat
 
 def test_top_k_and_refusals(tmp_path, monkeypatch):
     monkeypatch.setenv("ATTIQA_USER_CONF", str(tmp_path / "user"))
-    cfg = selection_cfg(tmp_path, ["top_k=2", "proxies.ladder.distortions=[gaussian_blur,darken,brighten,gaussian_noise,contrast_decrease,saturation_decrease]"])
+    some = "[gaussian_blur,darken,brighten,gaussian_noise,contrast_decrease,saturation_decrease]"
+    cfg = selection_cfg(tmp_path, ["top_k=2", f"proxies.ladder.distortions={some}"])
     cfg.prompts = controlled_pool()
     record = select_prompts.select(cfg, ControlledTeacher(cfg.prompts))
     assert all(pairs[0] == [f"up_{a}", f"down_{a}"] and pairs[1] == ["flat", "level"] for a, pairs in record["winners"].items())
@@ -275,4 +276,5 @@ def test_selection_job_with_tiny_openclip_end_to_end(tmp_path, tiny_dirs, monkey
     manifest = label(compose("label", [*tiny_overrides(*tiny_dirs), "teacher=openclip_tiny", "prompts=tiny_selected",
                                        f"out={tmp_path}/labels", "num_workers=0", "trainer.accelerator=cpu", "progress=false"]))
     assert manifest["teacher"]["prompt_set"] == "tiny_selected"
-    assert [p[0] for p in manifest["prompts"]["sharpness"]] == [t.format(record["winners"]["sharpness"][0][0]) for t in cfg.prompts.templates]
+    winner = record["winners"]["sharpness"][0][0]
+    assert [p[0] for p in manifest["prompts"]["sharpness"]] == [t.format(winner) for t in cfg.prompts.templates]

@@ -26,11 +26,11 @@ from omegaconf import DictConfig
 
 from iqa import __version__
 from iqa.cli.common import HARDWARE_KEYS, build_logger, close_logger, prepare_data, setup_run, trainer_kwargs
-from iqa.config import instantiate_node
 from iqa.data.corpus import Unit, split_for_rank
 from iqa.data.datamodules import corpus_units
 from iqa.data.labels import LABEL_CONFIG, MANIFEST, atomic_write_json, config_hash, unit_done, unit_paths
 from iqa.errors import UserError
+from iqa.teachers import build_teacher
 
 log = logging.getLogger("iqa.label")
 
@@ -230,7 +230,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     resolve_decode(decode, "cuda" if torch.cuda.is_available() else "cpu")  # fail fast on a bad choice
     prepare_data(cfg.data)
     units = label_units(cfg)
-    teacher = instantiate_node(cfg.teacher)
+    teacher = build_teacher(cfg.teacher)
     ident = identity(teacher)
     writer = LabelWriter(str(out), teacher.attributes, progress=bool(cfg.get("progress", True)))
     trainer = build_trainer(cfg, [writer])
@@ -266,7 +266,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         manifest = write_manifest(out, cfg, units, ident, digest, last_run)
         log_histograms(cfg, out, manifest)
         counts = manifest["counts"]
-        speed = f"; this run: {last_run['labelled']} in {last_run['seconds']:.1f} s, {last_run['images_per_second']:,.0f} img/s" if last_run else ""
+        speed = ""
+        if last_run:
+            speed = f"; this run: {last_run['labelled']} in {last_run['seconds']:.1f} s, {last_run['images_per_second']:,.0f} img/s"
         print(f"labelled {counts['labelled']} images ({counts['skipped']} skipped) in {counts['units']} units{speed} -> {out / MANIFEST}")
     return manifest
 

@@ -22,9 +22,10 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from iqa.cli.common import setup_run
-from iqa.config import config_dir, instantiate_node
+from iqa.config import config_dir
 from iqa.data.labels import atomic_write_json, atomic_write_text
 from iqa.errors import UserError
+from iqa.teachers import build_teacher
 from iqa import prompt_selection as ps
 
 log = logging.getLogger("iqa.select_prompts")
@@ -134,5 +135,5 @@ def select(cfg: DictConfig, teacher: Any) -> dict[str, Any]:
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     setup_run(cfg)
-    teacher = instantiate_node(cfg.teacher)
+    teacher = build_teacher(cfg.teacher)
     return select(cfg, teacher)

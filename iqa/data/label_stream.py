@@ -78,12 +78,6 @@ class LabelStream(IterableDataset):
         self.rank = rank
         self.world_size = world_size
 
-    def rank_units(self, rank: int | None = None, world_size: int | None = None) -> list[Unit]:
-        """The pending units of one rank (all workers together)."""
-        if rank is None or world_size is None:
-            rank, world_size = (self.rank, self.world_size) if self.rank is not None else dist_info()
-        return [u for u in split_for_rank(self.units, rank, world_size) if u.name in self.pending]
-
     def my_units(self) -> list[Unit]:
         worker, workers = worker_info()
         rank, world = (self.rank, self.world_size) if self.rank is not None else dist_info()
