@@ -66,7 +66,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", default="auto", help="DataLoader workers (auto: cores - 1)")
     parser.add_argument("--decode", default="auto", choices=("auto", "cpu", "gpu"), help="JPEG decode path")
     parser.add_argument("--precision", default="auto", help="Lightning precision (auto: bf16-mixed on a bf16 GPU, else 32-true)")
-    parser.add_argument("--repeat", type=int, default=1, help="repeat each measurement, keep the best")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of the three measurements (the median is reported)")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads in the main process")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     return parser.parse_args(argv)
@@ -225,6 +225,19 @@ def measure_teacher(teacher, batches: list[torch.Tensor], images: int, device: t
     return done / (time.perf_counter() - started)
 
 
+def summarise(decode_total: float, decode: float, teacher: float, pipeline_total: float, pipeline: float) -> dict[str, float]:
+    """One round's rates (images/s after the first batch, and end to end) and their ratios."""
+    shared = 1.0 / (1.0 / decode + 1.0 / teacher)
+    return {
+        "decode_alone": round(decode, 1), "teacher_alone": round(teacher, 1), "pipeline": round(pipeline, 1),
+        "decode_alone_end_to_end": round(decode_total, 1), "pipeline_end_to_end": round(pipeline_total, 1),
+        "ratio_vs_slower": round(pipeline / min(decode, teacher), 3), "ratio_vs_teacher": round(pipeline / teacher, 3),
+        "ratio_vs_decode": round(pipeline / decode, 3), "shared_core_bound": round(shared, 1),
+        "ratio_vs_shared_core_bound": round(pipeline / shared, 3),
+        "ratio_end_to_end": round(pipeline_total / min(decode_total, teacher), 3),
+    }
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -251,42 +264,41 @@ def main(argv: list[str] | None = None) -> dict:
         name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({len(os.sched_getaffinity(0))} cores)"
         print(f"device: {name}; teacher: {teacher.name} at {teacher.image_size} px; batch {args.batch_size}; workers {args.workers}; "
               f"torch threads {torch.get_num_threads()}")
-        runs = []
+        rounds = []
         decode_path = "cpu"
         for _ in range(args.repeat):
+            # The teacher is timed right before and right after the pipeline and averaged, so a
+            # change in machine load during the round affects both sides alike.
             decode_total, decode_steady, count, kept, decode_path = measure_decode(cfg, teacher, device, keep=8 * args.batch_size)
-            teacher_rate = measure_teacher(teacher, kept, count, device, args.batch_size)
+            before = measure_teacher(teacher, kept, count, device, args.batch_size)
             pipeline_total, pipeline_steady, labelled = measure_pipeline(cfg)
+            after = measure_teacher(teacher, kept, count, device, args.batch_size)
             if labelled != count:
                 raise SystemExit(f"the pipeline labelled {labelled} images but the stream delivered {count}")
-            runs.append((decode_total, decode_steady, teacher_rate, pipeline_total, pipeline_steady))
+            rounds.append(summarise(decode_total, decode_steady, (before + after) / 2, pipeline_total, pipeline_steady))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    decode_total, decode_rate, teacher_rate, pipeline_total, pipeline_rate = (max(r[i] for r in runs) for i in range(5))
-    slower = min(decode_rate, teacher_rate)
-    shared = 1.0 / (1.0 / decode_rate + 1.0 / teacher_rate)
     results = {
         "device": name, "teacher": teacher.name, "image_size": teacher.image_size, "images": count,
         "batch_size": args.batch_size, "workers": args.workers, "decode": decode_path,
-        "decode_alone": round(decode_rate, 1), "teacher_alone": round(teacher_rate, 1), "pipeline": round(pipeline_rate, 1),
-        "decode_alone_end_to_end": round(decode_total, 1), "pipeline_end_to_end": round(pipeline_total, 1),
-        "ratio_vs_slower": round(pipeline_rate / slower, 3), "ratio_vs_teacher": round(pipeline_rate / teacher_rate, 3),
-        "ratio_vs_decode": round(pipeline_rate / decode_rate, 3), "shared_core_bound": round(shared, 1),
-        "ratio_vs_shared_core_bound": round(pipeline_rate / shared, 3),
-        "ratio_end_to_end": round(pipeline_total / min(decode_total, teacher_rate), 3),
+        "rounds": rounds, **{k: float(np.median([r[k] for r in rounds])) for k in rounds[0]},
     }
-    print(f"\n{'measurement':<30}{'images/s':>12}{'end to end':>14}")
-    print(f"{'decode alone (' + decode_path + ')':<30}{decode_rate:>12,.1f}{decode_total:>14,.1f}")
-    print(f"{'teacher alone':<30}{teacher_rate:>12,.1f}{'':>14}")
-    print(f"{'full pipeline (label.py)':<30}{pipeline_rate:>12,.1f}{pipeline_total:>14,.1f}")
-    print("(images/s after the first batch; 'end to end' includes worker start-up and the first batch)")
-    print(f"\npipeline / teacher alone          = {results['ratio_vs_teacher']:.3f}")
+    print(f"\n{'round':<7}{'decode alone':>14}{'teacher alone':>15}{'pipeline':>11}{'pipe/slower':>13}{'end to end':>12}"
+          + (f"{'pipe/shared':>13}" if device.type == "cpu" else ""))
+    for index, r in enumerate(rounds, 1):
+        print(f"{index:<7}{r['decode_alone']:>14,.1f}{r['teacher_alone']:>15,.1f}{r['pipeline']:>11,.1f}"
+              f"{r['ratio_vs_slower']:>13.3f}{r['ratio_end_to_end']:>12.3f}"
+              + (f"{r['ratio_vs_shared_core_bound']:>13.3f}" if device.type == "cpu" else ""))
+    print(f"\nimages/s ({decode_path} decode), median of {len(rounds)} round(s), after the first batch:")
+    print(f"  decode alone {results['decode_alone']:,.1f}   teacher alone {results['teacher_alone']:,.1f}   "
+          f"full pipeline (label.py) {results['pipeline']:,.1f}   (end to end: {results['pipeline_end_to_end']:,.1f})")
+    print(f"pipeline / teacher alone          = {results['ratio_vs_teacher']:.3f}")
     print(f"pipeline / decode alone           = {results['ratio_vs_decode']:.3f}")
     print(f"pipeline / min(teacher, decode)   = {results['ratio_vs_slower']:.3f}   "
           f"(goal >= 0.9; end to end {results['ratio_end_to_end']:.3f})")
     if device.type == "cpu":
         print(f"pipeline / shared-core bound      = {results['ratio_vs_shared_core_bound']:.3f}   "
-              f"(bound {shared:,.1f} img/s: decode and teacher on the same cores)")
+              f"(bound {results['shared_core_bound']:,.1f} img/s: decode and teacher on the same cores)")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     return results

@@ -109,7 +109,9 @@ def center_crop(image: Image.Image, size: int) -> Image.Image:
 def to_uint8_tensor(image: Image.Image) -> torch.Tensor:
     """PIL RGB -> ``uint8 [3, H, W]``; normalisation happens later, on the device."""
     array = np.asarray(image, dtype=np.uint8)
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
+    # Transposed by numpy, not torch: a torch copy runs on the intra-op thread pool, and on a
+    # busy machine waiting for those threads cost a decoding process up to 17x its speed.
+    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
 
 
 def load_square(data: bytes, size: int) -> torch.Tensor:

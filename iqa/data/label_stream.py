@@ -256,7 +256,9 @@ def collate_label_batch(items: list[dict[str, Any]]) -> dict[str, Any]:
     images = [item for item in items if item["kind"] == "image"]
     encoded = [item for item in items if item["kind"] == "encoded"]
     batch: dict[str, Any] = {
-        "images": torch.stack([item["image"] for item in images]) if images else None,
+        # numpy copies on the calling thread; torch.stack would use the intra-op thread pool,
+        # which on a busy machine made collating in the main process (num_workers=0) 100x slower.
+        "images": torch.from_numpy(np.stack([item["image"].numpy() for item in images])) if images else None,
         "encoded": None,
         "encoded_sizes": [len(item["data"]) for item in encoded],
         "keys": [item["key"] for item in images] + [item["key"] for item in encoded],
