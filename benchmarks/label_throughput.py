@@ -74,46 +74,54 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 # ---------------------------------------------------------------- corpus
 def build_corpus(root: Path, images: int, size: int, shard_size: int) -> list[str]:
-    """JPEG shards cut from the scikit-image photos; reused when the spec matches."""
-    from PIL import Image
+    """JPEG shards cut from the scikit-image photos, written in parallel; reused when the spec matches."""
+    from concurrent.futures import ProcessPoolExecutor
 
-    from iqa import distortions
-    from iqa.data.demo import load_reference
-
-    spec = {"images": images, "size": size, "shard_size": shard_size, "version": 1}
+    spec = {"images": images, "size": size, "shard_size": shard_size, "version": 2}
     record = root / "corpus.json"
     if record.is_file() and json.loads(record.read_text()).get("spec") == spec:
         return json.loads(record.read_text())["shards"]
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
-    photos = [Image.fromarray(distortions.to_uint8(load_reference(name))) for name in PHOTOS]
-    rng = np.random.default_rng(0)
-    shards, index = [], 0
-    for shard_index in range(0, images, shard_size):
-        path = root / f"bench-{shard_index // shard_size:06d}.tar"
-        with tarfile.open(path, "w") as archive:
-            for _ in range(min(shard_size, images - shard_index)):
-                photo = photos[index % len(photos)]
-                # A random 4:3 window (40-100 % of the short side), resized to a short side of `size`.
-                short = min(photo.size)
-                side = int(short * rng.uniform(0.4, 1.0))
-                w, h = (int(side * 4 / 3), side) if photo.size[0] >= photo.size[1] else (side, int(side * 4 / 3))
-                w, h = min(w, photo.size[0]), min(h, photo.size[1])
-                x, y = int(rng.integers(0, photo.size[0] - w + 1)), int(rng.integers(0, photo.size[1] - h + 1))
-                crop = photo.crop((x, y, x + w, y + h))
-                scale = size / min(crop.size)
-                crop = crop.resize((max(size, round(crop.size[0] * scale)), max(size, round(crop.size[1] * scale))), Image.BICUBIC)
-                buffer = io.BytesIO()
-                crop.save(buffer, format="JPEG", quality=90)
-                data = buffer.getvalue()
-                info = tarfile.TarInfo(f"img{index:08d}.jpg")
-                info.size = len(data)
-                archive.addfile(info, io.BytesIO(data))
-                index += 1
-        shards.append(str(path))
+    jobs = [(str(root / f"bench-{i // shard_size:06d}.tar"), i, min(shard_size, images - i), size) for i in range(0, images, shard_size)]
+    with ProcessPoolExecutor(max(1, min(len(jobs), len(os.sched_getaffinity(0))))) as pool:
+        shards = list(pool.map(_write_shard, jobs))
     record.write_text(json.dumps({"spec": spec, "shards": shards}))
     return shards
+
+
+_PHOTOS: list = []
+
+
+def _write_shard(job: tuple[str, int, int, int]) -> str:
+    """One shard: ``count`` random 4:3 windows (40-100 % of the short side) resized to a short side of ``size``."""
+    from PIL import Image
+
+    from iqa import distortions
+    from iqa.data.demo import load_reference
+
+    path, first, count, size = job
+    if not _PHOTOS:
+        _PHOTOS.extend(Image.fromarray(distortions.to_uint8(load_reference(name))) for name in PHOTOS)
+    rng = np.random.default_rng(first)
+    with tarfile.open(path, "w") as archive:
+        for index in range(first, first + count):
+            photo = _PHOTOS[index % len(_PHOTOS)]
+            side = int(min(photo.size) * rng.uniform(0.4, 1.0))
+            w, h = (int(side * 4 / 3), side) if photo.size[0] >= photo.size[1] else (side, int(side * 4 / 3))
+            w, h = min(w, photo.size[0]), min(h, photo.size[1])
+            x, y = int(rng.integers(0, photo.size[0] - w + 1)), int(rng.integers(0, photo.size[1] - h + 1))
+            crop = photo.crop((x, y, x + w, y + h))
+            scale = size / min(crop.size)
+            crop = crop.resize((max(size, round(crop.size[0] * scale)), max(size, round(crop.size[1] * scale))), Image.BICUBIC)
+            buffer = io.BytesIO()
+            crop.save(buffer, format="JPEG", quality=90)
+            data = buffer.getvalue()
+            info = tarfile.TarInfo(f"img{index:08d}.jpg")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path
 
 
 # ---------------------------------------------------------------- measurements
@@ -180,7 +188,9 @@ def measure_decode(cfg, teacher, device: torch.device, keep: int) -> tuple[float
         if batch["images"] is not None:
             parts.append(batch["images"].to(device, non_blocking=True))
         if batch["encoded"] is not None:
-            decoded, _, _ = module.decode_encoded(batch["encoded"], batch["encoded_sizes"], batch["keys"], batch["units"], batch["sources"])
+            offset = len(parts[0]) if parts else 0
+            decoded, _, _ = module.decode_encoded(batch["encoded"], batch["encoded_sizes"], batch["keys"][offset:],
+                                                  batch["units"][offset:], batch["sources"][offset:])
             if decoded is not None:
                 parts.append(decoded)
         for part in parts:

@@ -11,7 +11,7 @@ Two decode paths, chosen by ``label.py decode=auto|cpu|gpu``:
 * ``cpu``: the worker decodes (PIL, JPEG draft mode), resizes the short side to
   the teacher's input size and centre-crops; the batch carries ``uint8`` pixels.
 * ``device``: the worker only reads bytes and checks JPEG headers; complete RGB or
-  grey JPEGs travel as bytes, concatenated into one array per batch, and the
+  grey JPEGs travel as bytes, concatenated into one tensor per batch, and the
   label module decodes them batched on its device (nvjpeg on CUDA). Every other
   file (PNG, CMYK JPEG, truncated, huge, ...) is still decoded in the worker.
 
@@ -267,7 +267,7 @@ def collate_label_batch(items: list[dict[str, Any]]) -> dict[str, Any]:
         "records": [item for item in items if item["kind"] in ("skip", "end")],
     }
     if encoded:
-        # One numpy array per batch: one transfer from the worker, and Lightning leaves numpy
-        # on the host, where the decoder wants its input.
-        batch["encoded"] = np.frombuffer(bytearray(b"".join(item["data"] for item in encoded)), dtype=np.uint8)
+        # One byte tensor per batch: one shared-memory transfer from the worker (and pinned on
+        # GPU runs). The label module keeps it on the host, where the decoder wants its input.
+        batch["encoded"] = torch.frombuffer(bytearray(b"".join(item["data"] for item in encoded)), dtype=torch.uint8)
     return batch

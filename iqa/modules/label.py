@@ -87,11 +87,20 @@ class LabelModule(pl.LightningModule):
         super().__init__()
         self.teacher = teacher
 
-    def decode_encoded(self, blob: np.ndarray, sizes: Sequence[int], keys: Sequence[str], units: Sequence[str],
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        """Move the pixels; JPEG bytes stay on the host, where the decoder reads them from."""
+        encoded = batch.pop("encoded", None) if isinstance(batch, dict) else None
+        batch = super().transfer_batch_to_device(batch, device, dataloader_idx)
+        if isinstance(batch, dict):
+            batch["encoded"] = encoded
+        return batch
+
+    def decode_encoded(self, blob: torch.Tensor | np.ndarray, sizes: Sequence[int], keys: Sequence[str], units: Sequence[str],
                        sources: Sequence[str]) -> tuple[torch.Tensor | None, list[int], list[dict[str, Any]]]:
         """Decode the batch's JPEG bytes here; fall back to the CPU decoder per failed image."""
         size = int(self.teacher.image_size)
-        chunks = torch.split(torch.from_numpy(blob), list(sizes))
+        blob = blob if isinstance(blob, torch.Tensor) else torch.from_numpy(np.asarray(blob))
+        chunks = torch.split(blob.cpu(), list(sizes))
         decoded = decode_jpeg_batch(chunks, self.device)
         images, kept, skips = [], [], []
         for index, image in enumerate(decoded):
@@ -119,7 +128,7 @@ class LabelModule(pl.LightningModule):
             offset = len(index)
             with torch.autocast(self.device.type, enabled=False):  # decode and resize in exact uint8/float32
                 decoded, kept, skips = self.decode_encoded(
-                    np.asarray(batch["encoded"]), batch["encoded_sizes"], batch["keys"][offset:],
+                    batch["encoded"], batch["encoded_sizes"], batch["keys"][offset:],
                     batch["units"][offset:], batch["sources"][offset:],
                 )
             if decoded is not None:
