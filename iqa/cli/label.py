@@ -291,6 +291,13 @@ class LabelDataModule(pl.LightningDataModule):
         self.decode_path = "cpu"
         self.workers = 0
 
+    def transfer_batch_to_device(self, batch: Any, device: Any, dataloader_idx: int) -> Any:
+        """Move the pixels; JPEG bytes stay on the host, where the device decoder reads them from."""
+        encoded = batch.pop("encoded", None)
+        batch = super().transfer_batch_to_device(batch, device, dataloader_idx)
+        batch["encoded"] = encoded
+        return batch
+
     def predict_dataloader(self):
         from torch.utils.data import DataLoader
 

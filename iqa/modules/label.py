@@ -87,20 +87,12 @@ class LabelModule(pl.LightningModule):
         super().__init__()
         self.teacher = teacher
 
-    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
-        """Move the pixels; JPEG bytes stay on the host, where the decoder reads them from."""
-        encoded = batch.pop("encoded", None) if isinstance(batch, dict) else None
-        batch = super().transfer_batch_to_device(batch, device, dataloader_idx)
-        if isinstance(batch, dict):
-            batch["encoded"] = encoded
-        return batch
-
     def decode_encoded(self, blob: torch.Tensor | np.ndarray, sizes: Sequence[int], keys: Sequence[str], units: Sequence[str],
                        sources: Sequence[str]) -> tuple[torch.Tensor | None, list[int], list[dict[str, Any]]]:
         """Decode the batch's JPEG bytes here; fall back to the CPU decoder per failed image."""
         size = int(self.teacher.image_size)
         blob = blob if isinstance(blob, torch.Tensor) else torch.from_numpy(np.asarray(blob))
-        chunks = torch.split(blob.cpu(), list(sizes))
+        chunks = torch.split(blob.cpu(), list(sizes))  # the decoder reads host memory (LabelDataModule keeps it there)
         decoded = decode_jpeg_batch(chunks, self.device)
         images, kept, skips = [], [], []
         for index, image in enumerate(decoded):
