@@ -103,7 +103,7 @@ def read_wandb_history(run_dir: Path) -> dict[str, str]:
 
     from wandb.proto import wandb_internal_pb2 as pb
 
-    (path,) = list(Path(run_dir).glob("run-*.wandb"))
+    (path,) = list(Path(run_dir).glob("run-*.wandb"))  # W&B writes it from a service process: may be partial
     data = path.read_bytes()
     block, header = 32768, 7
     position, records, pending = header, [], b""  # the file starts with a 7-byte ":W&B" header
@@ -113,8 +113,8 @@ def read_wandb_history(run_dir: Path) -> dict[str, str]:
             position += left
             continue
         _, length, kind = struct.unpack("<IHB", data[position : position + header])
-        if kind == 0 and length == 0:
-            break
+        if (kind == 0 and length == 0) or position + header + length > len(data):
+            break  # the end, or a record still being written
         chunk = data[position + header : position + header + length]
         position += header + length
         if kind == 1:

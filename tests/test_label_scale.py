@@ -132,7 +132,10 @@ def test_wandb_offline_run_holds_label_histograms(tiny_dirs, tmp_path, monkeypat
                             f"out={tmp_path}/labels", "logger=wandb", "progress=false"])
     manifest = run(cfg)
     (run_dir,) = list((tmp_path / "labels" / "wandb").glob("offline-run-*"))  # the run directory is the label set's
-    history = read_wandb_history(run_dir)
+    # W&B's service process writes the run file after finish() returns: wait for the histograms, not forever.
+    deadline = time.monotonic() + 60
+    while "labels/count_labelled" not in (history := read_wandb_history(run_dir)) and time.monotonic() < deadline:
+        time.sleep(0.2)
     for attribute in ATTRIBUTES:
         assert json.loads(history[f"labels/{attribute}/_type"]) == "histogram"
         counts = json.loads(history[f"labels/{attribute}/values"])

@@ -334,6 +334,7 @@ def log_histograms(cfg: DictConfig, out: Path, manifest: dict[str, Any]) -> None
         payload = {f"labels/{a}": wandb.Histogram(frame[a].to_numpy()) for a in manifest["attributes"]}
         payload |= {f"labels/count_{k}": v for k, v in manifest["counts"].items()}
         experiment.log(payload)
+        experiment.finish()  # this run, whatever wandb.run points at, so its files are complete on return
     else:
         logger.log_metrics({f"labels/mean_{a}": float(frame[a].mean()) for a in manifest["attributes"]} | manifest["counts"])
     close_logger(logger)

@@ -35,7 +35,6 @@ from iqa.data.corpus import Unit, dist_info, image_member, iter_unit_samples, sp
 from iqa.data.images import DEVICE_DECODE_MAX_PIXELS, SkipImage, device_decodable_jpeg, load_square
 
 DECODE_PATHS = ("cpu", "device")
-_JPEG_EXTS = ("jpg", "jpeg", "jfif")
 # A tar stream reader stops after the end-of-archive blocks; what follows is padding up to
 # the writer's record size (10 KiB for tarfile and GNU tar). Anything else left unread
 # means the reader stopped early, e.g. at a corrupt member header.
@@ -102,7 +101,8 @@ class LabelStream(IterableDataset):
             if key in keys:
                 member = image_member(sample) if unit.kind == "tar" else None
                 source = _member_source(unit, sample, member[0] if member else None)
-                yield {"kind": "skip", **base, "source": source, "reason": "duplicate key: a sample with this key came earlier in the unit"}
+                reason = "duplicate key: a sample with this key came earlier in the unit"
+                yield {"kind": "skip", **base, "source": source, "reason": reason}
                 continue
             keys.add(key)
             if unit.kind == "files":
