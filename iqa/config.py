@@ -8,6 +8,7 @@ Importing this module registers the OmegaConf resolvers the YAML files use:
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,10 @@ META_KEYS = ("name", "label_set")
 def _resource(name: str) -> str:
     return str(RESOURCES / name)
 
+
+# The user config directory on Hydra's search path (ATTIQA_USER_CONF, default ./user_conf) is
+# optional: most users never create it, and Hydra would warn about it on every run.
+warnings.filterwarnings("ignore", message=r"provider=hydra\.searchpath in main, path=.* is not available")
 
 if not OmegaConf.has_resolver("iqa_resource"):
     OmegaConf.register_new_resolver("iqa_resource", _resource)

@@ -123,3 +123,15 @@ def test_local_weights_file_is_loaded(tmp_path, teacher):
     loaded = OpenCLIPTeacher(model="attiqa-tiny", pretrained=str(path), prompts=PROMPTS, model_config=TINY)
     images = torch.randint(0, 256, (2, 3, 64, 64), dtype=torch.uint8)
     torch.testing.assert_close(loaded(images), teacher(images))
+
+
+def test_formula_stays_float32_under_bf16_autocast(teacher):
+    # label.py runs the teacher inside bf16 autocast on GPUs (precision=bf16-mixed); CPU autocast
+    # exercises the same code path. Only the image encoder may run in bf16.
+    images = torch.randint(0, 256, (3, 3, 64, 64), dtype=torch.uint8, generator=torch.Generator().manual_seed(2))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        features = teacher.encode_images(images)
+        scores = teacher(images)
+    expected = antonym_scores(features.float(), teacher.text_features, teacher.pair_to_attribute, teacher.logit_scale, 5)
+    assert scores.dtype == torch.float32
+    torch.testing.assert_close(scores, expected, atol=1e-6, rtol=0)

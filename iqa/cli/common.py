@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -160,10 +161,29 @@ def check_overrides(config_name: str, argv: Sequence[str]) -> None:
         GlobalHydra.instance().clear()
 
 
+_BRACE_PATTERN = re.compile(r"\{[^{}:'\"]*(\.\.|,)[^{}:'\"]*\}")
+
+
+def quote_brace_patterns(argv: Sequence[str]) -> list[str]:
+    """Quote override values holding shard brace patterns (``shard-{000000..000099}.tar``).
+
+    Hydra's grammar reads ``{`` as the start of a dictionary, so the pattern as users
+    type it (and as the shell passes it on) would be a parse error.
+    """
+    out = []
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if sep and not arg.startswith("-") and value[:1] not in ("'", '"', "[", "{") and _BRACE_PATTERN.search(value):
+            arg = f"{key}='{value}'"
+        out.append(arg)
+    return out
+
+
 def hydra_entry(config_name: str, run: Callable[[DictConfig], Any]) -> None:
     """Run ``run(cfg)`` as a Hydra app with attiqa's error handling."""
     import hydra
 
+    sys.argv[1:] = quote_brace_patterns(sys.argv[1:])
     os.environ.setdefault("HYDRA_FULL_ERROR", "0")
     if not any(a in ("--help", "-h", "--hydra-help", "--info") or a.startswith("--cfg") for a in sys.argv[1:]):
         if os.environ.get("LOCAL_RANK", "0") == "0" and not os.environ.get("ATTIQA_SKIP_PRECHECK"):

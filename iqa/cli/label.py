@@ -1,24 +1,40 @@
-"""label.py: pseudo-label a corpus with a teacher (classical or open_clip), resumably, across ranks."""
+"""label.py: pseudo-label a corpus with a teacher (classical or open_clip), resumably, across ranks.
+
+The run, in order:
+
+1. list the corpus units (shards, or chunks of a folder) and build the teacher, whose
+   text embeddings are computed once, here;
+2. claim the output directory: ``label_config.json`` records what produces these labels,
+   and a directory holding labels of another teacher or prompt set is refused;
+3. label the units that have no ``.done.json`` yet with a Lightning prediction loop (units
+   dealt to ranks, then to DataLoader workers; each rank commits its own sidecars);
+4. rank 0 writes ``manifest.json`` from the committed units, and logs label histograms.
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
+import pytorch_lightning as pl
 from omegaconf import DictConfig
 
 from iqa import __version__
 from iqa.cli.common import HARDWARE_KEYS, build_logger, close_logger, prepare_data, setup_run, trainer_kwargs
-from iqa.config import instantiate_node
-from iqa.data.corpus import Unit
+from iqa.data.corpus import Unit, split_for_rank
 from iqa.data.datamodules import corpus_units
 from iqa.data.labels import LABEL_CONFIG, MANIFEST, atomic_write_json, config_hash, unit_done, unit_paths
 from iqa.errors import UserError
+from iqa.teachers import build_teacher
 
 log = logging.getLogger("iqa.label")
+
+DECODE_CHOICES = ("auto", "cpu", "gpu")
 
 
 def label_units(cfg: DictConfig) -> list[Unit]:
@@ -59,7 +75,107 @@ def claim_directory(out: Path, ident: dict[str, Any], is_zero: bool) -> str:
     return digest
 
 
-def write_manifest(out: Path, cfg: DictConfig, units: list[Unit], ident: dict[str, Any], digest: str) -> dict[str, Any]:
+def resolve_decode(choice: str, device_type: str) -> str:
+    """``decode=auto|cpu|gpu`` -> the stream's decode path (``cpu`` or ``device``) for a teacher on ``device_type``.
+
+    ``auto`` decodes JPEGs on the GPU when the teacher runs on one, else in the workers.
+    """
+    choice = str(choice).lower()
+    if choice not in DECODE_CHOICES:
+        raise UserError(f"decode={choice}: valid choices are {', '.join(DECODE_CHOICES)}")
+    if choice == "gpu":
+        if device_type != "cuda":
+            raise UserError(f"decode=gpu needs the teacher on a CUDA GPU, but it runs on {device_type}; use decode=auto or decode=cpu")
+        return "device"
+    if choice == "auto" and device_type == "cuda":
+        return "device"
+    return "cpu"
+
+
+def resolve_workers(value: Any, local_world_size: int = 1) -> int:
+    """``num_workers=auto``: one worker per core this rank can have, keeping one core for the main process."""
+    if str(value).lower() != "auto":
+        workers = int(value)
+        if workers < 0:
+            raise UserError(f"num_workers={value}: must be >= 0 or auto")
+        return workers
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(32, cores // max(1, local_world_size) - 1))
+
+
+def estimate_share(
+    units: list[Unit], pending: set[str], out: Path, rank: int, world_size: int, max_scan: int = 16
+) -> tuple[int | None, int]:
+    """(samples, units) pending on ``rank``: the progress bar's total.
+
+    Folder units are exact. A shard's count comes from another label set of the same
+    corpus when one finished it (sibling directories of ``out``), else from reading
+    the member headers of up to ``max_scan`` shards and extrapolating by file size.
+    """
+    mine = [u for u in split_for_rank(units, rank, world_size) if u.name in pending]
+    total, unknown = 0, []
+    siblings = _sibling_label_sets(out)
+    for unit in mine:
+        if unit.kind == "files":
+            total += len(unit.files)
+            continue
+        known = _count_from_siblings(siblings, unit.name)
+        if known is None:
+            unknown.append(unit)
+        else:
+            total += known
+    if unknown:
+        from iqa.data.label_stream import count_tar_samples
+
+        scanned_samples = scanned_bytes = 0
+        for unit in unknown[:max_scan]:
+            try:
+                scanned_samples += count_tar_samples(unit.source)
+                scanned_bytes += os.path.getsize(unit.source)
+            except Exception:  # noqa: BLE001 - a broken shard only makes the estimate rougher
+                continue
+        if scanned_bytes == 0:
+            return None, len(mine)
+        per_byte = scanned_samples / scanned_bytes
+        total += scanned_samples + round(sum(_size(u.source) for u in unknown[max_scan:]) * per_byte)
+    return total, len(mine)
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def _sibling_label_sets(out: Path, limit: int = 8) -> list[Path]:
+    parent = out.parent
+    try:
+        found = [d for d in sorted(parent.iterdir()) if d != out and (d / LABEL_CONFIG).is_file()]
+    except OSError:
+        return []
+    return found[:limit]
+
+
+def _count_from_siblings(siblings: list[Path], unit: str) -> int | None:
+    for sibling in siblings:
+        _, done_path = unit_paths(sibling, unit)
+        if done_path.is_file():
+            try:
+                with open(done_path) as handle:
+                    done = json.load(handle)
+                return int(done["labelled"]) + sum(1 for s in done["skipped"] if s.get("key"))
+            except (OSError, ValueError, KeyError):
+                continue
+    return None
+
+
+def write_manifest(
+    out: Path, cfg: DictConfig, units: list[Unit], ident: dict[str, Any], digest: str, last_run: dict[str, Any] | None = None
+) -> dict[str, Any]:
     entries, skipped, pending = [], [], []
     labelled = counted_skips = 0
     for unit in units:
@@ -74,6 +190,8 @@ def write_manifest(out: Path, cfg: DictConfig, units: list[Unit], ident: dict[st
         counted_skips += sum(1 for s in unit_skips if s.get("key"))
         skipped += [{"source": s["source"], "reason": s["reason"]} for s in unit_skips]
         entries.append({**unit.describe(), "labelled": done["labelled"], "skipped": len(unit_skips)})
+    if pending:
+        raise UserError(f"{len(pending)} unit(s) were not finished (e.g. {pending[:3]}); rerun the same command to resume")
     teacher = ident["teacher"]
     manifest = {
         "attiqa_version": __version__,
@@ -87,52 +205,118 @@ def write_manifest(out: Path, cfg: DictConfig, units: list[Unit], ident: dict[st
         "units": entries,
         "config_hash": digest,
     }
-    if pending:
-        raise UserError(f"{len(pending)} unit(s) were not finished (e.g. {pending[:3]}); rerun the same command to resume")
+    if last_run:
+        manifest["last_run"] = last_run
     atomic_write_json(out / MANIFEST, manifest)
     return manifest
 
 
-def run(cfg: DictConfig) -> dict[str, Any]:
-    import pytorch_lightning as pl
-    from torch.utils.data import DataLoader
+def build_trainer(cfg: DictConfig, callbacks: list[Any]) -> pl.Trainer:
+    hardware = trainer_kwargs(cfg, HARDWARE_KEYS)
+    return pl.Trainer(
+        **hardware, logger=False, enable_progress_bar=False, enable_model_summary=False,
+        enable_checkpointing=False, inference_mode=True, callbacks=callbacks,
+    )
 
-    from iqa.data.label_stream import LabelStream, collate_label_batch
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    import torch
+
     from iqa.modules.label import LabelModule, LabelWriter
 
     setup_run(cfg)
     out = Path(cfg.out)
+    decode = str(cfg.get("decode", "auto")).lower()
+    resolve_decode(decode, "cuda" if torch.cuda.is_available() else "cpu")  # fail fast on a bad choice
     prepare_data(cfg.data)
     units = label_units(cfg)
-    teacher = instantiate_node(cfg.teacher)
+    teacher = build_teacher(cfg.teacher)
     ident = identity(teacher)
-    hardware = trainer_kwargs(cfg, HARDWARE_KEYS)
-    trainer = pl.Trainer(
-        **hardware, logger=False, enable_progress_bar=False, enable_model_summary=False,
-        enable_checkpointing=False, inference_mode=True, callbacks=[],
-    )
+    writer = LabelWriter(str(out), teacher.attributes, progress=bool(cfg.get("progress", True)))
+    trainer = build_trainer(cfg, [writer])
+    if decode == "gpu" and trainer.strategy.root_device.type != "cuda":
+        resolve_decode(decode, trainer.strategy.root_device.type)
     digest = claim_directory(out, ident, trainer.is_global_zero)
     pending = [u.name for u in units if not unit_done(out, u.name)]
     if trainer.is_global_zero:
-        log.info("labelling %s: %d unit(s), %d pending -> %s", cfg.data.name, len(units), len(pending), out)
+        log.info("labelling %s with %s: %d unit(s), %d pending -> %s", cfg.data.name, out.name, len(units), len(pending), out)
+    last_run = None
     if pending:
-        total = sum(len(u.files) for u in units if u.kind == "files" and u.name in pending) or None
-        writer = LabelWriter(str(out), teacher.attributes, total_images=total, total_units=len(pending))
-        trainer.callbacks.append(writer)
-        loader = DataLoader(
-            LabelStream(units, teacher.image_size, pending), batch_size=int(cfg.batch_size),
-            num_workers=int(cfg.num_workers), collate_fn=collate_label_batch,
-            prefetch_factor=4 if int(cfg.num_workers) > 0 else None,
+        writer.total_units = len(pending)
+        writer.estimate_total = functools.partial(estimate_share, units, set(pending), out)
+        data = LabelDataModule(
+            units, teacher.image_size, pending, decode=decode, batch_size=int(cfg.batch_size),
+            num_workers=cfg.num_workers, device_max_pixels=int(cfg.get("device_decode_max_pixels", 12_000_000)),
         )
-        trainer.predict(LabelModule(teacher), dataloaders=loader, return_predictions=False)
+        trainer.predict(LabelModule(teacher), datamodule=data, return_predictions=False)
         trainer.strategy.barrier()
+        seconds = writer.finished - writer.started
+        if trainer.is_global_zero:
+            done_now = [json.loads(unit_paths(out, name)[1].read_text()) for name in pending if unit_done(out, name)]
+            images = sum(d["labelled"] for d in done_now)
+            last_run = {
+                "world_size": trainer.world_size, "decode": data.decode_path, "num_workers": data.workers,
+                "units": len(done_now), "labelled": images, "seconds": round(seconds, 3),
+                "images_per_second": round(images / max(seconds, 1e-9), 1),
+            }
+            if trainer.world_size == 1 and writer.steady_images_per_second:
+                last_run["steady_images_per_second"] = round(writer.steady_images_per_second, 1)
     manifest: dict[str, Any] = {}
     if trainer.is_global_zero:
-        manifest = write_manifest(out, cfg, units, ident, digest)
+        manifest = write_manifest(out, cfg, units, ident, digest, last_run)
         log_histograms(cfg, out, manifest)
         counts = manifest["counts"]
-        print(f"labelled {counts['labelled']} images ({counts['skipped']} skipped) in {counts['units']} units -> {out / MANIFEST}")
+        speed = ""
+        if last_run:
+            speed = f"; this run: {last_run['labelled']} in {last_run['seconds']:.1f} s, {last_run['images_per_second']:,.0f} img/s"
+        print(f"labelled {counts['labelled']} images ({counts['skipped']} skipped) in {counts['units']} units{speed} -> {out / MANIFEST}")
     return manifest
+
+
+class LabelDataModule(pl.LightningDataModule):
+    """The label stream, built once the process knows its rank and device.
+
+    ``predict_dataloader`` runs on every rank after the strategy has set up the
+    process group, so the stream is dealt its units with a certain rank and world
+    size (DataLoader workers then need not guess them), and ``decode=auto`` can see
+    where the teacher lives.
+    """
+
+    def __init__(self, units: list[Unit], image_size: int, pending: list[str], decode: str = "auto", batch_size: int = 64,
+                 num_workers: Any = "auto", device_max_pixels: int = 12_000_000) -> None:
+        super().__init__()
+        self.units, self.image_size, self.pending = units, int(image_size), pending
+        self.decode, self.batch_size, self.num_workers = decode, int(batch_size), num_workers
+        self.device_max_pixels = int(device_max_pixels)
+        self.decode_path = "cpu"
+        self.workers = 0
+
+    def transfer_batch_to_device(self, batch: Any, device: Any, dataloader_idx: int) -> Any:
+        """Move the pixels; JPEG bytes stay on the host, where the device decoder reads them from."""
+        encoded = batch.pop("encoded", None)
+        batch = super().transfer_batch_to_device(batch, device, dataloader_idx)
+        batch["encoded"] = encoded
+        return batch
+
+    def predict_dataloader(self):
+        from torch.utils.data import DataLoader
+
+        from iqa.data.label_stream import LabelStream, collate_label_batch
+
+        trainer = self.trainer
+        device_type = trainer.strategy.root_device.type if trainer is not None else "cpu"
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        local_world = max(1, world // max(1, trainer.num_nodes)) if trainer is not None else 1
+        self.decode_path = resolve_decode(self.decode, device_type)
+        self.workers = resolve_workers(self.num_workers, local_world)
+        stream = LabelStream(
+            self.units, self.image_size, self.pending, decode=self.decode_path,
+            device_max_pixels=self.device_max_pixels, rank=rank, world_size=world,
+        )
+        return DataLoader(
+            stream, batch_size=self.batch_size, num_workers=self.workers, collate_fn=collate_label_batch,
+            pin_memory=device_type == "cuda", prefetch_factor=4 if self.workers > 0 else None,
+        )
 
 
 def log_histograms(cfg: DictConfig, out: Path, manifest: dict[str, Any]) -> None:
@@ -150,6 +334,10 @@ def log_histograms(cfg: DictConfig, out: Path, manifest: dict[str, Any]) -> None
         payload = {f"labels/{a}": wandb.Histogram(frame[a].to_numpy()) for a in manifest["attributes"]}
         payload |= {f"labels/count_{k}": v for k, v in manifest["counts"].items()}
         experiment.log(payload)
+        experiment.finish()  # this run, whatever wandb.run points at, so its files are complete on return
     else:
         logger.log_metrics({f"labels/mean_{a}": float(frame[a].mean()) for a in manifest["attributes"]} | manifest["counts"])
     close_logger(logger)
+
+
+__all__ = ["DECODE_CHOICES", "LabelDataModule", "estimate_share", "label_units", "resolve_decode", "resolve_workers", "run"]

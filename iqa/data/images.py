@@ -109,10 +109,61 @@ def center_crop(image: Image.Image, size: int) -> Image.Image:
 def to_uint8_tensor(image: Image.Image) -> torch.Tensor:
     """PIL RGB -> ``uint8 [3, H, W]``; normalisation happens later, on the device."""
     array = np.asarray(image, dtype=np.uint8)
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
+    # Transposed by numpy, not torch: a torch copy runs on the intra-op thread pool, and on a
+    # busy machine waiting for those threads cost a decoding process up to 17x its speed.
+    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
 
 
 def load_square(data: bytes, size: int) -> torch.Tensor:
     """Decode, resize the short side to ``size`` and centre-crop: the teacher's input."""
     image = decode_rgb(data, draft_size=size)
     return to_uint8_tensor(center_crop(resize_short_side(image, size), size))
+
+
+# ---------------------------------------------------------------- batched decode on the device
+#: JPEGs above this many pixels are decoded on the CPU in draft mode instead: libjpeg's
+#: DCT-domain downscaling makes a 12-megapixel photo cheap there, while the device would
+#: decode it at full size (36 MB per image, times the batch).
+DEVICE_DECODE_MAX_PIXELS = 12_000_000
+
+_JPEG_SOI = b"\xff\xd8"
+_JPEG_EOI = b"\xff\xd9"
+
+
+def device_decodable_jpeg(data: bytes, max_pixels: int = DEVICE_DECODE_MAX_PIXELS) -> bool:
+    """Whether ``data`` can go to the batched device decoder as is; reads the header only.
+
+    True only for complete-looking baseline/progressive JPEGs in RGB or grey with a
+    usable size. Everything else (CMYK JPEG, truncated files, other formats, tiny or huge
+    images) takes the CPU path, which also produces the skip reasons.
+    """
+    if len(data) < 4 or not data.startswith(_JPEG_SOI) or not data.rstrip(b"\x00").endswith(_JPEG_EOI):
+        return False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            image = Image.open(io.BytesIO(data))  # parses markers up to the scan; no pixel decoding
+            width, height = image.size
+            mode, fmt = image.mode, image.format
+    except Exception:  # noqa: BLE001 - any header problem: let the CPU path decide and explain
+        return False
+    return fmt == "JPEG" and mode in ("RGB", "L") and min(width, height) >= MIN_SIDE and width * height <= max_pixels
+
+
+def square_crop_resize(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Centre square of ``uint8 [N,3,H,W]`` resized to ``size`` (bicubic, antialiased) -> ``uint8 [N,3,size,size]``.
+
+    The tensor twin of ``center_crop(resize_short_side(...))``: cropping the centre
+    square first and resizing only that gives the same framing while computing
+    fewer pixels. It runs on whatever device ``images`` lives on.
+    """
+    height, width = images.shape[-2:]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    square = images[..., top : top + side, left : left + side]
+    if side == size:
+        return square.contiguous()
+    resized = torch.nn.functional.interpolate(
+        square.float(), size=(size, size), mode="bicubic", antialias=True, align_corners=False
+    )
+    return resized.round_().clamp_(0, 255).to(torch.uint8)

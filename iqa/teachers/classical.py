@@ -225,10 +225,15 @@ class ClassicalTeacher(Teacher):
 
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return classical_scores(to_unit_float(images))
+        # Always float32, even inside bf16 autocast (label.py precision=bf16-mixed): the measures
+        # difference neighbouring 0..255 pixel values, which bf16's 8-bit mantissa would erase.
+        with torch.autocast(images.device.type, enabled=False):
+            return classical_scores(to_unit_float(images))
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()
+        # The same teacher fields as a CLIP teacher's, so manifests read alike: no weights, no logit scale.
+        info.update(model="classical", pretrained=None, logit_scale=None)
         info["luma"] = "Y = 0.299 R + 0.587 G + 0.114 B on 0..255"
         info["definitions"] = {a: asdict(DEFINITIONS[a]) for a in ATTRIBUTES}
         return info

@@ -1,0 +1,7 @@
+"""Choose antonym prompt pairs on proxy tasks: python select_prompts.py teacher=<clip> [prompts=<pool>] name=<new set>."""
+
+from iqa.cli.common import hydra_entry
+from iqa.cli.select_prompts import run
+
+if __name__ == "__main__":
+    hydra_entry("select_prompts", run)
