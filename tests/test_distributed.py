@@ -73,3 +73,4 @@ def test_two_node_torchrun_on_loopback(tiny_dirs, tiny_labels, tmp_path):
     # Hydra ran on both ranks with the same run dir: only rank 0 wrote .hydra/, rank 1 has its own log.
     assert (run_dir / ".hydra" / "config.yaml").is_file()
     assert (run_dir / "train.log").is_file() and (run_dir / "train-rank1.log").is_file()
+    assert list(tmp_path.iterdir()) == [run_dir], "a rank made its own output folder"

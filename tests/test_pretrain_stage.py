@@ -26,7 +26,7 @@ def train_cfg(tiny_dirs, *extra: str):
     "overrides, cls, checks",
     [
         ([], RankingLoss, {"margin": 0.1, "min_gap": 0.0}),
-        (["loss.margin=0.3", "loss.min_gap=0.05", "+loss.weights.sharpness=2.0"], RankingLoss, {"margin": 0.3, "min_gap": 0.05}),
+        (["loss.margin=0.3", "loss.min_gap=0.05", "loss.weights={sharpness:2.0}"], RankingLoss, {"margin": 0.3, "min_gap": 0.05}),
         (["loss=fidelity", "loss.min_gap=0.02"], FidelityLoss, {"min_gap": 0.02}),
         (["loss=regression", "loss.kind=l1"], RegressionLoss, {"kind": "l1"}),
     ],
@@ -37,7 +37,7 @@ def test_loss_group_builds_the_configured_loss(overrides, cls, checks):
     assert type(loss) is cls and loss.attributes == ATTRIBUTES
     for name, value in checks.items():
         assert getattr(loss, name) == value
-    if "+loss.weights.sharpness=2.0" in overrides:
+    if "loss.weights={sharpness:2.0}" in overrides:
         assert loss.weights == {a: 2.0 if a == "sharpness" else 1.0 for a in ATTRIBUTES}
         # The weight changes the total: sharpness counts twice.
         pred, target = torch.randn(6, 5), torch.rand(6, 5)
