@@ -145,7 +145,8 @@ def train_overrides(args, pattern: str, labels: Path, run_dir: Path) -> list[str
         f"backbone.name={args.backbone}", f"backbone.weights={args.weights}", f"backbone.channels_last={args.channels_last}",
         f"stage.batch_size={args.batch_size}", f"stage.num_workers={args.num_workers}", f"stage.crop_size={args.crop_size}",
         f"stage.max_steps={total}", f"stage.steps_per_epoch={total}", "stage.val_batches=0", f"stage.module.warmup_steps={args.warmup}",
-        f"stage.shuffle_buffer={args.shuffle_buffer}", f"trainer={'gpu' if args.device == 'cuda' else 'cpu'}",
+        f"stage.shuffle_buffer={args.shuffle_buffer}", f"stage.prefetch_factor={args.prefetch_factor}",
+        f"trainer={'gpu' if args.device == 'cuda' else 'cpu'}",
         f"trainer.precision={args.precision}", "resume=never", "logger=csv", f"paths.output_dir={run_dir.parent}",
     ]
 
@@ -272,6 +273,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (workers start, cudnn tunes)")
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs per variant; the best counts")
     parser.add_argument("--shuffle-buffer", type=int, default=500)
+    parser.add_argument("--prefetch-factor", type=int, default=2, help="batches queued per worker (shared memory)")
     parser.add_argument("--corpus", default=None, help="an existing labelled corpus: 'SHARD_GLOB::LABEL_DIR'")
     parser.add_argument("--images", type=int, default=1024, help="size of the generated corpus")
     parser.add_argument("--shard-size", type=int, default=256)
