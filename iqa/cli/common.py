@@ -13,6 +13,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from iqa.cli.launch import check_multirun_launch, pin_multirun_job  # also registers the launch resolvers
 from iqa.config import config_dir, instantiate_node
 from iqa.errors import UserError, one_line_errors, suggest
 
@@ -20,7 +21,6 @@ log = logging.getLogger("iqa")
 
 #: Trainer arguments that make sense for every task (labelling uses only these).
 HARDWARE_KEYS = ("accelerator", "devices", "num_nodes", "strategy", "precision")
-
 
 def quiet_libraries() -> None:
     """Silence chatter that would bury attiqa's own progress output."""
@@ -34,6 +34,7 @@ def quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("pytorch_lightning.accelerators.cuda").setLevel(logging.WARNING)
     logging.getLogger("root").setLevel(logging.ERROR)  # open_clip's "No pretrained weights loaded"
+    logging.getLogger("iqa").setLevel(logging.INFO)  # ...but attiqa's own warnings (skips, left-out units) must show
 
 
 def setup_run(cfg: DictConfig) -> Path:
@@ -51,6 +52,7 @@ def setup_run(cfg: DictConfig) -> Path:
         pass
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    pin_multirun_job()
     pl.seed_everything(int(cfg.get("seed", 0)), workers=True, verbose=False)
     if torch.cuda.is_available():
         torch.set_float32_matmul_precision("high")
@@ -185,6 +187,7 @@ def hydra_entry(config_name: str, run: Callable[[DictConfig], Any]) -> None:
 
     sys.argv[1:] = quote_brace_patterns(sys.argv[1:])
     os.environ.setdefault("HYDRA_FULL_ERROR", "0")
+    check_multirun_launch(sys.argv[1:])
     if not any(a in ("--help", "-h", "--hydra-help", "--info") or a.startswith("--cfg") for a in sys.argv[1:]):
         if os.environ.get("LOCAL_RANK", "0") == "0" and not os.environ.get("ATTIQA_SKIP_PRECHECK"):
             check_overrides(config_name, sys.argv[1:])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -60,8 +61,9 @@ def resume_path(cfg: DictConfig, run_dir: Path) -> str | None:
     if choice in ("never", "false", "False", "none"):
         return None
     if choice == "auto":
-        last = run_dir / "checkpoints" / "last.ckpt"
-        return str(last) if last.is_file() else None
+        # last.ckpt, or a newer hpc_ckpt_<n>.ckpt that Lightning saved before a SLURM requeue.
+        found = [p for p in [run_dir / "checkpoints" / "last.ckpt", *run_dir.glob("hpc_ckpt_*.ckpt")] if p.is_file()]
+        return str(max(found, key=lambda p: p.stat().st_mtime)) if found else None
     if not Path(choice).is_file():
         raise UserError(f"resume: checkpoint not found: {choice}")
     return choice
@@ -81,7 +83,7 @@ def build_pretrain(cfg: DictConfig, net: IQANet):
         corpus=to_plain(corpus), labels_dir=str(cfg.labels), attributes=ATTRIBUTES, data_name=cfg.data.name,
         batch_size=stage.batch_size, num_workers=stage.num_workers, crop_size=stage.crop_size,
         steps_per_epoch=stage.get("steps_per_epoch", 1000), shuffle_buffer=stage.get("shuffle_buffer", 2000),
-        resampled=stage.get("resampled", False), seed=cfg.seed,
+        resampled=stage.get("resampled", False), seed=cfg.seed, prefetch_factor=stage.get("prefetch_factor", 2),
     )
     datamodule.prepare()  # fail before the trainer starts: missing labels, wrong attributes, ...
     loss = instantiate_node(cfg.loss, attributes=ATTRIBUTES)
@@ -127,11 +129,43 @@ def save_last(trainer, path: Path) -> None:
     trainer.strategy.barrier()
 
 
-def run(cfg: DictConfig) -> dict[str, Any]:
+def skipped_all_ranks(module) -> dict[str, int]:
+    """Data-pipeline skip counts summed over ranks (every rank must call this)."""
+    from iqa.modules.pretrain import gather_to_all
+
+    totals: dict[str, int] = {}
+    for part in gather_to_all(dict(getattr(module, "skipped_totals", {}))):
+        for reason, count in part.items():
+            totals[reason] = totals.get(reason, 0) + int(count)
+    return totals
+
+
+#: Variables Lightning's DDP launcher sets in this process; left behind, they would make the next job
+#: of a multirun sweep think its ranks were started externally (and wait for ranks that never come).
+LAUNCH_VARIABLES = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE", "PL_GLOBAL_SEED")
+
+
+def run(cfg: DictConfig, callbacks: list | None = None) -> dict[str, Any]:
+    """Train one stage; ``callbacks`` are added to the trainer's (benchmarks and tools hook in here)."""
+    saved = {name: os.environ.get(name) for name in LAUNCH_VARIABLES}
+    argv = list(sys.argv)  # setup_run may point it at this job (see iqa.cli.launch.pin_multirun_job)
+    try:
+        return fit(cfg, callbacks or [])
+    finally:
+        sys.argv = argv
+        release_process_group()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def fit(cfg: DictConfig, extra_callbacks: list) -> dict[str, Any]:
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 
-    from iqa.callbacks import StreamEpochCallback, ThroughputCallback
+    from iqa.callbacks import ReplicaDigest, ThroughputCallback
 
     if cfg.stage.name not in STAGES:
         raise UserError(f"unknown stage '{cfg.stage.name}'; valid: {', '.join(STAGES)}")
@@ -145,6 +179,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     module.hparams["data"] = cfg.data.name
     if cfg.stage.name != "pretrain":
         module.hparams["image_size"] = int(cfg.data.iqa.get("image_size", 384))
+    else:  # scoring a pretrain checkpoint resizes images as its teacher (and so its training crops) saw them
+        module.hparams["image_size"] = int(datamodule.manifest["teacher"]["image_size"])
 
     has_val = bool(datamodule.val_dataloader()) if cfg.stage.name != "pretrain" else datamodule.val_stream is not None
     monitor = cfg.stage.get("monitor") if has_val else None
@@ -153,7 +189,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         save_top_k=1 if monitor else 0, save_last=True, auto_insert_metric_name=False,
     )
     logger = build_logger(cfg)
-    callbacks = [checkpoints, ThroughputCallback(), StreamEpochCallback()]
+    callbacks = [checkpoints, ThroughputCallback(), *extra_callbacks]
+    if cfg.stage.get("digest", False):
+        callbacks.append(ReplicaDigest(run_dir / "digest"))
     if logger:
         callbacks.append(LearningRateMonitor(logging_interval="step"))
     kwargs = trainer_kwargs(cfg)
@@ -179,6 +217,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         "last_checkpoint": str(run_dir / "checkpoints" / "last.ckpt"),
         "metrics": {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1},
         "nonfinite_batches": int(getattr(module, "nonfinite_batches", 0)),
+        "skipped": skipped_all_ranks(module),
         "world_size": int(trainer.world_size),
         "seconds": round(time.perf_counter() - started, 1),
     }
@@ -187,3 +226,11 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         atomic_write_json(run_dir / "summary.json", summary)
         print(f"{cfg.stage.name} done: step {summary['global_step']}, checkpoints in {run_dir / 'checkpoints'}")
     return summary
+
+
+def release_process_group() -> None:
+    """End this job's process group: the next job of a multirun sweep in this process starts its own."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()

@@ -58,7 +58,7 @@ class StageModule(pl.LightningModule):
             self.net.backbone.requires_grad_(False)
         self.nonfinite_batches = 0
         self.start_step = 0
-        self._skip_step = False
+        self._nonfinite: torch.Tensor | None = None
 
     # -- optimisation ----------------------------------------------------------------
     def configure_optimizers(self):
@@ -81,31 +81,41 @@ class StageModule(pl.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     # -- non-finite guard --------------------------------------------------------------
-    def guard_nonfinite(self, total: torch.Tensor, outputs: torch.Tensor) -> torch.Tensor:
-        """Replace a NaN/inf loss by a zero that keeps every rank's backward in step.
+    def guard_nonfinite(self, total: torch.Tensor, outputs: torch.Tensor | None = None) -> torch.Tensor:
+        """Flag a NaN/inf loss so that :meth:`optimizer_step` skips this step on every rank.
 
-        All ranks must agree, or DDP's gradient all-reduce would hang; the step is
-        then skipped in :meth:`optimizer_step` and counted.
+        The flag stays on the device (no host sync in the forward pass) and is
+        max-reduced over ranks: all ranks must skip together, or the replicas
+        would drift apart. Backward still runs, so DDP's gradient all-reduce
+        sees the same calls on every rank; the (non-finite) gradients are then
+        dropped instead of applied. ``outputs`` is accepted for compatibility.
         """
-        bad = torch.tensor(float(not torch.isfinite(total).item()), device=total.device)
+        bad = (~torch.isfinite(total.detach())).to(torch.float32).reshape(1)
         if dist.is_available() and dist.is_initialized():
             dist.all_reduce(bad, op=dist.ReduceOp.MAX)
-        self._skip_step = bool(bad.item())
-        if self._skip_step:
-            self.nonfinite_batches += 1
-            log.warning("non-finite loss at step %d: batch skipped (%d so far)", self.global_step, self.nonfinite_batches)
-            zero = sum(p.sum() * 0.0 for p in self.net.parameters() if p.requires_grad)
-            return zero + outputs.nan_to_num().sum() * 0.0
+        self._nonfinite = bad
         return total
 
     def optimizer_step(self, epoch, batch_idx, optimizer, optimizer_closure=None):
+        if getattr(self.trainer.precision_plugin, "scaler", None) is not None:
+            # fp16 with a GradScaler: it runs the closure and skips steps with non-finite gradients itself.
+            optimizer.step(closure=optimizer_closure)
+            self._count_nonfinite()
+            return
         if optimizer_closure is not None:
             optimizer_closure()
-        if self._skip_step:
+        if self._count_nonfinite():
             optimizer.zero_grad(set_to_none=True)
-            self._skip_step = False
             return
-        optimizer.step()
+        optimizer.step()  # runs gradient clipping, then the update
+
+    def _count_nonfinite(self) -> bool:
+        flag, self._nonfinite = self._nonfinite, None
+        if flag is None or not bool(flag.item()):  # the one host sync per step, after backward
+            return False
+        self.nonfinite_batches += 1
+        log.warning("non-finite loss at step %d: batch skipped (%d so far)", self.global_step, self.nonfinite_batches)
+        return True
 
     def on_train_start(self) -> None:
         self.start_step = int(self.global_step)  # > 0 when resumed from a checkpoint
