@@ -157,34 +157,41 @@ def datasets(cfg: DictConfig) -> list[DictConfig]:
 
     Each named config is placed at ``data`` in a copy of this config, so its
     interpolations (``${paths.data_dir}``, ...) resolve against the same
-    ``paths`` overrides; ``roots: {name: dir}`` moves a dataset's root.
+    ``paths`` overrides; ``roots: {name: dir}`` moves a dataset's root and
+    ``dataset_overrides: {name: {key: value}}`` changes any other setting.
     """
     from iqa.config import config_dir
 
     names = list(cfg.get("datasets") or [])
     roots = OmegaConf.to_container(cfg.roots, resolve=True) if cfg.get("roots") else {}
-    unknown_roots = set(roots) - set(names or [cfg.data.name])
-    if unknown_roots:
-        raise UserError(f"roots names dataset(s) not under test: {', '.join(sorted(unknown_roots))}")
+    changes = OmegaConf.to_container(cfg.dataset_overrides, resolve=False) if cfg.get("dataset_overrides") else {}
     if not names:
         names = [cfg.data.name]
     if len(set(names)) != len(names):
         raise UserError(f"datasets lists a test set twice: {names}")
+    choices = _data_choices()
+    for name in names:
+        if name not in choices:
+            raise UserError(f"unknown dataset '{name}'{suggest(name, choices)}; valid: {', '.join(choices)}")
+    for what, given in (("roots", roots), ("dataset_overrides", changes)):
+        unknown = set(given) - set(names)
+        if unknown:
+            raise UserError(f"{what} names dataset(s) not under test: {', '.join(sorted(unknown))}")
     loaded = []
     for name in names:
         if name == cfg.data.name:
             node = cfg
         else:
             path = Path(config_dir(), "data", f"{name}.yaml")
-            if not path.is_file():
-                choices = _data_choices()
-                raise UserError(f"unknown dataset '{name}'{suggest(name, choices)}; valid: {', '.join(choices)}")
             node = cfg.copy()
             with open_dict(node):
                 node.data = OmegaConf.load(path)
-        if name in roots:
+        if name in roots or name in changes:
             with open_dict(node):
-                node.data.root = roots[name]
+                if name in changes:
+                    node.data = OmegaConf.merge(node.data, changes[name])
+                if name in roots:
+                    node.data.root = roots[name]
         if not node.data.get("iqa"):
             raise UserError(f"data={name} is an unlabelled corpus; evaluation needs an IQA dataset with MOS")
         loaded.append(node.data)
@@ -210,7 +217,7 @@ def _view(cfg: DictConfig, data_cfg: Mapping[str, Any]):
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from iqa.config import to_plain
-    from iqa.data.datasets import dataset_scale, split_settings
+    from iqa.data.datasets import dataset_from_config, dataset_scale, split_settings
     from iqa.data.records import load_split
     from iqa.inference import predict_items
     from iqa.metrics import MOSScale, compute_all
@@ -225,6 +232,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         prepare_data(node)
         data = to_plain(node)
         (low, high), higher = dataset_scale(data)
+        dataset_from_config(data).records()  # a missing or incomplete root fails here, before any scoring
         tests.append({"name": data["name"], "data": data, "scale": MOSScale(low, high, higher), "view": _view(cfg, data)})
     records_cache: dict[str, list] = {}
     matrix: dict[str, dict[str, Any]] = {}

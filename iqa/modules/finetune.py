@@ -68,13 +68,18 @@ class FinetuneModule(StageModule):
         self.attribute_calibration: dict[str, Any] | None = None
         self.skipped_images = 0
 
+    # A frozen backbone must also keep its batch-norm running statistics (and skip dropout): in
+    # train mode they would drift toward the fine-tuning data although no weight is meant to change.
+    # Lightning does not call train() when fitting starts, so the mode is also set per batch.
     def train(self, mode: bool = True):
-        # A frozen backbone must also keep its batch-norm running statistics: in train mode
-        # they would drift toward the fine-tuning data although no weight is meant to change.
         super().train(mode)
         if self.freeze_backbone:
             self.net.backbone.eval()
         return self
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        if self.freeze_backbone and self.net.backbone.training:
+            self.net.backbone.eval()
 
     def _count_skips(self, batch: dict[str, Any]) -> None:
         skipped = batch.get("skipped_items") or []
@@ -189,9 +194,9 @@ class RidgeProbeModule(FinetuneModule):
     * without one, at the end of the epoch: the alpha with the lowest exact
       leave-one-out error on the training split is kept.
 
-    Features are standardised with training statistics before the fit (so
-    ``alpha`` has the same meaning for every backbone) and the scaling is
-    folded into the quality head, which is then an ordinary linear layer.
+    ``alpha`` is relative: the penalty is ``alpha`` times the features' mean
+    per-dimension energy (sum of squared deviations), so one grid suits every
+    backbone. The fitted weights become the quality head, an ordinary linear layer.
     Under DDP every rank gathers all features (deduplicated by index, since
     the distributed sampler pads) and solves the same system.
     """
@@ -268,32 +273,32 @@ class RidgeProbeModule(FinetuneModule):
 
     def fit_head(self, val: tuple[np.ndarray, np.ndarray] | None) -> None:
         x, y = self._gather_train()
-        mean, std = x.mean(axis=0), x.std(axis=0)
-        std = np.where(std > 1e-12, std, 1.0)
-        z = (x - mean) / std
-        fits = {alpha: ridge_fit(z, y, alpha) for alpha in self.alphas}
+        # alpha is relative to the features' mean energy per dimension, so one grid suits every backbone
+        # (whatever its feature scale) without standardising: dividing near-constant feature dimensions by
+        # their tiny spread would blow float noise up into the fit.
+        energy = float(np.mean(np.sum((x - x.mean(axis=0)) ** 2, axis=0)))
+        energy = energy if energy > 0 else 1.0
+        fits = {alpha: ridge_fit(x, y, alpha * energy) for alpha in self.alphas}
         scores: dict[float, float] = {}
         if val is not None and val[0].shape[0] >= 2 and len(self.alphas) > 1:
-            zv = (val[0] - mean) / std
             for alpha, (w, b) in fits.items():
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)
-                    value = srcc(np.asarray(self.scale.from_unit(zv @ w + b)), val[1])
+                    value = srcc(np.asarray(self.scale.from_unit(val[0] @ w + b)), val[1])
                 scores[alpha] = value if math.isfinite(value) else -math.inf
             chosen = max(self.alphas, key=lambda a: (scores[a], a))
             how = "validation SRCC"
         elif len(self.alphas) > 1:
-            scores = {alpha: -ridge_loo_mse(z, y, alpha) for alpha in self.alphas}
+            scores = {alpha: -ridge_loo_mse(x, y, alpha * energy) for alpha in self.alphas}
             chosen = max(self.alphas, key=lambda a: (scores[a], a))
             how = "leave-one-out error"
         else:
             chosen, how = self.alphas[0], "the only value"
-        w, b = fits[chosen]
-        # Fold the standardisation into the head: w.(x - mean)/std + b == (w/std).x + (b - w.mean/std).
-        self._install(w / std, b - float((w / std) @ mean))
+        self._install(*fits[chosen])
         self.chosen_alpha = chosen
         self.fitted = True
         self.hparams["ridge_alpha"] = chosen
+        self.hparams["ridge_penalty"] = chosen * energy
         self.hparams["ridge_train_images"] = int(x.shape[0])
         log.info("ridge probe: %d training images, %d features, alpha=%g chosen by %s", x.shape[0], x.shape[1], chosen, how)
 
