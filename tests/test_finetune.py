@@ -135,3 +135,25 @@ def test_bad_head_and_crop_larger_than_images_fail_fast(tiny_dirs, tmp_path):
         run(train_cfg(tiny_dirs, "stage=finetune", "stage.head=ridge", "init=imagenet", f"run_dir={tmp_path}/b"))
     with pytest.raises(UserError, match="stage.crop_size=96 exceeds data.iqa.image_size=64"):
         run(train_cfg(tiny_dirs, "stage=finetune", "stage.crop_size=96", "init=imagenet", f"run_dir={tmp_path}/c"))
+
+
+@pytest.mark.slow
+def test_ridge_probe_under_two_process_ddp_matches_one_process(tiny_dirs, tmp_path):
+    """Every rank gathers all training features, drops the sampler's padding duplicate (41 images on 2 ranks)
+    and solves the same system as a single process."""
+    from conftest import run_script
+    from iqa.cli.train import run
+    from iqa.models import net_from_checkpoint
+
+    common = ["experiment=demo", *tiny_overrides(*tiny_dirs), *TINY_STAGE, "stage=linear_probe", "stage.head=ridge",
+              "stage.ridge_alpha=3.0", "init=imagenet", "stage.batch_size=5", "data.train_fraction=0.5"]
+    one = run(compose("train", [*common, f"run_dir={tmp_path}/one"]))
+    result = run_script("train.py", *common, "trainer=ddp_cpu", "trainer.devices=2", f"run_dir={tmp_path}/ddp", timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    heads = {}
+    for name, path in (("one", one["last_checkpoint"]), ("ddp", tmp_path / "ddp" / "checkpoints" / "last.ckpt")):
+        net, hparams = net_from_checkpoint(str(path))
+        assert hparams["ridge_train_images"] == 41
+        heads[name] = net.quality_head
+    torch.testing.assert_close(heads["ddp"].weight, heads["one"].weight, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(heads["ddp"].bias, heads["one"].bias, rtol=1e-4, atol=1e-6)

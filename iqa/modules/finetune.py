@@ -210,6 +210,9 @@ class RidgeProbeModule(FinetuneModule):
             raise ValueError(f"stage.ridge_alpha must be a positive number or a list of them, got {alphas}")
         self.alphas = [float(a) for a in values]
         self.net.requires_grad_(False)
+        # DDP refuses to wrap a module without a trainable parameter; the head's never sees a
+        # gradient (features are computed under no_grad and there is no optimizer).
+        self.net.quality_head.requires_grad_(True)
         self._train: dict[int, tuple[np.ndarray, float]] = {}
         self._val: list[tuple[np.ndarray, np.ndarray]] = []
         self.fitted = False
