@@ -107,7 +107,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from iqa.data.records import View
-    from iqa.inference import export_checkpoint, expand_paths
+    from iqa.inference import export_checkpoint, expand_paths, prepare_net
     from iqa.models import IQANet
 
     device = torch.device(args.device)
@@ -125,7 +125,7 @@ def main() -> int:
         net = IQANet(backbone=args.backbone, weights="none").eval()
         ckpt = export_checkpoint(net, tmp / "model.ckpt", stage="finetune", data="benchmark", mos_range=[1.0, 5.0],
                                  higher_is_better=True, image_size=args.image_size)
-        net = net.to(device)
+        net = prepare_net(net, device)  # the same device placement and layout iqa score uses
         view = View(image_size=args.image_size)
         count = len(expand_paths([folder]))
         print(f"device {device}, backbone {args.backbone}, {len(paths)} images scored at short side {args.image_size}, "

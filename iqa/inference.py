@@ -61,6 +61,15 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def prepare_net(net: IQANet, device: torch.device) -> IQANet:
+    """``net`` on ``device`` in eval mode; on GPUs in channels-last layout, which bf16 convolutions run fastest in."""
+    net = net.to(device).eval()
+    if device.type == "cuda" and not net.channels_last:
+        net.to(memory_format=torch.channels_last)
+        net.channels_last = True
+    return net
+
+
 def expand_paths(inputs: Iterable[str | os.PathLike]) -> list[str]:
     """Files as given, folders searched recursively for images; sorted per folder, duplicates dropped.
 
@@ -147,7 +156,7 @@ def predict_items(
     if not isinstance(view, View):
         view = View(image_size=int(view), crop_size=crop_size)
     device = torch.device(device) if device is not None else default_device()
-    net = net.to(device).eval()
+    net = prepare_net(net, device)
     quality = np.full(len(items), np.nan, dtype=np.float64)
     attributes = np.full((len(items), len(net.attributes)), np.nan, dtype=np.float64)
     errors: dict[int, str] = {}
@@ -193,8 +202,9 @@ def _calibrated(values: np.ndarray, quantiles: Sequence[float]) -> np.ndarray:
     q_unique, inverse = np.unique(q, return_inverse=True)
     level_mean = np.bincount(inverse, weights=levels) / np.bincount(inverse)
     if len(q_unique) == 1:
-        return np.where(values < q_unique[0], 0.0, np.where(values > q_unique[0], 100.0, 50.0))
-    out = np.interp(values, q_unique, level_mean, left=0.0, right=100.0)
+        out = np.where(values < q_unique[0], 0.0, np.where(values > q_unique[0], 100.0, 50.0))
+    else:
+        out = np.interp(values, q_unique, level_mean, left=0.0, right=100.0)
     return np.where(np.isfinite(values), out, np.nan)
 
 
@@ -263,7 +273,7 @@ class QualityModel:
             images = images[None]
         if images.ndim != 4 or images.shape[1] != 3:
             raise UserError(f"tensors must be [B, 3, H, W] or [3, H, W] (uint8 0..255 or float 0..1), got {tuple(images.shape)}")
-        net = self.net.to(device).eval()
+        net = prepare_net(self.net, device)
         autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
         quality, attrs = [], []
         with torch.no_grad(), autocast:
@@ -363,4 +373,4 @@ def export_checkpoint(net: IQANet, path: str | os.PathLike, **hparams: Any) -> P
     return Path(path)
 
 
-__all__ = ["ATTRIBUTES", "QualityModel", "View", "expand_paths", "export_checkpoint", "load", "predict_items"]
+__all__ = ["ATTRIBUTES", "QualityModel", "View", "expand_paths", "export_checkpoint", "load", "predict_items", "prepare_net"]

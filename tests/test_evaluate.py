@@ -108,10 +108,12 @@ def test_cross_dataset_matrix_medians_and_held_out_splits(probes, tmp_path):
     for name in ("scatter-demo.png", "scatter-demo_kadid.png", "scatter.png"):
         with Image.open(tmp_path / "a" / name) as image:
             assert image.size[0] > 200
-    # Exactly reproducible: the same checkpoints and data give byte-identical results.
-    run(eval_cfg(probes, tmp_path / "b"))
-    assert (tmp_path / "a" / "results.json").read_bytes() == (tmp_path / "b" / "results.json").read_bytes()
-    assert (tmp_path / "a" / "results.csv").read_bytes() == (tmp_path / "b" / "results.csv").read_bytes()
+    # Exactly reproducible: the same checkpoints and data give byte-identical results (here: the median variant alone).
+    for name in ("b", "c"):
+        run(eval_cfg(probes, tmp_path / name, f"ckpt={{on_kadid: '{probes['glob']}'}}", "datasets=[demo_kadid]"))
+    for name in ("results.json", "results.csv", "predictions-on_kadid-demo_kadid.csv"):
+        assert (tmp_path / "b" / name).read_bytes() == (tmp_path / "c" / name).read_bytes()
+    assert json.loads((tmp_path / "b" / "results.json").read_text())["results"]["on_kadid"] == {"demo_kadid": matrix["on_kadid"]["demo_kadid"]}
 
 
 def test_dataset_list_rewrite_and_bad_inputs(probes, tmp_path):
@@ -138,13 +140,15 @@ def test_documented_command_with_data_list_and_wandb_table(probes, tmp_path):
     out = tmp_path / "outputs"
     result = run_script(
         "evaluate.py", f"ckpt={probes['demo']}", "data=[demo,demo_kadid]", *tiny_overrides(probes["data_dir"], out),
-        f"roots={{demo_kadid: {tmp_path}/kadid}}", "num_workers=0", "logger=wandb", timeout=600, env={"WANDB_MODE": "offline"},
+        f"roots={{demo_kadid: {tmp_path}/kadid}}", "dataset_overrides={demo_kadid: {prepare: {size: 48, crops: 1}}}",
+        "cross_split=test", "num_workers=0", "logger=wandb", timeout=600, env={"WANDB_MODE": "offline"},
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     run_dir = out / "evaluate" / "demo-demo_kadid"
     payload = json.loads((run_dir / "results.json").read_text())
     assert payload["tests"] == ["demo", "demo_kadid"]
-    assert payload["results"]["on-demo"]["demo_kadid"]["n"] == 9 * 40  # the default demo_kadid: 3 photos x 3 references
+    # 3 photos x 1 reference x 40 distorted images; its random test split is one reference.
+    assert payload["results"]["on-demo"]["demo_kadid"] | {"n": 40, "split": "test"} == payload["results"]["on-demo"]["demo_kadid"]
     runs = list((run_dir / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
     data = next(runs[0].glob("*.wandb")).read_bytes()
