@@ -115,8 +115,21 @@ class _EvalImages(Dataset):
             return index, f"unreadable: {exc.strerror or exc}"
 
 
-def _collate(items: list[tuple[int, torch.Tensor | str]]) -> list[tuple[int, torch.Tensor | str]]:
-    return items  # shapes may differ; grouped by shape in predict_items
+def _collate(items: list[tuple[int, torch.Tensor | str]]) -> tuple[list[tuple[list[int], torch.Tensor]], dict[int, str]]:
+    """Group a batch by input shape and stack each group, in the worker.
+
+    One stacked tensor per shape crosses the process boundary (as with
+    PyTorch's default collate), not one shared-memory handle per image.
+    """
+    groups: dict[tuple[int, ...], list[tuple[int, torch.Tensor]]] = {}
+    errors: dict[int, str] = {}
+    for index, value in items:
+        if isinstance(value, str):
+            errors[index] = value
+        else:
+            groups.setdefault(tuple(value.shape), []).append((index, value))
+    stacked = [([i for i, _ in members], torch.stack([t for _, t in members])) for members in groups.values()]
+    return stacked, errors
 
 
 def plan_batches(items: Sequence[Record | str], view: View, batch_size: int, bucket: bool = True) -> list[list[int]]:
@@ -169,18 +182,12 @@ def predict_items(
     )
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
     with tqdm(total=len(items), unit="img", desc=progress, disable=progress is None, dynamic_ncols=True) as bar:
-        for batch in loader:
-            groups: dict[tuple[int, ...], list[tuple[int, torch.Tensor]]] = {}
-            for index, value in batch:
-                if isinstance(value, str):
-                    errors[index] = value
-                else:
-                    groups.setdefault(tuple(value.shape), []).append((index, value))
-            for shape, members in groups.items():
-                indices = [i for i, _ in members]
-                images = torch.stack([t for _, t in members]).to(device, non_blocking=True)
-                tiles = images.shape[1] if len(shape) == 4 else 1
-                if len(shape) == 4:  # [B, T, 3, S, S]: every tile through the net, then the mean per image
+        for groups, failed in loader:
+            errors.update(failed)
+            for indices, images in groups:
+                images = images.to(device, non_blocking=True)
+                tiles = images.shape[1] if images.ndim == 5 else 1
+                if images.ndim == 5:  # [B, T, 3, S, S]: every tile through the net, then the mean per image
                     images = images.flatten(0, 1)
                 with autocast:
                     out = net(images)
@@ -188,7 +195,7 @@ def predict_items(
                 a = out["attributes"].float().view(len(indices), tiles, -1).mean(1)
                 quality[indices] = q.cpu().numpy()
                 attributes[indices] = a.cpu().numpy()
-            bar.update(len(batch))
+            bar.update(sum(len(i) for i, _ in groups) + len(failed))
             if errors:
                 bar.set_postfix(unreadable=len(errors), refresh=False)
     return quality, attributes, errors

@@ -58,7 +58,7 @@ def eval_cfg(probes, results_dir: Path, *extra: str):
     ckpt = f"ckpt={{on_demo: {probes['demo']}, on_kadid: '{probes['glob']}'}}"
     tiny = "dataset_overrides={demo_kadid: {prepare: {size: 48, crops: 2, photos: [rocket, chelsea]}}}"
     return compose("evaluate", [*tiny_overrides(probes["data_dir"], probes["output_dir"]), tiny, ckpt,
-                                "datasets=[demo,demo_kadid]", "num_workers=0", f"run_dir={results_dir}", *extra])
+                                "datasets=[demo,demo_kadid]", "num_workers=0", "device=cpu", f"run_dir={results_dir}", *extra])
 
 
 def read_predictions(path: Path) -> list[dict[str, str]]:
@@ -181,6 +181,6 @@ def test_a_50_megapixel_photo_is_decoded_reduced_and_scored_at_bounded_size(phot
     assert tiles.shape == (3 * 2, 3, 224, 224)
     panorama = View(image_size=384).planned_shape(40000, 2000)
     assert panorama == (3, 77, 1536)  # long side capped at 4 x image_size
-    model = load(probes["demo"], image_size=384)
+    model = load(probes["demo"], image_size=384, device="cpu")
     frame = model.score([photo_50mp])
     assert frame["error"].tolist() == [""] and np.isfinite(frame["quality"]).all()

@@ -52,7 +52,7 @@ def test_cli_scores_folders_recursively_reports_bad_files_and_documents_columns(
 
     out = tmp_path / "scores.csv"
     code = main([str(photos), str(photos / "notes.txt"), str(tmp_path / "missing.jpg"), "--ckpt", str(checkpoint),
-                 "--batch-size", "4", "--num-workers", "0", "--out", str(out)])
+                 "--batch-size", "4", "--num-workers", "0", "--device", "cpu", "--out", str(out)])
     assert code == 0
     with open(out, newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -81,7 +81,7 @@ def test_python_api_paths_tensors_batching_and_calibration(checkpoint, photos):
     import iqa
     from iqa.data.records import View
 
-    model = iqa.load(checkpoint)
+    model = iqa.load(checkpoint, device="cpu")  # exact comparisons below: no bf16 autocast
     assert model.view.image_size == 64 and model.quality_scale["range"] == [1.0, 5.0]
     by_folder = model.score(photos, batch_size=3)
     one_by_one = model.score(photos, batch_size=1)
