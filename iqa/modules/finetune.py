@@ -205,6 +205,8 @@ class RidgeProbeModule(FinetuneModule):
         kwargs["freeze_backbone"] = True
         super().__init__(*args, **kwargs)
         self.automatic_optimization = False
+        # No optimizer is the point of a closed-form fit, not a mistake worth a warning.
+        warnings.filterwarnings("ignore", message=r".*configure_optimizers` returned `None`, this fit will run with no optimizer")
         values = [alphas] if isinstance(alphas, (int, float)) else list(alphas)
         if not values or any(not float(a) > 0 for a in values):
             raise ValueError(f"stage.ridge_alpha must be a positive number or a list of them, got {alphas}")
