@@ -38,7 +38,6 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from iqa.attributes import ATTRIBUTES
 from iqa.data.images import IMAGE_EXTENSIONS, SkipImage
 from iqa.data.records import Record, View, probe_size, read_bytes
 from iqa.errors import UserError
@@ -380,4 +379,4 @@ def export_checkpoint(net: IQANet, path: str | os.PathLike, **hparams: Any) -> P
     return Path(path)
 
 
-__all__ = ["ATTRIBUTES", "QualityModel", "View", "expand_paths", "export_checkpoint", "load", "predict_items", "prepare_net"]
+__all__ = ["QualityModel", "View", "expand_paths", "export_checkpoint", "load", "predict_items", "prepare_net"]

@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import compose, run_script, tiny_overrides
+from conftest import TINY_CROPS, compose, run_script, tiny_overrides
 from iqa.errors import UserError
 
 # The second synthetic set at test size: 2 photos x 2 references x 40 distorted images = 160.
@@ -184,3 +184,19 @@ def test_a_50_megapixel_photo_is_decoded_reduced_and_scored_at_bounded_size(phot
     model = load(probes["demo"], image_size=384, device="cpu")
     frame = model.score([photo_50mp])
     assert frame["error"].tolist() == [""] and np.isfinite(frame["quality"]).all()
+
+
+def test_a_renamed_csv_dataset_is_its_own_test_set(tmp_path, probes):
+    """data=csv data.name=agiqa3k: the checkpoint trained on 'agiqa3k' is scored on that set's test split."""
+    from _evaluation_helpers import make_csv
+    from iqa.cli.evaluate import run
+
+    labels = make_csv(tmp_path / "agiqa", n=12, split=True)
+    overrides = ["data=csv", f"data.csv={labels}", "data.name=agiqa3k", "data.mos_range=[0,5]", "data.higher_is_better=true"]
+    data_cfg = compose("train", overrides).data
+    ckpt = export(tmp_path / "agiqa.ckpt", data_cfg, 3)
+    payload = run(compose("evaluate", [*overrides, f"ckpt={{mine: {ckpt}}}", "num_workers=0", "device=cpu",
+                                       f"run_dir={tmp_path}/out", "datasets=[agiqa3k,demo]", f"paths.data_dir={probes['data_dir']}",
+                                       f"dataset_overrides={{demo: {{prepare: {{size: 64, crops: {TINY_CROPS}}}}}}}"]))
+    assert payload["results"]["mine"]["agiqa3k"]["split"] == "test" and payload["results"]["mine"]["agiqa3k"]["n"] == 2
+    assert payload["results"]["mine"]["demo"]["split"] == "all" and payload["variants"]["mine"]["trained_on"] == "agiqa3k"

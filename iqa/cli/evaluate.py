@@ -152,6 +152,16 @@ def _data_choices() -> list[str]:
     return sorted(p.stem for p in Path(config_dir(), "data").glob("*.yaml"))
 
 
+def _data_choice() -> str | None:
+    """The ``data`` group choice of the running Hydra app (None outside one)."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return HydraConfig.get().runtime.choices.get("data") if HydraConfig.initialized() else None
+    except (ImportError, ValueError):
+        return None
+
+
 def datasets(cfg: DictConfig) -> list[DictConfig]:
     """The test sets: ``datasets`` (names of ``data`` choices), or ``[data]``.
 
@@ -165,13 +175,16 @@ def datasets(cfg: DictConfig) -> list[DictConfig]:
     names = list(cfg.get("datasets") or [])
     roots = OmegaConf.to_container(cfg.roots, resolve=True) if cfg.get("roots") else {}
     changes = OmegaConf.to_container(cfg.dataset_overrides, resolve=False) if cfg.get("dataset_overrides") else {}
+    # The composed `data` node serves the entry naming it, by its name (data.name=agiqa3k) or by its choice
+    # (data=csv), so that everything overridden on the command line for it applies.
+    primary = {str(cfg.data.name), _data_choice()}
     if not names:
         names = [cfg.data.name]
     if len(set(names)) != len(names):
         raise UserError(f"datasets lists a test set twice: {names}")
     choices = _data_choices()
     for name in names:
-        if name not in choices:
+        if name not in choices and name not in primary:
             raise UserError(f"unknown dataset '{name}'{suggest(name, choices)}; valid: {', '.join(choices)}")
     for what, given in (("roots", roots), ("dataset_overrides", changes)):
         unknown = set(given) - set(names)
@@ -179,7 +192,7 @@ def datasets(cfg: DictConfig) -> list[DictConfig]:
             raise UserError(f"{what} names dataset(s) not under test: {', '.join(sorted(unknown))}")
     loaded = []
     for name in names:
-        if name == cfg.data.name:
+        if name in primary:
             node = cfg
         else:
             path = Path(config_dir(), "data", f"{name}.yaml")
