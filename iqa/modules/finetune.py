@@ -309,15 +309,16 @@ class RidgeProbeModule(FinetuneModule):
 
     def on_validation_epoch_end(self) -> None:
         if not self.fitted and not self.trainer.sanity_checking and self._train:
-            val = self._gather_val()
+            local = list(self._val)
+            self.fit_head(self._gather_val())  # alpha selection sees every rank's validation features
             self._val.clear()
-            self.fit_head(val)
-            # The metrics accumulated above used the head before the fit; recompute with the fitted one.
+            # The metrics accumulated above used the head before the fit; recompute with the fitted one, on this
+            # rank's own share (the metrics gather across ranks themselves).
             self.val_metrics.reset()
             self.val_attributes.reset()
-            if val[0].shape[0]:
-                pred = self.net.heads(torch.as_tensor(val[0], dtype=torch.float32, device=self.device))
-                self.val_metrics.update(self.scale.from_unit(pred["quality"].double()), torch.as_tensor(val[1], device=self.device))
+            for features, mos in local:
+                pred = self.net.heads(torch.as_tensor(features, dtype=torch.float32, device=self.device))
+                self.val_metrics.update(self.scale.from_unit(pred["quality"].double()), torch.as_tensor(mos, device=self.device))
                 self.val_attributes.update(pred["attributes"].float())
             self.log("val/ridge_alpha", float(self.chosen_alpha))
         super().on_validation_epoch_end()
