@@ -1,7 +1,6 @@
-"""Evaluate: python evaluate.py ckpt=<path | {name: path}> data=<dataset> [datasets=[a,b]]."""
+"""Evaluate: python evaluate.py ckpt=<path | glob | {variant: path}> data=[<test set>,...]."""
 
-from iqa.cli.common import hydra_entry
-from iqa.cli.evaluate import run
+from iqa.cli.evaluate import main
 
 if __name__ == "__main__":
-    hydra_entry("evaluate", run)
+    main()

@@ -1,10 +1,35 @@
-"""Batched inference: score records, files or tensors with a trained attiqa checkpoint."""
+"""Batched inference: score records, files, folders or tensors with a trained attiqa checkpoint.
+
+``iqa.load(ckpt).score(paths_or_tensors)`` and ``iqa score PATH...`` both land
+in :func:`predict_items`, which
+
+* turns every image into the network's input with a deterministic
+  :class:`~iqa.data.records.View` (short side resized to ``image_size``; JPEGs
+  decoded at reduced scale, so 50-megapixel photos cost little memory);
+* reads image headers first and groups images whose inputs will have the same
+  shape, so that folders of mixed sizes still run in full batches;
+* decodes in DataLoader workers and runs the net under bf16 autocast on GPUs;
+* never stops for a bad file: unreadable images get NaN scores and a reason.
+
+Outputs (see ``docs/evaluation.md``):
+
+* ``quality``: on the MOS scale of the dataset the checkpoint was fine-tuned
+  on (its range and direction are in :attr:`QualityModel.quality_scale`);
+* ``quality_unit``: the same on a unit scale where 1 is best (unclipped);
+* one raw score per attribute: relative, unbounded, higher = more of the
+  attribute (noisiness: higher = noisier); compare images scored by the same
+  checkpoint, not across checkpoints;
+* ``<attribute>_percentile`` (0..100) where the checkpoint carries a
+  calibration: the share of its fine-tuning validation images that scored
+  lower on that attribute.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,25 +38,63 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from iqa.data.images import SkipImage, center_crop, decode_rgb, resize_short_side, to_uint8_tensor
-from iqa.data.records import Record, read_bytes
+from iqa.data.images import IMAGE_EXTENSIONS, SkipImage
+from iqa.data.records import Record, View, probe_size, read_bytes
+from iqa.errors import UserError
 from iqa.metrics import MOSScale
 from iqa.models import IQANet, net_from_checkpoint
 
 log = logging.getLogger(__name__)
+
+#: What each attribute score measures (a higher raw score means more of this).
+ATTRIBUTE_MEANING = {
+    "sharpness": "sharper",
+    "brightness": "brighter",
+    "contrast": "more contrast",
+    "colorfulness": "more colourful",
+    "noisiness": "noisier (worse)",
+}
 
 
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-class _EvalImages(Dataset):
-    """Deterministic evaluation view: short side -> ``image_size``, optional centre crop."""
+def prepare_net(net: IQANet, device: torch.device) -> IQANet:
+    """``net`` on ``device`` in eval mode; on GPUs in channels-last layout, which bf16 convolutions run fastest in."""
+    net = net.to(device).eval()
+    if device.type == "cuda" and not net.channels_last:
+        net.to(memory_format=torch.channels_last)
+        net.channels_last = True
+    return net
 
-    def __init__(self, items: Sequence[Record | str], image_size: int, crop_size: int | None) -> None:
+
+def expand_paths(inputs: Iterable[str | os.PathLike]) -> list[str]:
+    """Files as given, folders searched recursively for images; sorted per folder, duplicates dropped.
+
+    Paths that do not exist are kept, so that they are reported as errors rather than vanish.
+    """
+    found: list[str] = []
+    for item in inputs:
+        path = Path(os.path.expanduser(str(item)))
+        if path.is_dir():
+            for dirpath, dirnames, filenames in os.walk(path, followlinks=True):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                found.extend(
+                    os.path.join(dirpath, name) for name in sorted(filenames)
+                    if not name.startswith(".") and name.lower().endswith(IMAGE_EXTENSIONS)
+                )
+        else:
+            found.append(str(path))
+    return list(dict.fromkeys(found))
+
+
+class _EvalImages(Dataset):
+    """The deterministic test-time view of records or files: ``(index, tensor | reason)``."""
+
+    def __init__(self, items: Sequence[Record | str], view: View) -> None:
         self.items = list(items)
-        self.image_size = int(image_size)
-        self.crop_size = crop_size
+        self.view = view
 
     def __len__(self) -> int:
         return len(self.items)
@@ -40,59 +103,115 @@ class _EvalImages(Dataset):
         item = self.items[index]
         try:
             data = read_bytes(item) if isinstance(item, Record) else Path(item).read_bytes()
-            image = resize_short_side(decode_rgb(data, draft_size=self.image_size), self.image_size)
-            if self.crop_size:
-                image = center_crop(image, int(self.crop_size))
-            return index, to_uint8_tensor(image)
+            return index, self.view(data)
         except SkipImage as exc:
             return index, str(exc)
+        except FileNotFoundError:
+            return index, "not found"
+        except IsADirectoryError:
+            return index, "is a directory"
         except OSError as exc:
             return index, f"unreadable: {exc.strerror or exc}"
 
 
-def _collate(items: list[tuple[int, torch.Tensor | str]]) -> list[tuple[int, torch.Tensor | str]]:
-    return items  # images may differ in size; grouped by shape in predict_items
+def _collate(items: list[tuple[int, torch.Tensor | str]]) -> tuple[list[tuple[list[int], torch.Tensor]], dict[int, str]]:
+    """Group a batch by input shape and stack each group, in the worker.
+
+    One stacked tensor per shape crosses the process boundary (as with
+    PyTorch's default collate), not one shared-memory handle per image.
+    """
+    groups: dict[tuple[int, ...], list[tuple[int, torch.Tensor]]] = {}
+    errors: dict[int, str] = {}
+    for index, value in items:
+        if isinstance(value, str):
+            errors[index] = value
+        else:
+            groups.setdefault(tuple(value.shape), []).append((index, value))
+    stacked = [([i for i, _ in members], torch.stack([t for _, t in members])) for members in groups.values()]
+    return stacked, errors
+
+
+def plan_batches(items: Sequence[Record | str], view: View, batch_size: int, bucket: bool = True) -> list[list[int]]:
+    """Index batches; with ``bucket``, images whose inputs share a shape are batched together.
+
+    Header sizes are read up front (no pixel decoding), so the order is fixed
+    before any worker starts and results never depend on timing.
+    """
+    indices = list(range(len(items)))
+    if bucket and len(items) > 1:
+        shapes: dict[tuple[int, ...], list[int]] = {}
+        for index, item in enumerate(items):
+            size = probe_size(item)
+            shapes.setdefault(view.planned_shape(*size) if size else (), []).append(index)
+        indices = [i for group in shapes.values() for i in group]
+    return [indices[i : i + batch_size] for i in range(0, len(indices), batch_size)]
 
 
 @torch.no_grad()
 def predict_items(
     net: IQANet,
     items: Sequence[Record | str],
-    image_size: int,
+    view: View | int,
     crop_size: int | None = None,
     batch_size: int = 32,
     num_workers: int = 0,
     device: torch.device | str | None = None,
     progress: str | None = "scoring",
+    bucket: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
-    """Run ``net`` over images; returns ``(quality [N], attributes [N, A], errors {index: reason})``.
+    """Run ``net`` over images; returns ``(quality_unit [N], attributes [N, A], errors {index: reason})``.
 
-    Rows of unreadable images are NaN and their reasons are returned, never raised.
+    ``view``: a :class:`View`, or an image size (then ``crop_size`` is its
+    centre crop). Rows of unreadable images are NaN and their reasons are
+    returned, never raised. Tiled views average the outputs over tiles.
     """
+    if not isinstance(view, View):
+        view = View(image_size=int(view), crop_size=crop_size)
     device = torch.device(device) if device is not None else default_device()
-    net = net.to(device).eval()
+    net = prepare_net(net, device)
     quality = np.full(len(items), np.nan, dtype=np.float64)
     attributes = np.full((len(items), len(net.attributes)), np.nan, dtype=np.float64)
     errors: dict[int, str] = {}
-    loader = DataLoader(_EvalImages(items, image_size, crop_size), batch_size=batch_size, num_workers=num_workers, collate_fn=_collate)
+    if not items:
+        return quality, attributes, errors
+    batches = plan_batches(items, view, max(1, int(batch_size)), bucket=bucket)
+    loader = DataLoader(
+        _EvalImages(items, view), batch_sampler=batches, num_workers=int(num_workers), collate_fn=_collate,
+        pin_memory=device.type == "cuda", persistent_workers=False,
+    )
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
     with tqdm(total=len(items), unit="img", desc=progress, disable=progress is None, dynamic_ncols=True) as bar:
-        for batch in loader:
-            groups: dict[tuple[int, ...], list[tuple[int, torch.Tensor]]] = {}
-            for index, value in batch:
-                if isinstance(value, str):
-                    errors[index] = value
-                else:
-                    groups.setdefault(tuple(value.shape), []).append((index, value))
-            for members in groups.values():
-                indices = [i for i, _ in members]
-                images = torch.stack([t for _, t in members]).to(device, non_blocking=True)
+        for groups, failed in loader:
+            errors.update(failed)
+            for indices, images in groups:
+                images = images.to(device, non_blocking=True)
+                tiles = images.shape[1] if images.ndim == 5 else 1
+                if images.ndim == 5:  # [B, T, 3, S, S]: every tile through the net, then the mean per image
+                    images = images.flatten(0, 1)
                 with autocast:
                     out = net(images)
-                quality[indices] = out["quality"].float().cpu().numpy()
-                attributes[indices] = out["attributes"].float().cpu().numpy()
-            bar.update(len(batch))
+                q = out["quality"].float().view(len(indices), tiles).mean(1)
+                a = out["attributes"].float().view(len(indices), tiles, -1).mean(1)
+                quality[indices] = q.cpu().numpy()
+                attributes[indices] = a.cpu().numpy()
+            bar.update(sum(len(i) for i, _ in groups) + len(failed))
+            if errors:
+                bar.set_postfix(unreadable=len(errors), refresh=False)
     return quality, attributes, errors
+
+
+def _calibrated(values: np.ndarray, quantiles: Sequence[float]) -> np.ndarray:
+    """Percentile (0..100) of each value within a reference distribution given by its quantiles."""
+    q = np.asarray(quantiles, dtype=np.float64)
+    levels = np.linspace(0.0, 100.0, len(q))
+    # Flat stretches of the quantile curve (ties) would make np.interp ambiguous; average them.
+    q_unique, inverse = np.unique(q, return_inverse=True)
+    level_mean = np.bincount(inverse, weights=levels) / np.bincount(inverse)
+    if len(q_unique) == 1:
+        out = np.where(values < q_unique[0], 0.0, np.where(values > q_unique[0], 100.0, 50.0))
+    else:
+        out = np.interp(values, q_unique, level_mean, left=0.0, right=100.0)
+    return np.where(np.isfinite(values), out, np.nan)
 
 
 @dataclass
@@ -101,48 +220,163 @@ class QualityModel:
 
     net: IQANet
     scale: MOSScale
-    image_size: int
-    crop_size: int | None
-    hparams: dict[str, Any]
+    view: View
+    hparams: dict[str, Any] = field(default_factory=dict)
+    device: torch.device | None = None
 
     @property
     def attributes(self) -> tuple[str, ...]:
         return self.net.attributes
 
+    @property
+    def image_size(self) -> int:
+        return self.view.image_size
+
+    @property
+    def quality_trained(self) -> bool:
+        """False for a pretraining checkpoint, whose quality head never saw a MOS."""
+        return self.hparams.get("stage", "finetune") != "pretrain"
+
+    @property
+    def calibration(self) -> dict[str, Any] | None:
+        calibration = self.hparams.get("attribute_calibration")
+        if calibration and list(calibration.get("attributes", [])) == list(self.attributes):
+            return calibration
+        return None
+
+    @property
+    def quality_scale(self) -> dict[str, Any]:
+        return {"range": [self.scale.low, self.scale.high], "higher_is_better": self.scale.higher_is_better,
+                "dataset": self.hparams.get("data")}
+
+    def columns(self) -> dict[str, dict[str, Any]]:
+        """What each output column means: range and direction (written beside score CSVs)."""
+        trained_on = self.hparams.get("data") or "the fine-tuning dataset"
+        cols: dict[str, dict[str, Any]] = {
+            "path": {"meaning": "input file (or tensor index)"},
+            "quality": {"meaning": f"predicted MOS on the scale of {trained_on}", "range": [self.scale.low, self.scale.high],
+                        "higher_is_better": self.scale.higher_is_better},
+            "quality_unit": {"meaning": "predicted quality on a unit scale (unclipped)", "range": [0.0, 1.0], "higher_is_better": True},
+        }
+        if not self.quality_trained:
+            cols["quality"]["meaning"] = "empty: this is a pretraining checkpoint (no MOS-trained quality head)"
+            cols["quality_unit"]["meaning"] = cols["quality"]["meaning"]
+        for name in self.attributes:
+            cols[name] = {"meaning": f"raw {name} score: relative and unbounded; higher = {ATTRIBUTE_MEANING.get(name, 'more')}",
+                          "range": None, "higher_means": ATTRIBUTE_MEANING.get(name, "more")}
+        if self.calibration:
+            reference = self.calibration.get("reference", "the fine-tuning validation images")
+            for name in self.attributes:
+                cols[f"{name}_percentile"] = {
+                    "meaning": f"percentile of the {name} score among the {self.calibration.get('count')} images of the {reference}",
+                    "range": [0.0, 100.0], "higher_means": ATTRIBUTE_MEANING.get(name, "more"),
+                }
+        cols["error"] = {"meaning": "empty, or why the image could not be scored"}
+        return cols
+
+    def _run_tensor(self, images: torch.Tensor, batch_size: int, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+        if images.ndim == 3:
+            images = images[None]
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise UserError(f"tensors must be [B, 3, H, W] or [3, H, W] (uint8 0..255 or float 0..1), got {tuple(images.shape)}")
+        net = prepare_net(self.net, device)
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+        quality, attrs = [], []
+        with torch.no_grad(), autocast:
+            for start in range(0, images.shape[0], batch_size):
+                out = net(images[start : start + batch_size].to(device))
+                quality.append(out["quality"].float().cpu())
+                attrs.append(out["attributes"].float().cpu())
+        return torch.cat(quality).numpy().astype(np.float64), torch.cat(attrs).numpy().astype(np.float64)
+
     def score(
-        self, inputs: Iterable[str | Path] | torch.Tensor, batch_size: int = 32, device: str | None = None, progress: bool = False
-    ) -> dict[str, np.ndarray]:
-        """Quality (on the training dataset's MOS scale) and raw attribute scores.
+        self,
+        inputs: str | os.PathLike | Iterable[str | os.PathLike] | torch.Tensor | Sequence[torch.Tensor],
+        batch_size: int = 32,
+        device: str | torch.device | None = None,
+        num_workers: int = 0,
+        progress: bool = False,
+    ):
+        """Score images; returns a :class:`pandas.DataFrame`, one row per image, in input order.
 
-        ``inputs``: image paths, or a uint8/float tensor ``[B, 3, H, W]`` (used as is).
-        Returns arrays ``quality``, ``quality_unit`` (0..1, 1 best), one per attribute, and
-        ``error`` (empty string, or why an image could not be read).
+        ``inputs``: a file or folder (searched recursively), a list of them, a
+        tensor ``[B, 3, H, W]`` / ``[3, H, W]`` (uint8 0..255 or float 0..1,
+        used as given: no resizing), or a list of such tensors. Columns:
+        ``path``, ``quality``, ``quality_unit``, the attributes,
+        ``<attribute>_percentile`` if the checkpoint is calibrated, and
+        ``error`` (empty, or why an image could not be read). See :meth:`columns`.
         """
-        if isinstance(inputs, torch.Tensor):
-            dev = torch.device(device) if device else default_device()
-            with torch.no_grad():
-                out = self.net.to(dev).eval()(inputs.to(dev))
-            unit = out["quality"].float().cpu().numpy()
-            attrs = out["attributes"].float().cpu().numpy()
+        import pandas as pd
+
+        dev = torch.device(device) if device is not None else (self.device or default_device())
+        if isinstance(inputs, torch.Tensor) or (isinstance(inputs, (list, tuple)) and inputs and all(isinstance(t, torch.Tensor) for t in inputs)):
+            tensors = [inputs] if isinstance(inputs, torch.Tensor) else list(inputs)
+            unit_parts, attr_parts = zip(*(self._run_tensor(t, batch_size, dev) for t in tensors))
+            unit, attrs = np.concatenate(unit_parts), np.concatenate(attr_parts)
+            names = [f"tensor[{i}]" for i in range(len(unit))]
             errors: dict[int, str] = {}
-            count = unit.shape[0]
         else:
-            paths = [str(p) for p in inputs]
+            if isinstance(inputs, (str, os.PathLike)):
+                inputs = [inputs]
+            names = expand_paths(inputs)
             unit, attrs, errors = predict_items(
-                self.net, paths, self.image_size, self.crop_size, batch_size, device=device, progress="scoring" if progress else None
+                self.net, names, self.view, batch_size=batch_size, num_workers=num_workers, device=dev,
+                progress="scoring" if progress else None,
             )
-            count = len(paths)
-        result = {"quality": np.asarray(self.scale.from_unit(unit), dtype=np.float64), "quality_unit": unit}
+        if not self.quality_trained:
+            unit = np.full_like(unit, np.nan)
+        frame = pd.DataFrame({"path": names, "quality": np.asarray(self.scale.from_unit(unit), dtype=np.float64), "quality_unit": unit})
         for i, name in enumerate(self.attributes):
-            result[name] = attrs[:, i]
-        result["error"] = np.array([errors.get(i, "") for i in range(count)], dtype=object)
-        return result
+            frame[name] = attrs[:, i]
+        calibration = self.calibration
+        if calibration:
+            for i, name in enumerate(self.attributes):
+                frame[f"{name}_percentile"] = _calibrated(attrs[:, i], calibration["quantiles"][i])
+        frame["error"] = [errors.get(i, "") for i in range(len(names))]
+        return frame
 
 
-def load(ckpt: str | Path, image_size: int | None = None, crop_size: int | None = None) -> QualityModel:
-    """Load a fine-tuned (or pretrained) checkpoint for scoring."""
+def load(
+    ckpt: str | os.PathLike,
+    image_size: int | None = None,
+    policy: str = "resize",
+    crop_size: int | None = None,
+    max_side: int | None = None,
+    device: str | torch.device | None = None,
+) -> QualityModel:
+    """Load a fine-tuned (or pretrained) attiqa checkpoint for scoring.
+
+    ``image_size`` defaults to the size the checkpoint was fine-tuned at;
+    ``policy``/``crop_size``/``max_side`` define the :class:`View`
+    (``resize``: whole image, short side ``image_size``; ``tiles``: mean over
+    a grid of ``crop_size`` tiles).
+    """
+    if not Path(ckpt).is_file():
+        raise UserError(f"checkpoint not found: {ckpt}")
     net, hparams = net_from_checkpoint(str(ckpt))
     low, high = hparams.get("mos_range", (0.0, 1.0))
     scale = MOSScale(float(low), float(high), bool(hparams.get("higher_is_better", True)))
     size = int(image_size or hparams.get("image_size") or 384)
-    return QualityModel(net.eval(), scale, size, crop_size, hparams)
+    view = View(image_size=size, policy=policy, crop_size=crop_size, max_side=max_side)
+    return QualityModel(net.eval(), scale, view, dict(hparams), torch.device(device) if device else None)
+
+
+def export_checkpoint(net: IQANet, path: str | os.PathLike, **hparams: Any) -> Path:
+    """Write ``net`` as a minimal attiqa checkpoint that :func:`load` and ``init=`` accept.
+
+    ``hparams`` (e.g. ``stage``, ``data``, ``mos_range``, ``higher_is_better``,
+    ``image_size``) are stored as the checkpoint's hyper-parameters.
+    """
+    import io
+
+    from iqa.data.labels import atomic_write_bytes
+
+    state = {f"net.{k}": v.detach().cpu() for k, v in net.state_dict().items()}
+    payload = {"state_dict": state, "hyper_parameters": {"net_config": net.config, **hparams}}
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+    return Path(path)
+
+
+__all__ = ["QualityModel", "View", "expand_paths", "export_checkpoint", "load", "predict_items", "prepare_net"]

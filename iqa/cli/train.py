@@ -91,26 +91,99 @@ def build_pretrain(cfg: DictConfig, net: IQANet):
     return module, datamodule
 
 
-def build_finetune(cfg: DictConfig, net: IQANet):
-    """(FinetuneModule, IQADataModule): the quality head (and backbone) against MOS."""
-    from hydra.utils import instantiate
+FINETUNE_HEADS = ("linear", "ridge")
 
+
+def check_resume_matches(cfg: DictConfig, settings: dict[str, Any]) -> None:
+    """Refuse to resume a run directory that holds another split, fraction, dataset or init.
+
+    Runs that differ only in ``data.split_seed`` or ``data.train_fraction``
+    share a default run name; resuming one from the other's ``last.ckpt``
+    would silently mix two experiments.
+    """
+    if str(cfg.get("resume", "auto")) != "auto":
+        return
+    last = Path(str(cfg.run_dir)) / "checkpoints" / "last.ckpt"
+    if not last.is_file():
+        return
+    try:
+        hparams = torch.load(last, map_location="cpu", weights_only=False).get("hyper_parameters", {})
+    except Exception:  # noqa: BLE001  (resume_path reports unreadable checkpoints)
+        return
+    previous = {"data": hparams.get("data"), "init": hparams.get("init"), "split": hparams.get("split")}
+    current = {"data": cfg.data.name, "init": str(cfg.get("init", "imagenet")), "split": settings}
+    differing = [k for k in previous if previous[k] is not None and previous[k] != current[k]]
+    if differing:
+        detail = "; ".join(f"{k}: {previous[k]} there, {current[k]} now" for k in differing)
+        raise UserError(
+            f"{cfg.run_dir} holds a run with other settings ({detail}); pass run_name=<new name>, "
+            f"resume=never to overwrite it, or use -m (each sweep job gets its own directory)"
+        )
+
+
+def build_finetune(cfg: DictConfig, net: IQANet):
+    """(FinetuneModule, IQADataModule): the quality head (and backbone) against MOS.
+
+    ``stage.head=ridge`` (linear probe only) swaps in the closed-form
+    :class:`~iqa.modules.finetune.RidgeProbeModule` and turns the run into one
+    deterministic pass over the training split.
+    """
+    from hydra.utils import instantiate
+    from omegaconf import open_dict
+
+    from iqa.data.datasets import dataset_scale, split_settings
     from iqa.data.records import IQADataModule
 
     stage = cfg.stage
     section = cfg.data.get("iqa")
     if not section:
         raise UserError(f"stage={stage.name} needs an IQA dataset with MOS; data={cfg.data.name} is an unlabelled corpus")
+    head = str(stage.get("head", "linear"))
+    if head not in FINETUNE_HEADS:
+        raise UserError(f"unknown stage.head '{head}'; valid: {', '.join(FINETUNE_HEADS)}")
+    ridge = head == "ridge"
+    if ridge and stage.name != "linear_probe":
+        raise UserError("stage.head=ridge needs a frozen backbone: use stage=linear_probe stage.head=ridge")
+    data = to_plain(cfg.data)
+    image_size = int((data.get("iqa") or {}).get("image_size", 384))
+    if stage.crop_size and int(stage.crop_size) > image_size:
+        raise UserError(f"stage.crop_size={stage.crop_size} exceeds data.iqa.image_size={image_size} (images are resized "
+                        f"to that short side first); lower stage.crop_size or raise data.iqa.image_size")
+    (low, high), higher_is_better = dataset_scale(data)
+    settings = split_settings(data)
+    check_resume_matches(cfg, settings)
     datamodule = IQADataModule(
-        data=to_plain(cfg.data), batch_size=stage.batch_size, num_workers=stage.num_workers, crop_size=stage.crop_size,
-        train_fraction=cfg.data.get("train_fraction", 1.0), seed=cfg.seed,
+        data=data, batch_size=stage.batch_size, num_workers=stage.num_workers, crop_size=stage.crop_size,
+        seed=cfg.seed, train_augment=not ridge,
     )
     datamodule.setup("fit")
+    sizes = {split: len(datamodule.records(split)) for split in ("train", "val")}
+    if not sizes["train"]:
+        raise UserError(f"data={cfg.data.name}: the training split is empty")
+    log.info("data=%s split %s: %d train, %d val images", cfg.data.name, settings, sizes["train"], sizes["val"])
     loss = instantiate_node(cfg.loss, attributes=["quality"])
-    module = instantiate(stage.module)(
-        net=net, loss=loss, optimizer=instantiate(stage.optimizer),
-        mos_range=list(section.mos_range), higher_is_better=section.higher_is_better,
-    )
+    if ridge:
+        from iqa.modules.finetune import RidgeProbeModule
+
+        alphas = stage.get("ridge_alpha", 1.0)
+        alphas = list(alphas) if OmegaConf.is_list(alphas) else float(alphas)
+        module = RidgeProbeModule(net=net, loss=loss, mos_range=[low, high], higher_is_better=higher_is_better, alphas=alphas)
+        # One pass over the training split, then the fit; no gradient steps, so no step budget or clipping.
+        with open_dict(cfg.trainer):
+            cfg.trainer.max_steps = -1
+            cfg.trainer.max_epochs = 1
+            cfg.trainer.val_check_interval = 1.0
+            cfg.trainer.check_val_every_n_epoch = 1
+            cfg.trainer.gradient_clip_val = None
+    else:
+        module = instantiate(stage.module)(
+            net=net, loss=loss, optimizer=instantiate(stage.optimizer), mos_range=[low, high], higher_is_better=higher_is_better,
+        )
+    # What evaluate.py needs to rebuild this run's exact test split (and report which data it saw).
+    module.hparams["split"] = settings
+    module.hparams["data_config"] = data
+    module.hparams["train_images"] = sizes["train"]
+    module.hparams["head"] = head
     return module, datamodule
 
 

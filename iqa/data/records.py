@@ -10,7 +10,9 @@ the shard, ``member`` the file inside it, read by offset).
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import os
 import tarfile
 from collections.abc import Mapping, Sequence
@@ -123,12 +125,116 @@ class RecordDataset(Dataset):
         return to_uint8_tensor(image)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        rng = np.random.default_rng() if self.train else None
+        # Drawn from torch's generator, which Lightning seeds per worker (seed_everything(workers=True)):
+        # a run's crops and flips are then reproducible from its seed.
+        rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item())) if self.train else None
         try:
             image = self.load(index, rng)
         except SkipImage as exc:
             return {"skip": f"{self.records[index].source}: {exc}", "index": index}
         return {"images": image, "mos": torch.tensor(self.records[index].mos, dtype=torch.float32), "index": index}
+
+
+VIEW_POLICIES = ("resize", "tiles")
+
+
+@dataclass(frozen=True)
+class View:
+    """How an image of any size becomes the network's input at test time, deterministically.
+
+    ``resize`` (default): scale the whole image so that its short side is
+    ``image_size`` (aspect ratio kept), then centre-crop ``crop_size`` if set.
+    ``tiles``: scale the same way, then cut a fixed grid of ``crop_size``
+    tiles that covers the image (evenly spaced, overlapping where the sides
+    are not multiples of the tile); the image's score is the mean over tiles.
+
+    Memory stays bounded for any input: JPEGs are decoded by libjpeg at the
+    smallest power-of-two reduction that still covers ``image_size`` (a
+    50-megapixel photo bound for 384 px decodes at 1/8 scale), and after
+    resizing the long side is capped at ``max_side`` (default
+    ``4 * image_size``; only panoramas more elongated than 4:1 are affected,
+    their short side then shrinks below ``image_size``).
+    """
+
+    image_size: int = 384
+    policy: str = "resize"
+    crop_size: int | None = None
+    max_side: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.policy not in VIEW_POLICIES:
+            raise UserError(f"unknown view policy '{self.policy}'; valid: {', '.join(VIEW_POLICIES)}")
+        if int(self.image_size) < 1:
+            raise UserError(f"image_size must be positive, got {self.image_size}")
+
+    @property
+    def tile(self) -> int:
+        return int(self.crop_size or 224)
+
+    def target_size(self, width: int, height: int) -> tuple[int, int]:
+        """(width, height) after resizing: short side ``image_size``, long side at most ``max_side``."""
+        scale = self.image_size / min(width, height)
+        cap = int(self.max_side or 4 * self.image_size)
+        scale = min(scale, cap / max(width, height))
+        return max(1, round(width * scale)), max(1, round(height * scale))
+
+    def planned_shape(self, width: int, height: int) -> tuple[int, ...]:
+        """Shape of the tensor :meth:`__call__` returns for an image of this size."""
+        w, h = self.target_size(width, height)
+        if self.policy == "tiles":
+            side = min(self.tile, w, h)
+            return (len(self._starts(w, side)) * len(self._starts(h, side)), 3, side, side)
+        if self.crop_size:
+            side = min(int(self.crop_size), w, h)
+            return (3, side, side)
+        return (3, h, w)
+
+    @staticmethod
+    def _starts(length: int, side: int) -> list[int]:
+        count = max(1, math.ceil(length / side))
+        if count == 1:
+            return [(length - side) // 2]
+        return [round(i * (length - side) / (count - 1)) for i in range(count)]
+
+    def __call__(self, data: bytes) -> torch.Tensor:
+        """uint8 ``[3, H, W]`` (resize) or ``[T, 3, S, S]`` (tiles); raises :class:`SkipImage`."""
+        image = decode_rgb(data, draft_size=self.image_size)
+        # The target comes from the original size, so draft decoding never changes the output shape.
+        width, height = _original_size(data, image)
+        w, h = self.target_size(width, height)
+        if image.size != (w, h):
+            image = image.resize((w, h), Image.BICUBIC, reducing_gap=3.0)
+        if self.policy == "tiles":
+            side = min(self.tile, w, h)
+            tiles = [image.crop((x, y, x + side, y + side)) for y in self._starts(h, side) for x in self._starts(w, side)]
+            return torch.stack([to_uint8_tensor(t) for t in tiles])
+        if self.crop_size:
+            image = center_crop(image, min(int(self.crop_size), w, h))
+        return to_uint8_tensor(image)
+
+
+def _original_size(data: bytes, decoded: Image.Image) -> tuple[int, int]:
+    """Size of the encoded image (``decoded`` may be a draft-mode reduction of it)."""
+    try:
+        with Image.open(io.BytesIO(data)) as header:
+            return header.size
+    except Exception:  # noqa: BLE001  (decode already succeeded; fall back to what it gave)
+        return decoded.size
+
+
+def probe_size(item: Record | str) -> tuple[int, int] | None:
+    """(width, height) from the image header without decoding pixels; None if unreadable."""
+    try:
+        if isinstance(item, Record):
+            if item.member is None:
+                with Image.open(item.path) as image:
+                    return image.size
+            with Image.open(io.BytesIO(read_bytes(item))) as image:
+                return image.size
+        with Image.open(item) as image:
+            return image.size
+    except Exception:  # noqa: BLE001  (the decode step reports the real reason)
+        return None
 
 
 def skip_collate(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -142,23 +248,29 @@ def skip_collate(items: list[dict[str, Any]]) -> dict[str, Any]:
     return batch
 
 
-def load_split(cfg: Mapping[str, Any], split: str) -> list[Record]:
-    """Records of one split of a ``data`` config's ``iqa`` section."""
-    section = cfg.get("iqa")
-    name = cfg.get("name", "?")
-    if not section:
-        raise UserError(f"data={name} is an unlabelled corpus; fine-tuning and evaluation need an IQA dataset with MOS")
-    splits = section.get("splits") or {}
-    if split not in splits or splits[split] is None:
-        raise UserError(f"data={name} has no '{split}' split; available: {', '.join(k for k, v in splits.items() if v) or 'none'}")
-    fmt = section.get("format", "shards")
-    if fmt == "shards":
-        return shard_records(splits[split], what=f"data={name} split={split}")
-    raise UserError(f"data={name}: unknown iqa.format '{fmt}'; valid: shards")
+def load_split(cfg: Mapping[str, Any], split: str, settings: Mapping[str, Any] | None = None) -> list[Record]:
+    """Records of one split (``train``, ``val``, ``test`` or ``all``) of a ``data`` config.
+
+    The dataset class, the split scheme (official or seeded random, over
+    reference images for synthetic sets), ``split_seed`` and ``train_fraction``
+    all come from the config; ``settings`` (see
+    :func:`iqa.data.datasets.split_settings`) replaces the recipe, e.g. with
+    the one a checkpoint was trained with.
+    """
+    from iqa.data.datasets import split_records
+
+    return split_records(cfg, split, settings)
 
 
 class IQADataModule(pl.LightningDataModule):
-    """Train / val / test splits of a MOS-labelled dataset (map-style, exact)."""
+    """Train / val / test splits of a MOS-labelled dataset (map-style, exact).
+
+    The split recipe (official or seeded random, ``split_seed``,
+    ``train_fraction``) comes from the ``data`` config; see
+    :mod:`iqa.data.datasets`. ``train_augment=False`` serves the training
+    split with the deterministic evaluation view, in order (feature extraction
+    for the closed-form ridge probe).
+    """
 
     def __init__(
         self,
@@ -166,42 +278,42 @@ class IQADataModule(pl.LightningDataModule):
         batch_size: int = 32,
         num_workers: int = 4,
         crop_size: int | None = 224,
-        train_fraction: float = 1.0,
+        train_fraction: float | None = None,
         seed: int = 0,
         pin_memory: bool | None = None,
+        train_augment: bool = True,
     ) -> None:
         super().__init__()
         self.data = dict(data)
+        if train_fraction is not None:
+            self.data["train_fraction"] = float(train_fraction)
         section = self.data.get("iqa") or {}
         self.image_size = int(section.get("image_size", 384))
         self.batch_size = int(batch_size)
         self.num_workers = int(num_workers)
         self.crop_size = crop_size
-        self.train_fraction = float(train_fraction)
         self.seed = int(seed)
+        self.train_augment = bool(train_augment)
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else bool(pin_memory)
         self.splits: dict[str, list[Record]] = {}
 
     def records(self, split: str) -> list[Record]:
         if split not in self.splits:
-            records = load_split(self.data, split)
-            if split == "train" and self.train_fraction < 1.0:
-                if not 0.0 < self.train_fraction <= 1.0:
-                    raise UserError(f"data.train_fraction must be in (0, 1], got {self.train_fraction}")
-                generator = torch.Generator().manual_seed(self.seed)
-                keep = max(1, round(len(records) * self.train_fraction))
-                records = [records[i] for i in torch.randperm(len(records), generator=generator)[:keep].tolist()]
-            self.splits[split] = records
+            self.splits[split] = load_split(self.data, split)
         return self.splits[split]
 
     def setup(self, stage: str | None = None) -> None:
         if stage in (None, "fit"):
             self.records("train")
 
+    def has_split(self, split: str) -> bool:
+        return bool(self.records(split))
+
     def _loader(self, split: str, train: bool) -> DataLoader:
-        dataset = RecordDataset(self.records(split), self.image_size, self.crop_size, train=train, seed=self.seed)
+        augment = train and self.train_augment
+        dataset = RecordDataset(self.records(split), self.image_size, self.crop_size, train=augment, seed=self.seed)
         return DataLoader(
-            dataset, batch_size=self.batch_size, shuffle=train, drop_last=train and len(dataset) >= self.batch_size,
+            dataset, batch_size=self.batch_size, shuffle=augment, drop_last=augment and len(dataset) >= self.batch_size,
             num_workers=self.num_workers, pin_memory=self.pin_memory, collate_fn=skip_collate,
             persistent_workers=self.num_workers > 0 and train,
         )
@@ -210,8 +322,7 @@ class IQADataModule(pl.LightningDataModule):
         return self._loader("train", train=True)
 
     def val_dataloader(self) -> DataLoader | list:
-        splits = (self.data.get("iqa") or {}).get("splits") or {}
-        return self._loader("val", train=False) if splits.get("val") else []
+        return self._loader("val", train=False) if self.has_split("val") else []
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", train=False)

