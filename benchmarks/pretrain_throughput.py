@@ -214,7 +214,8 @@ def bare_rate(args, pattern: str, labels: Path, work: Path) -> float:
     loss_fn = instantiate_node(cfg.loss, attributes=ATTRIBUTES)
     net.quality_head.requires_grad_(False)
     params = [p for p in net.parameters() if p.requires_grad]
-    optimizer = instantiate(cfg.stage.optimizer)([{"params": params}])
+    # The stage uses the fused Adam kernels on CUDA (see StageModule._fused_kwargs); so does the bare loop.
+    optimizer = instantiate(cfg.stage.optimizer)([{"params": params}], **({"fused": True} if args.device == "cuda" else {}))
     total = args.warmup + args.steps
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: warmup_cosine(s, int(cfg.stage.module.warmup_steps), total, float(cfg.stage.module.min_lr_ratio)))

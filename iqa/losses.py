@@ -72,6 +72,16 @@ def _valid_pairs(target: Tensor, min_gap: float) -> tuple[Tensor, Tensor]:
     return mask, diff
 
 
+def _masked_mean(losses: Tensor, mask: Tensor) -> Tensor:
+    """Mean of ``losses`` where ``mask``; 0 (still attached to the graph) where nothing is valid.
+
+    Written without boolean indexing or ``.any()``: both force a GPU->CPU sync,
+    and a training step should queue its kernels without waiting on the device.
+    """
+    total = torch.where(mask, losses, torch.zeros_like(losses)).sum()
+    return total / mask.sum().clamp_min(1).to(losses.dtype)
+
+
 def pairwise_margin_loss(pred: Tensor, target: Tensor, margin: float = 0.1, min_gap: float = 0.0) -> Tensor:
     """Margin ranking loss over all valid pairs.
 
@@ -82,11 +92,9 @@ def pairwise_margin_loss(pred: Tensor, target: Tensor, margin: float = 0.1, min_
     """
     _check_1d_pair(pred, target)
     mask, tdiff = _valid_pairs(target, min_gap)
-    if not bool(mask.any()):
-        return pred.sum() * 0
     pdiff = pred.unsqueeze(1) - pred.unsqueeze(0)
     losses = F.relu(margin - torch.sign(tdiff) * pdiff)
-    return losses[mask].mean()
+    return _masked_mean(losses, mask)
 
 
 def fidelity_loss(pred: Tensor, target: Tensor, min_gap: float = 0.0, eps: float = 1e-8) -> Tensor:
@@ -102,13 +110,11 @@ def fidelity_loss(pred: Tensor, target: Tensor, min_gap: float = 0.0, eps: float
     """
     _check_1d_pair(pred, target)
     mask, tdiff = _valid_pairs(target, min_gap)
-    if not bool(mask.any()):
-        return pred.sum() * 0
     pdiff = pred.unsqueeze(1) - pred.unsqueeze(0)
     p = torch.special.ndtr(pdiff / _SQRT2)
     q = (tdiff > 0).to(p.dtype)
     losses = 1 - torch.sqrt(p * q + eps) - torch.sqrt((1 - p) * (1 - q) + eps)
-    return losses[mask].mean()
+    return _masked_mean(losses, mask)
 
 
 def _check_regression_kind(kind: str) -> None:
@@ -127,14 +133,14 @@ def regression_loss(pred: Tensor, target: Tensor, kind: str = "mse") -> Tensor:
     if pred.shape != target.shape:
         raise ValueError(f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
     known = ~torch.isnan(target)
-    if not bool(known.any()):
-        return pred.sum() * 0
-    p, t = pred[known], target[known]
+    safe = torch.where(known, target, pred.detach())
     if kind == "mse":
-        return F.mse_loss(p, t)
-    if kind == "l1":
-        return F.l1_loss(p, t)
-    return F.smooth_l1_loss(p, t)
+        losses = F.mse_loss(pred, safe, reduction="none")
+    elif kind == "l1":
+        losses = F.l1_loss(pred, safe, reduction="none")
+    else:
+        losses = F.smooth_l1_loss(pred, safe, reduction="none")
+    return _masked_mean(losses, known)
 
 
 def _resolve_weights(weights: Any, attributes: tuple[str, ...]) -> list[float]:

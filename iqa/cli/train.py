@@ -218,6 +218,23 @@ def skipped_all_ranks(module) -> dict[str, int]:
 LAUNCH_VARIABLES = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE", "PL_GLOBAL_SEED")
 
 
+def progress_bar(cfg: DictConfig, kwargs: dict[str, Any]):
+    """A progress bar that refreshes every step on CPU but only every ``progress_refresh`` steps on GPU.
+
+    Each refresh reads the logged tensors back to the host, which stalls a GPU
+    that could otherwise run ahead of the Python loop.
+    """
+    from pytorch_lightning.callbacks import TQDMProgressBar
+
+    choice = str(cfg.get("progress_refresh", "auto"))
+    if choice == "auto":
+        on_gpu = torch.cuda.is_available() and str(kwargs.get("accelerator", "auto")) in ("auto", "gpu", "cuda")
+        rate = 25 if on_gpu else 1
+    else:
+        rate = max(1, int(choice))
+    return TQDMProgressBar(refresh_rate=rate)
+
+
 def run(cfg: DictConfig, callbacks: list | None = None) -> dict[str, Any]:
     """Train one stage; ``callbacks`` are added to the trainer's (benchmarks and tools hook in here)."""
     saved = {name: os.environ.get(name) for name in LAUNCH_VARIABLES}
@@ -268,6 +285,8 @@ def fit(cfg: DictConfig, extra_callbacks: list) -> dict[str, Any]:
     if logger:
         callbacks.append(LearningRateMonitor(logging_interval="step"))
     kwargs = trainer_kwargs(cfg)
+    if kwargs.get("enable_progress_bar", True):
+        callbacks.append(progress_bar(cfg, kwargs))
     if not has_val:
         kwargs.update(limit_val_batches=0, val_check_interval=None)
     trainer = pl.Trainer(**kwargs, logger=logger, callbacks=callbacks, default_root_dir=str(run_dir))

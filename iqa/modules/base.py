@@ -56,7 +56,8 @@ class StageModule(pl.LightningModule):
         self.freeze_backbone = bool(freeze_backbone)
         if self.freeze_backbone:
             self.net.backbone.requires_grad_(False)
-        self.nonfinite_batches = 0
+        self._nonfinite_host = 0
+        self._nonfinite_device: torch.Tensor | None = None  # skips counted on the GPU, read only when reported
         self.start_step = 0
         self._nonfinite: torch.Tensor | None = None
 
@@ -67,7 +68,7 @@ class StageModule(pl.LightningModule):
         groups = [{"params": head_params, "lr_mult": self.head_lr_mult}]
         if backbone_params:
             groups.append({"params": backbone_params, "lr_mult": 1.0})
-        optimizer = self.optimizer_factory(groups)
+        optimizer = self.optimizer_factory(groups, **self._fused_kwargs())
         for group in optimizer.param_groups:
             group["lr"] = group["lr"] * group.pop("lr_mult", 1.0)
         if self.schedule == "constant":
@@ -79,6 +80,25 @@ class StageModule(pl.LightningModule):
             optimizer, lambda step: warmup_cosine(step, self.warmup_steps, total, self.min_lr_ratio)
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def _fused_kwargs(self) -> dict[str, Any]:
+        """``fused=True`` for Adam-family optimisers on CUDA (unless the config chose).
+
+        The fused kernels are faster, and they accept a device-side ``found_inf``
+        flag, which lets a non-finite step be skipped without a host sync.
+        """
+        factory = self.optimizer_factory
+        target = getattr(factory, "func", factory)
+        chosen = getattr(factory, "keywords", {}) or {}
+        if self.device.type != "cuda" or "fused" in chosen:
+            return {}
+        try:
+            import inspect
+
+            accepts = "fused" in inspect.signature(target).parameters
+        except (TypeError, ValueError):
+            accepts = False
+        return {"fused": True} if accepts and target in (torch.optim.Adam, torch.optim.AdamW) else {}
 
     # -- non-finite guard --------------------------------------------------------------
     def guard_nonfinite(self, total: torch.Tensor, outputs: torch.Tensor | None = None) -> torch.Tensor:
@@ -104,16 +124,39 @@ class StageModule(pl.LightningModule):
             return
         if optimizer_closure is not None:
             optimizer_closure()
+        inner = getattr(optimizer, "optimizer", optimizer)
+        flag = self._nonfinite
+        if flag is not None and flag.is_cuda and (inner.defaults.get("fused") and getattr(inner, "_step_supports_amp_scaling", False)):
+            # The fused Adam kernels skip the whole update (weights, moments, step count) where
+            # found_inf != 0, on the device: no host sync, so the CPU keeps queueing ahead.
+            self._nonfinite = None
+            self._nonfinite_device = flag if self._nonfinite_device is None else self._nonfinite_device + flag
+            inner.found_inf, inner.grad_scale = flag, None
+            try:
+                optimizer.step()  # runs gradient clipping, then the (possibly skipped) update
+            finally:
+                del inner.found_inf, inner.grad_scale
+            return
         if self._count_nonfinite():
             optimizer.zero_grad(set_to_none=True)
             return
         optimizer.step()  # runs gradient clipping, then the update
 
+    @property
+    def nonfinite_batches(self) -> int:
+        """Steps skipped for a non-finite loss (reading it syncs with the GPU: report-time only)."""
+        extra = int(self._nonfinite_device.sum().item()) if self._nonfinite_device is not None else 0
+        return self._nonfinite_host + extra
+
+    @nonfinite_batches.setter
+    def nonfinite_batches(self, value: int) -> None:
+        self._nonfinite_host, self._nonfinite_device = int(value), None
+
     def _count_nonfinite(self) -> bool:
         flag, self._nonfinite = self._nonfinite, None
         if flag is None or not bool(flag.item()):  # the one host sync per step, after backward
             return False
-        self.nonfinite_batches += 1
+        self._nonfinite_host += 1
         log.warning("non-finite loss at step %d: batch skipped (%d so far)", self.global_step, self.nonfinite_batches)
         return True
 
@@ -121,7 +164,9 @@ class StageModule(pl.LightningModule):
         self.start_step = int(self.global_step)  # > 0 when resumed from a checkpoint
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        self.log("train/nonfinite_batches", float(self.nonfinite_batches), on_step=True, on_epoch=False)
+        # Logged as a tensor where it lives on the GPU: Lightning reads it at the logging interval only.
+        count = self._nonfinite_device.sum() + self._nonfinite_host if self._nonfinite_device is not None else float(self._nonfinite_host)
+        self.log("train/nonfinite_batches", count, on_step=True, on_epoch=False)
 
     # -- checkpoint metadata -----------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
