@@ -65,7 +65,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--workers", default="auto", help="DataLoader workers (auto: cores - 1)")
     parser.add_argument("--decode", default="auto", choices=("auto", "cpu", "gpu"), help="JPEG decode path")
-    parser.add_argument("--decode-slices", type=int, default=2, help="device decode: slices per batch (decode overlaps scoring)")
     parser.add_argument("--precision", default="auto", help="Lightning precision (auto: bf16-mixed on a bf16 GPU, else 32-true)")
     parser.add_argument("--repeat", type=int, default=1, help="rounds of the three measurements (the median is reported)")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads in the main process")
@@ -135,7 +134,7 @@ def compose_config(args: argparse.Namespace, shards: list[str], out: Path):
     overrides = [
         f"teacher={args.teacher}", f"prompts={args.prompts}", "data=shards", f"data.train={json.dumps(shards)}",
         "splits=[train]", f"out={out}", f"batch_size={args.batch_size}", f"num_workers={args.workers}",
-        f"decode={args.decode}", f"decode_slices={args.decode_slices}", "progress=false", "logger=none",
+        f"decode={args.decode}", "progress=false", "logger=none",
         f"trainer.accelerator={'gpu' if args.device == 'cuda' else 'cpu'}", "trainer.devices=1",
         f"trainer.precision={args.precision}",
     ]

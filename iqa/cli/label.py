@@ -248,7 +248,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             units, teacher.image_size, pending, decode=decode, batch_size=int(cfg.batch_size),
             num_workers=cfg.num_workers, device_max_pixels=int(cfg.get("device_decode_max_pixels", 12_000_000)),
         )
-        trainer.predict(LabelModule(teacher, decode_slices=int(cfg.get("decode_slices", 2))), datamodule=data, return_predictions=False)
+        trainer.predict(LabelModule(teacher), datamodule=data, return_predictions=False)
         trainer.strategy.barrier()
         seconds = writer.finished - writer.started
         if trainer.is_global_zero:

@@ -83,21 +83,16 @@ class LabelModule(pl.LightningModule):
     the device decoder nor the CPU fallback could decode}``.
     """
 
-    def __init__(self, teacher: Teacher, decode_slices: int = 2) -> None:
+    def __init__(self, teacher: Teacher) -> None:
         super().__init__()
         self.teacher = teacher
-        self.decode_slices = max(1, int(decode_slices))
 
     def decode_encoded(self, blob: torch.Tensor | np.ndarray, sizes: Sequence[int], keys: Sequence[str], units: Sequence[str],
                        sources: Sequence[str]) -> tuple[torch.Tensor | None, list[int], list[dict[str, Any]]]:
-        """Decode a batch's concatenated JPEG bytes here; fall back to the CPU decoder per failed image."""
-        blob = blob if isinstance(blob, torch.Tensor) else torch.from_numpy(np.asarray(blob))
-        return self.decode_chunks(torch.split(blob.cpu(), list(sizes)), keys, units, sources)
-
-    def decode_chunks(self, chunks: Sequence[torch.Tensor], keys: Sequence[str], units: Sequence[str],
-                      sources: Sequence[str]) -> tuple[torch.Tensor | None, list[int], list[dict[str, Any]]]:
-        """Decode JPEG byte tensors (host memory) on this module's device, resized to the teacher's input."""
+        """Decode the batch's JPEG bytes here; fall back to the CPU decoder per failed image."""
         size = int(self.teacher.image_size)
+        blob = blob if isinstance(blob, torch.Tensor) else torch.from_numpy(np.asarray(blob))
+        chunks = torch.split(blob.cpu(), list(sizes))  # the decoder reads host memory (LabelDataModule keeps it there)
         decoded = decode_jpeg_batch(chunks, self.device)
         images, kept, skips = [], [], []
         for index, image in enumerate(decoded):
@@ -115,34 +110,26 @@ class LabelModule(pl.LightningModule):
         return squares_by_size(images, size), kept, skips
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
-        pieces: list[torch.Tensor] = []
+        parts: list[torch.Tensor] = []
         index: list[int] = []
         skips: list[dict[str, Any]] = []
         if batch["images"] is not None:
-            pieces.append(self.teacher(batch["images"]).float())
+            parts.append(batch["images"])
             index += range(len(batch["images"]))
         if batch.get("encoded") is not None:
             offset = len(index)
-            sizes = [int(n) for n in batch["encoded_sizes"]]
-            blob = batch["encoded"] if isinstance(batch["encoded"], torch.Tensor) else torch.from_numpy(np.asarray(batch["encoded"]))
-            chunks = torch.split(blob.cpu(), sizes)  # the decoder reads host memory (LabelDataModule keeps it there)
-            # Decode and score in slices: the host-side part of decoding slice k+1 runs while the
-            # device still works on slice k's teacher forward, which was queued asynchronously.
-            step = max(1, -(-len(chunks) // self.decode_slices))
-            for start in range(0, len(chunks), step):
-                end = min(len(chunks), start + step)
-                at = slice(offset + start, offset + end)
-                with torch.autocast(self.device.type, enabled=False):  # decode and resize in exact uint8/float32
-                    decoded, kept, slice_skips = self.decode_chunks(
-                        chunks[start:end], batch["keys"][at], batch["units"][at], batch["sources"][at]
-                    )
-                skips += slice_skips
-                if decoded is not None:
-                    pieces.append(self.teacher(decoded).float())
-                    index += [offset + start + k for k in kept]
-        if not pieces:  # a batch of only skipped files and end-of-unit records
+            with torch.autocast(self.device.type, enabled=False):  # decode and resize in exact uint8/float32
+                decoded, kept, skips = self.decode_encoded(
+                    batch["encoded"], batch["encoded_sizes"], batch["keys"][offset:],
+                    batch["units"][offset:], batch["sources"][offset:],
+                )
+            if decoded is not None:
+                parts.append(decoded)
+                index += [offset + k for k in kept]
+        if not parts:  # a batch of only skipped files and end-of-unit records
             return {"scores": torch.empty(0, len(self.teacher.attributes)), "index": [], "skips": skips}
-        scores = pieces[0] if len(pieces) == 1 else torch.cat([p.to(self.device) for p in pieces])
+        images = parts[0] if len(parts) == 1 else torch.cat([p.to(self.device) for p in parts])
+        scores = self.teacher(images).float()
         if scores.is_cuda:
             # Copy back without waiting: the writer reads these scores one batch later, so the
             # GPU finishes this batch while the host fetches and decodes the next one.
