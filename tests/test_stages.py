@@ -71,7 +71,12 @@ def test_unknown_backbone_and_missing_weights_are_one_line_errors(tiny_dirs, tmp
         run(train_cfg(tiny_dirs, "stage=finetune", "init=/no/such.ckpt", f"run_dir={tmp_path}/d"))
 
 
-def test_nan_loss_skips_the_step_and_counts_it(tiny_dirs, tiny_labels, tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "optimizer",
+    [[], ["+stage.optimizer.fused=true", "trainer.precision=bf16-mixed"]],
+    ids=["plain-fp32", "fused-bf16"],  # fused: the GPU path (device-side skip, direct clipping), run here on CPU
+)
+def test_nan_loss_skips_the_step_and_counts_it(tiny_dirs, tiny_labels, tmp_path, monkeypatch, optimizer):
     from iqa import losses
 
     original = losses.RankingLoss.forward
@@ -83,10 +88,13 @@ def test_nan_loss_skips_the_step_and_counts_it(tiny_dirs, tiny_labels, tmp_path,
         return (total * float("nan"), parts) if calls["n"] == 2 else (total, parts)
 
     monkeypatch.setattr(losses.RankingLoss, "forward", sometimes_nan)
-    summary = run(train_cfg(tiny_dirs, "stage=pretrain", f"run_dir={tmp_path}/nan"))
+    summary = run(train_cfg(tiny_dirs, "stage=pretrain", f"run_dir={tmp_path}/nan", *optimizer))
     assert summary["nonfinite_batches"] == 1 and summary["global_step"] == 4
-    state = torch.load(summary["last_checkpoint"], weights_only=False)["state_dict"]
-    assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
+    ckpt = torch.load(summary["last_checkpoint"], weights_only=False)
+    assert all(torch.isfinite(v).all() for v in ckpt["state_dict"].values() if v.is_floating_point())
+    # The skipped step really skipped the update: the optimiser advanced 3 times in 4 steps.
+    steps = {float(s["step"]) for s in ckpt["optimizer_states"][0]["state"].values()}
+    assert steps == {3.0}
 
 
 def test_csv_logger_writes_metrics(tiny_dirs, tiny_labels, tmp_path):

@@ -90,8 +90,8 @@ class StageModule(pl.LightningModule):
         factory = self.optimizer_factory
         target = getattr(factory, "func", factory)
         chosen = getattr(factory, "keywords", {}) or {}
-        if self.device.type != "cuda" or "fused" in chosen:
-            return {}
+        if self.device.type != "cuda" or "fused" in chosen or self._grad_scaler() is not None:
+            return {}  # with fp16's GradScaler, Lightning unscales before clipping: keep the plain kernels
         try:
             import inspect
 
@@ -126,12 +126,12 @@ class StageModule(pl.LightningModule):
             optimizer_closure()
         inner = getattr(optimizer, "optimizer", optimizer)
         flag = self._nonfinite
-        if flag is not None and flag.is_cuda and (inner.defaults.get("fused") and getattr(inner, "_step_supports_amp_scaling", False)):
+        if flag is not None and inner.defaults.get("fused") and getattr(inner, "_step_supports_amp_scaling", False):
             # The fused Adam kernels skip the whole update (weights, moments, step count) where
             # found_inf != 0, on the device: no host sync, so the CPU keeps queueing ahead.
             self._nonfinite = None
             self._nonfinite_device = flag if self._nonfinite_device is None else self._nonfinite_device + flag
-            inner.found_inf, inner.grad_scale = flag, None
+            inner.found_inf, inner.grad_scale = flag.reshape(()), None  # the kernels take a 0-dim flag
             try:
                 optimizer.step()  # runs gradient clipping, then the (possibly skipped) update
             finally:
@@ -141,6 +141,28 @@ class StageModule(pl.LightningModule):
             optimizer.zero_grad(set_to_none=True)
             return
         optimizer.step()  # runs gradient clipping, then the update
+
+    def _grad_scaler(self):
+        trainer = self._trainer
+        return getattr(trainer.precision_plugin, "scaler", None) if trainer is not None else None
+
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
+        """Clip directly for fused optimisers when no GradScaler is involved.
+
+        Lightning refuses to clip for optimisers that may unscale gradients inside
+        their step (fused Adam), because under fp16 the gradients would still be
+        scaled at this point. Without a scaler (bf16, fp32) they are not, and
+        clipping them here is exactly what the plain path does.
+        """
+        inner = getattr(optimizer, "optimizer", optimizer)
+        if gradient_clip_val and inner.defaults.get("fused") and self._grad_scaler() is None:
+            params = [p for group in inner.param_groups for p in group["params"] if p.grad is not None]
+            if gradient_clip_algorithm in (None, "norm"):
+                torch.nn.utils.clip_grad_norm_(params, float(gradient_clip_val))
+            else:
+                torch.nn.utils.clip_grad_value_(params, float(gradient_clip_val))
+            return
+        super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
 
     @property
     def nonfinite_batches(self) -> int:
