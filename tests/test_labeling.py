@@ -110,7 +110,7 @@ def test_messy_folder_is_labelled_to_the_end(messy_folder, tmp_path):
     root, expected = messy_folder
     cfg = compose(
         "label",
-        [f"data=folder", f"data.root={root}", f"out={tmp_path}/labels", "num_workers=2", "batch_size=3",
+        ["data=folder", f"data.root={root}", f"out={tmp_path}/labels", "num_workers=2", "batch_size=3",
          "trainer.accelerator=cpu", "data.corpus.chunk_size=4", "teacher.image_size=64"],
     )
     manifest = run(cfg)

@@ -715,7 +715,6 @@ def build_synthetic_kadid(
     ``dmos``, ``var``) with :func:`synthetic_kadid_score`. Built once (a
     ``synthetic.json`` records the parameters), atomically, under a lock.
     """
-    import fcntl
     import shutil
     import zlib
 
@@ -723,15 +722,14 @@ def build_synthetic_kadid(
 
     from iqa import distortions
     from iqa.data.demo import load_reference, reference_crops
-    from iqa.data.labels import atomic_write_json
+    from iqa.data.labels import atomic_write_json, locked, replace_dir
 
     root = Path(root)
     params = {"version": SYNTHETIC_KADID_VERSION, "photos": list(photos), "crops": int(crops), "size": int(size),
               "exponent": SYNTHETIC_KADID_EXPONENT, "levels": {k: list(v) for k, v in distortions.LEVEL_PARAMS.items()}}
     record = root / "synthetic.json"
     root.parent.mkdir(parents=True, exist_ok=True)
-    with open(root.parent / f".{root.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with locked(root.parent / f".{root.name}.lock"):
         if record.is_file() and json.loads(record.read_text()).get("params") == params:
             return root
         tmp = root.parent / f".{root.name}.building-{os.getpid()}"
@@ -756,9 +754,5 @@ def build_synthetic_kadid(
             writer.writerow(["dist_img", "ref_img", "dmos", "var"])
             writer.writerows(rows)
         atomic_write_json(tmp / "synthetic.json", {"params": params, "references": number, "images": len(rows)})
-        if root.exists():
-            trash = root.parent / f".{root.name}.old-{os.getpid()}"
-            os.replace(root, trash)
-            shutil.rmtree(trash, ignore_errors=True)
-        os.replace(tmp, root)
+        replace_dir(tmp, root)
     return root

@@ -38,7 +38,6 @@ the ``jpeg`` distortion's) and one JSON per sample with ``reference``,
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import io
 import json
@@ -47,8 +46,7 @@ import os
 import shutil
 import time
 import zlib
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +55,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from iqa import distortions
-from iqa.data.labels import atomic_write_json
+from iqa.data.labels import atomic_write_json, locked, replace_dir
 
 log = logging.getLogger(__name__)
 
@@ -150,16 +148,6 @@ def role_samples(role: str, size: int, crops: int) -> Iterator[dict[str, Any]]:
                 yield {"__key__": f"{reference}-c{index}-{name}-{level}", "png": _png(image), "json": meta}
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
 
 def build_params(size: int, crops: dict[str, int] | None, shard_size: int) -> dict[str, Any]:
     return {
@@ -182,7 +170,7 @@ def ensure_demo_corpus(root: str | Path, size: int = 160, crops: dict[str, int] 
     root = Path(root)
     params = build_params(size, dict(crops) if crops else None, shard_size)
     record = root / BUILD_RECORD
-    with _locked(root.parent / f".{root.name}.lock"):
+    with locked(root.parent / f".{root.name}.lock"):
         if record.is_file():
             with open(record) as handle:
                 if json.load(handle).get("params") == params:
@@ -194,11 +182,7 @@ def ensure_demo_corpus(root: str | Path, size: int = 160, crops: dict[str, int] 
         summary = _write_roles(tmp, params)
         summary["build_seconds"] = round(time.perf_counter() - started, 2)
         atomic_write_json(tmp / BUILD_RECORD, summary)
-        if root.exists():
-            trash = root.parent / f".{root.name}.old-{os.getpid()}"
-            os.replace(root, trash)
-            shutil.rmtree(trash, ignore_errors=True)
-        os.replace(tmp, root)
+        replace_dir(tmp, root)
     return root
 
 

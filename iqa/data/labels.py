@@ -17,11 +17,14 @@ never leaves a file that a rerun would trust.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -52,6 +55,29 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+@contextmanager
+def locked(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if needed), e.g. while one process builds a dataset."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def replace_dir(tmp: str | Path, root: str | Path) -> None:
+    """Move a finished build ``tmp`` to ``root``; a previous ``root`` is renamed aside first, then deleted."""
+    tmp, root = Path(tmp), Path(root)
+    if root.exists():
+        trash = root.parent / f".{root.name}.old-{os.getpid()}"
+        os.replace(root, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+    os.replace(tmp, root)
 
 
 def atomic_write_json(path: str | Path, obj: Any) -> None:
