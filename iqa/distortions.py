@@ -179,22 +179,21 @@ def jpeg(img: np.ndarray, level: int, rng: np.random.Generator | None = None) ->
     return _finish(to_float(out))
 
 
-def brighten(img: np.ndarray, level: int, rng: np.random.Generator | None = None) -> np.ndarray:
-    """Power curve ``img ** p`` with ``p < 1``: lifts mid-tones, keeps 0 and 1 fixed."""
+def _power_curve(name: str, img: np.ndarray, level: int) -> np.ndarray:
     img, level = _prepare(img, level)
     if level == 0:
         return _finish(img.copy())
-    p = np.float32(_param("brighten", level))
-    return _finish(np.power(np.clip(img, 0.0, 1.0), p))
+    return _finish(np.power(np.clip(img, 0.0, 1.0), np.float32(_param(name, level))))
+
+
+def brighten(img: np.ndarray, level: int, rng: np.random.Generator | None = None) -> np.ndarray:
+    """Power curve ``img ** p`` with ``p < 1``: lifts mid-tones, keeps 0 and 1 fixed."""
+    return _power_curve("brighten", img, level)
 
 
 def darken(img: np.ndarray, level: int, rng: np.random.Generator | None = None) -> np.ndarray:
     """Power curve ``img ** p`` with ``p > 1``: lowers mid-tones, keeps 0 and 1 fixed."""
-    img, level = _prepare(img, level)
-    if level == 0:
-        return _finish(img.copy())
-    p = np.float32(_param("darken", level))
-    return _finish(np.power(np.clip(img, 0.0, 1.0), p))
+    return _power_curve("darken", img, level)
 
 
 def contrast_decrease(img: np.ndarray, level: int, rng: np.random.Generator | None = None) -> np.ndarray:
