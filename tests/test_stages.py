@@ -34,6 +34,11 @@ def test_pretrain_then_finetune_from_its_checkpoint_and_resume(tiny_dirs, tiny_l
     # Resume: a longer budget continues from the saved global step instead of starting over.
     more = run(train_cfg(tiny_dirs, "stage=pretrain", f"run_dir={tmp_path}/pre", "stage.max_steps=6"))
     assert more["start_step"] == 4 and more["global_step"] == 6 and more["resumed_from"] == str(last)
+    # metrics.csv carries the first run's rows over the resume, each logged step once.
+    import pandas as pd
+
+    losses = pd.read_csv(tmp_path / "pre" / "metrics.csv").dropna(subset=["train/loss"])
+    assert losses["step"].is_unique and losses["step"].min() == 0 and losses["step"].max() >= 5
 
     fine = run(train_cfg(tiny_dirs, "stage=finetune", f"init={last}", f"run_dir={tmp_path}/fine"))
     assert fine["global_step"] == 4 and "val/srcc" in fine["metrics"]

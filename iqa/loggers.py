@@ -1,0 +1,82 @@
+"""A CSV logger that survives a resume.
+
+Lightning's ``CSVLogger`` deletes ``metrics.csv`` when its directory already
+holds files, so resuming a run from ``last.ckpt`` throws away every metric
+logged before the interruption. :class:`ResumableCSVLogger` keeps that file
+and appends to it. Rows that the interrupted run logged *after* the checkpoint
+it is resumed from are logged again by the resumed run; they are dropped when
+the resumed run first writes, so each step appears once: any existing row whose
+step is at or after the first step the new run logs is replaced by the new
+run's rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from typing import Any
+
+from pytorch_lightning.loggers import CSVLogger
+from pytorch_lightning.loggers.csv_logs import ExperimentWriter
+
+from iqa.data.labels import atomic_write_text
+
+
+def _step(row: dict[str, str]) -> float | None:
+    try:
+        return float(row.get("step") or "nan")
+    except ValueError:
+        return None
+
+
+class _AppendingWriter(ExperimentWriter):
+    """An ``ExperimentWriter`` that keeps an existing ``metrics.csv`` instead of deleting it."""
+
+    def _check_log_dir_exists(self) -> None:
+        self._trim_pending = os.path.isfile(self.metrics_file_path)
+        if not self._trim_pending:
+            return
+        with open(self.metrics_file_path, newline="") as file:
+            header = next(csv.reader(file), [])
+        # Known columns, so that new keys extend the header instead of rewriting it without the old ones.
+        self.metrics_keys = sorted(set(header))
+
+    def save(self) -> None:
+        if self.metrics and getattr(self, "_trim_pending", False):
+            self._trim_pending = False
+            steps = [m["step"] for m in self.metrics if m.get("step") is not None]
+            if steps:
+                self._drop_rows_from(min(steps))
+        super().save()
+
+    def _drop_rows_from(self, first_step: float) -> None:
+        """Drop rows at or after ``first_step``: the interrupted run logged them past its last checkpoint."""
+        with open(self.metrics_file_path, newline="") as file:
+            reader = csv.DictReader(file)
+            fieldnames = list(reader.fieldnames or [])
+            rows = list(reader)
+        kept = [row for row in rows if (step := _step(row)) is None or step < first_step]
+        if len(kept) == len(rows):
+            return
+        buffer = io.StringIO(newline="")
+        writer = csv.DictWriter(buffer, fieldnames=fieldnames)
+        writer.writeheader()
+        writer.writerows(kept)
+        atomic_write_text(self.metrics_file_path, buffer.getvalue())
+
+
+class ResumableCSVLogger(CSVLogger):
+    """``CSVLogger`` whose ``metrics.csv`` carries over a resume (see the module docstring)."""
+
+    @property
+    def experiment(self) -> Any:
+        if self._experiment is not None:
+            return self._experiment
+        from pytorch_lightning.utilities.rank_zero import rank_zero_only
+
+        if rank_zero_only.rank != 0:  # as Lightning's: other ranks write nothing
+            return super().experiment
+        self._fs.makedirs(self.root_dir, exist_ok=True)
+        self._experiment = _AppendingWriter(log_dir=self.log_dir)
+        return self._experiment
