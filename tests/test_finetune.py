@@ -140,7 +140,7 @@ def test_bad_head_and_crop_larger_than_images_fail_fast(tiny_dirs, tmp_path):
 @pytest.mark.slow
 def test_ridge_probe_under_two_process_ddp_matches_one_process(tiny_dirs, tmp_path):
     """Every rank gathers all training features, drops the sampler's padding duplicate (41 images on 2 ranks)
-    and solves the same system as a single process."""
+    and solves the same system as a single process; validation metrics count each image once."""
     from conftest import run_script
     from iqa.cli.train import run
     from iqa.models import net_from_checkpoint
@@ -154,6 +154,8 @@ def test_ridge_probe_under_two_process_ddp_matches_one_process(tiny_dirs, tmp_pa
     for name, path in (("one", one["last_checkpoint"]), ("ddp", tmp_path / "ddp" / "checkpoints" / "last.ckpt")):
         net, hparams = net_from_checkpoint(str(path))
         assert hparams["ridge_train_images"] == 41
+        # Validation is not padded either: the 41 validation images are each scored once, on one rank.
+        assert hparams["attribute_calibration"]["count"] == 41, name
         heads[name] = net.quality_head
     torch.testing.assert_close(heads["ddp"].weight, heads["one"].weight, rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(heads["ddp"].bias, heads["one"].bias, rtol=1e-4, atol=1e-6)

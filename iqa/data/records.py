@@ -262,6 +262,26 @@ def load_split(cfg: Mapping[str, Any], split: str, settings: Mapping[str, Any] |
     return split_records(cfg, split, settings)
 
 
+def unpadded_sampler(dataset: Dataset) -> Any:
+    """Under DDP, an evaluation sampler that gives each image to exactly one rank.
+
+    Lightning's default ``DistributedSampler`` pads the last round with
+    repeated images so every rank gets as many; gathered metrics would then
+    count those images twice. Ranks here may differ by one batch, which
+    evaluation (no gradient synchronisation) allows. With fewer images than
+    ranks, or without DDP, ``None`` leaves the default in place.
+    """
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
+        return None
+    if len(dataset) < dist.get_world_size():
+        return None
+    from pytorch_lightning.overrides.distributed import UnrepeatedDistributedSampler
+
+    return UnrepeatedDistributedSampler(dataset, shuffle=False)
+
+
 class IQADataModule(pl.LightningDataModule):
     """Train / val / test splits of a MOS-labelled dataset (map-style, exact).
 
@@ -314,8 +334,8 @@ class IQADataModule(pl.LightningDataModule):
         dataset = RecordDataset(self.records(split), self.image_size, self.crop_size, train=augment, seed=self.seed)
         return DataLoader(
             dataset, batch_size=self.batch_size, shuffle=augment, drop_last=augment and len(dataset) >= self.batch_size,
-            num_workers=self.num_workers, pin_memory=self.pin_memory, collate_fn=skip_collate,
-            persistent_workers=self.num_workers > 0 and train,
+            sampler=None if train else unpadded_sampler(dataset), num_workers=self.num_workers,
+            pin_memory=self.pin_memory, collate_fn=skip_collate, persistent_workers=self.num_workers > 0 and train,
         )
 
     def train_dataloader(self) -> DataLoader:
