@@ -24,8 +24,9 @@ from iqa.data.labels import atomic_write_text
 
 
 def _step(row: dict[str, str]) -> float | None:
+    """A row's step, or ``None`` where it has none (such rows are always kept)."""
     try:
-        return float(row.get("step") or "nan")
+        return float(row["step"]) if row.get("step") else None
     except ValueError:
         return None
 
@@ -43,7 +44,7 @@ class _AppendingWriter(ExperimentWriter):
         self.metrics_keys = sorted(set(header))
 
     def save(self) -> None:
-        if self.metrics and getattr(self, "_trim_pending", False):
+        if self.metrics and self._trim_pending:
             self._trim_pending = False
             steps = [m["step"] for m in self.metrics if m.get("step") is not None]
             if steps:
