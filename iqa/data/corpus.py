@@ -176,14 +176,6 @@ def iter_unit_samples(unit: Unit, on_error: Callable[[Exception], None] | None =
         yield {"__key__": rel, "__url__": str(path), "__unit__": unit.name, ext: data}
 
 
-def sample_source(sample: dict[str, Any]) -> str:
-    """Where a sample came from: the file path, or ``shard.tar:key`` for shard members."""
-    url = sample.get("__url__", "")
-    if url.endswith(".tar") or ".tar" in os.path.basename(url):
-        return f"{url}:{sample['__key__']}"
-    return url
-
-
 def split_for_rank(items: Sequence[Any], rank: int, world_size: int) -> list[Any]:
     """Round-robin split: item ``i`` goes to rank ``i % world_size`` (each item exactly once)."""
     return list(items[rank::world_size]) if world_size > 1 else list(items)

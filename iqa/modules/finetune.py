@@ -101,10 +101,6 @@ class FinetuneModule(StageModule):
             self.log(f"train/loss_{name}", value, batch_size=size)
         return total
 
-    def predict_mos(self, images: torch.Tensor) -> torch.Tensor:
-        """Predicted MOS on the dataset's native scale."""
-        return self.scale.from_unit(self.net(images)["quality"].float())
-
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         if "images" not in batch:
             return
