@@ -141,7 +141,7 @@ def train_overrides(args, pattern: str, labels: Path, run_dir: Path) -> list[str
     total = args.warmup + args.steps
     return [
         "stage=pretrain", "data=shards", f"data.train={pattern}", f"labels={labels}", f"run_dir={run_dir}",
-        f"backbone={args.backbone}" if (ROOT / "conf" / "backbone" / f"{args.backbone}.yaml").is_file() else "backbone=resnet50",
+        f"backbone={args.backbone}" if (ROOT / "iqa" / "conf" / "backbone" / f"{args.backbone}.yaml").is_file() else "backbone=resnet50",
         f"backbone.name={args.backbone}", f"backbone.weights={args.weights}", f"backbone.channels_last={args.channels_last}",
         f"stage.batch_size={args.batch_size}", f"stage.num_workers={args.num_workers}", f"stage.crop_size={args.crop_size}",
         f"stage.max_steps={total}", f"stage.steps_per_epoch={total}", "stage.val_batches=0", f"stage.module.warmup_steps={args.warmup}",

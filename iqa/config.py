@@ -15,7 +15,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")
 RESOURCES = Path(__file__).resolve().parent / "resources"
 
 #: Keys in a config node that describe it rather than being constructor arguments.
@@ -35,7 +35,7 @@ if not OmegaConf.has_resolver("iqa_resource"):
 
 
 def config_dir() -> str:
-    """The ``conf/`` directory (``ATTIQA_CONFIG_DIR`` overrides it)."""
+    """The ``iqa/conf/`` directory (``ATTIQA_CONFIG_DIR`` overrides it)."""
     return os.environ.get("ATTIQA_CONFIG_DIR", CONFIG_DIR)
 
 

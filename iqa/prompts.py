@@ -8,7 +8,7 @@ pair: ``"a {} photo."`` x ``["sharp", "blurry"]`` -> ``("a sharp photo.",
 "a blurry photo.")``. Scores from all expanded pairs of an attribute are averaged
 as probabilities (DESIGN §1).
 
-Prompt sets live as YAML files in ``conf/prompts/`` and are selected with
+Prompt sets live as YAML files in ``iqa/conf/prompts/`` and are selected with
 ``prompts=<name>``; :func:`expand_prompts` gives the exact texts that a teacher
 encodes, which the label manifest records.
 """

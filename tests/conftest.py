@@ -52,7 +52,7 @@ def compose(config_name: str, overrides: list[str] | None = None):
     from hydra.core.global_hydra import GlobalHydra
 
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(ROOT / "iqa" / "conf"), version_base="1.3"):
         return hydra_compose(config_name=config_name, overrides=list(overrides or []))
 
 

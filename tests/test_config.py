@@ -19,7 +19,7 @@ REQUIRED = {"data/folder": ["data.root=/tmp/images"], "data/shards": ["data.trai
 
 
 def choices(group: str) -> list[str]:
-    return sorted(p.stem for p in (ROOT / "conf" / group).glob("*.yaml"))
+    return sorted(p.stem for p in (ROOT / "iqa" / "conf" / group).glob("*.yaml"))
 
 
 CASES = [(primary, group, choice) for primary, groups in PRIMARIES.items() for group in groups for choice in choices(group)]

@@ -131,4 +131,4 @@ def test_every_dataset_declares_its_scale(name, scale):
 def test_dataset_choices_are_the_data_yamls_with_a_dataset():
     choices = dataset_choices()
     assert {"koniq10k", "spaq", "livec", "kadid10k", "csv", "demo", "demo_kadid"} <= set(choices)
-    assert "folder" not in choices and all(str(ROOT / "conf" / "data") in p for p in choices.values())
+    assert "folder" not in choices and all(str(ROOT / "iqa" / "conf" / "data") in p for p in choices.values())

@@ -11,7 +11,7 @@ BASE = {a: [["x", "y"]] for a in ("sharpness", "brightness", "contrast", "colorf
 
 
 def test_sentences_without_templates_are_verbatim():
-    cfg = OmegaConf.to_container(OmegaConf.load(ROOT / "conf/prompts/clipiqa.yaml"))
+    cfg = OmegaConf.to_container(OmegaConf.load(ROOT / "iqa/conf/prompts/clipiqa.yaml"))
     assert expand_prompts(cfg)["sharpness"] == [("Sharp photo.", "Blurry photo.")]
 
 

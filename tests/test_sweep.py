@@ -80,7 +80,7 @@ def test_slurm_launcher_composes_with_one_task_per_gpu(tmp_path, monkeypatch):
 
     def launcher_cfg(*overrides):
         GlobalHydra.instance().clear()
-        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        with initialize_config_dir(config_dir=str(ROOT / "iqa" / "conf"), version_base="1.3"):
             return compose("train", ["hydra/launcher=slurm", "trainer=ddp", *overrides], return_hydra_config=True)
 
     cfg = launcher_cfg("trainer.devices=4", "trainer.num_nodes=2", f"hydra.sweep.dir={tmp_path}/sweep",

@@ -1,6 +1,6 @@
 """Launch plumbing: ranks before torch.distributed exists, Hydra multirun combined with DDP, SLURM.
 
-Resolvers used by ``conf/train.yaml`` and ``conf/hydra/launcher/slurm.yaml``
+Resolvers used by ``iqa/conf/train.yaml`` and ``iqa/conf/hydra/launcher/slurm.yaml``
 (registered on import):
 
 * ``${iqa_rank_zero_only:X}`` -- ``X`` on rank 0, null on other ranks (so only
