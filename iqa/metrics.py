@@ -391,13 +391,12 @@ class AttributeSRCC(_GatheredMetric):
 
     def __init__(self, num_attributes: int, **kwargs: Any) -> None:
         super().__init__(width=num_attributes, **kwargs)
-
-    def rows(self) -> int:
-        """Rows seen so far (on every rank once ``compute()`` has gathered them)."""
-        return int(self._gathered()[0].shape[0])
+        #: Rows (over every rank, missing teacher scores included) at the last ``compute()``.
+        self.rows_seen = 0
 
     def compute(self) -> torch.Tensor:
         p, t = self._gathered()
+        self.rows_seen = int(p.shape[0])
         keep = np.isfinite(t).all(axis=1)
         p, t = p[keep], t[keep]
         result = np.full(self.width, np.nan)

@@ -303,7 +303,7 @@ def test_attribute_srcc_drops_rows_without_teacher_scores_and_matches_scipy():
     keep = np.isfinite(targets).all(axis=1)
     expected = [stats.spearmanr(preds[keep, c], targets[keep, c]).statistic for c in range(2)]
     np.testing.assert_allclose(got[:2], expected, atol=1e-12)
-    assert got[2] == 0.0 and metric.rows() == 50
+    assert got[2] == 0.0 and metric.rows_seen == 50
     diverged = metrics.AttributeSRCC(3)
     diverged.update(torch.tensor([[1.0, np.inf, 2.0], [2.0, 0.0, 1.0], [3.0, 1.0, 0.0]]), torch.arange(9.0).reshape(3, 3))
     result = diverged.compute().numpy()
