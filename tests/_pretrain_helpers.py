@@ -13,6 +13,7 @@ from PIL import Image
 from iqa.attributes import ATTRIBUTES
 from iqa.data.corpus import Unit, list_units
 from iqa.data.labels import MANIFEST, atomic_write_json, write_unit
+from iqa.data.shards import ShardWriter
 
 
 def jpeg_bytes(seed: int, size: int = 40) -> bytes:
@@ -37,14 +38,12 @@ def make_corpus(
     Keys are ``u<i>-<j>``; ``corrupt`` keys get garbage bytes (but labels);
     units in ``unlabelled_units`` get no sidecar. Labels are random.
     """
-    import webdataset as wds
-
     shards = root / "shards"
     shards.mkdir(parents=True, exist_ok=True)
     labels = root / "labels"
     rng = np.random.default_rng(0)
     for i, size in enumerate(unit_sizes):
-        with wds.TarWriter(str(shards / f"u{i}.tar")) as writer:
+        with ShardWriter(shards / f"u{i}.tar") as writer:
             for j in range(size):
                 key = f"u{i}-{j}"
                 sample = {"__key__": key, "jpg": b"\xff\xd8garbage" if key in corrupt else jpeg_bytes(i * 1000 + j, image_size)}
