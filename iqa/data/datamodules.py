@@ -13,9 +13,9 @@ import torch
 from torch.utils.data import DataLoader
 
 from iqa.data.corpus import DEFAULT_CHUNK_SIZE, Unit, iter_unit_samples, list_units
-from iqa.distributed import dist_info
 from iqa.data.labels import LabelLookup, check_attributes, load_manifest, unit_paths
 from iqa.data.streaming import PseudoLabelStream
+from iqa.distributed import dist_info
 from iqa.errors import UserError
 
 log = logging.getLogger(__name__)
