@@ -124,11 +124,11 @@ def ensure_corpus(work_dir: Path, images: int, shard_size: int, workers: int, de
 
 
 def compose(name: str, overrides: list[str]):
-    import iqa.cli.common  # noqa: F401  (resolvers)
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    import iqa.cli.common  # noqa: F401  (resolvers)
     from iqa.config import config_dir
 
     GlobalHydra.instance().clear()
@@ -197,7 +197,7 @@ def bare_rate(args, pattern: str, labels: Path, work: Path) -> float:
 
     from iqa.attributes import ATTRIBUTES
     from iqa.cli.common import resolve_precision
-    from iqa.cli.train import build_pretrain, build_net
+    from iqa.cli.train import build_net, build_pretrain
     from iqa.modules.base import warmup_cosine
 
     cfg = compose("train", train_overrides(args, pattern, labels, work / "bare"))

@@ -52,7 +52,7 @@ def make_corpus(
                 writer.write(sample)
     units = list_units(str(shards / "u*.tar"))
     entries = []
-    for index, unit in enumerate(units):
+    for unit in units:
         if int(unit.name[1:]) in unlabelled_units:
             continue
         size = unit_sizes[int(unit.name[1:])]

