@@ -27,7 +27,7 @@ class PretrainModule(StageModule):
     * with a W&B logger, ``val/samples``: a table of a few validation images
       with their teacher and student scores.
 
-    Both are torchmetrics metrics (:class:`iqa.metrics.AttributeSRCC`,
+    The SRCC and the ladder proxy are torchmetrics metrics (:class:`iqa.metrics.AttributeSRCC`,
     :class:`iqa.ladder.LadderProxy`) whose state is the raw scores: ``compute()``
     gathers every rank's share (ranks may hold different numbers of validation
     samples, even none) and runs the tested functional form on the whole split,
