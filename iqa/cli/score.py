@@ -98,6 +98,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"no images found in {' '.join(args.paths)}")
     if not model.quality_trained:
         print(f"warning: {ckpt} is a pretraining checkpoint: the quality column stays empty (attributes only)", file=sys.stderr)
+    if not model.attributes_trained:
+        print(f"note: {ckpt} was fine-tuned from init={model.meta.init}: its attribute heads never saw an attribute "
+              f"label, so the attribute columns are left out", file=sys.stderr)
     started = time.perf_counter()
     frame = model.score(paths, batch_size=args.batch_size, num_workers=args.num_workers, progress=not args.no_progress)
     seconds = time.perf_counter() - started
@@ -106,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         "checkpoint": str(ckpt),
         "trained_on": model.hparams.get("data"),
         "stage": model.hparams.get("stage"),
+        "attributes_trained": model.attributes_trained,
         "view": {"policy": model.view.policy, "image_size": model.view.image_size, "crop_size": model.view.crop_size,
                  "max_side": model.view.max_side or 4 * model.view.image_size},
         "columns": model.columns(),
