@@ -187,7 +187,7 @@ def _load(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
         raise UserError(f"checkpoint not found: {path}") from None
     except IsADirectoryError:
         raise UserError(f"checkpoint is a directory, not a file: {path}") from None
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # torch.load fails in many ways on a file that is not a checkpoint
         raise UserError(f"not a readable checkpoint: {path} ({type(exc).__name__})") from exc
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise UserError(f"{path} is not an attiqa checkpoint (no net_config / state_dict)")

@@ -46,11 +46,11 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from iqa.checkpoints import CheckpointMeta, load_net, meta_from_hparams, write_checkpoint
 from iqa.data.images import IMAGE_EXTENSIONS, SkipImage
 from iqa.data.records import Record, View, probe_size, read_bytes
 from iqa.errors import UserError
 from iqa.metrics import MOSScale
-from iqa.checkpoints import CheckpointMeta, load_net, meta_from_hparams, write_checkpoint
 from iqa.models import IQANet
 
 log = logging.getLogger(__name__)

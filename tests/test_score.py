@@ -171,7 +171,8 @@ def test_quality_is_clipped_to_the_declared_range_and_quality_unit_is_not(tmp_pa
                  "--no-progress"]) == 0
     columns = json.loads((tmp_path / "s.meta.json").read_text())["columns"]
     low, high = columns["quality"]["range"]
-    value = float(next(csv.DictReader(open(out, newline="")))["quality"])
+    with open(out, newline="") as handle:
+        value = float(next(csv.DictReader(handle))["quality"])
     assert low <= value <= high and value == pytest.approx(expected, abs=1e-5)
     assert columns["quality"]["clipped"] is True and columns["quality_unit"]["clipped"] is False
     assert "clipped" in columns["quality"]["meaning"] and "unclipped" in columns["quality_unit"]["meaning"]
