@@ -24,6 +24,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import statistics
 import warnings
 from collections.abc import Mapping, Sequence
@@ -109,7 +110,8 @@ def data_config(name: str, *, data_dir: str | os.PathLike | None = None, root: s
     or ``data``); ``root`` moves the dataset; ``overrides`` are merged in
     before resolving (e.g. ``{"iqa": {"image_size": 512}}``).
     """
-    from omegaconf import OmegaConf
+    from omegaconf import MissingMandatoryValue, OmegaConf
+    from omegaconf.errors import InterpolationToMissingValueError
 
     from iqa.config import config_dir, to_plain
 
@@ -124,7 +126,13 @@ def data_config(name: str, *, data_dir: str | os.PathLike | None = None, root: s
         node.data = OmegaConf.merge(node.data, dict(overrides))
     if root is not None:
         node.data.root = str(root)
-    return to_plain(node)["data"]
+    try:
+        return to_plain(node)["data"]
+    except (MissingMandatoryValue, InterpolationToMissingValueError) as exc:
+        found = re.search(r"Missing mandatory value: (?:data\.)?(\S+)", str(exc))
+        key = found.group(1) if found else "a required setting"
+        raise UserError(f"data={name}: {key} has no value; pass it in overrides (dataset_overrides for evaluate), "
+                        f"e.g. {{'{key}': ...}}") from None
 
 
 def _resolve_datasets(datasets: Any, variants: Mapping[str, list[str]], data_dir: Any,

@@ -106,6 +106,8 @@ def test_bad_inputs_are_one_line_errors(setup, tmp_path):
 
     with pytest.raises(UserError, match="unknown dataset 'koniq'.*did you mean: koniq10k"):
         data_config("koniq")
+    with pytest.raises(UserError, match="data=csv: csv has no value; pass it in overrides"):
+        data_config("csv")
     with pytest.raises(UserError, match="matches nothing"):
         evaluate(str(tmp_path / "*.ckpt"), ["koniq10k"])
     with pytest.raises(UserError, match="pass a checkpoint"):
