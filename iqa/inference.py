@@ -339,7 +339,8 @@ class QualityModel:
         import pandas as pd
 
         dev = torch.device(device) if device is not None else (self.device or default_device())
-        if isinstance(inputs, torch.Tensor) or (isinstance(inputs, (list, tuple)) and inputs and all(isinstance(t, torch.Tensor) for t in inputs)):
+        tensor_list = isinstance(inputs, (list, tuple)) and inputs and all(isinstance(t, torch.Tensor) for t in inputs)
+        if isinstance(inputs, torch.Tensor) or tensor_list:
             tensors = [inputs] if isinstance(inputs, torch.Tensor) else list(inputs)
             unit_parts, attr_parts = zip(*(self._run_tensor(t, batch_size, dev) for t in tensors))
             unit, attrs = np.concatenate(unit_parts), np.concatenate(attr_parts)
