@@ -2,9 +2,10 @@
 
 Files and folders (searched recursively for images) are scored in batches with
 a progress bar. The CSV has one row per image, in input order: ``path``,
-``quality`` (MOS scale of the checkpoint's fine-tuning dataset), ``quality_unit``
-(0..1, 1 best), the five raw attribute scores, their percentiles when the
-checkpoint is calibrated, and ``error`` (empty, or why the image could not be
+``quality`` (MOS scale of the checkpoint's fine-tuning dataset, clipped to it),
+``quality_unit`` (0..1, 1 best, unclipped), the five raw attribute scores and
+their percentiles when the checkpoint is calibrated (both only when its
+attribute heads were trained on attribute labels), and ``error`` (empty, or why the image could not be
 read: unreadable files never stop the run). Beside it, ``<name>.meta.json``
 records each column's range and direction, the checkpoint and the view.
 """
@@ -119,8 +120,8 @@ def run(args: argparse.Namespace) -> int:
     if not model.quality_trained:
         print(f"warning: {ckpt} is a pretraining checkpoint: the quality column stays empty (attributes only)", file=sys.stderr)
     if not model.attributes_trained:
-        print(f"note: {ckpt} was fine-tuned from init={model.meta.init}: its attribute heads never saw an attribute "
-              f"label, so the attribute columns are left out", file=sys.stderr)
+        print(f"note: {ckpt} starts from init={model.meta.init}: its attribute heads never saw an attribute label, "
+              f"so the attribute columns are left out", file=sys.stderr)
     import torch
 
     device = model.device or default_device()
