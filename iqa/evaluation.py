@@ -148,8 +148,7 @@ def _resolve_datasets(datasets: Any, variants: Mapping[str, list[str]], data_dir
             for path in paths:
                 meta = read_meta(path)
                 if not meta.data_config:
-                    raise UserError(f"{path} records no data config (written before that key existed, or exported); "
-                                    f"name the test sets")
+                    raise UserError(f"{path} records no data config (an exported checkpoint?); name the test sets")
                 found.setdefault(str(meta.data_config.get("name")), meta.data_config)
         datasets = list(found.values())
     elif isinstance(datasets, (str, Mapping)) or hasattr(datasets, "keys"):
@@ -162,7 +161,12 @@ def _resolve_datasets(datasets: Any, variants: Mapping[str, list[str]], data_dir
             name = str(item)
             configs.append(data_config(name, data_dir=data_dir, root=roots.get(name), overrides=overrides.get(name)))
         else:
-            configs.append(to_plain(item))
+            config = to_plain(item)
+            if str(config.get("name")) in {*roots, *overrides}:
+                # A resolved config has its root substituted everywhere already; a change here would be half-applied.
+                raise UserError(f"roots / dataset_overrides apply to test sets given by name; change the config of "
+                                f"'{config.get('name')}' itself")
+            configs.append(config)
     names = [str(c.get("name")) for c in configs]
     if len(set(names)) != len(names):
         raise UserError(f"datasets lists a test set twice: {names}")

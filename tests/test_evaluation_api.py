@@ -116,6 +116,8 @@ def test_bad_inputs_are_one_line_errors(setup, tmp_path):
         evaluate(setup["ckpts"]["on_mine"], [setup["mine"], setup["mine"]])
     with pytest.raises(UserError, match="roots names dataset.s. not under test: spaq"):
         evaluate(setup["ckpts"]["on_mine"], [setup["mine"]], roots={"spaq": tmp_path})
+    with pytest.raises(UserError, match="apply to test sets given by name"):
+        evaluate(setup["ckpts"]["on_mine"], [setup["mine"]], roots={"mine": tmp_path})
     with pytest.raises(UserError, match="unlabelled corpus"):
         evaluate(setup["ckpts"]["on_mine"], ["folder"], roots={"folder": tmp_path})
 
