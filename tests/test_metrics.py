@@ -290,6 +290,15 @@ def test_stateful_forms_equal_the_functional_ones_and_follow_the_constant_rule()
         assert np.isnan(float(metric.compute()))  # one sample: nothing to correlate
 
 
+def test_fine_tuning_collection_reports_zero_for_a_collapsed_model():
+    """The fine-tuning validation path (make_metric_collection) follows the same constant-input rule."""
+    collection = make_metric_collection(prefix="val/")
+    collection.update(torch.full((6,), 0.1, dtype=torch.float64), torch.arange(6.0, dtype=torch.float64))
+    with pytest.warns(RuntimeWarning, match="constant"):
+        values = {k: float(v) for k, v in collection.compute().items()}
+    assert values == {"val/srcc": 0.0, "val/plcc": 0.0, "val/krcc": 0.0}
+
+
 def test_attribute_srcc_drops_rows_without_teacher_scores_and_matches_scipy():
     rng = np.random.default_rng(2)
     preds, targets = np.round(rng.normal(size=(50, 3)), 1), rng.normal(size=(50, 3))
