@@ -369,7 +369,7 @@ def export_checkpoint(net: IQANet, path: str | os.PathLike, **hparams: Any) -> P
     """
     import io
 
-    from iqa.data.labels import atomic_write_bytes
+    from iqa.io import atomic_write_bytes
 
     state = {f"net.{k}": v.detach().cpu() for k, v in net.state_dict().items()}
     payload = {"state_dict": state, "hyper_parameters": {"net_config": net.config, **hparams}}

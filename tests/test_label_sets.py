@@ -11,7 +11,7 @@ import pytest
 
 from iqa.attributes import ATTRIBUTES
 from iqa.data.corpus import iter_unit_samples, list_units
-from iqa.data.labels import LabelLookup, check_attributes, load_manifest, read_labels
+from iqa.data.label_sets import LabelLookup, check_attributes, load_manifest, read_labels
 
 LEGACY = Path(__file__).resolve().parent / "fixtures" / "legacy_labels"
 

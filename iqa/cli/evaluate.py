@@ -45,8 +45,8 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from iqa.cli.common import build_logger, close_logger, prepare_data, setup_run
-from iqa.data.labels import atomic_write_bytes, atomic_write_json, atomic_write_text
 from iqa.errors import UserError, suggest
+from iqa.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 log = logging.getLogger("iqa.evaluate")
 
@@ -230,8 +230,7 @@ def _view(cfg: DictConfig, data_cfg: Mapping[str, Any]):
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from iqa.config import to_plain
-    from iqa.data.datasets import dataset_from_config, dataset_scale, split_settings
-    from iqa.data.records import load_split
+    from iqa.data.catalog import dataset_from_config, dataset_scale, split_records, split_settings
     from iqa.inference import predict_items
     from iqa.metrics import MOSScale, compute_all
     from iqa.models import net_from_checkpoint
@@ -271,7 +270,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
                 settings = hparams.get("split") if own and hparams.get("split") else split_settings(test["data"])
                 key = json.dumps([test["name"], split, settings], sort_keys=True)
                 if key not in records_cache:
-                    records_cache[key] = load_split(test["data"], split, settings)
+                    records_cache[key] = split_records(test["data"], split, settings)
                 records = records_cache[key]
                 if not records:
                     raise UserError(f"{test['name']}: split '{split}' is empty")
