@@ -74,3 +74,25 @@ def test_pretrain_data_module_trains_on_the_legacy_label_set():
     assert tuple(batch["images"].shape) == (5, 3, 24, 24)
     for key, target in zip(batch["keys"], batch["targets"].tolist()):
         assert target == pytest.approx(expected[key][2], abs=1e-6)
+
+
+def test_todays_label_py_writes_the_legacy_layout_byte_for_byte(tmp_path, monkeypatch):
+    import shutil
+
+    from conftest import compose
+    from iqa.cli.label import run
+
+    shutil.copytree(LEGACY / "images", tmp_path / "images")
+    monkeypatch.chdir(tmp_path)  # relative sources, as the fixture was written
+    manifest = run(compose("label", ["data=folder", "data.root=images", "out=labels", "data.corpus.chunk_size=3",
+                                     "teacher.image_size=32", "num_workers=0", "trainer.accelerator=cpu", "progress=false"]))
+    old, new = LEGACY / "labels", tmp_path / "labels"
+    files = sorted(p.relative_to(old).as_posix() for p in old.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(new).as_posix() for p in new.rglob("*") if p.is_file())
+    for name in files:
+        if name != "manifest.json":
+            assert (new / name).read_bytes() == (old / name).read_bytes(), name
+    legacy = json.loads((old / "manifest.json").read_text())
+    for key in ("created", "last_run"):  # the only fields that describe the run rather than the labels
+        legacy.pop(key), manifest.pop(key)
+    assert manifest == legacy
