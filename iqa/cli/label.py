@@ -32,6 +32,7 @@ from iqa.teachers import build_teacher
 
 log = logging.getLogger("iqa.label")
 
+
 def label_units(cfg: DictConfig) -> list[Unit]:
     corpus = cfg.data.get("corpus")
     if not corpus:

@@ -67,6 +67,7 @@ from iqa.errors import UserError
 
 log = logging.getLogger(__name__)
 
+
 class IQADataset:
     """Base of the MOS datasets: declared scale, expected files, cached records."""
 

@@ -157,7 +157,6 @@ def role_samples(role: str, size: int, crops: int) -> Iterator[dict[str, Any]]:
                 yield {"__key__": f"{reference}-c{index}-{name}-{level}", "png": _png(image), "json": meta}
 
 
-
 def build_params(size: int, crops: dict[str, int] | None, shard_size: int) -> dict[str, Any]:
     return {
         "version": DEMO_VERSION,
