@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import compose
 from iqa.attributes import ATTRIBUTES
 from iqa.data.corpus import iter_unit_samples, list_units
 from iqa.data.label_sets import LabelLookup, check_attributes, load_manifest, read_labels
@@ -79,7 +80,6 @@ def test_pretrain_data_module_trains_on_the_legacy_label_set():
 def test_todays_label_py_writes_the_legacy_layout_byte_for_byte(tmp_path, monkeypatch):
     import shutil
 
-    from conftest import compose
     from iqa.cli.label import run
 
     shutil.copytree(LEGACY / "images", tmp_path / "images")

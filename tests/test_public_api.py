@@ -9,19 +9,19 @@ import sys
 import pytest
 
 from _evaluation_helpers import tiny_image
-from conftest import ROOT
+from conftest import ROOT, compose, tiny_overrides
 
 PUBLIC = ("load", "read_labels", "open_dataset", "list_datasets")
 #: What scoring must never import: the training stack and the config system.
 TRAINING_STACK = ("pytorch_lightning", "lightning", "lightning_fabric", "hydra")
 
-SCORE_IN_A_FRESH_PROCESS = """
+SCORE_IN_A_FRESH_PROCESS = f"""
 import json, sys
 import iqa
 frame = iqa.load(sys.argv[1], device="cpu").score(sys.argv[2])
-print(json.dumps({"quality": float(frame["quality"][0]), "sharpness": float(frame["sharpness"][0]),
-                  "loaded": sorted(m for m in sys.modules if m.split(".")[0] in %r)}))
-""" % (TRAINING_STACK,)
+print(json.dumps({{"quality": float(frame["quality"][0]), "sharpness": float(frame["sharpness"][0]),
+                  "loaded": sorted(m for m in sys.modules if m.split(".")[0] in {TRAINING_STACK!r})}}))
+"""
 
 
 def test_public_names_are_listed_lazy_and_documented():
@@ -63,7 +63,6 @@ def test_scoring_through_iqa_load_never_imports_lightning_or_hydra(tmp_path):
 
 def test_list_datasets_agrees_with_the_configs_and_their_classes(tiny_dirs):
     import iqa
-    from conftest import compose, tiny_overrides
     from iqa.data.catalog import dataset_choices, dataset_scale
 
     listed = iqa.list_datasets()

@@ -99,9 +99,7 @@ class LabelDataModule(pl.LightningDataModule):
         batch["encoded"] = encoded
         return batch
 
-    def predict_dataloader(self):
-        from torch.utils.data import DataLoader, Dataset
-
+    def predict_dataloader(self) -> DataLoader:
         from iqa.data.label_stream import LabelStream, collate_label_batch
 
         trainer = self.trainer

@@ -154,7 +154,9 @@ def select_split(records: Sequence[Record], split: str, recipe: Mapping[str, Any
         return list(records)
     if split not in SPLITS:
         raise UserError(f"unknown split '{split}'; valid: {', '.join((*SPLITS, 'all'))}")
-    parts = assign_splits(records, recipe["scheme"], recipe["seed"], recipe["test_fraction"], recipe["val_fraction"], recipe["by_reference"])
+    parts = assign_splits(
+        records, recipe["scheme"], recipe["seed"], recipe["test_fraction"], recipe["val_fraction"], recipe["by_reference"]
+    )
     chosen = parts[split]
     if split == "train":
         chosen = subsample(chosen, recipe.get("train_fraction", 1.0), recipe["seed"])

@@ -123,7 +123,9 @@ def reference_crops(image: np.ndarray, size: int, count: int) -> list[np.ndarray
     rows, cols = new_h // size, new_w // size
     off_y, off_x = (new_h - rows * size) // 2, (new_w - cols * size) // 2
     centre = ((rows - 1) / 2, (cols - 1) / 2)
-    cells = sorted(((r, c) for r in range(rows) for c in range(cols)), key=lambda rc: ((rc[0] - centre[0]) ** 2 + (rc[1] - centre[1]) ** 2, rc))
+    cells = sorted(
+        ((r, c) for r in range(rows) for c in range(cols)), key=lambda rc: ((rc[0] - centre[0]) ** 2 + (rc[1] - centre[1]) ** 2, rc)
+    )
     return [
         array[off_y + r * size : off_y + (r + 1) * size, off_x + c * size : off_x + (c + 1) * size].copy()
         for r, c in cells[:count]
