@@ -37,6 +37,7 @@ DECODE_CHOICES = ("auto", "cpu", "gpu")
 
 # ---------------------------------------------------------------- labelling
 def corpus_units(corpus: Mapping[str, Any], split: str, data_name: str) -> list[Unit]:
+    """Units of one split of a data config's ``corpus`` (labelling and pretraining list them the same way)."""
     spec = corpus.get(split)
     if not spec:
         return []
@@ -118,6 +119,7 @@ class LabelDataModule(pl.LightningDataModule):
         )
 
 
+# ---------------------------------------------------------------- pretraining
 def labelled_units(units: Sequence[Unit], label_dir: str, split: str) -> list[Unit]:
     """Keep units with finished sidecars that label at least one sample; warn about the rest."""
     counts = {u.name: labelled_count(label_dir, u.name) for u in units}
@@ -157,7 +159,6 @@ def check_labels_match(units: Sequence[Unit], lookup: LabelLookup, label_dir: st
             )
 
 
-# ---------------------------------------------------------------- pretraining
 class StreamLoader(DataLoader):
     """A DataLoader whose stream position is saved in checkpoints.
 
