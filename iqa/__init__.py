@@ -7,6 +7,9 @@ torch nor Lightning nor Hydra; each function pulls in only what it needs):
     A :class:`~iqa.inference.QualityModel`; ``.score(paths_or_tensors)`` gives
     quality (on the fine-tuning dataset's MOS scale) and the five attribute
     scores. Scoring never imports Lightning or Hydra.
+``iqa.evaluate(checkpoints, datasets)``
+    SRCC / PLCC / KRCC of checkpoints on test sets, as ``evaluate.py`` computes
+    them, without Hydra (:mod:`iqa.evaluation`).
 ``iqa.read_labels(label_dir)``
     A pseudo-label set written by ``label.py`` as a table: ``key``, ``source``,
     ``unit`` and one column per attribute (:mod:`iqa.data.label_sets` owns the
@@ -28,6 +31,7 @@ __version__ = "0.1.0"
 #: Public name -> the module defining it, imported on first use.
 _LAZY = {
     "load": "iqa.inference",
+    "evaluate": "iqa.evaluation",
     "read_labels": "iqa.data.label_sets",
     "open_dataset": "iqa.data.catalog",
     "list_datasets": "iqa.data.catalog",
