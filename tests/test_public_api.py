@@ -47,7 +47,7 @@ def test_scoring_through_iqa_load_never_imports_lightning_or_hydra(tmp_path):
 
     torch.manual_seed(0)
     ckpt = export_checkpoint(IQANet(weights="none"), tmp_path / "tiny.ckpt", stage="finetune", data="demo",
-                             mos_range=[1.0, 5.0], higher_is_better=True, image_size=64)
+                             mos_range=[1.0, 5.0], higher_is_better=True, image_size=64, attributes_trained=True)
     image = tmp_path / "photo.png"
     tiny_image(3, (80, 64)).save(image)
     run = subprocess.run([sys.executable, "-c", SCORE_IN_A_FRESH_PROCESS, str(ckpt), str(image)],
