@@ -16,8 +16,8 @@ from iqa.attributes import ATTRIBUTES
 from iqa.checkpoints import read_meta, stamp, stamp_run
 from iqa.cli.common import build_logger, close_logger, prepare_data, setup_run, trainer_kwargs
 from iqa.config import instantiate_node, to_plain
-from iqa.data.labels import atomic_write_json
 from iqa.errors import UserError
+from iqa.io import atomic_write_json
 from iqa.models import IQANet, net_from_checkpoint
 
 log = logging.getLogger("iqa.train")
@@ -132,8 +132,8 @@ def build_finetune(cfg: DictConfig, net: IQANet):
     from hydra.utils import instantiate
     from omegaconf import open_dict
 
-    from iqa.data.datasets import dataset_scale, split_settings
-    from iqa.data.records import IQADataModule
+    from iqa.data.catalog import dataset_scale, split_settings
+    from iqa.data.datamodules import IQADataModule
 
     stage = cfg.stage
     section = cfg.data.get("iqa")
