@@ -11,11 +11,12 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from conftest import compose, tiny_overrides
 from iqa.attributes import ATTRIBUTES
 from iqa.cli.label import run
 from iqa.data.label_sets import MANIFEST, read_labels, unit_paths
 from iqa.errors import UserError
+
+pytestmark = pytest.mark.integration
 
 
 def test_manifest_and_sidecars(tiny_labels):
@@ -39,7 +40,7 @@ def test_manifest_and_sidecars(tiny_labels):
     assert not list(tiny_labels.rglob("*.tar")) and not list(tiny_labels.rglob("*.png"))
 
 
-def test_rerun_skips_finished_units(tiny_dirs, tiny_labels):
+def test_rerun_skips_finished_units(compose, tiny_overrides, tiny_dirs, tiny_labels):
     csv_path, done_path = unit_paths(tiny_labels, "train-000000")
     before = (csv_path.stat().st_mtime_ns, done_path.stat().st_mtime_ns)
     cfg = compose("label", ["experiment=demo", *tiny_overrides(*tiny_dirs), "num_workers=0", "trainer.accelerator=cpu"])
@@ -48,7 +49,7 @@ def test_rerun_skips_finished_units(tiny_dirs, tiny_labels):
     assert manifest["counts"]["labelled"] == 11 * 41
 
 
-def test_interrupted_run_resumes_only_missing_units(tiny_dirs, tmp_path):
+def test_interrupted_run_resumes_only_missing_units(compose, tiny_overrides, tiny_dirs, tmp_path):
     overrides = ["experiment=demo", *tiny_overrides(*tiny_dirs), "num_workers=0", "trainer.accelerator=cpu", f"out={tmp_path}/labels"]
     run(compose("label", overrides))
     csv_path, done_path = unit_paths(tmp_path / "labels", "val-000000")
@@ -63,7 +64,7 @@ def test_interrupted_run_resumes_only_missing_units(tiny_dirs, tmp_path):
     assert manifest["counts"]["labelled"] == 11 * 41
 
 
-def test_other_teacher_config_cannot_reuse_the_directory(tiny_dirs, tiny_labels):
+def test_other_teacher_config_cannot_reuse_the_directory(compose, tiny_overrides, tiny_dirs, tiny_labels):
     cfg = compose(
         "label", ["experiment=demo", *tiny_overrides(*tiny_dirs), "num_workers=0", "trainer.accelerator=cpu", "teacher.image_size=48"]
     )
@@ -106,7 +107,7 @@ def messy_folder(tmp_path) -> tuple[Path, dict[str, str | None]]:
     return root, {rel: reason for rel, (_, reason) in files.items()}
 
 
-def test_messy_folder_is_labelled_to_the_end(messy_folder, tmp_path):
+def test_messy_folder_is_labelled_to_the_end(compose, messy_folder, tmp_path):
     root, expected = messy_folder
     cfg = compose(
         "label",
@@ -126,7 +127,8 @@ def test_messy_folder_is_labelled_to_the_end(messy_folder, tmp_path):
     assert counts["units"] == 3  # 10 files in chunks of 4
 
 
-def test_missing_root_is_a_clear_error(tmp_path):
+@pytest.mark.unit
+def test_missing_root_is_a_clear_error(compose, tmp_path):
     cfg = compose("label", ["data=folder", f"data.root={tmp_path}/nope", f"out={tmp_path}/labels"])
     with pytest.raises(UserError, match="nothing found at .*nope"):
         run(cfg)
