@@ -3,7 +3,7 @@
 Files and folders (searched recursively for images) are scored in batches with
 a progress bar. The CSV has one row per image, in input order: ``path``,
 ``quality`` (MOS scale of the checkpoint's fine-tuning dataset, clipped to it),
-``quality_unit`` (0..1, 1 best, unclipped), the five raw attribute scores and
+``quality_norm`` (0..1, 1 best, unclipped), the five raw attribute scores and
 their percentiles when the checkpoint is calibrated (both only when its
 attribute heads were trained on attribute labels), and ``error`` (empty, or why the image could not be
 read: unreadable files never stop the run). Beside it, ``<name>.meta.json``
