@@ -47,7 +47,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from iqa.checkpoints import CheckpointMeta, load_net, meta_from_hparams, write_checkpoint
-from iqa.data.images import IMAGE_EXTENSIONS, SkipImage
+from iqa.data.images import SkipImage, folder_files
 from iqa.data.records import Record, View, probe_size, read_bytes
 from iqa.errors import UserError
 from iqa.metrics import MOSScale
@@ -79,20 +79,18 @@ def prepare_net(net: IQANet, device: torch.device) -> IQANet:
 
 
 def expand_paths(inputs: Iterable[str | os.PathLike]) -> list[str]:
-    """Files as given, folders searched recursively for images; sorted per folder, duplicates dropped.
+    """Files as given, folders searched recursively; sorted per folder, duplicates dropped.
 
-    Paths that do not exist are kept, so that they are reported as errors rather than vanish.
+    A folder contributes every file (:func:`iqa.data.images.folder_files`, the
+    rule labelling follows too): files are judged by content, and one that is
+    not an image gets the error ``not an image`` rather than vanishing. Paths
+    that do not exist are kept, so that they are reported as errors.
     """
     found: list[str] = []
     for item in inputs:
         path = Path(os.path.expanduser(str(item)))
         if path.is_dir():
-            for dirpath, dirnames, filenames in os.walk(path, followlinks=True):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                found.extend(
-                    os.path.join(dirpath, name) for name in sorted(filenames)
-                    if not name.startswith(".") and name.lower().endswith(IMAGE_EXTENSIONS)
-                )
+            found.extend(folder_files(path))
         else:
             found.append(str(path))
     return list(dict.fromkeys(found))

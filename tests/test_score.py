@@ -59,7 +59,8 @@ def test_cli_scores_folders_recursively_reports_bad_files_and_documents_columns(
     header = list(rows[0])
     assert header == ["path", "quality", "quality_norm", *ATTRS, *(f"{a}_percentile" for a in ATTRS), "error"]
     paths = [Path(r["path"]).name for r in rows]
-    assert paths == ["img0.jpg", "img1.png", "broken.jpg", "img2.jpg", "img3.png", "img4.jpg", "img5.png", "notes.txt"]
+    # A folder is walked like a labelled one: every file, judged by content (the explicit notes.txt is a duplicate).
+    assert paths == ["img0.jpg", "img1.png", "notes.txt", "broken.jpg", "img2.jpg", "img3.png", "img4.jpg", "img5.png"]
     errors = {Path(r["path"]).name: r["error"] for r in rows}
     assert errors["broken.jpg"].startswith("unreadable") and errors["notes.txt"] == "unreadable: not an image"
     good = [r for r in rows if not r["error"]]
@@ -71,10 +72,10 @@ def test_cli_scores_folders_recursively_reports_bad_files_and_documents_columns(
         assert all(0.0 <= float(r[f"{a}_percentile"]) <= 100.0 for a in ATTRS)
     meta = json.loads((tmp_path / "scores.meta.json").read_text())
     assert meta["columns"]["quality"]["range"] == [1.0, 5.0] and meta["columns"]["quality"]["higher_is_better"] is True
-    assert "noisier" in meta["columns"]["noisiness"]["meaning"] and meta["unreadable"] == 2 and meta["images"] == 8
+    assert "noisier" in meta["columns"]["noisiness"]["meaning"] and meta["unreadable"] == 2 and meta["images"] == 8 and meta["not_images"] == 1
     assert meta["attributes_trained"] is True and meta["columns"]["quality"]["clipped"] is True
     captured = capsys.readouterr()
-    assert "scored 6 images (2 unreadable" in captured.out and "scoring" in captured.err  # the progress bar
+    assert "scored 6 images (2 unreadable, of which 1 not an image" in captured.out and "scoring" in captured.err  # the progress bar
     # The console names the view the checkpoint is scored at.
     assert "view resize, short side 64 px" in captured.err
 
@@ -234,3 +235,25 @@ def test_cpu_scoring_never_runs_more_busy_threads_than_cores(cpus):
     assert plan_threads(3, "cpu", cpus=cpus) == (3, max(1, cpus - 3))
     # On a GPU the decoding workers get the cores.
     assert plan_threads(None, "cuda", cpus=cpus) == (min(8, cpus), cpus)
+
+
+def test_labelling_and_scoring_walk_a_folder_by_one_rule(checkpoint, tmp_path):
+    """Both take every non-hidden file and judge it by content: an extensionless PNG is an image, a CSV is not."""
+    import iqa
+    from iqa.data.corpus import list_folder
+    from iqa.inference import expand_paths
+
+    root = tmp_path / "mixed"
+    (root / "sub").mkdir(parents=True)
+    (root / ".cache").mkdir()
+    tiny_image(0, (64, 64)).save(root / "a.jpg")
+    tiny_image(1, (64, 64)).save(root / "sub" / "no_extension", format="PNG")
+    (root / "labels.csv").write_text("path,mos\n")
+    (root / ".hidden.jpg").write_bytes(b"")
+    tiny_image(2, (64, 64)).save(root / ".cache" / "c.jpg")
+    labelled = sorted(list_folder(root))
+    scored = sorted(str(Path(p).relative_to(root)) for p in expand_paths([root]))
+    assert labelled == scored == ["a.jpg", "labels.csv", "sub/no_extension"]
+    frame = iqa.load(checkpoint, device="cpu").score(root)
+    errors = {Path(p).name: e for p, e in zip(frame["path"], frame["error"])}
+    assert errors == {"a.jpg": "", "labels.csv": "unreadable: not an image", "no_extension": ""}
