@@ -137,9 +137,9 @@ def lightning_trainer(precision: Any = "auto", **kwargs: Any):
 
 def select_keys(node: Any, keys: Iterable[str]) -> dict[str, Any]:
     """``node`` resolved, with only its ``_``-keys (``_target_``...) and ``keys`` (label.py: the trainer's hardware)."""
-    container = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else dict(node)
     wanted = set(keys)
-    return {k: v for k, v in container.items() if k.startswith("_") or k in wanted}
+    chosen = [k for k in node.keys() if str(k).startswith("_") or k in wanted]  # resolve these only:
+    return {k: to_plain(node[k]) for k in chosen}  # the others may refer to keys this task lacks (stage.*)
 
 
 def to_plain(node: Any) -> Any:

@@ -25,7 +25,8 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig
 
 from iqa import __version__
-from iqa.cli.common import HARDWARE_KEYS, build_logger, close_logger, prepare_data, setup_run, trainer_kwargs
+from iqa.cli.common import HARDWARE_KEYS, build_logger, close_logger, prepare_data, setup_run
+from iqa.config import instantiate_node, select_keys
 from iqa.data.corpus import Unit, split_for_rank
 from iqa.data.datamodules import corpus_units
 from iqa.data.labels import LABEL_CONFIG, MANIFEST, atomic_write_json, config_hash, unit_done, unit_paths
@@ -212,11 +213,20 @@ def write_manifest(
 
 
 def build_trainer(cfg: DictConfig, callbacks: list[Any]) -> pl.Trainer:
-    hardware = trainer_kwargs(cfg, HARDWARE_KEYS)
-    return pl.Trainer(
-        **hardware, logger=False, enable_progress_bar=False, enable_model_summary=False,
-        enable_checkpointing=False, inference_mode=True, callbacks=callbacks,
+    """The ``trainer`` node's hardware keys only: a prediction loop has no budget, clipping or validation."""
+    return instantiate_node(
+        select_keys(cfg.trainer, HARDWARE_KEYS), drop=(), logger=False, enable_progress_bar=False,
+        enable_model_summary=False, enable_checkpointing=False, inference_mode=True, callbacks=callbacks,
     )
+
+
+def describe_job(cfg: DictConfig, ident: dict[str, Any], units: list[Unit], pending: list[str], out: Path) -> str:
+    """The start line: which corpus, which label set (teacher and, for CLIP, prompts), where the labels go."""
+    corpus = cfg.data.corpus
+    sources = ", ".join(f"{split}: {corpus[split]}" for split in cfg.splits if corpus.get(split))
+    teacher = f"teacher {cfg.teacher.name}" + (f", prompts {cfg.prompts.name}" if ident["prompts"] else "")
+    return (f"labelling corpus data={cfg.data.name} ({sources}) with label set {cfg.teacher.label_set} ({teacher}): "
+            f"{len(units)} unit(s), {len(pending)} pending -> {out}")
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
@@ -226,28 +236,25 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     setup_run(cfg)
     out = Path(cfg.out)
-    decode = str(cfg.get("decode", "auto")).lower()
+    decode = str(cfg.decode).lower()
     resolve_decode(decode, "cuda" if torch.cuda.is_available() else "cpu")  # fail fast on a bad choice
     prepare_data(cfg.data)
     units = label_units(cfg)
     teacher = build_teacher(cfg.teacher)
     ident = identity(teacher)
-    writer = LabelWriter(str(out), teacher.attributes, progress=bool(cfg.get("progress", True)))
+    writer = LabelWriter(str(out), teacher.attributes, progress=bool(cfg.progress))
     trainer = build_trainer(cfg, [writer])
     if decode == "gpu" and trainer.strategy.root_device.type != "cuda":
         resolve_decode(decode, trainer.strategy.root_device.type)
     digest = claim_directory(out, ident, trainer.is_global_zero)
     pending = [u.name for u in units if not unit_done(out, u.name)]
     if trainer.is_global_zero:
-        log.info("labelling %s with %s: %d unit(s), %d pending -> %s", cfg.data.name, out.name, len(units), len(pending), out)
+        log.info("%s", describe_job(cfg, ident, units, pending, out))
     last_run = None
     if pending:
         writer.total_units = len(pending)
         writer.estimate_total = functools.partial(estimate_share, units, set(pending), out)
-        data = LabelDataModule(
-            units, teacher.image_size, pending, decode=decode, batch_size=int(cfg.batch_size),
-            num_workers=cfg.num_workers, device_max_pixels=int(cfg.get("device_decode_max_pixels", 12_000_000)),
-        )
+        data = instantiate_node(cfg.datamodule, units=units, image_size=teacher.image_size, pending=pending)
         trainer.predict(LabelModule(teacher), datamodule=data, return_predictions=False)
         trainer.strategy.barrier()
         seconds = writer.finished - writer.started

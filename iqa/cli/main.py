@@ -29,14 +29,8 @@ def _hydra(command: str, rest: Sequence[str]) -> int:
         from iqa.cli.evaluate import main as evaluate_main
 
         evaluate_main()
-    elif command == "train":
-        from iqa.cli.train import run
-
-        hydra_entry("train", run)
     else:
-        from iqa.cli.label import run
-
-        hydra_entry("label", run)
+        hydra_entry(command, f"iqa.cli.{command}:run")  # imported when the job runs: --help stays fast
     return 0
 
 
