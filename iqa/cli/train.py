@@ -1,4 +1,12 @@
-"""train.py: pretraining (stage=pretrain), fine-tuning (stage=finetune) and linear probing."""
+"""train.py: pretraining (stage=pretrain), fine-tuning (stage=finetune), linear and ridge probing.
+
+Every object of a run is built from its config node: the student from ``net``
+(:func:`iqa.models.build_student`), ``stage.datamodule``, ``loss``,
+``stage.module`` (given the net, loss and ``stage.optimizer``), ``logger``, the
+``callbacks`` group and ``trainer``. What is left here is what only the run
+knows: the dataset's MOS scale, whether a validation split exists, resuming,
+and the metadata a checkpoint records.
+"""
 
 from __future__ import annotations
 
