@@ -1,14 +1,16 @@
-"""The offline demo, end to end: ``make demo`` or ``python -m iqa.demo [overrides...]``.
+"""The offline demo, end to end: ``iqa demo`` (``make demo``, ``python -m iqa.demo``).
 
-It runs the real entry points in order, exactly as a user would:
+It runs the pipeline's own commands in order, exactly as a user would type them:
 
-1. ``label.py experiment=demo``: build the demo corpus (first run only) and
+1. ``iqa label experiment=demo``: build the demo corpus (first run only) and
    pseudo-label it with the classical teacher;
-2. ``train.py experiment=demo stage=pretrain``: attribute-aware pretraining;
-3. ``train.py experiment=demo stage=finetune init=<pretrain last.ckpt>``;
-4. ``train.py experiment=demo stage=finetune init=imagenet``: same budget, ImageNet-only;
-5. ``evaluate.py experiment=demo``: both variants on the held-out test photos.
+2. ``iqa train experiment=demo stage=pretrain``: attribute-aware pretraining;
+3. ``iqa train experiment=demo stage=finetune init=<pretrain last.ckpt>``;
+4. ``iqa train experiment=demo stage=finetune init=imagenet``: same budget, ImageNet-only;
+5. ``iqa evaluate experiment=demo``: both variants on the held-out test photos.
 
+Each step runs in its own process through ``python -m iqa.cli.main``, so the demo
+works the same from a clone and from an installed wheel, in any directory.
 Extra arguments are Hydra overrides passed to every step (e.g.
 ``paths.output_dir=/tmp/demo``). Each step resumes or skips finished work, so
 an interrupted demo continues where it stopped.
@@ -21,19 +23,23 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+USAGE = """usage: iqa demo [hydra overrides...]
+
+Runs the offline demo (label -> pretrain -> two fine-tunes -> evaluate) on the
+embedded corpus of scikit-image photos. Outputs land in <paths.output_dir>/demo
+(default ./outputs/demo); rerunning resumes where it stopped.
+"""
 
 
 def steps(output_dir: str) -> list[list[str]]:
     demo = f"{output_dir}/demo"
     return [
-        ["label.py", "experiment=demo"],
-        ["train.py", "experiment=demo", "stage=pretrain"],
-        ["train.py", "experiment=demo", "stage=finetune", f"init={demo}/pretrain/checkpoints/last.ckpt", "run_name=finetune-attiqa"],
-        ["train.py", "experiment=demo", "stage=finetune", "init=imagenet", "run_name=finetune-imagenet"],
-        ["evaluate.py", "experiment=demo"],
+        ["label", "experiment=demo"],
+        ["train", "experiment=demo", "stage=pretrain"],
+        ["train", "experiment=demo", "stage=finetune", f"init={demo}/pretrain/checkpoints/last.ckpt", "run_name=finetune-attiqa"],
+        ["train", "experiment=demo", "stage=finetune", "init=imagenet", "run_name=finetune-imagenet"],
+        ["evaluate", "experiment=demo"],
     ]
 
 
@@ -46,16 +52,20 @@ def output_dir(overrides: Sequence[str]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     overrides = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help") for a in overrides):
+        print(USAGE, end="")
+        return 0
     out = output_dir(overrides)
     env = dict(os.environ)
     env.setdefault("HF_HUB_OFFLINE", "1")
     started = time.perf_counter()
+    total = len(steps(out))
     for number, step in enumerate(steps(out), 1):
-        command = [sys.executable, str(ROOT / step[0]), *step[1:], *overrides]
-        print(f"\n[{number}/5] {' '.join([step[0], *step[1:], *overrides])}", flush=True)
+        command = [sys.executable, "-m", "iqa.cli.main", *step, *overrides]
+        print(f"\n[{number}/{total}] iqa {' '.join([*step, *overrides])}", flush=True)
         code = subprocess.call(command, cwd=os.getcwd(), env=env)
         if code != 0:
-            print(f"demo step {number} failed (exit {code}); rerun `make demo` to resume from there", file=sys.stderr)
+            print(f"demo step {number} failed (exit {code}); rerun `iqa demo` to resume from there", file=sys.stderr)
             return code
     minutes, seconds = divmod(time.perf_counter() - started, 60)
     print(f"\ndemo finished in {int(minutes)}m{seconds:04.1f}s; outputs: {out}/demo "

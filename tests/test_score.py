@@ -51,7 +51,7 @@ def test_cli_scores_folders_recursively_reports_bad_files_and_documents_columns(
     from iqa.cli.score import main
 
     out = tmp_path / "scores.csv"
-    code = main([str(photos), str(photos / "notes.txt"), str(tmp_path / "missing.jpg"), "--ckpt", str(checkpoint),
+    code = main([str(photos), str(photos / "notes.txt"), "--ckpt", str(checkpoint),
                  "--batch-size", "4", "--num-workers", "0", "--device", "cpu", "--out", str(out)])
     assert code == 0
     with open(out, newline="") as handle:
@@ -59,10 +59,9 @@ def test_cli_scores_folders_recursively_reports_bad_files_and_documents_columns(
     header = list(rows[0])
     assert header == ["path", "quality", "quality_unit", *ATTRS, *(f"{a}_percentile" for a in ATTRS), "error"]
     paths = [Path(r["path"]).name for r in rows]
-    assert paths == ["img0.jpg", "img1.png", "broken.jpg", "img2.jpg", "img3.png", "img4.jpg", "img5.png", "notes.txt", "missing.jpg"]
+    assert paths == ["img0.jpg", "img1.png", "broken.jpg", "img2.jpg", "img3.png", "img4.jpg", "img5.png", "notes.txt"]
     errors = {Path(r["path"]).name: r["error"] for r in rows}
     assert errors["broken.jpg"].startswith("unreadable") and errors["notes.txt"] == "unreadable: not an image"
-    assert errors["missing.jpg"] == "not found"
     good = [r for r in rows if not r["error"]]
     assert len(good) == 6 and all(r["quality"] and r["sharpness"] for r in good)
     assert all(r["quality"] == "" for r in rows if r["error"])
@@ -72,9 +71,22 @@ def test_cli_scores_folders_recursively_reports_bad_files_and_documents_columns(
         assert all(0.0 <= float(r[f"{a}_percentile"]) <= 100.0 for a in ATTRS)
     meta = json.loads((tmp_path / "scores.meta.json").read_text())
     assert meta["columns"]["quality"]["range"] == [1.0, 5.0] and meta["columns"]["quality"]["higher_is_better"] is True
-    assert "noisier" in meta["columns"]["noisiness"]["meaning"] and meta["unreadable"] == 3 and meta["images"] == 9
+    assert "noisier" in meta["columns"]["noisiness"]["meaning"] and meta["unreadable"] == 2 and meta["images"] == 8
     captured = capsys.readouterr()
-    assert "scored 6 images (3 unreadable" in captured.out and "scoring" in captured.err  # the progress bar
+    assert "scored 6 images (2 unreadable" in captured.out and "scoring" in captured.err  # the progress bar
+    # The console names the view the checkpoint is scored at.
+    assert "view resize, short side 64 px" in captured.err
+
+
+def test_cli_missing_input_path_is_an_error_naming_it(checkpoint, photos, tmp_path, capsys):
+    from iqa.cli.score import main
+
+    out = tmp_path / "scores.csv"
+    missing = tmp_path / "no" / "such" / "dir"
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(photos), str(missing), "--ckpt", str(checkpoint), "--num-workers", "0", "--device", "cpu", "--out", str(out)])
+    assert exit_info.value.code == 2 and not out.exists()
+    assert f"input path not found: {missing}" in capsys.readouterr().err
 
 
 def test_python_api_paths_tensors_batching_and_calibration(checkpoint, photos):
@@ -135,3 +147,16 @@ def test_import_iqa_stays_light_and_exposes_load():
     code = "import sys, iqa; assert 'torch' not in sys.modules; from iqa import load; import iqa.data; iqa.data.open_dataset; print('ok')"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+@pytest.mark.parametrize("cpus", [1, 2, 4, 8, 16, 64])
+def test_cpu_scoring_never_runs_more_busy_threads_than_cores(cpus):
+    from iqa.cli.score import plan_threads
+
+    workers, threads = plan_threads(None, "cpu", cpus=cpus)
+    assert workers + threads <= max(cpus, 2) and threads >= 1
+    assert workers == (0 if cpus <= 4 else cpus // 4 if cpus < 32 else 8)
+    # An explicit worker count is kept, and the network gives up those cores.
+    assert plan_threads(3, "cpu", cpus=cpus) == (3, max(1, cpus - 3))
+    # On a GPU the decoding workers get the cores.
+    assert plan_threads(None, "cuda", cpus=cpus) == (min(8, cpus), cpus)

@@ -1,24 +1,70 @@
-"""The ``iqa`` command: ``iqa score ...``, and the pipeline's entry points as subcommands.
+"""The ``iqa`` command: scoring, the demo, and the pipeline's entry points as subcommands.
 
     iqa score PATH... [--ckpt CKPT] [--batch-size N] --out scores.csv
-    iqa label    <hydra overrides>     same as python label.py ...
-    iqa train    <hydra overrides>     same as python train.py ...
-    iqa evaluate <hydra overrides>     same as python evaluate.py ...
+    iqa demo     [overrides]            the offline demo, end to end
+    iqa label    <hydra overrides>      same as python label.py ...
+    iqa train    <hydra overrides>      same as python train.py ...
+    iqa evaluate <hydra overrides>      same as python evaluate.py ...
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-USAGE = """usage: iqa <command> [args]
+HYDRA_COMMANDS = ("label", "train", "evaluate", "select_prompts")
+
+USAGE = """usage: iqa <command> [args]          (iqa --version, iqa <command> --help)
 
 commands:
-  score      score images (files or folders) with a trained checkpoint -> CSV   (iqa score --help)
-  label      pseudo-label a corpus            (Hydra overrides, as python label.py)
-  train      pretrain / fine-tune / probe     (Hydra overrides, as python train.py)
-  evaluate   cross-dataset evaluation         (Hydra overrides, as python evaluate.py)
+  score           score images (files or folders) with a trained checkpoint -> CSV   (iqa score --help)
+  demo            the offline demo: label -> pretrain -> fine-tune x2 -> evaluate   (iqa demo --help)
+  label           pseudo-label a corpus            (Hydra overrides, as python label.py)
+  train           pretrain / fine-tune / probe     (Hydra overrides, as python train.py)
+  evaluate        cross-dataset evaluation         (Hydra overrides, as python evaluate.py)
+  select_prompts  choose antonym prompt pairs on proxy tasks (Hydra overrides)
 """
+
+
+def config_groups() -> dict[str, list[str]]:
+    """Every config group and its choices: the shipped ones, plus the user config directory's.
+
+    Read from the directories alone (no Hydra), so ``iqa --help`` stays instant.
+    """
+    shipped = Path(__file__).resolve().parent.parent / "conf"
+    user = Path(os.environ.get("ATTIQA_USER_CONF", "user_conf"))
+    groups: dict[str, set[str]] = {}
+    for root in (shipped, user):
+        if not root.is_dir():
+            continue
+        for path in root.rglob("*.yaml"):
+            group = path.parent.relative_to(root).as_posix()
+            if group != ".":
+                groups.setdefault(group, set()).add(path.stem)
+    return {group: sorted(choices) for group, choices in sorted(groups.items())}
+
+
+def usage() -> str:
+    lines = [USAGE, "config groups (group=choice in label/train/evaluate; shipped in iqa/conf, user sets in "
+             "$ATTIQA_USER_CONF or ./user_conf):"]
+    for group, choices in config_groups().items():
+        lines.append(f"  {group:<16} {', '.join(choices)}")
+    return "\n".join(lines) + "\n"
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    import iqa
+
+    try:
+        installed = dist_version("attiqa")
+    except PackageNotFoundError:  # running from a clone that was never installed
+        installed = iqa.__version__
+    return f"attiqa {installed} ({Path(iqa.__file__).resolve().parent})"
 
 
 def _hydra(command: str, rest: Sequence[str]) -> int:
@@ -30,23 +76,33 @@ def _hydra(command: str, rest: Sequence[str]) -> int:
 
         evaluate_main()
     else:
-        hydra_entry(command, f"iqa.cli.{command}:run")  # imported when the job runs: --help stays fast
+        hydra_entry(command, f"iqa.cli.{command}:run")  # label, train, select_prompts: imported when the job runs
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
-        print(USAGE, end="")
+        print(usage(), end="")
         return 0 if args else 2
+    if args[0] in ("-V", "--version", "version"):
+        print(version())
+        return 0
     command, rest = args[0], args[1:]
     if command == "score":
         from iqa.cli.score import main as score_main
 
         return score_main(rest)
-    if command in ("label", "train", "evaluate"):
+    if command == "demo":
+        from iqa.demo import main as demo_main
+
+        return demo_main(rest)
+    if command in HYDRA_COMMANDS:
         return _hydra(command, rest)
-    print(f"iqa: unknown command '{command}'\n\n{USAGE}", file=sys.stderr, end="")
+    from iqa.errors import suggest
+
+    print(f"iqa: unknown command '{command}'{suggest(command, ['score', 'demo', *HYDRA_COMMANDS])}\n\n{USAGE}",
+          file=sys.stderr, end="")
     return 2
 
 

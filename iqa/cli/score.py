@@ -50,7 +50,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--ckpt", help=f"checkpoint (default: ${CKPT_ENV}, else outputs/{DEMO_CKPT} if present)")
     p.add_argument("--out", default="scores.csv", help="output CSV (default: scores.csv)")
     p.add_argument("--batch-size", type=int, default=32, help="images per forward pass (default: 32)")
-    p.add_argument("--num-workers", type=int, default=min(8, os.cpu_count() or 1), help="decoding processes (default: min(8, CPUs))")
+    p.add_argument("--num-workers", type=int, default=None,
+                   help="decoding processes (default: on a GPU min(8, CPUs); on the CPU 0 up to 4 cores, else CPUs/4)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default: auto)")
     p.add_argument("--image-size", type=int, default=None, help="short side in px (default: the checkpoint's training size)")
     p.add_argument("--policy", choices=("resize", "tiles"), default="resize",
@@ -59,6 +60,22 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-side", type=int, default=None, help="cap on the long side after resizing (default: 4 x image size)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
+
+
+def plan_threads(num_workers: int | None, device_type: str, cpus: int | None = None) -> tuple[int, int]:
+    """(decoding processes, torch threads in the main process) for scoring.
+
+    On a GPU the main process only feeds the device, so decoding gets the
+    cores. On the CPU, decoding and the network compete for the same cores:
+    with more busy threads than cores, threads spin and wait on each other and
+    the kernel's time (system time) overtakes the work itself. So the workers
+    come out of the network's thread budget and the total never exceeds the cores.
+    """
+    cpus = max(1, cpus or os.cpu_count() or 1)
+    if device_type != "cpu":
+        return (min(8, cpus) if num_workers is None else num_workers), cpus
+    workers = (0 if cpus <= 4 else min(8, cpus // 4)) if num_workers is None else num_workers
+    return workers, max(1, cpus - workers)
 
 
 def _format(value) -> str:
@@ -86,11 +103,14 @@ def write_scores(frame, out: Path, meta: dict) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from iqa.inference import expand_paths, load
+    from iqa.inference import default_device, expand_paths, load
 
     ckpt = args.ckpt or default_checkpoint()
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
+    missing = [p for p in args.paths if not Path(os.path.expanduser(p)).exists()]
+    if missing:
+        raise UserError(f"input path{'s' if len(missing) > 1 else ''} not found: {', '.join(missing)}")
     device = None if args.device == "auto" else args.device
     model = load(ckpt, image_size=args.image_size, policy=args.policy, crop_size=args.crop_size, max_side=args.max_side, device=device)
     paths = expand_paths(args.paths)
@@ -98,8 +118,18 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"no images found in {' '.join(args.paths)}")
     if not model.quality_trained:
         print(f"warning: {ckpt} is a pretraining checkpoint: the quality column stays empty (attributes only)", file=sys.stderr)
+    import torch
+
+    device = model.device or default_device()
+    workers, threads = plan_threads(args.num_workers, device.type)
+    if device.type == "cpu":
+        torch.set_num_threads(threads)
+    view = model.view
+    print(f"scoring {len(paths)} images with {ckpt} on {device} ({workers} decoding workers, {threads} torch threads): "
+          f"view {view.policy}, short side {view.image_size} px{f', crop {view.crop_size} px' if view.crop_size else ''}, "
+          f"long side capped at {view.max_side or 4 * view.image_size} px", file=sys.stderr, flush=True)
     started = time.perf_counter()
-    frame = model.score(paths, batch_size=args.batch_size, num_workers=args.num_workers, progress=not args.no_progress)
+    frame = model.score(paths, batch_size=args.batch_size, num_workers=workers, progress=not args.no_progress)
     seconds = time.perf_counter() - started
     failed = int((frame["error"] != "").sum())
     meta = {
