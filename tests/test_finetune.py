@@ -60,10 +60,9 @@ def train_cfg(tiny_dirs, *extra: str):
 
 def test_ridge_probe_head_is_the_closed_form_fit_on_frozen_features(tiny_dirs, tmp_path):
     from iqa.cli.train import run
-    from iqa.models import build_student
     from iqa.data.records import RecordDataset, load_split
     from iqa.metrics import MOSScale
-    from iqa.models import net_from_checkpoint
+    from iqa.models import build_student, net_from_checkpoint
 
     cfg = train_cfg(tiny_dirs, "stage=ridge_probe", "stage.ridge_alpha=[1.0,30.0,1000.0]",
                     "init=imagenet", f"run_dir={tmp_path}/ridge")
@@ -94,8 +93,7 @@ def test_ridge_probe_head_is_the_closed_form_fit_on_frozen_features(tiny_dirs, t
 
 def test_linear_probe_keeps_batchnorm_statistics_frozen(tiny_dirs, tmp_path):
     from iqa.cli.train import run
-    from iqa.models import build_student
-    from iqa.models import net_from_checkpoint
+    from iqa.models import build_student, net_from_checkpoint
 
     cfg = train_cfg(tiny_dirs, "stage=linear_probe", "init=imagenet", f"run_dir={tmp_path}/lp", "stage.max_steps=2")
     summary = run(cfg)
