@@ -1,4 +1,4 @@
-"""Train: python train.py stage=<pretrain|finetune|linear_probe> backbone=<timm name> data=<choice> ..."""
+"""Train: python train.py stage=<pretrain|finetune|linear_probe|ridge_probe> backbone=<timm name> data=<choice> ..."""
 
 from iqa.cli.common import hydra_entry
 
