@@ -11,7 +11,7 @@ from iqa.attributes import ATTRIBUTES
 
 __version__ = "0.1.0"
 
-__all__ = ["ATTRIBUTES", "__version__", "load"]
+__all__ = ["ATTRIBUTES", "__version__", "evaluate", "load"]
 
 import iqa.config  # noqa: E402,F401  (registers the OmegaConf resolvers used in conf/)
 
@@ -21,4 +21,8 @@ def __getattr__(name: str) -> Any:
         from iqa.inference import load
 
         return load
+    if name == "evaluate":
+        from iqa.evaluation import evaluate
+
+        return evaluate
     raise AttributeError(f"module 'iqa' has no attribute {name!r}")

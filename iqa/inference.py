@@ -14,14 +14,22 @@ in :func:`predict_items`, which
 Outputs (see ``docs/evaluation.md``):
 
 * ``quality``: on the MOS scale of the dataset the checkpoint was fine-tuned
-  on (its range and direction are in :attr:`QualityModel.quality_scale`);
-* ``quality_unit``: the same on a unit scale where 1 is best (unclipped);
+  on (its range and direction are in :attr:`QualityModel.quality_scale`),
+  clipped to that range: a MOS outside the scale it is declared on means
+  nothing, and the meta file promises the range;
+* ``quality_unit``: the same on a unit scale where 1 is best, *unclipped*
+  (a regression head can overshoot 0..1 a little; this column keeps the
+  ranking among images that ``quality`` ties at the ends of the scale);
 * one raw score per attribute: relative, unbounded, higher = more of the
   attribute (noisiness: higher = noisier); compare images scored by the same
-  checkpoint, not across checkpoints;
+  checkpoint, not across checkpoints. Only for checkpoints whose attribute
+  heads were trained on attribute labels (pretraining, or fine-tuning
+  initialised from it; ``CheckpointMeta.attributes_trained``): a model
+  fine-tuned from ``init=imagenet`` or ``none`` has random attribute heads, so
+  these columns are left out rather than filled with meaningless numbers;
 * ``<attribute>_percentile`` (0..100) where the checkpoint carries a
-  calibration: the share of its fine-tuning validation images that scored
-  lower on that attribute.
+  calibration (and trained attribute heads): the share of its fine-tuning
+  validation images that scored lower on that attribute.
 """
 
 from __future__ import annotations
@@ -38,11 +46,12 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from iqa.checkpoints import CheckpointMeta, load_net, meta_from_hparams, write_checkpoint
 from iqa.data.images import IMAGE_EXTENSIONS, SkipImage
 from iqa.data.records import Record, View, probe_size, read_bytes
 from iqa.errors import UserError
 from iqa.metrics import MOSScale
-from iqa.models import IQANet, net_from_checkpoint
+from iqa.models import IQANet
 
 log = logging.getLogger(__name__)
 
@@ -223,10 +232,26 @@ class QualityModel:
     view: View
     hparams: dict[str, Any] = field(default_factory=dict)
     device: torch.device | None = None
+    #: The checkpoint's typed metadata; built from ``hparams`` when not given.
+    meta: CheckpointMeta | None = None
+
+    def __post_init__(self) -> None:
+        if self.meta is None:
+            self.meta = meta_from_hparams({"net_config": self.net.config, **self.hparams}, "hparams")
 
     @property
     def attributes(self) -> tuple[str, ...]:
         return self.net.attributes
+
+    @property
+    def attributes_trained(self) -> bool:
+        """Whether the attribute heads learnt from attribute labels (else :meth:`score` leaves them out)."""
+        return self.meta.attributes_trained
+
+    @property
+    def scored_attributes(self) -> tuple[str, ...]:
+        """The attribute columns :meth:`score` reports: all of them, or none for untrained heads."""
+        return self.attributes if self.attributes_trained else ()
 
     @property
     def image_size(self) -> int:
@@ -235,33 +260,36 @@ class QualityModel:
     @property
     def quality_trained(self) -> bool:
         """False for a pretraining checkpoint, whose quality head never saw a MOS."""
-        return self.hparams.get("stage", "finetune") != "pretrain"
+        return self.meta.quality_trained
 
     @property
     def calibration(self) -> dict[str, Any] | None:
-        calibration = self.hparams.get("attribute_calibration")
-        if calibration and list(calibration.get("attributes", [])) == list(self.attributes):
+        calibration = self.meta.attribute_calibration
+        if calibration and self.attributes_trained and list(calibration.get("attributes", [])) == list(self.attributes):
             return calibration
         return None
 
     @property
     def quality_scale(self) -> dict[str, Any]:
         return {"range": [self.scale.low, self.scale.high], "higher_is_better": self.scale.higher_is_better,
-                "dataset": self.hparams.get("data")}
+                "dataset": self.meta.data}
 
     def columns(self) -> dict[str, dict[str, Any]]:
         """What each output column means: range and direction (written beside score CSVs)."""
-        trained_on = self.hparams.get("data") or "the fine-tuning dataset"
+        trained_on = self.meta.data or "the fine-tuning dataset"
         cols: dict[str, dict[str, Any]] = {
             "path": {"meaning": "input file (or tensor index)"},
-            "quality": {"meaning": f"predicted MOS on the scale of {trained_on}", "range": [self.scale.low, self.scale.high],
-                        "higher_is_better": self.scale.higher_is_better},
-            "quality_unit": {"meaning": "predicted quality on a unit scale (unclipped)", "range": [0.0, 1.0], "higher_is_better": True},
+            "quality": {"meaning": f"predicted MOS on the scale of {trained_on}, clipped to its range",
+                        "range": [self.scale.low, self.scale.high], "higher_is_better": self.scale.higher_is_better,
+                        "clipped": True},
+            "quality_unit": {"meaning": "predicted quality on a unit scale, unclipped: may fall slightly outside the range, "
+                                        "which keeps the order among images that quality ties at its ends",
+                             "range": [0.0, 1.0], "higher_is_better": True, "clipped": False},
         }
         if not self.quality_trained:
             cols["quality"]["meaning"] = "empty: this is a pretraining checkpoint (no MOS-trained quality head)"
             cols["quality_unit"]["meaning"] = cols["quality"]["meaning"]
-        for name in self.attributes:
+        for name in self.scored_attributes:
             cols[name] = {"meaning": f"raw {name} score: relative and unbounded; higher = {ATTRIBUTE_MEANING.get(name, 'more')}",
                           "range": None, "higher_means": ATTRIBUTE_MEANING.get(name, "more")}
         if self.calibration:
@@ -302,14 +330,17 @@ class QualityModel:
         ``inputs``: a file or folder (searched recursively), a list of them, a
         tensor ``[B, 3, H, W]`` / ``[3, H, W]`` (uint8 0..255 or float 0..1,
         used as given: no resizing), or a list of such tensors. Columns:
-        ``path``, ``quality``, ``quality_unit``, the attributes,
-        ``<attribute>_percentile`` if the checkpoint is calibrated, and
-        ``error`` (empty, or why an image could not be read). See :meth:`columns`.
+        ``path``, ``quality`` (clipped to the MOS range), ``quality_unit``
+        (unclipped), the attributes and ``<attribute>_percentile`` if the
+        checkpoint is calibrated (both only when its attribute heads were
+        trained: :attr:`attributes_trained`), and ``error`` (empty, or why an
+        image could not be read). See :meth:`columns`.
         """
         import pandas as pd
 
         dev = torch.device(device) if device is not None else (self.device or default_device())
-        if isinstance(inputs, torch.Tensor) or (isinstance(inputs, (list, tuple)) and inputs and all(isinstance(t, torch.Tensor) for t in inputs)):
+        tensor_list = isinstance(inputs, (list, tuple)) and inputs and all(isinstance(t, torch.Tensor) for t in inputs)
+        if isinstance(inputs, torch.Tensor) or tensor_list:
             tensors = [inputs] if isinstance(inputs, torch.Tensor) else list(inputs)
             unit_parts, attr_parts = zip(*(self._run_tensor(t, batch_size, dev) for t in tensors))
             unit, attrs = np.concatenate(unit_parts), np.concatenate(attr_parts)
@@ -325,8 +356,9 @@ class QualityModel:
             )
         if not self.quality_trained:
             unit = np.full_like(unit, np.nan)
-        frame = pd.DataFrame({"path": names, "quality": np.asarray(self.scale.from_unit(unit), dtype=np.float64), "quality_unit": unit})
-        for i, name in enumerate(self.attributes):
+        quality = np.clip(np.asarray(self.scale.from_unit(unit), dtype=np.float64), self.scale.low, self.scale.high)
+        frame = pd.DataFrame({"path": names, "quality": quality, "quality_unit": unit})
+        for i, name in enumerate(self.scored_attributes):
             frame[name] = attrs[:, i]
         calibration = self.calibration
         if calibration:
@@ -353,30 +385,24 @@ def load(
     """
     if not Path(ckpt).is_file():
         raise UserError(f"checkpoint not found: {ckpt}")
-    net, hparams = net_from_checkpoint(str(ckpt))
-    low, high = hparams.get("mos_range", (0.0, 1.0))
-    scale = MOSScale(float(low), float(high), bool(hparams.get("higher_is_better", True)))
-    size = int(image_size or hparams.get("image_size") or 384)
+    net, meta = load_net(str(ckpt))
+    low, high = meta.mos_range
+    scale = MOSScale(low, high, meta.higher_is_better)
+    size = int(image_size or meta.image_size or 384)
     view = View(image_size=size, policy=policy, crop_size=crop_size, max_side=max_side)
-    return QualityModel(net.eval(), scale, view, dict(hparams), torch.device(device) if device else None)
+    return QualityModel(net.eval(), scale, view, meta.hparams(), torch.device(device) if device else None, meta)
 
 
 def export_checkpoint(net: IQANet, path: str | os.PathLike, **hparams: Any) -> Path:
     """Write ``net`` as a minimal attiqa checkpoint that :func:`load` and ``init=`` accept.
 
-    ``hparams`` (e.g. ``stage``, ``data``, ``mos_range``, ``higher_is_better``,
-    ``image_size``) are stored as the checkpoint's hyper-parameters.
+    ``hparams`` are metadata keys of :class:`~iqa.checkpoints.CheckpointMeta`
+    (e.g. ``stage``, ``data``, ``init``, ``mos_range``, ``higher_is_better``,
+    ``image_size``, ``attributes_trained``); an unknown key is a ``TypeError``.
+    Without ``attributes_trained`` (or an ``init`` naming a checkpoint), a
+    non-pretraining checkpoint's attribute heads count as untrained.
     """
-    import io
-
-    from iqa.data.labels import atomic_write_bytes
-
-    state = {f"net.{k}": v.detach().cpu() for k, v in net.state_dict().items()}
-    payload = {"state_dict": state, "hyper_parameters": {"net_config": net.config, **hparams}}
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
-    return Path(path)
+    return write_checkpoint(net, path, **hparams)
 
 
 __all__ = ["QualityModel", "View", "expand_paths", "export_checkpoint", "load", "predict_items", "prepare_net"]

@@ -74,23 +74,15 @@ class IQANet(nn.Module):
 
 
 def net_from_checkpoint(path: str, map_location: str | torch.device = "cpu") -> tuple[IQANet, dict[str, Any]]:
-    """Rebuild an :class:`IQANet` from any attiqa Lightning checkpoint; returns ``(net, hyper_parameters)``."""
-    from iqa.errors import UserError
+    """Rebuild an :class:`IQANet` from any attiqa checkpoint; returns ``(net, hyper_parameters)``.
 
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=False)
-    except FileNotFoundError:
-        raise UserError(f"checkpoint not found: {path}") from None
-    except Exception as exc:  # noqa: BLE001
-        raise UserError(f"not a readable checkpoint: {path} ({type(exc).__name__})") from exc
-    hparams = ckpt.get("hyper_parameters", {}) if isinstance(ckpt, dict) else {}
-    config = hparams.get("net_config")
-    if not config or "state_dict" not in ckpt:
-        raise UserError(f"{path} is not an attiqa checkpoint (no net_config / state_dict)")
-    net = IQANet(weights="none", **config)
-    state = {k[len("net.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
-    net.load_state_dict(state)
-    return net, hparams
+    The metadata is read by :func:`iqa.checkpoints.load_net`, so keys that
+    older checkpoints lack come back with the values they implied.
+    """
+    from iqa.checkpoints import load_net
+
+    net, meta = load_net(path, map_location)
+    return net, meta.hparams()
 
 
 def build_student(backbone: Mapping[str, Any], init: str | None = None, attributes: Sequence[str] = ATTRIBUTES) -> IQANet:

@@ -115,6 +115,7 @@ def test_finetune_records_split_fraction_and_attribute_calibration_and_refuses_m
                             "data.split_seed=3", f"run_dir={tmp_path}/ft"))
     _, hparams = net_from_checkpoint(summary["last_checkpoint"])
     assert hparams["train_images"] == round(0.25 * 82)
+    assert hparams["init"] == "imagenet" and hparams["attributes_trained"] is False  # ImageNet backbone: untrained attribute heads
     assert hparams["split"] == {"scheme": "official", "seed": 3, "test_fraction": 0.2, "val_fraction": 0.1,
                                 "by_reference": True, "train_fraction": 0.25}
     calibration = hparams["attribute_calibration"]

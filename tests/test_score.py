@@ -21,7 +21,7 @@ ATTRS = ["sharpness", "brightness", "contrast", "colorfulness", "noisiness"]
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
-    """A fine-tuning-style checkpoint (random network) with a MOS scale and an attribute calibration."""
+    """A fine-tuning-style checkpoint (random network) with a MOS scale, trained attribute heads and their calibration."""
     from iqa.inference import export_checkpoint
     from iqa.models import IQANet
 
@@ -30,7 +30,7 @@ def checkpoint(tmp_path_factory) -> Path:
     calibration = {"attributes": ATTRS, "quantiles": quantiles, "count": 500, "reference": "validation split of demo"}
     path = tmp_path_factory.mktemp("ckpt") / "model.ckpt"
     return export_checkpoint(IQANet(weights="none"), path, stage="finetune", data="demo", mos_range=[1.0, 5.0],
-                             higher_is_better=True, image_size=64, attribute_calibration=calibration)
+                             higher_is_better=True, image_size=64, attribute_calibration=calibration, attributes_trained=True)
 
 
 @pytest.fixture(scope="module")
@@ -67,11 +67,12 @@ def test_cli_scores_folders_recursively_reports_bad_files_and_documents_columns(
     assert all(r["quality"] == "" for r in rows if r["error"])
     for r in good:
         unit = float(r["quality_unit"])
-        assert float(r["quality"]) == pytest.approx(1.0 + 4.0 * unit, abs=1e-5)
+        assert float(r["quality"]) == pytest.approx(min(5.0, max(1.0, 1.0 + 4.0 * unit)), abs=1e-5)
         assert all(0.0 <= float(r[f"{a}_percentile"]) <= 100.0 for a in ATTRS)
     meta = json.loads((tmp_path / "scores.meta.json").read_text())
     assert meta["columns"]["quality"]["range"] == [1.0, 5.0] and meta["columns"]["quality"]["higher_is_better"] is True
     assert "noisier" in meta["columns"]["noisiness"]["meaning"] and meta["unreadable"] == 2 and meta["images"] == 8
+    assert meta["attributes_trained"] is True and meta["columns"]["quality"]["clipped"] is True
     captured = capsys.readouterr()
     assert "scored 6 images (2 unreadable" in captured.out and "scoring" in captured.err  # the progress bar
     # The console names the view the checkpoint is scored at.
@@ -147,6 +148,79 @@ def test_import_iqa_stays_light_and_exposes_load():
     code = "import sys, iqa; assert 'torch' not in sys.modules; from iqa import load; import iqa.data; iqa.data.open_dataset; print('ok')"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+def _constant_net(bias: float, seed: int = 0):
+    """A random network whose quality head outputs ``bias`` for every image (unit scale, 1 = best)."""
+    from iqa.models import IQANet
+
+    torch.manual_seed(seed)
+    net = IQANet(backbone="test_efficientnet", weights="none")
+    with torch.no_grad():
+        net.quality_head.weight.zero_()
+        net.quality_head.bias.fill_(bias)
+    return net
+
+
+@pytest.mark.parametrize(("bias", "mos_range", "higher", "expected"), [
+    (1.5, [1.0, 5.0], True, 5.0),     # overshoots the top: 1 + 4 * 1.5 = 7 -> 5
+    (-0.25, [1.0, 5.0], True, 1.0),   # undershoots: 1 + 4 * -0.25 = 0 -> 1
+    (1.5, [0.0, 10.0], False, 0.0),   # lower is better: 10 - 10 * 1.5 = -5 -> 0 (the best end)
+    (0.25, [1.0, 5.0], True, 2.0),    # inside the range: untouched
+])
+def test_quality_is_clipped_to_the_declared_range_and_quality_unit_is_not(tmp_path, photos, bias, mos_range, higher, expected):
+    import iqa
+    from iqa.cli.score import main
+    from iqa.inference import export_checkpoint
+
+    ckpt = export_checkpoint(_constant_net(bias), tmp_path / "c.ckpt", stage="finetune", data="demo", init="imagenet",
+                             mos_range=mos_range, higher_is_better=higher, image_size=64)
+    frame = iqa.load(ckpt, device="cpu").score(photos / "img0.jpg")
+    assert frame["quality_unit"][0] == pytest.approx(bias, abs=1e-6)
+    assert frame["quality"][0] == pytest.approx(expected, abs=1e-6)
+    out = tmp_path / "s.csv"
+    assert main([str(photos / "img1.png"), "--ckpt", str(ckpt), "--num-workers", "0", "--device", "cpu", "--out", str(out),
+                 "--no-progress"]) == 0
+    columns = json.loads((tmp_path / "s.meta.json").read_text())["columns"]
+    low, high = columns["quality"]["range"]
+    with open(out, newline="") as handle:
+        value = float(next(csv.DictReader(handle))["quality"])
+    assert low <= value <= high and value == pytest.approx(expected, abs=1e-5)
+    assert columns["quality"]["clipped"] is True and columns["quality_unit"]["clipped"] is False
+    assert "clipped" in columns["quality"]["meaning"] and "unclipped" in columns["quality_unit"]["meaning"]
+
+
+def test_attribute_columns_only_for_checkpoints_whose_heads_saw_attribute_labels(tmp_path, photos, capsys):
+    """Fine-tuned from init=imagenet (or none): random attribute heads, so no attribute or percentile columns;
+    fine-tuned from an attribute-pretraining checkpoint: the full set, as before."""
+    import iqa
+    from iqa.checkpoints import read_meta, stamp_run
+    from iqa.cli.score import main
+    from iqa.inference import export_checkpoint
+
+    quantiles = np.sort(np.random.default_rng(1).normal(size=(5, 101)), axis=1).tolist()
+    calibration = {"attributes": ATTRS, "quantiles": quantiles, "count": 50, "reference": "validation split of demo"}
+    pre = export_checkpoint(_constant_net(0.5), tmp_path / "pre.ckpt", stage="pretrain", data="demo", image_size=64,
+                            attributes_trained=True)
+    frames, metas = {}, {}
+    for init in ("imagenet", "none", str(pre)):
+        hparams: dict = {}
+        stamp_run(hparams, stage="finetune", init=init, data="demo", image_size=64)  # what training records
+        name = Path(init).stem
+        ckpt = export_checkpoint(_constant_net(0.5), tmp_path / f"from-{name}.ckpt", mos_range=[1.0, 5.0],
+                                 attribute_calibration=calibration, **hparams)
+        assert read_meta(ckpt).attributes_trained is (init == str(pre))
+        frames[name] = iqa.load(ckpt, device="cpu").score(photos / "img0.jpg")
+        out = tmp_path / f"{name}.csv"
+        assert main([str(photos / "img0.jpg"), "--ckpt", str(ckpt), "--num-workers", "0", "--device", "cpu", "--out", str(out),
+                     "--no-progress"]) == 0
+        metas[name] = json.loads((tmp_path / f"{name}.meta.json").read_text())
+    for name in ("imagenet", "none"):
+        assert list(frames[name].columns) == ["path", "quality", "quality_unit", "error"]
+        assert metas[name]["attributes_trained"] is False and list(metas[name]["columns"]) == list(frames[name].columns)
+    assert "init=imagenet: its attribute heads never saw an attribute label" in capsys.readouterr().err
+    assert list(frames["pre"].columns) == ["path", "quality", "quality_unit", *ATTRS, *(f"{a}_percentile" for a in ATTRS), "error"]
+    assert metas["pre"]["attributes_trained"] is True and list(metas["pre"]["columns"]) == list(frames["pre"].columns)
 
 
 @pytest.mark.parametrize("cpus", [1, 2, 4, 8, 16, 64])

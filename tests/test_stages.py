@@ -42,6 +42,11 @@ def test_pretrain_then_finetune_from_its_checkpoint_and_resume(tiny_dirs, tiny_l
 
     fine = run(train_cfg(tiny_dirs, "stage=finetune", f"init={last}", f"run_dir={tmp_path}/fine"))
     assert fine["global_step"] == 4 and "val/srcc" in fine["metrics"]
+    # Pretraining trains the attribute heads, and a run initialised from it records that it inherits them.
+    from iqa.checkpoints import read_meta
+
+    assert read_meta(last).attributes_trained and read_meta(fine["last_checkpoint"]).attributes_trained
+    assert read_meta(fine["last_checkpoint"]).init == str(last)
     # The fine-tuned backbone starts from the pretrained one, not from ImageNet.
     pre_state = torch.load(last, weights_only=False)["state_dict"]
     from iqa.models import build_student

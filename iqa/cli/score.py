@@ -2,9 +2,10 @@
 
 Files and folders (searched recursively for images) are scored in batches with
 a progress bar. The CSV has one row per image, in input order: ``path``,
-``quality`` (MOS scale of the checkpoint's fine-tuning dataset), ``quality_unit``
-(0..1, 1 best), the five raw attribute scores, their percentiles when the
-checkpoint is calibrated, and ``error`` (empty, or why the image could not be
+``quality`` (MOS scale of the checkpoint's fine-tuning dataset, clipped to it),
+``quality_unit`` (0..1, 1 best, unclipped), the five raw attribute scores and
+their percentiles when the checkpoint is calibrated (both only when its
+attribute heads were trained on attribute labels), and ``error`` (empty, or why the image could not be
 read: unreadable files never stop the run). Beside it, ``<name>.meta.json``
 records each column's range and direction, the checkpoint and the view.
 """
@@ -118,6 +119,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"no images found in {' '.join(args.paths)}")
     if not model.quality_trained:
         print(f"warning: {ckpt} is a pretraining checkpoint: the quality column stays empty (attributes only)", file=sys.stderr)
+    if not model.attributes_trained:
+        print(f"note: {ckpt} starts from init={model.meta.init}: its attribute heads never saw an attribute label, "
+              f"so the attribute columns are left out", file=sys.stderr)
     import torch
 
     device = model.device or default_device()
@@ -136,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
         "checkpoint": str(ckpt),
         "trained_on": model.hparams.get("data"),
         "stage": model.hparams.get("stage"),
+        "attributes_trained": model.attributes_trained,
         "view": {"policy": model.view.policy, "image_size": model.view.image_size, "crop_size": model.view.crop_size,
                  "max_side": model.view.max_side or 4 * model.view.image_size},
         "columns": model.columns(),

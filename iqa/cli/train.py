@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from iqa.attributes import ATTRIBUTES
+from iqa.checkpoints import read_meta, stamp, stamp_run
 from iqa.cli.common import build_logger, close_logger, prepare_data, setup_run
 from iqa.config import config_dir, instantiate_list, instantiate_node, to_plain
 from iqa.data.labels import atomic_write_json
@@ -90,10 +90,10 @@ def check_resume_matches(cfg: DictConfig, settings: dict[str, Any]) -> None:
     if not last.is_file():
         return
     try:
-        hparams = torch.load(last, map_location="cpu", weights_only=False).get("hyper_parameters", {})
-    except Exception:  # noqa: BLE001  (resume_path reports unreadable checkpoints)
+        meta = read_meta(last)
+    except UserError:  # resume_path reports unreadable checkpoints
         return
-    previous = {"data": hparams.get("data"), "init": hparams.get("init"), "split": hparams.get("split")}
+    previous = {"data": meta.data, "init": meta.init, "split": meta.split}
     current = {"data": cfg.data.name, "init": str(cfg.net.init), "split": settings}
     differing = [k for k in previous if previous[k] is not None and previous[k] != current[k]]
     if differing:
@@ -144,10 +144,7 @@ def build_finetune(cfg: DictConfig, net: IQANet):
         higher_is_better=higher_is_better,
     )
     # What evaluate.py needs to rebuild this run's exact test split (and report which data it saw).
-    module.hparams["split"] = settings
-    module.hparams["data_config"] = data
-    module.hparams["train_images"] = sizes["train"]
-    module.hparams["head"] = head
+    stamp(module.hparams, split=settings, data_config=data, train_images=sizes["train"], head=head)
     return module, datamodule
 
 
@@ -207,13 +204,9 @@ def fit(cfg: DictConfig, extra_callbacks: list) -> dict[str, Any]:
     init = None if cfg.net.init is None else str(cfg.net.init)
     net = instantiate_node(cfg.net)
     module, datamodule = (build_pretrain if cfg.stage.name == "pretrain" else build_finetune)(cfg, net)
-    module.hparams["stage"] = cfg.stage.name
-    module.hparams["init"] = init
-    module.hparams["data"] = cfg.data.name
-    if cfg.stage.name != "pretrain":
-        module.hparams["image_size"] = int(cfg.data.iqa.image_size)
-    else:  # scoring a pretrain checkpoint resizes images as its teacher (and so its training crops) saw them
-        module.hparams["image_size"] = int(datamodule.manifest["teacher"]["image_size"])
+    # Scoring a pretrain checkpoint resizes images as its teacher (and so its training crops) saw them.
+    image_size = datamodule.manifest["teacher"]["image_size"] if cfg.stage.name == "pretrain" else cfg.data.iqa.image_size
+    stamp_run(module.hparams, stage=cfg.stage.name, init=init, data=cfg.data.name, image_size=image_size)
 
     has_val = bool(datamodule.val_dataloader()) if cfg.stage.name != "pretrain" else datamodule.val_stream is not None
     no_val = {}

@@ -192,7 +192,9 @@ class StageModule(pl.LightningModule):
 
     # -- checkpoint metadata -----------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint.setdefault("hyper_parameters", {})["net_config"] = self.net.config
+        from iqa.checkpoints import stamp
+
+        stamp(checkpoint.setdefault("hyper_parameters", {}), net_config=self.net.config)
         checkpoint["nonfinite_batches"] = self.nonfinite_batches
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:

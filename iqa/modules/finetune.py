@@ -131,7 +131,9 @@ class FinetuneModule(StageModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         super().on_save_checkpoint(checkpoint)
         if self.attribute_calibration:
-            checkpoint["hyper_parameters"]["attribute_calibration"] = self.attribute_calibration
+            from iqa.checkpoints import stamp
+
+            stamp(checkpoint["hyper_parameters"], attribute_calibration=self.attribute_calibration)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         super().on_load_checkpoint(checkpoint)
