@@ -99,7 +99,7 @@ def _write_shard(job: tuple[str, int, int, int]) -> str:
     from PIL import Image
 
     from iqa import distortions
-    from iqa.data.demo import load_reference
+    from iqa.data.synthetic import load_reference
 
     path, first, count, size = job
     if not _PHOTOS:
@@ -170,7 +170,8 @@ def measure_decode(cfg, teacher, device: torch.device, keep: int) -> tuple[float
 
     Keeps up to ``keep`` decoded images for the teacher loop.
     """
-    from iqa.cli.label import LabelDataModule, label_units
+    from iqa.cli.label import label_units
+    from iqa.data.datamodules import LabelDataModule
     from iqa.modules.label import LabelModule
 
     units = label_units(cfg)

@@ -61,7 +61,7 @@ def _write_shard(task: tuple[str, int, int, int]) -> int:
     from PIL import Image
 
     from iqa import distortions
-    from iqa.data.demo import load_reference
+    from iqa.data.synthetic import load_reference
 
     path, index, count, seed = task
     rng = np.random.default_rng(seed + index)

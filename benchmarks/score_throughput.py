@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader, Dataset  # noqa: E402
 def make_images(folder: Path, count: int, width: int, height: int) -> list[Path]:
     """``count`` distinct JPEGs of ``width x height`` cut from the scikit-image photos."""
     from iqa import distortions
-    from iqa.data.demo import load_reference
+    from iqa.data.synthetic import load_reference
 
     photos = [load_reference(name) for name in ("astronaut", "coffee", "chelsea", "rocket", "motorcycle")]
     rng = np.random.default_rng(0)

@@ -1,28 +1,53 @@
 """attiqa: attribute-aware no-reference image quality assessment (ATTIQA).
 
-``iqa.load(ckpt)`` returns a :class:`~iqa.inference.QualityModel`; its
-``score(paths_or_tensors)`` gives quality and the five attribute scores. The
-import is lazy, so ``import iqa`` stays cheap (no torch until it is needed).
+The public Python API, flat and lazily imported (``import iqa`` loads neither
+torch nor Lightning nor Hydra; each function pulls in only what it needs):
+
+``iqa.load(ckpt)``
+    A :class:`~iqa.inference.QualityModel`; ``.score(paths_or_tensors)`` gives
+    quality (on the fine-tuning dataset's MOS scale) and the five attribute
+    scores. Scoring never imports Lightning or Hydra.
+``iqa.evaluate(checkpoints, datasets)``
+    SRCC / PLCC / KRCC of checkpoints on test sets, as ``evaluate.py`` computes
+    them, without Hydra (:mod:`iqa.evaluation`).
+``iqa.read_labels(label_dir)``
+    A pseudo-label set written by ``label.py`` as a table: ``key``, ``source``,
+    ``unit`` and one column per attribute (:mod:`iqa.data.label_sets` owns the
+    layout).
+``iqa.open_dataset(name, root, split=None)``
+    The records (``path``, ``mos``, ...) of a MOS dataset in its official layout
+    (:mod:`iqa.data.catalog`).
+``iqa.list_datasets()``
+    The MOS datasets the ``data`` configs declare, with their MOS range and
+    direction.
 """
 
-from typing import Any
+import importlib as _importlib
 
 from iqa.attributes import ATTRIBUTES
 
 __version__ = "0.1.0"
 
-__all__ = ["ATTRIBUTES", "__version__", "evaluate", "load"]
+#: Public name -> the module defining it, imported on first use.
+_LAZY = {
+    "load": "iqa.inference",
+    "evaluate": "iqa.evaluation",
+    "read_labels": "iqa.data.label_sets",
+    "open_dataset": "iqa.data.catalog",
+    "list_datasets": "iqa.data.catalog",
+}
 
-import iqa.config  # noqa: E402,F401  (registers the OmegaConf resolvers used in conf/)
+__all__ = ["ATTRIBUTES", "__version__", *_LAZY]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "load":
-        from iqa.inference import load
-
-        return load
-    if name == "evaluate":
-        from iqa.evaluation import evaluate
-
-        return evaluate
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        value = getattr(_importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # later lookups skip this hook
+        return value
     raise AttributeError(f"module 'iqa' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """Public names, including the lazy ones not imported yet (for completion and ``help``)."""
+    return sorted(n for n in set(globals()) | set(_LAZY) if not n.startswith("_") or n.startswith("__"))

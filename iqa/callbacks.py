@@ -72,7 +72,7 @@ class ReplicaDigest(pl.Callback):
             self.batches.append(list(batch["keys"]))
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        from iqa.data.labels import atomic_write_json
+        from iqa.io import atomic_write_json
 
         net = getattr(pl_module, "net", pl_module)
         atomic_write_json(self.directory / f"rank-{trainer.global_rank}.json", {

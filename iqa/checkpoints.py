@@ -56,7 +56,7 @@ class CheckpointMeta:
     #: The MOS range and direction of ``data``; ``quality`` is reported on it.
     mos_range: tuple[float, float] = (0.0, 1.0)
     higher_is_better: bool = True
-    #: The resolved split recipe (``iqa.data.datasets.split_settings``) to rebuild the run's exact test split.
+    #: The resolved split recipe (``iqa.data.catalog.split_settings``) to rebuild the run's exact test split.
     split: dict[str, Any] | None = None
     #: The run's resolved ``data`` config: evaluation rebuilds the training set's test split from it when no
     #: test set is named.
@@ -218,7 +218,7 @@ def write_checkpoint(net: IQANet, path: str | os.PathLike, **fields: Any):
 
     import torch
 
-    from iqa.data.labels import atomic_write_bytes
+    from iqa.io import atomic_write_bytes
 
     hparams: dict[str, Any] = {}
     stamp(hparams, net_config=net.config, **fields)

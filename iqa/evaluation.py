@@ -327,8 +327,7 @@ def evaluate(
     """
     from iqa.checkpoints import load_net
     from iqa.config import instantiate_node
-    from iqa.data.datasets import dataset_from_config, dataset_scale, split_settings
-    from iqa.data.records import load_split
+    from iqa.data.catalog import dataset_from_config, dataset_scale, split_records, split_settings
     from iqa.inference import predict_items
     from iqa.metrics import MOSScale, compute_all
 
@@ -360,7 +359,7 @@ def evaluate(
                 settings = meta.split if own and meta.split else split_settings(test["data"])
                 key = json.dumps([test["name"], chosen, settings], sort_keys=True)
                 if key not in records_cache:
-                    records_cache[key] = load_split(test["data"], chosen, settings)
+                    records_cache[key] = split_records(test["data"], chosen, settings)
                 records = records_cache[key]
                 if not records:
                     raise UserError(f"{test['name']}: split '{chosen}' is empty")

@@ -3,7 +3,7 @@
 A *ladder* is one reference crop (``reference``, ``crop``) with one distortion
 applied at levels 1..N, plus the clean crop itself as level 0. The demo
 corpus's shards carry exactly this in each sample's JSON (see
-``iqa.data.demo``), and any corpus whose samples carry the same four fields
+``iqa.data.synthetic``), and any corpus whose samples carry the same four fields
 gets the proxy too. ``iqa.distortions.DISTORTION_ATTRIBUTE`` says which
 attribute a distortion moves and in which direction as the level grows (blur:
 sharpness down; noise: noisiness up; ...).

@@ -20,7 +20,7 @@ from typing import Any
 from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 
-from iqa.data.labels import atomic_write_text
+from iqa.io import atomic_write_text
 
 
 def _step(row: dict[str, str]) -> float | None:

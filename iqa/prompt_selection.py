@@ -149,8 +149,8 @@ def photo_views(name: str, size: int, crops: int = 1) -> list[np.ndarray]:
     from PIL import Image
 
     from iqa import distortions
-    from iqa.data.demo import load_reference, reference_crops
     from iqa.data.images import center_crop, resize_short_side
+    from iqa.data.synthetic import load_reference, reference_crops
 
     try:
         photo = load_reference(name)

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from iqa.data.labels import atomic_write_bytes, atomic_write_json, atomic_write_text
 from iqa.evaluation import METRIC_NAMES, METRICS, EvaluationResults
+from iqa.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 Matrix = Mapping[str, Mapping[str, Mapping[str, Any]]]
 

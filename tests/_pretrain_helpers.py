@@ -12,7 +12,8 @@ from PIL import Image
 
 from iqa.attributes import ATTRIBUTES
 from iqa.data.corpus import Unit, list_units
-from iqa.data.labels import MANIFEST, atomic_write_json, write_unit
+from iqa.data.label_sets import MANIFEST, write_unit
+from iqa.io import atomic_write_json
 
 
 def jpeg_bytes(seed: int, size: int = 40) -> bytes:

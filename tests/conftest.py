@@ -68,7 +68,7 @@ def run_script(script: str, *args: str, timeout: int = 600, env: dict | None = N
 @pytest.fixture(scope="session")
 def tiny_dirs(tmp_path_factory) -> tuple[Path, Path]:
     """(data_dir, output_dir) with the tiny demo corpus built once per session."""
-    from iqa.data.demo import ensure_demo_corpus
+    from iqa.data.synthetic import ensure_demo_corpus
 
     base = tmp_path_factory.mktemp("tiny")
     data_dir, output_dir = base / "data", base / "outputs"

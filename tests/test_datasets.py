@@ -14,7 +14,7 @@ from scipy import stats
 from _evaluation_helpers import make_csv, make_kadid, make_koniq, make_livec, make_spaq
 from conftest import ROOT, compose
 from iqa.data import open_dataset
-from iqa.data.datasets import dataset_choices, dataset_scale
+from iqa.data.catalog import dataset_choices, dataset_scale
 from iqa.errors import UserError
 
 

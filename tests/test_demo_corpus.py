@@ -8,7 +8,7 @@ import tarfile
 import pytest
 
 from iqa import distortions
-from iqa.data.demo import BUILD_RECORD, ROLES, ensure_demo_corpus, synthetic_mos
+from iqa.data.synthetic import BUILD_RECORD, ROLES, ensure_demo_corpus, synthetic_mos
 from iqa.data.records import shard_records
 
 CROPS = {"pretrain": 1, "pretrain_val": 1, "finetune": 1, "finetune_val": 1, "test": 1}

@@ -25,7 +25,7 @@ def _kadid_overrides(data_dir: Path) -> list[str]:
 
 def export(path: Path, data_cfg, seed: int) -> str:
     """A checkpoint carrying what fine-tuning records (data name, scale, split recipe), with a random network."""
-    from iqa.data.datasets import dataset_scale, split_settings
+    from iqa.data.catalog import dataset_scale, split_settings
     from iqa.inference import export_checkpoint
     from iqa.models import IQANet
 
@@ -68,7 +68,7 @@ def read_predictions(path: Path) -> list[dict[str, str]]:
 
 def test_cross_dataset_matrix_medians_and_held_out_splits(probes, tmp_path):
     from iqa.cli.evaluate import run
-    from iqa.data.records import load_split
+    from iqa.data.catalog import split_records
 
     cfg = eval_cfg(probes, tmp_path / "a")
     payload = run(cfg)
@@ -92,8 +92,8 @@ def test_cross_dataset_matrix_medians_and_held_out_splits(probes, tmp_path):
         scored = {r["source"] for r in rows if r["checkpoint"] == ckpt}
         recipe = torch.load(ckpt, weights_only=False)["hyper_parameters"]["split"]
         assert recipe["seed"] == seed
-        assert scored == {r.source for r in load_split(kadid_cfg, "test", recipe)}
-        seen = {r.source for s in ("train", "val") for r in load_split(kadid_cfg, s, recipe)}
+        assert scored == {r.source for r in split_records(kadid_cfg, "test", recipe)}
+        seen = {r.source for s in ("train", "val") for r in split_records(kadid_cfg, s, recipe)}
         assert scored and not scored & seen
     assert ({r["source"] for r in rows if r["checkpoint"] == probes["kadid"][0]}
             != {r["source"] for r in rows if r["checkpoint"] == probes["kadid"][1]})

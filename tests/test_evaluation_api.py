@@ -29,7 +29,7 @@ def _export(path: Path, seed: int, **meta) -> str:
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     """A KonIQ-layout set, a CSV set (given as a resolved data config), and checkpoints trained on each."""
-    from iqa.data.datasets import split_settings
+    from iqa.data.catalog import split_settings
     from iqa.evaluation import data_config
 
     base = tmp_path_factory.mktemp("api")
@@ -49,7 +49,7 @@ def setup(tmp_path_factory):
 
 def test_library_call_matches_an_independent_computation(setup):
     import iqa
-    from iqa.data.records import load_split
+    from iqa.data.catalog import split_records
 
     results = iqa.evaluate(setup["ckpts"], ["koniq10k", setup["mine"]], roots={"koniq10k": setup["koniq_root"]},
                            dataset_overrides={"koniq10k": {"iqa": {"image_size": 64}}}, device="cpu", progress=False)
@@ -71,7 +71,7 @@ def test_library_call_matches_an_independent_computation(setup):
     assert other.metrics["krcc"] == pytest.approx(stats.kendalltau(frame["prediction"], frame["mos"])[0], abs=1e-6)  # float32 inside
     # Own split: exactly the CSV's test rows.
     own_frame = results.predictions("on_mine", "mine")
-    test_rows = load_split(setup["mine"], "test")
+    test_rows = split_records(setup["mine"], "test")
     assert sorted(own_frame["source"]) == sorted(r.source for r in test_rows)
     unit = model.score([r.path for r in test_rows])["quality_unit"].to_numpy()
     by_source = dict(zip([r.source for r in test_rows], 5.0 * unit))

@@ -60,7 +60,8 @@ def train_cfg(tiny_dirs, *extra: str):
 
 def test_ridge_probe_head_is_the_closed_form_fit_on_frozen_features(tiny_dirs, tmp_path):
     from iqa.cli.train import run
-    from iqa.data.records import RecordDataset, load_split
+    from iqa.data.catalog import split_records
+    from iqa.data.records import RecordDataset
     from iqa.metrics import MOSScale
     from iqa.models import build_student, net_from_checkpoint
 
@@ -75,7 +76,7 @@ def test_ridge_probe_head_is_the_closed_form_fit_on_frozen_features(tiny_dirs, t
 
     # Independent computation: the same frozen backbone, the training split's deterministic view, lstsq.
     reference = build_student(cfg.backbone, "imagenet").eval()
-    records = load_split(cfg.data, "train")
+    records = split_records(cfg.data, "train")
     dataset = RecordDataset(records, int(cfg.data.iqa.image_size), int(cfg.stage.crop_size), train=False)
     with torch.no_grad():
         feats = reference.features(torch.stack([dataset[i]["images"] for i in range(len(dataset))])).double().numpy()

@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 from _label_helpers import bad_members, encode, member_offsets, photo, write_shard
 from conftest import compose
 from iqa.cli.label import run
-from iqa.labels import read_labels
+from iqa.data.label_sets import read_labels
 
 LABEL = ["trainer.accelerator=cpu", "teacher.image_size=64", "batch_size=4", "progress=false"]
 

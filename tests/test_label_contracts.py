@@ -14,24 +14,25 @@ from conftest import compose, tiny_overrides
 from iqa.attributes import ATTRIBUTES
 from iqa.cli.label import estimate_share, run
 from iqa.data.corpus import list_units
-from iqa.data.labels import MANIFEST
+from iqa.data.label_sets import MANIFEST
 from iqa.prompts import expand_prompts
 
 CPU = ["trainer.accelerator=cpu", "num_workers=0", "progress=false"]
 
 
 def test_public_reader_is_the_one_pretraining_uses(tiny_labels):
-    import iqa.data.labels
-    import iqa.labels
+    import iqa
+    import iqa.data.label_sets
+    import iqa.data.streaming
 
-    assert iqa.labels.read_labels is iqa.data.labels.read_labels
-    assert iqa.labels.LabelLookup is iqa.data.labels.LabelLookup
-    frame = iqa.labels.read_labels(tiny_labels)
+    assert iqa.read_labels is iqa.data.label_sets.read_labels
+    assert iqa.data.streaming.LabelLookup is iqa.data.label_sets.LabelLookup
+    frame = iqa.read_labels(tiny_labels)
     assert {"key", "source", *ATTRIBUTES} <= set(frame.columns)
     assert frame["source"].str.contains(r"\.tar:.+\.png$").all()  # shard and member
     # The streaming join reads exactly these values.
     row = frame.iloc[5]
-    lookup = iqa.labels.LabelLookup(tiny_labels, ATTRIBUTES)
+    lookup = iqa.data.label_sets.LabelLookup(tiny_labels, ATTRIBUTES)
     assert list(lookup.get(row["unit"], row["key"])) == pytest.approx([row[a] for a in ATTRIBUTES], abs=1e-6)
 
 
@@ -75,7 +76,7 @@ def test_folder_input_is_recursive_in_common_formats(tmp_path):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_bytes(data)
     manifest = run(compose("label", ["data=folder", f"data.root={root}", f"out={tmp_path}/labels", "teacher.image_size=64", *CPU]))
-    from iqa.labels import read_labels
+    from iqa.data.label_sets import read_labels
 
     frame = read_labels(tmp_path / "labels")
     assert sorted(frame["key"]) == sorted(k for k in files if not k.startswith("."))

@@ -15,9 +15,10 @@ from _label_helpers import encode, photo, photo_crops, write_shard
 from conftest import compose
 from iqa.cli import label as label_cli
 from iqa.cli.common import resolve_precision
+from iqa.data import datamodules
 from iqa.data.images import SkipImage, device_decodable_jpeg, load_square, square_crop_resize
+from iqa.data.label_sets import read_labels
 from iqa.errors import UserError
-from iqa.labels import read_labels
 from iqa.modules import label as label_module
 from iqa.modules.label import LabelModule, squares_by_size
 from iqa.teachers.classical import ClassicalTeacher
@@ -137,7 +138,7 @@ def test_pipeline_with_device_decode_labels_like_the_cpu_path(tmp_path, monkeypa
     calls = []
     real = label_module.decode_jpeg_batch
     monkeypatch.setattr(label_module, "decode_jpeg_batch", lambda c, d: calls.append(len(c)) or real(c, d))
-    monkeypatch.setattr(label_cli, "resolve_decode", lambda choice, device: "device")
+    monkeypatch.setattr(datamodules, "resolve_decode", lambda choice, device: "device")  # what LabelDataModule asks
     device = label_cli.run(compose("label", [*common, f"out={tmp_path}/device"]))
     assert device["last_run"]["decode"] == "device" and cpu["last_run"]["decode"] == "cpu"
     # The 8 RGB JPEGs and the grey one go to the batched decoder, plus the scan-less one if the

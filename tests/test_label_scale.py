@@ -16,7 +16,7 @@ from _label_helpers import encode, photo_crops, read_wandb_history
 from conftest import ROOT, compose, run_script
 from iqa.attributes import ATTRIBUTES
 from iqa.cli.label import run
-from iqa.labels import read_labels
+from iqa.data.label_sets import read_labels
 
 TESTS = Path(__file__).resolve().parent
 

@@ -15,7 +15,7 @@ from PIL import Image
 from conftest import compose, tiny_overrides
 from iqa.attributes import ATTRIBUTES
 from iqa.cli.label import run
-from iqa.data.labels import MANIFEST, read_labels, unit_paths
+from iqa.data.label_sets import MANIFEST, read_labels, unit_paths
 from iqa.errors import UserError
 
 

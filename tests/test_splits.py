@@ -8,8 +8,9 @@ import importlib.resources
 
 import pytest
 
-from iqa.data.datasets import assign_splits, split_records, subsample
+from iqa.data.catalog import split_records
 from iqa.data.records import Record
+from iqa.data.splits import assign_splits, subsample
 from iqa.errors import UserError
 
 

@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 from _pretrain_helpers import make_corpus, unit_of
 from iqa.attributes import ATTRIBUTES
 from iqa.data.datamodules import PretrainDataModule, labelled_units
-from iqa.data.labels import LabelLookup
+from iqa.data.label_sets import LabelLookup
 from iqa.data.streaming import PseudoLabelStream, _Cursor, plan_reader, worker_quota
 from iqa.errors import UserError
 

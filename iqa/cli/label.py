@@ -13,7 +13,6 @@ The run, in order:
 
 from __future__ import annotations
 
-import datetime as _dt
 import functools
 import json
 import logging
@@ -24,18 +23,15 @@ from typing import Any
 import pytorch_lightning as pl
 from omegaconf import DictConfig
 
-from iqa import __version__
 from iqa.cli.common import HARDWARE_KEYS, build_logger, close_logger, prepare_data, setup_run
 from iqa.config import instantiate_node, select_keys
 from iqa.data.corpus import Unit, split_for_rank
-from iqa.data.datamodules import corpus_units
-from iqa.data.labels import LABEL_CONFIG, MANIFEST, atomic_write_json, config_hash, unit_done, unit_paths
+from iqa.data.datamodules import DECODE_CHOICES, LabelDataModule, corpus_units, resolve_decode, resolve_workers
+from iqa.data.label_sets import LABEL_CONFIG, MANIFEST, claim_directory, unit_done, unit_paths, write_manifest
 from iqa.errors import UserError
 from iqa.teachers import build_teacher
 
 log = logging.getLogger("iqa.label")
-
-DECODE_CHOICES = ("auto", "cpu", "gpu")
 
 
 def label_units(cfg: DictConfig) -> list[Unit]:
@@ -57,54 +53,6 @@ def identity(teacher: Any) -> dict[str, Any]:
     """What the labels depend on: the teacher and, for CLIP, the exact prompt texts."""
     prompts = getattr(teacher, "prompts", None)
     return {"teacher": teacher.describe(), "prompts": {a: [list(p) for p in v] for a, v in prompts.items()} if prompts else None}
-
-
-def claim_directory(out: Path, ident: dict[str, Any], is_zero: bool) -> str:
-    """Record what these labels are, or refuse to mix them with different ones."""
-    digest = config_hash(ident)
-    record = out / LABEL_CONFIG
-    if record.is_file():
-        with open(record) as handle:
-            found = json.load(handle).get("config_hash")
-        if found != digest:
-            raise UserError(
-                f"{out} already holds labels from a different teacher/prompt config (hash {found}, this run {digest}); "
-                f"choose another out=... or delete that directory"
-            )
-    elif is_zero:
-        atomic_write_json(record, {"config_hash": digest, **ident})
-    return digest
-
-
-def resolve_decode(choice: str, device_type: str) -> str:
-    """``decode=auto|cpu|gpu`` -> the stream's decode path (``cpu`` or ``device``) for a teacher on ``device_type``.
-
-    ``auto`` decodes JPEGs on the GPU when the teacher runs on one, else in the workers.
-    """
-    choice = str(choice).lower()
-    if choice not in DECODE_CHOICES:
-        raise UserError(f"decode={choice}: valid choices are {', '.join(DECODE_CHOICES)}")
-    if choice == "gpu":
-        if device_type != "cuda":
-            raise UserError(f"decode=gpu needs the teacher on a CUDA GPU, but it runs on {device_type}; use decode=auto or decode=cpu")
-        return "device"
-    if choice == "auto" and device_type == "cuda":
-        return "device"
-    return "cpu"
-
-
-def resolve_workers(value: Any, local_world_size: int = 1) -> int:
-    """``num_workers=auto``: one worker per core this rank can have, keeping one core for the main process."""
-    if str(value).lower() != "auto":
-        workers = int(value)
-        if workers < 0:
-            raise UserError(f"num_workers={value}: must be >= 0 or auto")
-        return workers
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(32, cores // max(1, local_world_size) - 1))
 
 
 def estimate_share(
@@ -174,44 +122,6 @@ def _count_from_siblings(siblings: list[Path], unit: str) -> int | None:
     return None
 
 
-def write_manifest(
-    out: Path, cfg: DictConfig, units: list[Unit], ident: dict[str, Any], digest: str, last_run: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    entries, skipped, pending = [], [], []
-    labelled = counted_skips = 0
-    for unit in units:
-        _, done_path = unit_paths(out, unit.name)
-        if not done_path.is_file():
-            pending.append(unit.name)
-            continue
-        with open(done_path) as handle:
-            done = json.load(handle)
-        unit_skips = done["skipped"]
-        labelled += done["labelled"]
-        counted_skips += sum(1 for s in unit_skips if s.get("key"))
-        skipped += [{"source": s["source"], "reason": s["reason"]} for s in unit_skips]
-        entries.append({**unit.describe(), "labelled": done["labelled"], "skipped": len(unit_skips)})
-    if pending:
-        raise UserError(f"{len(pending)} unit(s) were not finished (e.g. {pending[:3]}); rerun the same command to resume")
-    teacher = ident["teacher"]
-    manifest = {
-        "attiqa_version": __version__,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "data": cfg.data.name,
-        "teacher": {**teacher, "label_set": cfg.teacher.get("label_set", teacher.get("name"))},
-        "attributes": teacher["attributes"],
-        "prompts": ident["prompts"],
-        "counts": {"labelled": labelled, "skipped": counted_skips, "units": len(entries)},
-        "skipped": skipped,
-        "units": entries,
-        "config_hash": digest,
-    }
-    if last_run:
-        manifest["last_run"] = last_run
-    atomic_write_json(out / MANIFEST, manifest)
-    return manifest
-
-
 def build_trainer(cfg: DictConfig, callbacks: list[Any]) -> pl.Trainer:
     """The ``trainer`` node's hardware keys only: a prediction loop has no budget, clipping or validation."""
     return instantiate_node(
@@ -270,7 +180,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 last_run["steady_images_per_second"] = round(writer.steady_images_per_second, 1)
     manifest: dict[str, Any] = {}
     if trainer.is_global_zero:
-        manifest = write_manifest(out, cfg, units, ident, digest, last_run)
+        manifest = write_manifest(out, units, ident, digest, cfg.data.name, cfg.teacher.label_set, last_run)
         log_histograms(cfg, out, manifest)
         counts = manifest["counts"]
         speed = ""
@@ -280,58 +190,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     return manifest
 
 
-class LabelDataModule(pl.LightningDataModule):
-    """The label stream, built once the process knows its rank and device.
-
-    ``predict_dataloader`` runs on every rank after the strategy has set up the
-    process group, so the stream is dealt its units with a certain rank and world
-    size (DataLoader workers then need not guess them), and ``decode=auto`` can see
-    where the teacher lives.
-    """
-
-    def __init__(self, units: list[Unit], image_size: int, pending: list[str], decode: str = "auto", batch_size: int = 64,
-                 num_workers: Any = "auto", device_max_pixels: int = 12_000_000) -> None:
-        super().__init__()
-        self.units, self.image_size, self.pending = units, int(image_size), pending
-        self.decode, self.batch_size, self.num_workers = decode, int(batch_size), num_workers
-        self.device_max_pixels = int(device_max_pixels)
-        self.decode_path = "cpu"
-        self.workers = 0
-
-    def transfer_batch_to_device(self, batch: Any, device: Any, dataloader_idx: int) -> Any:
-        """Move the pixels; JPEG bytes stay on the host, where the device decoder reads them from."""
-        encoded = batch.pop("encoded", None)
-        batch = super().transfer_batch_to_device(batch, device, dataloader_idx)
-        batch["encoded"] = encoded
-        return batch
-
-    def predict_dataloader(self):
-        from torch.utils.data import DataLoader
-
-        from iqa.data.label_stream import LabelStream, collate_label_batch
-
-        trainer = self.trainer
-        device_type = trainer.strategy.root_device.type if trainer is not None else "cpu"
-        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
-        local_world = max(1, world // max(1, trainer.num_nodes)) if trainer is not None else 1
-        self.decode_path = resolve_decode(self.decode, device_type)
-        self.workers = resolve_workers(self.num_workers, local_world)
-        stream = LabelStream(
-            self.units, self.image_size, self.pending, decode=self.decode_path,
-            device_max_pixels=self.device_max_pixels, rank=rank, world_size=world,
-        )
-        return DataLoader(
-            stream, batch_size=self.batch_size, num_workers=self.workers, collate_fn=collate_label_batch,
-            pin_memory=device_type == "cuda", prefetch_factor=4 if self.workers > 0 else None,
-        )
-
-
 def log_histograms(cfg: DictConfig, out: Path, manifest: dict[str, Any]) -> None:
     """With a logger configured, log per-attribute label histograms and counts."""
     logger = build_logger(cfg)
     if not logger:
         return
-    from iqa.data.labels import read_labels
+    from iqa.data.label_sets import read_labels
 
     frame = read_labels(out)
     experiment = getattr(logger, "experiment", None)

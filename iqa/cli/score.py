@@ -89,7 +89,7 @@ def write_scores(frame, out: Path, meta: dict) -> Path:
     """Write the CSV and its ``.meta.json`` atomically (tmp file + rename)."""
     import csv
 
-    from iqa.data.labels import atomic_write_json, atomic_write_text
+    from iqa.io import atomic_write_json, atomic_write_text
 
     buffer = io.StringIO()
     writer = csv.writer(buffer)

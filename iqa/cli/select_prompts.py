@@ -21,12 +21,12 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from iqa import prompt_selection as ps
 from iqa.cli.common import setup_run
 from iqa.config import config_dir
-from iqa.data.labels import atomic_write_json, atomic_write_text
 from iqa.errors import UserError
+from iqa.io import atomic_write_json, atomic_write_text
 from iqa.teachers import build_teacher
-from iqa import prompt_selection as ps
 
 log = logging.getLogger("iqa.select_prompts")
 

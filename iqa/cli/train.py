@@ -23,8 +23,8 @@ from iqa.attributes import ATTRIBUTES
 from iqa.checkpoints import read_meta, stamp, stamp_run
 from iqa.cli.common import build_logger, close_logger, prepare_data, setup_run
 from iqa.config import config_dir, instantiate_list, instantiate_node, to_plain
-from iqa.data.labels import atomic_write_json
 from iqa.errors import UserError
+from iqa.io import atomic_write_json
 from iqa.models import IQANet
 
 log = logging.getLogger("iqa.train")
@@ -111,7 +111,7 @@ def build_finetune(cfg: DictConfig, net: IQANet):
     :class:`~iqa.modules.finetune.RidgeProbeModule`; its stage file makes the
     run one deterministic pass over the training split.
     """
-    from iqa.data.datasets import dataset_scale, split_settings
+    from iqa.data.catalog import dataset_scale, split_settings
 
     stage = cfg.stage
     if not cfg.data.iqa:

@@ -43,21 +43,14 @@ A missing or incomplete root raises :class:`~iqa.errors.UserError` listing the
 files that were expected (and, for images named in the labels but absent, the
 first few of them and how many).
 
-Splits (:func:`assign_splits`): the official split where the dataset has one;
-otherwise an 80/20 train/test split drawn with ``split_seed`` over images, or
-over reference images for synthetic datasets. The validation split, used to
-select checkpoints, is always carved out of the *training* side. A
-data-efficient run keeps ``train_fraction`` of the training side; the subsets
-are nested (the 10 % subset lies inside the 25 % one for the same seed), and
-validation and test stay the same for every fraction.
+Splits are drawn by :mod:`iqa.data.splits` (pure functions of the records);
+:mod:`iqa.data.catalog` turns a ``data`` config into one of these classes and
+the records of a split, and lists the datasets the configs declare.
 """
 
 from __future__ import annotations
 
 import csv
-import functools
-import importlib
-import json
 import logging
 import math
 import os
@@ -69,26 +62,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from iqa.data.records import Record, shard_records
-from iqa.errors import UserError, suggest
+from iqa.data.splits import SPLITS, normalise_split_name
+from iqa.errors import UserError
 
 log = logging.getLogger(__name__)
-
-SPLITS = ("train", "val", "test")
-SPLIT_SCHEMES = ("official", "random")
-
-# Names that published split files use for the three sides.
-SPLIT_ALIASES = {
-    "train": "train", "training": "train", "trn": "train",
-    "val": "val", "valid": "val", "validation": "val", "dev": "val",
-    "test": "test", "testing": "test", "tst": "test",
-}
-
-
-def normalise_split_name(value: Any, source: str) -> str:
-    key = str(value).strip().lower()
-    if key not in SPLIT_ALIASES:
-        raise UserError(f"{source}: unknown split value '{value}'; expected one of train/training, val/validation, test")
-    return SPLIT_ALIASES[key]
 
 
 class IQADataset:
@@ -167,6 +144,14 @@ class IQADataset:
             self._records = records
         return self._records
 
+    @classmethod
+    def declared_scale(cls, spec: Mapping[str, Any]) -> tuple[tuple[float, float] | None, bool | None]:
+        """(MOS range, higher is better) as declared before any file is read; ``spec``: the config's constructor arguments.
+
+        ``None`` where the user declares it; :func:`iqa.data.catalog.list_datasets` reports these.
+        """
+        return (float(cls.mos_range[0]), float(cls.mos_range[1])), bool(cls.higher_is_better)
+
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "root": str(self.root), "mos_range": list(self.mos_range),
                 "higher_is_better": self.higher_is_better, "official_split": self.has_official_split}
@@ -211,6 +196,10 @@ class KonIQ10k(IQADataset):
         self.image_dirs = (self.resolution,)
         self.label_files = (self.scores_file,)
         super().__init__(root, allow_missing)
+
+    @classmethod
+    def declared_scale(cls, spec: Mapping[str, Any]) -> tuple[tuple[float, float] | None, bool | None]:
+        return cls.RANGES.get(str(spec.get("mos_column") or "MOS")), True
 
     def layout(self) -> str:
         return f"{self.scores_file}, {self.sets_file} (official split), {self.resolution}/*.jpg"
@@ -384,6 +373,11 @@ class CSVDataset(IQADataset):
         super().__init__(root if root not in (None, "") else self.csv.parent, allow_missing)
         self._has_split: bool | None = None
 
+    @classmethod
+    def declared_scale(cls, spec: Mapping[str, Any]) -> tuple[tuple[float, float] | None, bool | None]:
+        low_high, higher = spec.get("mos_range"), spec.get("higher_is_better")
+        return (tuple(map(float, low_high)) if low_high else None), (higher if isinstance(higher, bool) else None)
+
     def layout(self) -> str:
         return f"{self.csv} (columns {self.columns['path']}, {self.columns['mos']}[, {self.columns['split']}]) and the images it names"
 
@@ -436,6 +430,11 @@ class ShardDataset(IQADataset):
         self.allow_missing = False
         self._records = None
 
+    @classmethod
+    def declared_scale(cls, spec: Mapping[str, Any]) -> tuple[tuple[float, float] | None, bool | None]:
+        low_high, higher = spec.get("mos_range") or (1.0, 5.0), spec.get("higher_is_better")
+        return (float(low_high[0]), float(low_high[1])), True if higher is None else bool(higher)
+
     def layout(self) -> str:
         return ", ".join(f"{k}: {v}" for k, v in self.patterns.items() if v)
 
@@ -450,309 +449,3 @@ class ShardDataset(IQADataset):
                     records.append(record)
             self._records = records
         return self._records
-
-
-# -- splits ------------------------------------------------------------------------------------
-
-
-def _group_key(record: Record, by_reference: bool) -> str:
-    return (record.reference or record.source) if by_reference else record.source
-
-
-def _take(count: float, available: int, at_least_one: bool) -> int:
-    n = int(round(count))
-    if at_least_one and n == 0 and available >= 2:
-        n = 1
-    return min(n, max(0, available - 1))
-
-
-def assign_splits(
-    records: Sequence[Record],
-    scheme: str = "official",
-    seed: int = 0,
-    test_fraction: float = 0.2,
-    val_fraction: float = 0.1,
-    by_reference: bool = True,
-) -> dict[str, list[Record]]:
-    """``{"train", "val", "test"}`` lists of records (each in the input order).
-
-    ``official``: the ``split`` each record carries; a dataset whose official
-    split has no validation side gets ``val_fraction`` of its training side.
-    ``random``: groups (reference images when records have them and
-    ``by_reference``, else single images) are sorted by name and shuffled with
-    ``seed``; ``test_fraction`` of them is test, then ``val_fraction`` of the
-    rest is validation. Validation never takes anything from the test side.
-    """
-    if scheme not in SPLIT_SCHEMES:
-        raise UserError(f"unknown split scheme '{scheme}'; valid: {', '.join(SPLIT_SCHEMES)}")
-    for name, value in (("test_fraction", test_fraction), ("val_fraction", val_fraction)):
-        if not 0.0 <= float(value) < 1.0:
-            raise UserError(f"{name} must be in [0, 1), got {value}")
-    records = list(records)
-    rng = np.random.default_rng([int(seed), 0x5B117])
-    if scheme == "official":
-        unlabelled = [r for r in records if r.meta.get("split") not in SPLITS]
-        if unlabelled:
-            raise UserError(
-                f"split scheme 'official': {len(unlabelled)} of {len(records)} records carry no official split "
-                f"(e.g. {unlabelled[0].source}); use the dataset's split file, or data.iqa.split.scheme=random"
-            )
-        parts = {s: [r for r in records if r.meta["split"] == s] for s in SPLITS}
-        if not parts["val"] and val_fraction > 0 and parts["train"]:
-            parts["train"], parts["val"] = _carve(parts["train"], val_fraction, rng, by_reference)
-        return parts
-    groups = sorted({_group_key(r, by_reference) for r in records})
-    order = [groups[i] for i in rng.permutation(len(groups))]
-    n_test = _take(test_fraction * len(groups), len(groups), test_fraction > 0)
-    test_groups = set(order[:n_test])
-    rest = order[n_test:]
-    n_val = _take(val_fraction * len(rest), len(rest), val_fraction > 0)
-    val_groups = set(rest[:n_val])
-    parts = {"train": [], "val": [], "test": []}
-    for record in records:
-        key = _group_key(record, by_reference)
-        parts["test" if key in test_groups else "val" if key in val_groups else "train"].append(record)
-    return parts
-
-
-def _carve(records: list[Record], fraction: float, rng: np.random.Generator, by_reference: bool) -> tuple[list[Record], list[Record]]:
-    groups = sorted({_group_key(r, by_reference) for r in records})
-    chosen = {groups[i] for i in rng.permutation(len(groups))[: _take(fraction * len(groups), len(groups), True)]}
-    return [r for r in records if _group_key(r, by_reference) not in chosen], [r for r in records if _group_key(r, by_reference) in chosen]
-
-
-def subsample(records: Sequence[Record], fraction: float, seed: int = 0) -> list[Record]:
-    """``fraction`` of ``records`` (at least one), nested across fractions for one seed, in input order."""
-    fraction = float(fraction)
-    if not 0.0 < fraction <= 1.0:
-        raise UserError(f"data.train_fraction must be in (0, 1], got {fraction}")
-    records = list(records)
-    if fraction >= 1.0:
-        return records
-    keep = max(1, int(round(len(records) * fraction)))
-    order = np.random.default_rng([int(seed), 0xF4AC]).permutation(len(records))[:keep]
-    return [records[i] for i in sorted(order.tolist())]
-
-
-# -- config plumbing ---------------------------------------------------------------------------
-
-
-def _plain(node: Any) -> Any:
-    from omegaconf import OmegaConf
-
-    if OmegaConf.is_config(node):
-        return OmegaConf.to_container(node, resolve=True)
-    return node
-
-
-def _instantiate(spec: Mapping[str, Any]) -> IQADataset:
-    spec = dict(spec)
-    target = spec.pop("_target_", None)
-    if not target:
-        raise UserError("iqa.dataset needs a _target_ (e.g. iqa.data.datasets.KonIQ10k)")
-    module, _, attr = str(target).rpartition(".")
-    try:
-        cls = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError, ValueError):
-        raise UserError(f"iqa.dataset._target_: cannot import {target}") from None
-    try:
-        return cls(**spec)
-    except TypeError as exc:
-        raise UserError(f"iqa.dataset ({target}): {exc}") from None
-
-
-@functools.lru_cache(maxsize=32)
-def _cached_dataset(spec_json: str) -> IQADataset:
-    return _instantiate(json.loads(spec_json))
-
-
-def dataset_from_config(data: Mapping[str, Any]) -> IQADataset:
-    """The dataset object of a ``data`` config (instances are cached: labels are read once per process)."""
-    data = _plain(data)
-    name = data.get("name", "?")
-    section = data.get("iqa")
-    if not section:
-        raise UserError(f"data={name} is an unlabelled corpus; fine-tuning and evaluation need an IQA dataset with MOS")
-    spec = section.get("dataset")
-    if spec is None:
-        # The compact form of a shard dataset: ``format: shards`` with ``splits``.
-        fmt = section.get("format", "shards")
-        if fmt != "shards":
-            raise UserError(f"data={name}: unknown iqa.format '{fmt}'; valid: shards (or give iqa.dataset._target_)")
-        spec = {"_target_": f"{__name__}.ShardDataset", **(section.get("splits") or {}),
-                "mos_range": section.get("mos_range") or (1.0, 5.0), "higher_is_better": section.get("higher_is_better", True)}
-    spec = dict(spec)
-    if spec.get("_target_", "").endswith(("ShardDataset", "CSVDataset")):
-        spec.setdefault("name", name)
-    return _cached_dataset(json.dumps(spec, sort_keys=True, default=str))
-
-
-def dataset_scale(data: Mapping[str, Any]) -> tuple[tuple[float, float], bool]:
-    """``((low, high), higher_is_better)`` of a data config: explicit ``iqa`` values, else the dataset's own."""
-    data = _plain(data)
-    section = data.get("iqa") or {}
-    declared = dataset_from_config(data)
-    mos_range = section.get("mos_range") or declared.mos_range
-    higher = section.get("higher_is_better")
-    higher = declared.higher_is_better if higher is None else bool(higher)
-    return (float(mos_range[0]), float(mos_range[1])), higher
-
-
-def split_settings(data: Mapping[str, Any]) -> dict[str, Any]:
-    """The resolved split recipe of a data config (what a checkpoint records to reproduce its test split)."""
-    data = _plain(data)
-    section = data.get("iqa") or {}
-    split = dict(section.get("split") or {})
-    dataset = dataset_from_config(data)
-    scheme = split.get("scheme") or ("official" if dataset.has_official_split else "random")
-    return {
-        "scheme": scheme,
-        "seed": int(data.get("split_seed", 0) or 0),
-        "test_fraction": float(split.get("test_fraction", 0.2)),
-        "val_fraction": float(split.get("val_fraction", 0.1)),
-        "by_reference": bool(split.get("by_reference", True)),
-        "train_fraction": float(data.get("train_fraction", 1.0) or 1.0),
-    }
-
-
-def split_records(data: Mapping[str, Any], split: str, settings: Mapping[str, Any] | None = None) -> list[Record]:
-    """Records of one split (``train``, ``val``, ``test`` or ``all``) of a data config."""
-    dataset = dataset_from_config(data)
-    records = dataset.records()
-    if split == "all":
-        return list(records)
-    if split not in SPLITS:
-        raise UserError(f"unknown split '{split}'; valid: {', '.join((*SPLITS, 'all'))}")
-    recipe = dict(split_settings(data) if settings is None else settings)
-    parts = assign_splits(records, recipe["scheme"], recipe["seed"], recipe["test_fraction"], recipe["val_fraction"], recipe["by_reference"])
-    chosen = parts[split]
-    if split == "train":
-        chosen = subsample(chosen, recipe.get("train_fraction", 1.0), recipe["seed"])
-    return chosen
-
-
-# -- the Python API ----------------------------------------------------------------------------
-
-
-def dataset_choices() -> dict[str, str]:
-    """``data`` choices with an ``iqa`` section: name -> the YAML file defining it."""
-    from iqa.config import config_dir
-
-    found = {}
-    for path in sorted(Path(config_dir(), "data").glob("*.yaml")):
-        text = path.read_text()
-        if re.search(r"^iqa:\s*(#.*)?$", text, flags=re.M) and "_target_: iqa.data.datasets." in text:
-            found[path.stem] = str(path)
-    return found
-
-
-def open_dataset(name: str, root: str | os.PathLike | None = None, split: str | None = None, **options: Any) -> list[Record]:
-    """Records (``path``, ``mos``, ...) of a dataset in its official layout.
-
-    ``name``: a ``data`` choice (``koniq10k``, ``spaq``, ``livec``, ``kadid10k``,
-    ``csv``, ...; the YAML in ``conf/data`` names the class). ``split``: None
-    (every labelled image), ``train``, ``val``, ``test`` or ``all``; random
-    splits use ``split_seed`` (default 0) from ``options``. Other ``options`` go
-    to the dataset class (``csv=...``, ``mos_range=...``, ``mos_column=...``).
-    """
-    from omegaconf import OmegaConf
-
-    choices = dataset_choices()
-    if name not in choices:
-        raise UserError(f"unknown dataset '{name}'{suggest(name, choices)}; valid: {', '.join(choices)}")
-    node = OmegaConf.load(choices[name])
-    spec = OmegaConf.to_container(node.iqa.dataset, resolve=False)
-    split_seed = options.pop("split_seed", 0)
-    train_fraction = options.pop("train_fraction", 1.0)
-    # Keep only keys the YAML gives as literals; interpolations (root paths) are replaced by the arguments.
-    spec = {k: v for k, v in spec.items() if not (isinstance(v, str) and "${" in v)}
-    if root is not None:
-        spec["root"] = str(root)
-    spec.update(options)
-    section = OmegaConf.to_container(node.iqa, resolve=False)
-    data = {
-        "name": name, "split_seed": split_seed, "train_fraction": train_fraction,
-        "iqa": {"dataset": spec, "split": section.get("split") or {}},
-    }
-    return split_records(data, split or "all")
-
-
-# -- a synthetic dataset in the KADID-10k layout -----------------------------------------------
-
-#: Per-distortion exponent of the synthetic score curve: < 1 hurts early (noise, JPEG), > 1 late
-#: (exposure, colour). A different "taste" from the demo's level-only MOS, so that the two
-#: synthetic sets make a real cross-dataset pair.
-SYNTHETIC_KADID_EXPONENT = {
-    "gaussian_blur": 1.0,
-    "motion_blur": 1.2,
-    "gaussian_noise": 0.6,
-    "jpeg": 0.8,
-    "brighten": 1.6,
-    "darken": 1.3,
-    "contrast_decrease": 1.4,
-    "saturation_decrease": 2.0,
-}
-SYNTHETIC_KADID_VERSION = 1
-
-
-def synthetic_kadid_score(distortion: str, level: int) -> float:
-    """Score (1..5, higher is better) of a synthetic KADID-layout image: ``5 - 4 (level / 5) ** exponent``."""
-    from iqa import distortions
-
-    return round(5.0 - 4.0 * (int(level) / distortions.NUM_LEVELS) ** SYNTHETIC_KADID_EXPONENT[distortion], 4)
-
-
-def build_synthetic_kadid(
-    root: str | os.PathLike, photos: Sequence[str] = ("rocket", "chelsea", "motorcycle"), crops: int = 3, size: int = 96
-) -> Path:
-    """Write a small dataset in the official KADID-10k layout from scikit-image photos.
-
-    ``images/I01.png`` ... are references (``crops`` centre-most ``size``-px
-    crops of each photo, taken from the photo resized to short side
-    ``2 * size``); ``images/I01_TT_LL.png`` is reference 1 under distortion
-    type ``TT`` (the order of :data:`iqa.distortions.DISTORTIONS`) at level
-    ``LL``; ``dmos.csv`` has the official columns (``dist_img``, ``ref_img``,
-    ``dmos``, ``var``) with :func:`synthetic_kadid_score`. Built once (a
-    ``synthetic.json`` records the parameters), atomically, under a lock.
-    """
-    import shutil
-    import zlib
-
-    from PIL import Image
-
-    from iqa import distortions
-    from iqa.data.demo import load_reference, reference_crops
-    from iqa.data.labels import atomic_write_json, locked, replace_dir
-
-    root = Path(root)
-    params = {"version": SYNTHETIC_KADID_VERSION, "photos": list(photos), "crops": int(crops), "size": int(size),
-              "exponent": SYNTHETIC_KADID_EXPONENT, "levels": {k: list(v) for k, v in distortions.LEVEL_PARAMS.items()}}
-    record = root / "synthetic.json"
-    root.parent.mkdir(parents=True, exist_ok=True)
-    with locked(root.parent / f".{root.name}.lock"):
-        if record.is_file() and json.loads(record.read_text()).get("params") == params:
-            return root
-        tmp = root.parent / f".{root.name}.building-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        (tmp / "images").mkdir(parents=True)
-        rows = []
-        number = 0
-        for photo in photos:
-            for crop in reference_crops(load_reference(photo), int(size), int(crops)):
-                number += 1
-                ref = f"I{number:02d}.png"
-                Image.fromarray(distortions.to_uint8(crop)).save(tmp / "images" / ref, compress_level=6)
-                for type_index, name in enumerate(distortions.DISTORTIONS, start=1):
-                    for level in range(1, distortions.NUM_LEVELS + 1):
-                        rng = np.random.default_rng(zlib.crc32(f"{ref}/{name}/{level}".encode()))
-                        image = distortions.apply(crop, name, level, rng)
-                        dist = f"I{number:02d}_{type_index:02d}_{level:02d}.png"
-                        Image.fromarray(distortions.to_uint8(image)).save(tmp / "images" / dist, compress_level=6)
-                        rows.append((dist, ref, synthetic_kadid_score(name, level), 0.0))
-        with open(tmp / "dmos.csv", "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["dist_img", "ref_img", "dmos", "var"])
-            writer.writerows(rows)
-        atomic_write_json(tmp / "synthetic.json", {"params": params, "references": number, "images": len(rows)})
-        replace_dir(tmp, root)
-    return root

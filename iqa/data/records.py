@@ -1,4 +1,4 @@
-"""MOS-labelled IQA datasets as plain records, the map-style dataset over them, and its data module.
+"""MOS-labelled images as plain records, how to read them, and the map-style dataset over them.
 
 IQA datasets are small (thousands of images) and must be evaluated exactly:
 every test image once, in a fixed order. So, unlike pretraining corpora, they
@@ -15,15 +15,14 @@ import json
 import math
 import os
 import tarfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from iqa.data.corpus import expand_shard_patterns
 from iqa.data.images import IMAGE_EXTENSIONS, SkipImage, center_crop, decode_rgb, resize_short_side, to_uint8_tensor
@@ -246,103 +245,3 @@ def skip_collate(items: list[dict[str, Any]]) -> dict[str, Any]:
         batch["mos"] = torch.stack([item["mos"] for item in good])
         batch["index"] = torch.tensor([item["index"] for item in good])
     return batch
-
-
-def load_split(cfg: Mapping[str, Any], split: str, settings: Mapping[str, Any] | None = None) -> list[Record]:
-    """Records of one split (``train``, ``val``, ``test`` or ``all``) of a ``data`` config.
-
-    The dataset class, the split scheme (official or seeded random, over
-    reference images for synthetic sets), ``split_seed`` and ``train_fraction``
-    all come from the config; ``settings`` (see
-    :func:`iqa.data.datasets.split_settings`) replaces the recipe, e.g. with
-    the one a checkpoint was trained with.
-    """
-    from iqa.data.datasets import split_records
-
-    return split_records(cfg, split, settings)
-
-
-def unpadded_sampler(dataset: Dataset) -> Any:
-    """Under DDP, an evaluation sampler that gives each image to exactly one rank.
-
-    Lightning's default ``DistributedSampler`` pads the last round with
-    repeated images so every rank gets as many; gathered metrics would then
-    count those images twice. Ranks here may differ by one batch, which
-    evaluation (no gradient synchronisation) allows. With fewer images than
-    ranks, or without DDP, ``None`` leaves the default in place.
-    """
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
-        return None
-    if len(dataset) < dist.get_world_size():
-        return None
-    from pytorch_lightning.overrides.distributed import UnrepeatedDistributedSampler
-
-    return UnrepeatedDistributedSampler(dataset, shuffle=False)
-
-
-class IQADataModule(pl.LightningDataModule):
-    """Train / val / test splits of a MOS-labelled dataset (map-style, exact).
-
-    The split recipe (official or seeded random, ``split_seed``,
-    ``train_fraction``) comes from the ``data`` config; see
-    :mod:`iqa.data.datasets`. ``train_augment=False`` serves the training
-    split with the deterministic evaluation view, in order (feature extraction
-    for the closed-form ridge probe).
-    """
-
-    def __init__(
-        self,
-        data: Mapping[str, Any],
-        batch_size: int = 32,
-        num_workers: int = 4,
-        crop_size: int | None = 224,
-        train_fraction: float | None = None,
-        seed: int = 0,
-        pin_memory: bool | None = None,
-        train_augment: bool = True,
-    ) -> None:
-        super().__init__()
-        self.data = dict(data)
-        if train_fraction is not None:
-            self.data["train_fraction"] = float(train_fraction)
-        section = self.data.get("iqa") or {}
-        self.image_size = int(section.get("image_size", 384))
-        self.batch_size = int(batch_size)
-        self.num_workers = int(num_workers)
-        self.crop_size = crop_size
-        self.seed = int(seed)
-        self.train_augment = bool(train_augment)
-        self.pin_memory = torch.cuda.is_available() if pin_memory is None else bool(pin_memory)
-        self.splits: dict[str, list[Record]] = {}
-
-    def records(self, split: str) -> list[Record]:
-        if split not in self.splits:
-            self.splits[split] = load_split(self.data, split)
-        return self.splits[split]
-
-    def setup(self, stage: str | None = None) -> None:
-        if stage in (None, "fit"):
-            self.records("train")
-
-    def has_split(self, split: str) -> bool:
-        return bool(self.records(split))
-
-    def _loader(self, split: str, train: bool) -> DataLoader:
-        augment = train and self.train_augment
-        dataset = RecordDataset(self.records(split), self.image_size, self.crop_size, train=augment, seed=self.seed)
-        return DataLoader(
-            dataset, batch_size=self.batch_size, shuffle=augment, drop_last=augment and len(dataset) >= self.batch_size,
-            sampler=None if train else unpadded_sampler(dataset), num_workers=self.num_workers,
-            pin_memory=self.pin_memory, collate_fn=skip_collate, persistent_workers=self.num_workers > 0 and train,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", train=True)
-
-    def val_dataloader(self) -> DataLoader | list:
-        return self._loader("val", train=False) if self.has_split("val") else []
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", train=False)

@@ -77,7 +77,7 @@ from torch.utils.data import IterableDataset
 
 from iqa.data.corpus import Unit, dist_info, image_member, iter_unit_samples, worker_info
 from iqa.data.images import SkipImage, decode_rgb, resize_short_side, to_uint8_tensor
-from iqa.data.labels import LabelLookup
+from iqa.data.label_sets import LabelLookup
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from pytorch_lightning.callbacks import BasePredictionWriter
 from tqdm.auto import tqdm
 
 from iqa.data.images import MIN_SIDE, SkipImage, load_square, square_crop_resize
-from iqa.data.labels import write_unit
+from iqa.data.label_sets import write_unit
 from iqa.teachers.base import Teacher
 
 log = logging.getLogger(__name__)

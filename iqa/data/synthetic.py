@@ -1,4 +1,12 @@
-"""The embedded offline demo corpus, built deterministically from real photos.
+"""Datasets built offline and deterministically from real photos: the demo corpus and a KADID-layout set.
+
+Two builders share the photos and the distortions of :mod:`iqa.distortions`:
+:func:`ensure_demo_corpus` (the corpus and MOS shards of ``data=demo``, below)
+and :func:`build_synthetic_kadid` (``data=demo_kadid``, a second MOS set in the
+official KADID-10k file layout, for cross-dataset studies).
+
+The demo corpus
+---------------
 
 The photos are the CC0 / public-domain images that ship inside the
 scikit-image wheel (``skimage.data``). Each reference photo is assigned to one
@@ -38,6 +46,7 @@ the ``jpeg`` distortion's) and one JSON per sample with ``reference``,
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import json
@@ -46,7 +55,7 @@ import os
 import shutil
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +64,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from iqa import distortions
-from iqa.data.labels import atomic_write_json, locked, replace_dir
+from iqa.io import atomic_write_json, locked, replace_dir
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +123,9 @@ def reference_crops(image: np.ndarray, size: int, count: int) -> list[np.ndarray
     rows, cols = new_h // size, new_w // size
     off_y, off_x = (new_h - rows * size) // 2, (new_w - cols * size) // 2
     centre = ((rows - 1) / 2, (cols - 1) / 2)
-    cells = sorted(((r, c) for r in range(rows) for c in range(cols)), key=lambda rc: ((rc[0] - centre[0]) ** 2 + (rc[1] - centre[1]) ** 2, rc))
+    cells = sorted(
+        ((r, c) for r in range(rows) for c in range(cols)), key=lambda rc: ((rc[0] - centre[0]) ** 2 + (rc[1] - centre[1]) ** 2, rc)
+    )
     return [
         array[off_y + r * size : off_y + (r + 1) * size, off_x + c * size : off_x + (c + 1) * size].copy()
         for r, c in cells[:count]
@@ -146,7 +157,6 @@ def role_samples(role: str, size: int, crops: int) -> Iterator[dict[str, Any]]:
                 if role not in UNLABELLED_ROLES:
                     meta["mos"] = synthetic_mos(level)
                 yield {"__key__": f"{reference}-c{index}-{name}-{level}", "png": _png(image), "json": meta}
-
 
 
 def build_params(size: int, crops: dict[str, int] | None, shard_size: int) -> dict[str, Any]:
@@ -221,3 +231,73 @@ def _write_roles(tmp: Path, params: dict[str, Any]) -> dict[str, Any]:
         "mos": "5.0 - 0.8 * level (1..5, higher is better); corpus roles carry no MOS",
         "content_sha256": digest.hexdigest(),
     }
+
+
+# -- a synthetic dataset in the KADID-10k layout -----------------------------------------------
+
+#: Per-distortion exponent of the synthetic score curve: < 1 hurts early (noise, JPEG), > 1 late
+#: (exposure, colour). A different "taste" from the demo's level-only MOS, so that the two
+#: synthetic sets make a real cross-dataset pair.
+SYNTHETIC_KADID_EXPONENT = {
+    "gaussian_blur": 1.0,
+    "motion_blur": 1.2,
+    "gaussian_noise": 0.6,
+    "jpeg": 0.8,
+    "brighten": 1.6,
+    "darken": 1.3,
+    "contrast_decrease": 1.4,
+    "saturation_decrease": 2.0,
+}
+SYNTHETIC_KADID_VERSION = 1
+
+
+def synthetic_kadid_score(distortion: str, level: int) -> float:
+    """Score (1..5, higher is better) of a synthetic KADID-layout image: ``5 - 4 (level / 5) ** exponent``."""
+    return round(5.0 - 4.0 * (int(level) / distortions.NUM_LEVELS) ** SYNTHETIC_KADID_EXPONENT[distortion], 4)
+
+
+def build_synthetic_kadid(
+    root: str | os.PathLike, photos: Sequence[str] = ("rocket", "chelsea", "motorcycle"), crops: int = 3, size: int = 96
+) -> Path:
+    """Write a small dataset in the official KADID-10k layout from scikit-image photos.
+
+    ``images/I01.png`` ... are references (``crops`` centre-most ``size``-px
+    crops of each photo, taken from the photo resized to short side
+    ``2 * size``); ``images/I01_TT_LL.png`` is reference 1 under distortion
+    type ``TT`` (the order of :data:`iqa.distortions.DISTORTIONS`) at level
+    ``LL``; ``dmos.csv`` has the official columns (``dist_img``, ``ref_img``,
+    ``dmos``, ``var``) with :func:`synthetic_kadid_score`. Built once (a
+    ``synthetic.json`` records the parameters), atomically, under a lock.
+    """
+    root = Path(root)
+    params = {"version": SYNTHETIC_KADID_VERSION, "photos": list(photos), "crops": int(crops), "size": int(size),
+              "exponent": SYNTHETIC_KADID_EXPONENT, "levels": {k: list(v) for k, v in distortions.LEVEL_PARAMS.items()}}
+    record = root / "synthetic.json"
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with locked(root.parent / f".{root.name}.lock"):
+        if record.is_file() and json.loads(record.read_text()).get("params") == params:
+            return root
+        tmp = root.parent / f".{root.name}.building-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        (tmp / "images").mkdir(parents=True)
+        rows = []
+        number = 0
+        for photo in photos:
+            for crop in reference_crops(load_reference(photo), int(size), int(crops)):
+                number += 1
+                ref = f"I{number:02d}.png"
+                Image.fromarray(distortions.to_uint8(crop)).save(tmp / "images" / ref, compress_level=6)
+                for type_index, name in enumerate(distortions.DISTORTIONS, start=1):
+                    for level in range(1, distortions.NUM_LEVELS + 1):
+                        rng = np.random.default_rng(zlib.crc32(f"{ref}/{name}/{level}".encode()))
+                        image = distortions.apply(crop, name, level, rng)
+                        dist = f"I{number:02d}_{type_index:02d}_{level:02d}.png"
+                        Image.fromarray(distortions.to_uint8(image)).save(tmp / "images" / dist, compress_level=6)
+                        rows.append((dist, ref, synthetic_kadid_score(name, level), 0.0))
+        with open(tmp / "dmos.csv", "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["dist_img", "ref_img", "dmos", "var"])
+            writer.writerows(rows)
+        atomic_write_json(tmp / "synthetic.json", {"params": params, "references": number, "images": len(rows)})
+        replace_dir(tmp, root)
+    return root

@@ -1,0 +1,67 @@
+"""The data layer's import graph: no cycles, records as a leaf, Lightning only in the data modules."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from conftest import ROOT
+
+
+def imports(nested: bool) -> dict[str, set[str]]:
+    """``module -> what it imports``: iqa modules, plus outside packages and ``module.name`` of ``from`` imports.
+
+    Module level only, or also inside functions (``nested``); TYPE_CHECKING blocks excluded.
+    """
+    found: dict[str, set[str]] = {}
+    for path in sorted((ROOT / "iqa").rglob("*.py")):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        tree = ast.parse(path.read_text())
+        typing_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+                       for n in ast.walk(node)}
+        nodes = ast.walk(tree) if nested else iter(tree.body)
+        names: set[str] = set()
+        for node in nodes:
+            if id(node) in typing_only:
+                continue
+            if isinstance(node, ast.Import):
+                names |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+        found[module] = names
+    return {m: names - {m} for m, names in found.items()}
+
+
+def cycles(graph: dict[str, set[str]], within: str) -> list[list[str]]:
+    nodes = {m for m in graph if m.startswith(within)}
+    found, state, stack = [], {}, []
+
+    def visit(module: str) -> None:
+        state[module] = "open"
+        stack.append(module)
+        for dep in sorted(graph[module] & nodes):
+            if state.get(dep) == "open":
+                found.append(stack[stack.index(dep):] + [dep])
+            elif dep not in state:
+                visit(dep)
+        stack.pop()
+        state[module] = "done"
+
+    for module in sorted(nodes):
+        if module not in state:
+            visit(module)
+    return found
+
+
+def test_no_import_cycles_in_the_package_or_inside_the_data_layer():
+    assert cycles(imports(nested=False), "iqa") == []
+    assert cycles(imports(nested=True), "iqa.data") == []  # not even through imports inside functions
+
+
+def test_records_is_a_leaf_and_lightning_stays_in_the_data_modules():
+    graph = imports(nested=True)
+    assert {d for d in graph["iqa.data.records"] if d in graph} <= {"iqa.data.corpus", "iqa.data.images", "iqa.errors"}
+    training_stack = ("pytorch_lightning", "lightning")
+    lightning = sorted(m for m, deps in graph.items() if m.startswith("iqa.data") and any(d.split(".")[0] in training_stack for d in deps))
+    assert lightning == ["iqa.data.datamodules"]
+    assert not (Path(ROOT) / "iqa" / "labels.py").exists() and not (Path(ROOT) / "iqa" / "data" / "labels.py").exists()
