@@ -139,7 +139,7 @@ def select_keys(node: Any, keys: Iterable[str]) -> dict[str, Any]:
     """``node`` resolved, with only its ``_``-keys (``_target_``...) and ``keys`` (label.py: the trainer's hardware)."""
     wanted = set(keys)
     chosen = [k for k in node.keys() if str(k).startswith("_") or k in wanted]  # resolve these only:
-    return {k: to_plain(node[k]) for k in chosen}  # the others may refer to keys this task lacks (stage.*)
+    return {k: to_plain(node[k]) for k in chosen}  # the others may refer to keys this entry point lacks (stage.*)
 
 
 def to_plain(node: Any) -> Any:
