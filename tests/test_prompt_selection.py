@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
+from _label_helpers import encode
+from conftest import compose, tiny_overrides
 from scipy.stats import spearmanr
 from torch import nn
 
-from _label_helpers import encode
-from conftest import compose, tiny_overrides
 from iqa import prompt_selection as ps
 from iqa.attributes import ATTRIBUTES
 from iqa.cli import select_prompts
@@ -24,14 +24,19 @@ from iqa.teachers.base import to_unit_float
 from iqa.teachers.classical import classical_scores
 
 
-def test_spearman_columns_matches_scipy():
+def test_score_table_is_the_mean_spearman_over_groups_and_a_constant_candidate_scores_zero():
     rng = np.random.default_rng(0)
-    target = rng.integers(0, 4, 30).astype(float)  # ties in the target
-    scores = np.column_stack([rng.normal(size=30), np.round(rng.normal(size=30), 1), target * 2 + 1, -target, np.ones(30)])
-    got = ps.spearman_columns(scores, target)
-    for column in range(4):
-        assert got[column] == pytest.approx(spearmanr(scores[:, column], target).statistic, abs=1e-12)
-    assert got[4] == 0.0  # a constant score carries no ordering
+    groups = [ps.ProxyGroup("sharpness", rng.permutation(30)[:12], rng.integers(0, 4, 12).astype(float)) for _ in range(3)]
+    proxy = ps.Proxy("toy", groups, images=torch.zeros(30, 3, 8, 8, dtype=torch.uint8))
+    # Candidate columns: continuous, tied, constant (it orders nothing: 0 by iqa.metrics' rule, not NaN).
+    scores = np.column_stack([rng.normal(size=30), np.round(rng.normal(size=30), 1), np.full(30, 0.3)])
+    candidates = [ps.Candidate("sharpness", (f"p{i}", f"n{i}"), ()) for i in range(3)]
+    with pytest.warns(RuntimeWarning, match="constant"):
+        table = ps.score_table(candidates, [proxy], {"toy": scores})
+    for column in range(2):
+        expected = np.mean([spearmanr(scores[g.indices, column], g.target).statistic for g in groups])
+        assert table["toy"][column] == pytest.approx(expected, abs=1e-12)
+    assert table["toy"][2] == 0.0 and table["score"][2] == 0.0
 
 
 def test_candidates_expand_through_the_templates_in_teacher_order():

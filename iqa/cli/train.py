@@ -165,7 +165,7 @@ def save_last(trainer, path: Path) -> None:
 
 def skipped_all_ranks(module) -> dict[str, int]:
     """Data-pipeline skip counts summed over ranks (every rank must call this)."""
-    from iqa.modules.pretrain import gather_to_all
+    from iqa.distributed import gather_to_all
 
     totals: dict[str, int] = {}
     for part in gather_to_all(dict(getattr(module, "skipped_totals", {}))):

@@ -179,21 +179,3 @@ def iter_unit_samples(unit: Unit, on_error: Callable[[Exception], None] | None =
 def split_for_rank(items: Sequence[Any], rank: int, world_size: int) -> list[Any]:
     """Round-robin split: item ``i`` goes to rank ``i % world_size`` (each item exactly once)."""
     return list(items[rank::world_size]) if world_size > 1 else list(items)
-
-
-def dist_info() -> tuple[int, int]:
-    """(rank, world size) from torch.distributed, else the launcher's environment."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-
-
-def worker_info() -> tuple[int, int]:
-    import torch.utils.data
-
-    info = torch.utils.data.get_worker_info()
-    return (info.id, info.num_workers) if info is not None else (0, 1)
-
-

@@ -24,10 +24,11 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from iqa.data.catalog import split_records
-from iqa.data.corpus import DEFAULT_CHUNK_SIZE, Unit, dist_info, iter_unit_samples, list_units
+from iqa.data.corpus import DEFAULT_CHUNK_SIZE, Unit, iter_unit_samples, list_units
 from iqa.data.label_sets import LabelLookup, check_attributes, labelled_count, load_manifest
 from iqa.data.records import Record, RecordDataset, skip_collate
 from iqa.data.streaming import PseudoLabelStream
+from iqa.distributed import dist_info, is_distributed
 from iqa.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -294,11 +295,8 @@ def unpadded_sampler(dataset: Dataset) -> Any:
     evaluation (no gradient synchronisation) allows. With fewer images than
     ranks, or without DDP, ``None`` leaves the default in place.
     """
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
-        return None
-    if len(dataset) < dist.get_world_size():
+    _, world = dist_info()
+    if not is_distributed() or world < 2 or len(dataset) < world:
         return None
     from pytorch_lightning.overrides.distributed import UnrepeatedDistributedSampler
 

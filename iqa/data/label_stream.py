@@ -31,8 +31,9 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset
 
-from iqa.data.corpus import Unit, dist_info, image_member, iter_unit_samples, split_for_rank, worker_info
+from iqa.data.corpus import Unit, image_member, iter_unit_samples, split_for_rank
 from iqa.data.images import DEVICE_DECODE_MAX_PIXELS, SkipImage, device_decodable_jpeg, load_square
+from iqa.distributed import dist_info, worker_info
 
 DECODE_PATHS = ("cpu", "device")
 # A tar stream reader stops after the end-of-archive blocks; what follows is padding up to

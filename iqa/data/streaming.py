@@ -75,9 +75,10 @@ import torch
 from PIL import Image
 from torch.utils.data import IterableDataset
 
-from iqa.data.corpus import Unit, dist_info, image_member, iter_unit_samples, worker_info
+from iqa.data.corpus import Unit, image_member, iter_unit_samples
 from iqa.data.images import SkipImage, decode_rgb, resize_short_side, to_uint8_tensor
 from iqa.data.label_sets import LabelLookup
+from iqa.distributed import dist_info, gather_to_all, worker_info
 
 log = logging.getLogger(__name__)
 
@@ -222,13 +223,7 @@ class PseudoLabelStream(IterableDataset):
     # -- checkpoint state ----------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """Consumed positions of every reader on every rank (a collective under DDP: call on all ranks)."""
-        import torch.distributed as dist
-
-        readers = self.progress.local_state()
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            gathered: list[Any] = [None] * dist.get_world_size()
-            dist.all_gather_object(gathered, readers)
-            readers = {slot: pos for part in gathered for slot, pos in (part or {}).items()}
+        readers = {slot: pos for part in gather_to_all(self.progress.local_state()) for slot, pos in (part or {}).items()}
         generation = int((self._resume or {}).get("generation", 0))
         return {"version": STATE_VERSION, "layout": self.layout(), "generation": generation,
                 "readers": {str(k): v for k, v in sorted(readers.items())}}

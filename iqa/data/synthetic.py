@@ -64,6 +64,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from iqa import distortions
+from iqa.data.shards import write_shards
 from iqa.io import atomic_write_json, locked, replace_dir
 
 log = logging.getLogger(__name__)
@@ -197,32 +198,26 @@ def ensure_demo_corpus(root: str | Path, size: int = 160, crops: dict[str, int] 
 
 
 def _write_roles(tmp: Path, params: dict[str, Any]) -> dict[str, Any]:
-    import webdataset as wds
-
     digest = hashlib.sha256()
     counts: dict[str, int] = {}
     shards: dict[str, list[str]] = {}
     total = sum(len(ROLES[r]) * params["crops"][r] * (1 + len(distortions.DISTORTIONS) * distortions.NUM_LEVELS) for r in ROLES)
     with tqdm(total=total, unit="img", desc="building demo corpus", dynamic_ncols=True) as bar:
         for role, (folder, prefix) in OUTPUT.items():
+            counts[role] = 0
+
+            def tracked(samples: Iterator[dict[str, Any]], role: str = role) -> Iterator[dict[str, Any]]:
+                for sample in samples:
+                    digest.update(sample["__key__"].encode() + sample["png"])
+                    counts[role] += 1
+                    bar.update(1)
+                    yield sample
+
             (tmp / folder).mkdir(parents=True, exist_ok=True)
-            written: list[str] = []
-            index, count, writer = -1, 0, None
-            for sample in role_samples(role, params["size"], params["crops"][role]):
-                if writer is None or count % params["shard_size"] == 0:
-                    if writer is not None:
-                        writer.close()
-                    index += 1
-                    path = tmp / folder / f"{prefix}-{index:06d}.tar"
-                    written.append(str(path.relative_to(tmp)))
-                    writer = wds.TarWriter(str(path), mtime=0)  # fixed mtime: byte-identical shards
-                digest.update(sample["__key__"].encode() + sample["png"])
-                writer.write(sample)
-                count += 1
-                bar.update(1)
-            if writer is not None:
-                writer.close()
-            counts[role], shards[role] = count, written
+            # Fixed member times (the writer's default): byte-identical shards on every build.
+            written = write_shards(tmp / folder, prefix, tracked(role_samples(role, params["size"], params["crops"][role])),
+                                   per_shard=int(params["shard_size"]))
+            shards[role] = [str(path.relative_to(tmp)) for path in written]
     return {
         "params": params,
         "roles": {role: list(refs) for role, refs in ROLES.items()},

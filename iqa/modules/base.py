@@ -9,9 +9,9 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-import torch.distributed as dist
 from torch import nn
 
+from iqa.distributed import all_reduce_max_
 from iqa.models import IQANet
 
 log = logging.getLogger(__name__)
@@ -110,10 +110,7 @@ class StageModule(pl.LightningModule):
         sees the same calls on every rank; the (non-finite) gradients are then
         dropped instead of applied. ``outputs`` is accepted for compatibility.
         """
-        bad = (~torch.isfinite(total.detach())).to(torch.float32).reshape(1)
-        if dist.is_available() and dist.is_initialized():
-            dist.all_reduce(bad, op=dist.ReduceOp.MAX)
-        self._nonfinite = bad
+        self._nonfinite = all_reduce_max_((~torch.isfinite(total.detach())).to(torch.float32).reshape(1))
         return total
 
     def optimizer_step(self, epoch, batch_idx, optimizer, optimizer_closure=None):

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from torchmetrics.aggregation import CatMetric
 
+from iqa.distributed import gather_to_all
 from iqa.metrics import MOSScale, make_metric_collection, srcc
 from iqa.modules.base import StageModule
 
@@ -248,22 +248,14 @@ class RidgeProbeModule(FinetuneModule):
         super().validation_step(batch, batch_idx)
 
     def _gather_train(self) -> tuple[np.ndarray, np.ndarray]:
-        items = self._train
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            gathered: list[dict[int, tuple[np.ndarray, float]] | None] = [None] * dist.get_world_size()
-            dist.all_gather_object(gathered, items)
-            items = {k: v for part in gathered for k, v in (part or {}).items()}
+        items = {k: v for part in gather_to_all(self._train) for k, v in (part or {}).items()}
         if len(items) < 2:
             raise RuntimeError(f"ridge probe: need at least 2 training images, got {len(items)}")
         order = sorted(items)
         return np.stack([items[i][0] for i in order]), np.array([items[i][1] for i in order])
 
     def _gather_val(self) -> tuple[np.ndarray, np.ndarray]:
-        parts = self._val
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            gathered: list[Any] = [None] * dist.get_world_size()
-            dist.all_gather_object(gathered, parts)
-            parts = [p for part in gathered for p in (part or [])]
+        parts = [p for part in gather_to_all(self._val) for p in (part or [])]
         if not parts:
             return np.zeros((0, 0)), np.zeros(0)
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])

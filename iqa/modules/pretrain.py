@@ -4,22 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
-import torch.distributed as dist
-from torchmetrics.functional.regression import spearman_corrcoef
 
-from iqa.ladder import ladder_correlations, ladder_record
+from iqa.ladder import LadderProxy
+from iqa.metrics import AttributeSRCC
 from iqa.modules.base import StageModule
-
-
-def gather_to_all(obj: Any) -> list[Any]:
-    """Every rank's ``obj`` (picklable), on every rank; ``[obj]`` without torch.distributed."""
-    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-        out: list[Any] = [None] * dist.get_world_size()
-        dist.all_gather_object(out, obj)
-        return out
-    return [obj]
 
 
 class PretrainModule(StageModule):
@@ -38,9 +27,11 @@ class PretrainModule(StageModule):
     * with a W&B logger, ``val/samples``: a table of a few validation images
       with their teacher and student scores.
 
-    Validation outputs are gathered to every rank explicitly (ranks may hold
-    different numbers of validation samples, even none), so the logged values
-    are the same everywhere and need no further reduction.
+    The SRCC and the ladder proxy are torchmetrics metrics (:class:`iqa.metrics.AttributeSRCC`,
+    :class:`iqa.ladder.LadderProxy`) whose state is the raw scores: ``compute()``
+    gathers every rank's share (ranks may hold different numbers of validation
+    samples, even none) and runs the tested functional form on the whole split,
+    so the logged values are the same everywhere and need no further reduction.
     """
 
     def __init__(self, *args: Any, sample_images: int = 8, **kwargs: Any) -> None:
@@ -51,13 +42,13 @@ class PretrainModule(StageModule):
         self.net.quality_head.requires_grad_(False)
         self.sample_images = int(sample_images)
         self.skipped_totals: dict[str, float] = {}
+        self.val_srcc = AttributeSRCC(len(self.net.attributes))
+        self.val_ladder = LadderProxy(self.net.attributes)
         self._reset_validation()
 
     def _reset_validation(self) -> None:
-        self._val_preds: list[np.ndarray] = []
-        self._val_targets: list[np.ndarray] = []
-        self._ladder_records: list[tuple[str, str, int]] = []
-        self._ladder_scores: list[np.ndarray] = []
+        self.val_srcc.reset()
+        self.val_ladder.reset()
         self._samples: list[dict[str, Any]] = []
 
     # -- training ------------------------------------------------------------------------
@@ -82,49 +73,26 @@ class PretrainModule(StageModule):
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         outputs = self.net(batch["images"])["attributes"].float()
-        preds = outputs.detach().cpu().numpy()
-        targets = batch["targets"].float().cpu().numpy()
-        self._val_preds.append(preds)
-        self._val_targets.append(targets)
-        for row, meta in enumerate(batch.get("meta") or []):
-            record = ladder_record(meta)
-            if record is not None:
-                self._ladder_records.append(record)
-                self._ladder_scores.append(preds[row])
+        targets = batch["targets"].float()
+        self.val_srcc.update(outputs, targets)
+        self.val_ladder.update(outputs, batch.get("meta") or [])
         if self.sample_images > 0 and self.trainer.is_global_zero and len(self._samples) < self.sample_images:
             images = batch["images"].detach().cpu()
+            preds, teacher = outputs.detach().cpu().numpy(), targets.cpu().numpy()
             for row in range(min(images.shape[0], self.sample_images - len(self._samples))):
                 self._samples.append({
                     "image": images[row].permute(1, 2, 0).numpy(), "key": batch["keys"][row],
-                    "teacher": targets[row], "student": preds[row],
+                    "teacher": teacher[row], "student": preds[row],
                 })
 
     def on_validation_epoch_end(self) -> None:
-        attributes = self.net.attributes
-        width = len(attributes)
-        local = {
-            "preds": np.concatenate(self._val_preds) if self._val_preds else np.zeros((0, width), np.float32),
-            "targets": np.concatenate(self._val_targets) if self._val_targets else np.zeros((0, width), np.float32),
-            "ladder": self._ladder_records,
-            "ladder_scores": np.stack(self._ladder_scores) if self._ladder_scores else np.zeros((0, width), np.float32),
-        }
-        parts = gather_to_all(local)
-        preds = np.concatenate([p["preds"] for p in parts])
-        targets = np.concatenate([p["targets"] for p in parts])
-        keep = np.isfinite(targets).all(axis=1)
-        srcc = torch.full((width,), float("nan"), dtype=torch.float64)
-        if keep.sum() >= 2:
-            srcc = spearman_corrcoef(torch.from_numpy(preds[keep]).double(), torch.from_numpy(targets[keep]).double()).reshape(-1)
-        for name, value in zip(attributes, srcc):
+        srcc = self.val_srcc.compute()  # gathers every rank's rows
+        for name, value in zip(self.net.attributes, srcc):
             self.log(f"val/srcc_{name}", float(value), sync_dist=False)
         self.log("val/srcc_mean", float(torch.nanmean(srcc)), prog_bar=True, sync_dist=False)
-        self.log("val/samples_seen", float(preds.shape[0]), sync_dist=False)
-
-        records = [r for p in parts for r in p["ladder"]]
-        if records:
-            ladder = ladder_correlations(records, np.concatenate([p["ladder_scores"] for p in parts]), attributes)
-            for name, value in ladder.items():
-                self.log(f"val/ladder_{name}", value, prog_bar=name == "mean", sync_dist=False)
+        self.log("val/samples_seen", float(self.val_srcc.rows_seen), sync_dist=False)
+        for name, value in self.val_ladder.compute().items():
+            self.log(f"val/ladder_{name}", value, prog_bar=name == "mean", sync_dist=False)
         self._log_samples()
         self._reset_validation()
 
