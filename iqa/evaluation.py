@@ -364,13 +364,13 @@ def evaluate(
                 if not records:
                     raise UserError(f"{test['name']}: split '{chosen}' is empty")
                 label = f"{variant} on {test['name']}" + (f" [{number + 1}/{len(runs)}]" if len(runs) > 1 else "")
-                unit, _, errors = predict_items(net, records, test["view"], batch_size=int(batch_size), num_workers=int(num_workers),
+                normalised, _, errors = predict_items(net, records, test["view"], batch_size=int(batch_size), num_workers=int(num_workers),
                                                 device=device, progress=label if progress else None)
-                keep = np.isfinite(unit)
+                keep = np.isfinite(normalised)
                 mos = np.array([r.mos for r in records], dtype=np.float64)
                 # Unit-scale quality (1 = best) mapped onto this test set's native scale:
                 # correlations are then positive for a good model whatever the direction.
-                pred = np.asarray(test["scale"].from_unit(unit), dtype=np.float64)
+                pred = np.asarray(test["scale"].denormalise(normalised), dtype=np.float64)
                 if keep.sum() < 2:
                     raise UserError(f"{variant} on {test['name']}: fewer than 2 readable images ({len(errors)} unreadable)")
                 with warnings.catch_warnings():

@@ -17,7 +17,7 @@ Outputs (see ``docs/evaluation.md``):
   on (its range and direction are in :attr:`QualityModel.quality_scale`),
   clipped to that range: a MOS outside the scale it is declared on means
   nothing, and the meta file promises the range;
-* ``quality_unit``: the same on a unit scale where 1 is best, *unclipped*
+* ``quality_norm``: the same on a normalised scale (0..1) where 1 is best, *unclipped*
   (a regression head can overshoot 0..1 a little; this column keeps the
   ranking among images that ``quality`` ties at the ends of the scale);
 * one raw score per attribute: relative, unbounded, higher = more of the
@@ -47,7 +47,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from iqa.checkpoints import CheckpointMeta, load_net, meta_from_hparams, write_checkpoint
-from iqa.data.images import IMAGE_EXTENSIONS, SkipImage
+from iqa.data.images import SkipImage, folder_files
 from iqa.data.records import Record, View, probe_size, read_bytes
 from iqa.errors import UserError
 from iqa.metrics import MOSScale
@@ -79,20 +79,18 @@ def prepare_net(net: IQANet, device: torch.device) -> IQANet:
 
 
 def expand_paths(inputs: Iterable[str | os.PathLike]) -> list[str]:
-    """Files as given, folders searched recursively for images; sorted per folder, duplicates dropped.
+    """Files as given, folders searched recursively; sorted per folder, duplicates dropped.
 
-    Paths that do not exist are kept, so that they are reported as errors rather than vanish.
+    A folder contributes every file (:func:`iqa.data.images.folder_files`, the
+    rule labelling follows too): files are judged by content, and one that is
+    not an image gets the error ``not an image`` rather than vanishing. Paths
+    that do not exist are kept, so that they are reported as errors.
     """
     found: list[str] = []
     for item in inputs:
         path = Path(os.path.expanduser(str(item)))
         if path.is_dir():
-            for dirpath, dirnames, filenames in os.walk(path, followlinks=True):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                found.extend(
-                    os.path.join(dirpath, name) for name in sorted(filenames)
-                    if not name.startswith(".") and name.lower().endswith(IMAGE_EXTENSIONS)
-                )
+            found.extend(folder_files(path))
         else:
             found.append(str(path))
     return list(dict.fromkeys(found))
@@ -168,7 +166,7 @@ def predict_items(
     progress: str | None = "scoring",
     bucket: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
-    """Run ``net`` over images; returns ``(quality_unit [N], attributes [N, A], errors {index: reason})``.
+    """Run ``net`` over images; returns ``(quality_norm [N], attributes [N, A], errors {index: reason})``.
 
     ``view``: a :class:`View`, or an image size (then ``crop_size`` is its
     centre crop). Rows of unreadable images are NaN and their reasons are
@@ -282,13 +280,13 @@ class QualityModel:
             "quality": {"meaning": f"predicted MOS on the scale of {trained_on}, clipped to its range",
                         "range": [self.scale.low, self.scale.high], "higher_is_better": self.scale.higher_is_better,
                         "clipped": True},
-            "quality_unit": {"meaning": "predicted quality on a unit scale, unclipped: may fall slightly outside the range, "
+            "quality_norm": {"meaning": "predicted quality on a normalised 0..1 scale, unclipped: may fall slightly outside the range, "
                                         "which keeps the order among images that quality ties at its ends",
                              "range": [0.0, 1.0], "higher_is_better": True, "clipped": False},
         }
         if not self.quality_trained:
             cols["quality"]["meaning"] = "empty: this is a pretraining checkpoint (no MOS-trained quality head)"
-            cols["quality_unit"]["meaning"] = cols["quality"]["meaning"]
+            cols["quality_norm"]["meaning"] = cols["quality"]["meaning"]
         for name in self.scored_attributes:
             cols[name] = {"meaning": f"raw {name} score: relative and unbounded; higher = {ATTRIBUTE_MEANING.get(name, 'more')}",
                           "range": None, "higher_means": ATTRIBUTE_MEANING.get(name, "more")}
@@ -330,7 +328,7 @@ class QualityModel:
         ``inputs``: a file or folder (searched recursively), a list of them, a
         tensor ``[B, 3, H, W]`` / ``[3, H, W]`` (uint8 0..255 or float 0..1,
         used as given: no resizing), or a list of such tensors. Columns:
-        ``path``, ``quality`` (clipped to the MOS range), ``quality_unit``
+        ``path``, ``quality`` (clipped to the MOS range), ``quality_norm``
         (unclipped), the attributes and ``<attribute>_percentile`` if the
         checkpoint is calibrated (both only when its attribute heads were
         trained: :attr:`attributes_trained`), and ``error`` (empty, or why an
@@ -342,22 +340,22 @@ class QualityModel:
         tensor_list = isinstance(inputs, (list, tuple)) and inputs and all(isinstance(t, torch.Tensor) for t in inputs)
         if isinstance(inputs, torch.Tensor) or tensor_list:
             tensors = [inputs] if isinstance(inputs, torch.Tensor) else list(inputs)
-            unit_parts, attr_parts = zip(*(self._run_tensor(t, batch_size, dev) for t in tensors))
-            unit, attrs = np.concatenate(unit_parts), np.concatenate(attr_parts)
-            names = [f"tensor[{i}]" for i in range(len(unit))]
+            norm_parts, attr_parts = zip(*(self._run_tensor(t, batch_size, dev) for t in tensors))
+            normalised, attrs = np.concatenate(norm_parts), np.concatenate(attr_parts)
+            names = [f"tensor[{i}]" for i in range(len(normalised))]
             errors: dict[int, str] = {}
         else:
             if isinstance(inputs, (str, os.PathLike)):
                 inputs = [inputs]
             names = expand_paths(inputs)
-            unit, attrs, errors = predict_items(
+            normalised, attrs, errors = predict_items(
                 self.net, names, self.view, batch_size=batch_size, num_workers=num_workers, device=dev,
                 progress="scoring" if progress else None,
             )
         if not self.quality_trained:
-            unit = np.full_like(unit, np.nan)
-        quality = np.clip(np.asarray(self.scale.from_unit(unit), dtype=np.float64), self.scale.low, self.scale.high)
-        frame = pd.DataFrame({"path": names, "quality": quality, "quality_unit": unit})
+            normalised = np.full_like(normalised, np.nan)
+        quality = np.clip(np.asarray(self.scale.denormalise(normalised), dtype=np.float64), self.scale.low, self.scale.high)
+        frame = pd.DataFrame({"path": names, "quality": quality, "quality_norm": normalised})
         for i, name in enumerate(self.scored_attributes):
             frame[name] = attrs[:, i]
         calibration = self.calibration

@@ -430,7 +430,7 @@ class MOSScale:
     min/max). When ``higher_is_better`` is False (e.g. DMOS), the map is
     flipped so that ``low`` maps to 1. Values outside ``[low, high]`` map
     outside ``[0, 1]`` rather than being clipped, so that the round trip
-    ``from_unit(to_unit(x)) == x`` holds for every input. Works on floats,
+    ``denormalise(normalise(x)) == x`` holds for every input. Works on floats,
     numpy arrays and torch tensors.
     """
 
@@ -448,13 +448,13 @@ class MOSScale:
     def _coerce(x: Any) -> Any:
         return np.asarray(x, dtype=np.float64) if isinstance(x, (list, tuple)) else x
 
-    def to_unit(self, mos: Any) -> Any:
+    def normalise(self, mos: Any) -> Any:
         """MOS -> [0, 1], 1 being the best quality on this scale."""
         u = (self._coerce(mos) - self.low) / (self.high - self.low)
         return u if self.higher_is_better else 1 - u
 
-    def from_unit(self, u: Any) -> Any:
-        """Inverse of :meth:`to_unit`."""
+    def denormalise(self, u: Any) -> Any:
+        """Inverse of :meth:`normalise`."""
         u = self._coerce(u)
         if not self.higher_is_better:
             u = 1 - u

@@ -21,7 +21,7 @@ class IQANet(nn.Module):
 
     Outputs are raw scores. Attribute heads trained with a ranking loss are
     meaningful relative to each other (higher = more of the attribute), not in
-    absolute terms; the quality head predicts MOS on a unit scale where 1 is
+    absolute terms; the quality head predicts MOS on a normalised 0..1 scale where 1 is
     best (see ``iqa.metrics.MOSScale``).
     """
 

@@ -195,7 +195,7 @@ def spaq_proxy(root: str | Path, size: int, max_images: int | None = 2000, signs
 
     root = Path(root).expanduser()
     dataset = SPAQ(root, allow_missing=True)  # missing images are left out, with a warning
-    sheet = root / dataset.label_files[0]
+    sheet = root / dataset.annotation_files[0]
     if not sheet.is_file():
         raise UserError(f"proxies.spaq.root: no SPAQ annotations at {sheet} (expected the official SPAQ layout)")
     try:

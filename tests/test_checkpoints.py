@@ -66,16 +66,16 @@ def test_legacy_checkpoints_load_and_score_an_image(name, tmp_path):
     expected = _raw_outputs(path, View(image_size=64)(photo.read_bytes()))
     unit = float(expected["quality"][0])
     if stage == "pretrain":
-        assert np.isnan(frame["quality"][0]) and np.isnan(frame["quality_unit"][0])
+        assert np.isnan(frame["quality"][0]) and np.isnan(frame["quality_norm"][0])
     else:
-        assert frame["quality_unit"][0] == pytest.approx(unit, abs=1e-5)
+        assert frame["quality_norm"][0] == pytest.approx(unit, abs=1e-5)
         low, high = mos_range
         assert frame["quality"][0] == pytest.approx(min(high, max(low, low + (high - low) * unit)), abs=1e-5)
     if trained:
         np.testing.assert_allclose(frame[ATTRS].to_numpy()[0], expected["attributes"].numpy(), atol=1e-5)
         assert (stage == "pretrain") != all(f"{a}_percentile" in frame for a in ATTRS)
     else:
-        assert list(frame.columns) == ["path", "quality", "quality_unit", "error"]
+        assert list(frame.columns) == ["path", "quality", "quality_norm", "error"]
 
 
 def test_legacy_checkpoints_serve_as_init_and_resume_check(tmp_path):

@@ -65,7 +65,7 @@ def test_library_call_matches_an_independent_computation(setup):
     frame = results.predictions("on_mine", "koniq10k")
     assert len(frame) == 12 and (frame["error"] == "").all()
     scored = model.score(list(frame["source"]))  # file paths, in the order they were scored
-    np.testing.assert_allclose(frame["prediction"], 1.0 + 4.0 * scored["quality_unit"].to_numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(frame["prediction"], 1.0 + 4.0 * scored["quality_norm"].to_numpy(), rtol=1e-5, atol=1e-5)
     assert other.metrics["srcc"] == pytest.approx(stats.spearmanr(frame["prediction"], frame["mos"])[0], abs=1e-9)
     assert other.metrics["plcc"] == pytest.approx(stats.pearsonr(frame["prediction"], frame["mos"])[0], abs=1e-9)
     assert other.metrics["krcc"] == pytest.approx(stats.kendalltau(frame["prediction"], frame["mos"])[0], abs=1e-6)  # float32 inside
@@ -73,7 +73,7 @@ def test_library_call_matches_an_independent_computation(setup):
     own_frame = results.predictions("on_mine", "mine")
     test_rows = split_records(setup["mine"], "test")
     assert sorted(own_frame["source"]) == sorted(r.source for r in test_rows)
-    unit = model.score([r.path for r in test_rows])["quality_unit"].to_numpy()
+    unit = model.score([r.path for r in test_rows])["quality_norm"].to_numpy()
     by_source = dict(zip([r.source for r in test_rows], 5.0 * unit))
     np.testing.assert_allclose(own_frame["prediction"], [by_source[s] for s in own_frame["source"]], rtol=1e-5, atol=1e-5)
 

@@ -80,7 +80,7 @@ def test_ridge_probe_head_is_the_closed_form_fit_on_frozen_features(tiny_dirs, t
     dataset = RecordDataset(records, int(cfg.data.iqa.image_size), int(cfg.stage.crop_size), train=False)
     with torch.no_grad():
         feats = reference.features(torch.stack([dataset[i]["images"] for i in range(len(dataset))])).double().numpy()
-    y = MOSScale(1.0, 5.0, True).to_unit(np.array([r.mos for r in records]))
+    y = MOSScale(1.0, 5.0, True).normalise(np.array([r.mos for r in records]))
     penalty = alpha * np.mean(np.sum((feats - feats.mean(0)) ** 2, axis=0))
     assert hparams["ridge_penalty"] == pytest.approx(penalty, rel=1e-4)
     w, b = independent_ridge(feats, y, penalty)

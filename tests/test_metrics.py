@@ -349,24 +349,24 @@ def test_logistic_fit_failure_falls_back_to_plcc(monkeypatch):
 class TestMOSScale:
     def test_endpoints_higher_is_better(self):
         scale = MOSScale(1.0, 5.0)
-        assert scale.to_unit(5.0) == pytest.approx(1.0)
-        assert scale.to_unit(1.0) == pytest.approx(0.0)
-        assert scale.to_unit(3.0) == pytest.approx(0.5)
+        assert scale.normalise(5.0) == pytest.approx(1.0)
+        assert scale.normalise(1.0) == pytest.approx(0.0)
+        assert scale.normalise(3.0) == pytest.approx(0.5)
 
     def test_endpoints_lower_is_better(self):
         scale = MOSScale(0.0, 100.0, higher_is_better=False)
-        assert scale.to_unit(0.0) == pytest.approx(1.0)
-        assert scale.to_unit(100.0) == pytest.approx(0.0)
-        assert scale.to_unit(25.0) == pytest.approx(0.75)
+        assert scale.normalise(0.0) == pytest.approx(1.0)
+        assert scale.normalise(100.0) == pytest.approx(0.0)
+        assert scale.normalise(25.0) == pytest.approx(0.75)
 
     @pytest.mark.parametrize("higher_is_better", [True, False])
     @pytest.mark.parametrize(("name", "low", "high"), [("KonIQ-10k.txt", 1.0, 5.0), ("SPAQ.txt", 0.0, 100.0)])
     def test_round_trip_on_real_mos(self, name, low, high, higher_is_better):
         scale = MOSScale(low, high, higher_is_better)
         mos = load_mos(name)
-        unit = scale.to_unit(mos)
+        unit = scale.normalise(mos)
         assert unit.min() >= 0.0 and unit.max() <= 1.0
-        np.testing.assert_allclose(scale.from_unit(unit), mos, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(scale.denormalise(unit), mos, rtol=0, atol=1e-12)
         # Order is preserved or reversed exactly according to the direction.
         sign = 1.0 if higher_is_better else -1.0
         assert srcc(unit, mos) == pytest.approx(sign)
@@ -375,12 +375,12 @@ class TestMOSScale:
     def test_round_trip_types(self, higher_is_better):
         scale = MOSScale(-2.0, 7.5, higher_is_better)
         values = [-2.0, 0.0, 3.3, 7.5, 9.0]
-        np.testing.assert_allclose(scale.from_unit(scale.to_unit(values)), values, atol=1e-12)
+        np.testing.assert_allclose(scale.denormalise(scale.normalise(values)), values, atol=1e-12)
         t = torch.tensor(values, dtype=torch.float64)
-        torch.testing.assert_close(scale.from_unit(scale.to_unit(t)), t)
+        torch.testing.assert_close(scale.denormalise(scale.normalise(t)), t)
         u = torch.tensor([0.0, 0.2, 1.0], dtype=torch.float64)
-        torch.testing.assert_close(scale.to_unit(scale.from_unit(u)), u)
-        assert scale.from_unit(scale.to_unit(4.25)) == pytest.approx(4.25)
+        torch.testing.assert_close(scale.normalise(scale.denormalise(u)), u)
+        assert scale.denormalise(scale.normalise(4.25)) == pytest.approx(4.25)
 
     @pytest.mark.parametrize(("low", "high"), [(5.0, 1.0), (2.0, 2.0), (0.0, float("inf"))])
     def test_invalid_scale_raises(self, low, high):

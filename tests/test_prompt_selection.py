@@ -20,7 +20,7 @@ from iqa import prompt_selection as ps
 from iqa.attributes import ATTRIBUTES
 from iqa.cli import select_prompts
 from iqa.errors import UserError
-from iqa.teachers.base import to_unit_float
+from iqa.teachers.base import to_float01
 from iqa.teachers.classical import classical_scores
 
 
@@ -105,7 +105,7 @@ class ControlledTeacher(nn.Module):
 
     def encode_images(self, images: torch.Tensor) -> torch.Tensor:
         self.encoded += len(images)
-        centred = classical_scores(to_unit_float(images)) - 0.5
+        centred = classical_scores(to_float01(images)) - 0.5
         # A large constant component keeps the norm nearly fixed, so cos(f, axis) follows the classical score.
         return F.normalize(torch.cat([centred, torch.full((len(images), 1), 3.0)], dim=1), dim=-1)
 

@@ -57,24 +57,25 @@ def test_cli_scores_folders_recursively_reports_bad_files_and_documents_columns(
     with open(out, newline="") as handle:
         rows = list(csv.DictReader(handle))
     header = list(rows[0])
-    assert header == ["path", "quality", "quality_unit", *ATTRS, *(f"{a}_percentile" for a in ATTRS), "error"]
+    assert header == ["path", "quality", "quality_norm", *ATTRS, *(f"{a}_percentile" for a in ATTRS), "error"]
     paths = [Path(r["path"]).name for r in rows]
-    assert paths == ["img0.jpg", "img1.png", "broken.jpg", "img2.jpg", "img3.png", "img4.jpg", "img5.png", "notes.txt"]
+    # A folder is walked like a labelled one: every file, judged by content (the explicit notes.txt is a duplicate).
+    assert paths == ["img0.jpg", "img1.png", "notes.txt", "broken.jpg", "img2.jpg", "img3.png", "img4.jpg", "img5.png"]
     errors = {Path(r["path"]).name: r["error"] for r in rows}
     assert errors["broken.jpg"].startswith("unreadable") and errors["notes.txt"] == "unreadable: not an image"
     good = [r for r in rows if not r["error"]]
     assert len(good) == 6 and all(r["quality"] and r["sharpness"] for r in good)
     assert all(r["quality"] == "" for r in rows if r["error"])
     for r in good:
-        unit = float(r["quality_unit"])
+        unit = float(r["quality_norm"])
         assert float(r["quality"]) == pytest.approx(min(5.0, max(1.0, 1.0 + 4.0 * unit)), abs=1e-5)
         assert all(0.0 <= float(r[f"{a}_percentile"]) <= 100.0 for a in ATTRS)
     meta = json.loads((tmp_path / "scores.meta.json").read_text())
     assert meta["columns"]["quality"]["range"] == [1.0, 5.0] and meta["columns"]["quality"]["higher_is_better"] is True
-    assert "noisier" in meta["columns"]["noisiness"]["meaning"] and meta["unreadable"] == 2 and meta["images"] == 8
+    assert "noisier" in meta["columns"]["noisiness"]["meaning"] and meta["unreadable"] == 2 and meta["images"] == 8 and meta["not_images"] == 1
     assert meta["attributes_trained"] is True and meta["columns"]["quality"]["clipped"] is True
     captured = capsys.readouterr()
-    assert "scored 6 images (2 unreadable" in captured.out and "scoring" in captured.err  # the progress bar
+    assert "scored 6 images (2 unreadable, of which 1 not an image" in captured.out and "scoring" in captured.err  # the progress bar
     # The console names the view the checkpoint is scored at.
     assert "view resize, short side 64 px" in captured.err
 
@@ -151,7 +152,7 @@ def test_import_iqa_stays_light_and_exposes_load():
 
 
 def _constant_net(bias: float, seed: int = 0):
-    """A random network whose quality head outputs ``bias`` for every image (unit scale, 1 = best)."""
+    """A random network whose quality head outputs ``bias`` for every image (normalised scale, 1 = best)."""
     from iqa.models import IQANet
 
     torch.manual_seed(seed)
@@ -168,7 +169,7 @@ def _constant_net(bias: float, seed: int = 0):
     (1.5, [0.0, 10.0], False, 0.0),   # lower is better: 10 - 10 * 1.5 = -5 -> 0 (the best end)
     (0.25, [1.0, 5.0], True, 2.0),    # inside the range: untouched
 ])
-def test_quality_is_clipped_to_the_declared_range_and_quality_unit_is_not(tmp_path, photos, bias, mos_range, higher, expected):
+def test_quality_is_clipped_to_the_declared_range_and_quality_norm_is_not(tmp_path, photos, bias, mos_range, higher, expected):
     import iqa
     from iqa.cli.score import main
     from iqa.inference import export_checkpoint
@@ -176,7 +177,7 @@ def test_quality_is_clipped_to_the_declared_range_and_quality_unit_is_not(tmp_pa
     ckpt = export_checkpoint(_constant_net(bias), tmp_path / "c.ckpt", stage="finetune", data="demo", init="imagenet",
                              mos_range=mos_range, higher_is_better=higher, image_size=64)
     frame = iqa.load(ckpt, device="cpu").score(photos / "img0.jpg")
-    assert frame["quality_unit"][0] == pytest.approx(bias, abs=1e-6)
+    assert frame["quality_norm"][0] == pytest.approx(bias, abs=1e-6)
     assert frame["quality"][0] == pytest.approx(expected, abs=1e-6)
     out = tmp_path / "s.csv"
     assert main([str(photos / "img1.png"), "--ckpt", str(ckpt), "--num-workers", "0", "--device", "cpu", "--out", str(out),
@@ -186,8 +187,8 @@ def test_quality_is_clipped_to_the_declared_range_and_quality_unit_is_not(tmp_pa
     with open(out, newline="") as handle:
         value = float(next(csv.DictReader(handle))["quality"])
     assert low <= value <= high and value == pytest.approx(expected, abs=1e-5)
-    assert columns["quality"]["clipped"] is True and columns["quality_unit"]["clipped"] is False
-    assert "clipped" in columns["quality"]["meaning"] and "unclipped" in columns["quality_unit"]["meaning"]
+    assert columns["quality"]["clipped"] is True and columns["quality_norm"]["clipped"] is False
+    assert "clipped" in columns["quality"]["meaning"] and "unclipped" in columns["quality_norm"]["meaning"]
 
 
 def test_attribute_columns_only_for_checkpoints_whose_heads_saw_attribute_labels(tmp_path, photos, capsys):
@@ -216,10 +217,10 @@ def test_attribute_columns_only_for_checkpoints_whose_heads_saw_attribute_labels
                      "--no-progress"]) == 0
         metas[name] = json.loads((tmp_path / f"{name}.meta.json").read_text())
     for name in ("imagenet", "none"):
-        assert list(frames[name].columns) == ["path", "quality", "quality_unit", "error"]
+        assert list(frames[name].columns) == ["path", "quality", "quality_norm", "error"]
         assert metas[name]["attributes_trained"] is False and list(metas[name]["columns"]) == list(frames[name].columns)
     assert "init=imagenet: its attribute heads never saw an attribute label" in capsys.readouterr().err
-    assert list(frames["pre"].columns) == ["path", "quality", "quality_unit", *ATTRS, *(f"{a}_percentile" for a in ATTRS), "error"]
+    assert list(frames["pre"].columns) == ["path", "quality", "quality_norm", *ATTRS, *(f"{a}_percentile" for a in ATTRS), "error"]
     assert metas["pre"]["attributes_trained"] is True and list(metas["pre"]["columns"]) == list(frames["pre"].columns)
 
 
@@ -234,3 +235,25 @@ def test_cpu_scoring_never_runs_more_busy_threads_than_cores(cpus):
     assert plan_threads(3, "cpu", cpus=cpus) == (3, max(1, cpus - 3))
     # On a GPU the decoding workers get the cores.
     assert plan_threads(None, "cuda", cpus=cpus) == (min(8, cpus), cpus)
+
+
+def test_labelling_and_scoring_walk_a_folder_by_one_rule(checkpoint, tmp_path):
+    """Both take every non-hidden file and judge it by content: an extensionless PNG is an image, a CSV is not."""
+    import iqa
+    from iqa.data.corpus import list_folder
+    from iqa.inference import expand_paths
+
+    root = tmp_path / "mixed"
+    (root / "sub").mkdir(parents=True)
+    (root / ".cache").mkdir()
+    tiny_image(0, (64, 64)).save(root / "a.jpg")
+    tiny_image(1, (64, 64)).save(root / "sub" / "no_extension", format="PNG")
+    (root / "labels.csv").write_text("path,mos\n")
+    (root / ".hidden.jpg").write_bytes(b"")
+    tiny_image(2, (64, 64)).save(root / ".cache" / "c.jpg")
+    labelled = sorted(list_folder(root))
+    scored = sorted(str(Path(p).relative_to(root)) for p in expand_paths([root]))
+    assert labelled == scored == ["a.jpg", "labels.csv", "sub/no_extension"]
+    frame = iqa.load(checkpoint, device="cpu").score(root)
+    errors = {Path(p).name: e for p, e in zip(frame["path"], frame["error"])}
+    assert errors == {"a.jpg": "", "labels.csv": "unreadable: not an image", "no_extension": ""}

@@ -3,7 +3,7 @@
 Files and folders (searched recursively for images) are scored in batches with
 a progress bar. The CSV has one row per image, in input order: ``path``,
 ``quality`` (MOS scale of the checkpoint's fine-tuning dataset, clipped to it),
-``quality_unit`` (0..1, 1 best, unclipped), the five raw attribute scores and
+``quality_norm`` (0..1, 1 best, unclipped), the five raw attribute scores and
 their percentiles when the checkpoint is calibrated (both only when its
 attribute heads were trained on attribute labels), and ``error`` (empty, or why the image could not be
 read: unreadable files never stop the run). Beside it, ``<name>.meta.json``
@@ -136,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
     frame = model.score(paths, batch_size=args.batch_size, num_workers=workers, progress=not args.no_progress)
     seconds = time.perf_counter() - started
     failed = int((frame["error"] != "").sum())
+    not_images = int(frame["error"].str.endswith("not an image").sum())
     meta = {
         "checkpoint": str(ckpt),
         "trained_on": model.hparams.get("data"),
@@ -146,11 +147,12 @@ def run(args: argparse.Namespace) -> int:
         "columns": model.columns(),
         "images": len(frame),
         "unreadable": failed,
+        "not_images": not_images,
     }
     out = Path(args.out)
     meta_path = write_scores(frame, out, meta)
     rate = (len(frame) - failed) / seconds if seconds > 0 else float("inf")
-    print(f"scored {len(frame) - failed} images ({failed} unreadable, listed in the error column) "
+    print(f"scored {len(frame) - failed} images ({failed} unreadable, of which {not_images} not an image; listed in the error column) "
           f"in {seconds:.1f}s ({rate:.1f} img/s) -> {out} (columns: {meta_path})")
     return 0
 

@@ -7,7 +7,7 @@ One module per job:
 * :mod:`iqa.data.label_stream` -- streaming units to a teacher for labelling;
 * :mod:`iqa.data.label_sets` -- the pseudo-label set format (writer and readers);
 * :mod:`iqa.data.streaming` -- streaming a corpus joined with its labels for pretraining;
-* :mod:`iqa.data.records` -- MOS-labelled images as records, and reading them;
+* :mod:`iqa.data.records` -- MOS-annotated images as records, and reading them;
 * :mod:`iqa.data.datasets` -- MOS datasets in their published layouts;
 * :mod:`iqa.data.splits` -- train / val / test splits (pure functions);
 * :mod:`iqa.data.catalog` -- ``data`` configs to datasets and splits; ``open_dataset``, ``list_datasets``;

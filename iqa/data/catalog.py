@@ -72,7 +72,7 @@ def _cached_dataset(spec_json: str) -> IQADataset:
 
 
 def dataset_from_config(data: Mapping[str, Any]) -> IQADataset:
-    """The dataset object of a ``data`` config (instances are cached: labels are read once per process)."""
+    """The dataset object of a ``data`` config (instances are cached: annotations are read once per process)."""
     data = _plain(data)
     name = data.get("name", "?")
     section = data.get("iqa")
@@ -184,7 +184,7 @@ def open_dataset(name: str, root: str | os.PathLike | None = None, split: str | 
     """Records (``path``, ``mos``, ...) of a dataset in its official layout.
 
     ``name``: a ``data`` choice (``koniq10k``, ``spaq``, ``livec``, ``kadid10k``,
-    ``csv``, ...; see :func:`list_datasets`). ``split``: None (every labelled
+    ``csv``, ...; see :func:`list_datasets`). ``split``: None (every annotated
     image), ``train``, ``val``, ``test`` or ``all``; random splits use
     ``split_seed`` (default 0) from ``options``. Other ``options`` go to the
     dataset class (``csv=...``, ``mos_range=...``, ``mos_column=...``).

@@ -27,7 +27,7 @@ from typing import Any
 
 import braceexpand
 
-from iqa.data.images import IMAGE_EXTENSIONS
+from iqa.data.images import IMAGE_EXTENSIONS, folder_files
 from iqa.errors import UserError
 
 DEFAULT_CHUNK_SIZE = 1000
@@ -69,19 +69,12 @@ def expand_shard_patterns(spec: Any) -> list[str]:
 
 
 def list_folder(root: str | Path) -> list[str]:
-    """All regular, non-hidden files below ``root``, sorted, relative to ``root``.
+    """The files of :func:`iqa.data.images.folder_files`, sorted, relative to ``root``.
 
     Every file counts, not only those with image extensions, so that a
     labelling run can account for each one (labelled or skipped with a reason).
     """
-    root = Path(root)
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in filenames:
-            if not name.startswith("."):
-                found.append(os.path.relpath(os.path.join(dirpath, name), root))
-    return sorted(found)
+    return sorted(os.path.relpath(path, root) for path in folder_files(root))
 
 
 def _unique_names(paths: Sequence[str]) -> list[str]:

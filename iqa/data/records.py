@@ -1,4 +1,4 @@
-"""MOS-labelled images as plain records, how to read them, and the map-style dataset over them.
+"""MOS-annotated images as plain records, how to read them, and the map-style dataset over them.
 
 IQA datasets are small (thousands of images) and must be evaluated exactly:
 every test image once, in a fixed order. So, unlike pretraining corpora, they

@@ -42,7 +42,7 @@ def attribute_quantiles(values: torch.Tensor, levels: int = CALIBRATION_LEVELS) 
 class FinetuneModule(StageModule):
     """Train the quality head (and, unless frozen, the backbone) on MOS.
 
-    Targets are mapped to a unit scale where 1 is best (``MOSScale``), so one
+    Targets are mapped to a normalised scale (0..1) where 1 is best (``MOSScale``), so one
     loss setting serves datasets with any MOS range or direction; predictions
     are mapped back to the dataset's native scale before correlations are
     computed, so reported SRCC/PLCC are positive for a good model whichever way
@@ -92,7 +92,7 @@ class FinetuneModule(StageModule):
         if "images" not in batch:
             return None  # every image of the batch was unreadable
         quality = self.net(batch["images"])["quality"].float()
-        target = self.scale.to_unit(batch["mos"].float())
+        target = self.scale.normalise(batch["mos"].float())
         total, parts = self.loss(quality[:, None], target[:, None])
         total = self.guard_nonfinite(total, quality)
         size = batch["images"].shape[0]
@@ -105,7 +105,7 @@ class FinetuneModule(StageModule):
         if "images" not in batch:
             return
         out = self.net(batch["images"])
-        self.val_metrics.update(self.scale.from_unit(out["quality"].float()).double(), batch["mos"].double())
+        self.val_metrics.update(self.scale.denormalise(out["quality"].float()).double(), batch["mos"].double())
         self.val_attributes.update(out["attributes"].float())
 
     def _update_calibration(self) -> None:
@@ -235,7 +235,7 @@ class RidgeProbeModule(FinetuneModule):
         if "images" not in batch:
             return None
         features = self._features(batch["images"])
-        targets = np.asarray(self.scale.to_unit(batch["mos"].double().cpu().numpy()), dtype=np.float64)
+        targets = np.asarray(self.scale.normalise(batch["mos"].double().cpu().numpy()), dtype=np.float64)
         for index, feature, target in zip(batch["index"].tolist(), features, targets):
             self._train[int(index)] = (feature, float(target))
         return None
@@ -279,7 +279,7 @@ class RidgeProbeModule(FinetuneModule):
             for alpha, (w, b) in fits.items():
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)
-                    value = srcc(np.asarray(self.scale.from_unit(val[0] @ w + b)), val[1])
+                    value = srcc(np.asarray(self.scale.denormalise(val[0] @ w + b)), val[1])
                 scores[alpha] = value if math.isfinite(value) else -math.inf
             chosen = max(self.alphas, key=lambda a: (scores[a], a))
             how = "validation SRCC"
@@ -308,7 +308,7 @@ class RidgeProbeModule(FinetuneModule):
             self.val_attributes.reset()
             for features, mos in local:
                 pred = self.net.heads(torch.as_tensor(features, dtype=torch.float32, device=self.device))
-                self.val_metrics.update(self.scale.from_unit(pred["quality"].double()), torch.as_tensor(mos, device=self.device))
+                self.val_metrics.update(self.scale.denormalise(pred["quality"].double()), torch.as_tensor(mos, device=self.device))
                 self.val_attributes.update(pred["attributes"].float())
             self.log("val/ridge_alpha", float(self.chosen_alpha))
         super().on_validation_epoch_end()

@@ -39,7 +39,7 @@ class Teacher(nn.Module):
         return {"name": self.name, "image_size": self.image_size, "attributes": list(self.attributes)}
 
 
-def to_unit_float(images: torch.Tensor) -> torch.Tensor:
+def to_float01(images: torch.Tensor) -> torch.Tensor:
     """uint8 ``[B,3,H,W]`` (0..255) or float (0..1) to float32 in [0, 1]."""
     if images.dtype == torch.uint8:
         return images.float().div_(255.0)

@@ -72,7 +72,7 @@ import torch
 import torch.nn.functional as F
 
 from iqa.attributes import ATTRIBUTES
-from iqa.teachers.base import Teacher, to_unit_float
+from iqa.teachers.base import Teacher, to_float01
 
 LUMA_WEIGHTS: tuple[float, float, float] = (0.299, 0.587, 0.114)
 
@@ -142,7 +142,7 @@ def _check(images: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"expected images of shape [B, 3, H, W], got {tuple(images.shape)}")
     if images.shape[2] < 3 or images.shape[3] < 3:
         raise ValueError(f"images must be at least 3x3 pixels, got {tuple(images.shape[2:])}")
-    return to_unit_float(images)
+    return to_float01(images)
 
 
 def _kernels(device: torch.device) -> torch.Tensor:
@@ -228,7 +228,7 @@ class ClassicalTeacher(Teacher):
         # Always float32, even inside bf16 autocast (label.py precision=bf16-mixed): the measures
         # difference neighbouring 0..255 pixel values, which bf16's 8-bit mantissa would erase.
         with torch.autocast(images.device.type, enabled=False):
-            return classical_scores(to_unit_float(images))
+            return classical_scores(to_float01(images))
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from iqa.attributes import ATTRIBUTES
 from iqa.errors import UserError, suggest
 from iqa.prompts import expand_prompts
-from iqa.teachers.base import Teacher, to_unit_float
+from iqa.teachers.base import Teacher, to_float01
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ class OpenCLIPTeacher(Teacher):
         self.register_buffer("pair_to_attribute", torch.tensor(owners, dtype=torch.long), persistent=False)
 
     def encode_images(self, images: torch.Tensor) -> torch.Tensor:
-        x = (to_unit_float(images) - self.mean) / self.std
+        x = (to_float01(images) - self.mean) / self.std
         return F.normalize(self.clip.encode_image(x).float(), dim=-1)
 
     @torch.no_grad()
