@@ -1,7 +1,6 @@
 """Choose antonym prompt pairs on proxy tasks: python select_prompts.py teacher=<clip> [prompts=<pool>] name=<new set>."""
 
 from iqa.cli.common import hydra_entry
-from iqa.cli.select_prompts import run
 
 if __name__ == "__main__":
-    hydra_entry("select_prompts", run)
+    hydra_entry("select_prompts", "iqa.cli.select_prompts:run")  # imported when the job runs: --help stays fast

@@ -1,7 +1,6 @@
-"""Train: python train.py stage=<pretrain|finetune|linear_probe> backbone=<timm name> data=<choice> ..."""
+"""Train: python train.py stage=<pretrain|finetune|linear_probe|ridge_probe> backbone=<timm name> data=<choice> ..."""
 
 from iqa.cli.common import hydra_entry
-from iqa.cli.train import run
 
 if __name__ == "__main__":
-    hydra_entry("train", run)
+    hydra_entry("train", "iqa.cli.train:run")  # imported when the job runs: --help stays fast

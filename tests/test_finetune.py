@@ -67,13 +67,13 @@ def train_cfg(compose, tiny_overrides, tiny_stage):
 
 
 def test_ridge_probe_head_is_the_closed_form_fit_on_frozen_features(train_cfg, tiny_dirs, tmp_path):
-    from iqa.cli.train import build_net, run
+    from iqa.cli.train import run
     from iqa.data.catalog import split_records
     from iqa.data.records import RecordDataset
     from iqa.metrics import MOSScale
-    from iqa.models import net_from_checkpoint
+    from iqa.models import build_student, net_from_checkpoint
 
-    cfg = train_cfg(tiny_dirs, "stage=linear_probe", "stage.head=ridge", "stage.ridge_alpha=[1.0,30.0,1000.0]",
+    cfg = train_cfg(tiny_dirs, "stage=ridge_probe", "stage.ridge_alpha=[1.0,30.0,1000.0]",
                     "init=imagenet", f"run_dir={tmp_path}/ridge")
     summary = run(cfg)
     assert summary["global_step"] == 0 and "val/srcc" in summary["metrics"]
@@ -83,7 +83,7 @@ def test_ridge_probe_head_is_the_closed_form_fit_on_frozen_features(train_cfg, t
     assert hparams["head"] == "ridge" and hparams["stage"] == "linear_probe"
 
     # Independent computation: the same frozen backbone, the training split's deterministic view, lstsq.
-    reference = build_net(cfg, "imagenet").eval()
+    reference = build_student(cfg.backbone, "imagenet").eval()
     records = split_records(cfg.data, "train")
     dataset = RecordDataset(records, int(cfg.data.iqa.image_size), int(cfg.stage.crop_size), train=False)
     with torch.no_grad():
@@ -101,14 +101,14 @@ def test_ridge_probe_head_is_the_closed_form_fit_on_frozen_features(train_cfg, t
 
 
 def test_linear_probe_keeps_batchnorm_statistics_frozen(train_cfg, tiny_dirs, tmp_path):
-    from iqa.cli.train import build_net, run
-    from iqa.models import net_from_checkpoint
+    from iqa.cli.train import run
+    from iqa.models import build_student, net_from_checkpoint
 
     cfg = train_cfg(tiny_dirs, "stage=linear_probe", "init=imagenet", f"run_dir={tmp_path}/lp", "stage.max_steps=2")
     summary = run(cfg)
     assert summary["global_step"] == 2
     net, _ = net_from_checkpoint(summary["last_checkpoint"])
-    reference = build_net(cfg, "imagenet")
+    reference = build_student(cfg.backbone, "imagenet")
     running = [k for k in reference.backbone.state_dict() if k.endswith("running_mean")]
     assert running
     for key, value in reference.backbone.state_dict().items():
@@ -141,7 +141,7 @@ def test_bad_head_and_crop_larger_than_images_fail_fast(train_cfg, tiny_dirs, tm
 
     with pytest.raises(UserError, match="unknown stage.head 'lasso'; valid: linear, ridge"):
         run(train_cfg(tiny_dirs, "stage=linear_probe", "stage.head=lasso", "init=imagenet", f"run_dir={tmp_path}/a"))
-    with pytest.raises(UserError, match="use stage=linear_probe stage.head=ridge"):
+    with pytest.raises(UserError, match=r"needs a frozen backbone: use stage=ridge_probe \(or stage=linear_probe stage.head=ridge\)"):
         run(train_cfg(tiny_dirs, "stage=finetune", "stage.head=ridge", "init=imagenet", f"run_dir={tmp_path}/b"))
     with pytest.raises(UserError, match="stage.crop_size=96 exceeds data.iqa.image_size=64"):
         run(train_cfg(tiny_dirs, "stage=finetune", "stage.crop_size=96", "init=imagenet", f"run_dir={tmp_path}/c"))

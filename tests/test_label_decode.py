@@ -57,9 +57,10 @@ def test_precision_auto_is_bf16_on_a_bf16_gpu(compose, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert resolve_precision("auto") == "32-true"
     assert resolve_precision("16-mixed") == "16-mixed"
-    # label.py passes the trainer's precision through this resolution (default: auto).
+    # label.py builds its trainer through this resolution (default: auto), from the hardware keys only.
     assert compose("label").trainer.precision == "auto"
-    assert label_cli.trainer_kwargs(compose("label"), label_cli.HARDWARE_KEYS)["precision"] == "32-true"
+    trainer = label_cli.build_trainer(compose("label", ["trainer.gradient_clip_val=5.0"]), [])
+    assert trainer.precision == "32-true" and trainer.gradient_clip_val is None
 
 
 def test_header_check_routes_only_complete_rgb_or_grey_jpegs():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -107,7 +108,8 @@ def messy_folder(tmp_path) -> tuple[Path, dict[str, str | None]]:
     return root, {rel: reason for rel, (_, reason) in files.items()}
 
 
-def test_messy_folder_is_labelled_to_the_end(compose, messy_folder, tmp_path):
+def test_messy_folder_is_labelled_to_the_end(compose, messy_folder, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="iqa.label")
     root, expected = messy_folder
     cfg = compose(
         "label",
@@ -125,6 +127,20 @@ def test_messy_folder_is_labelled_to_the_end(compose, messy_folder, tmp_path):
     frame = read_labels(tmp_path / "labels")
     assert sorted(frame["key"]) == sorted(rel for rel, r in expected.items() if r is None)
     assert counts["units"] == 3  # 10 files in chunks of 4
+    # The start line names the corpus, the label set and where it goes (not the output folder as the label set).
+    (start,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("labelling")]
+    assert start == (f"labelling corpus data=folder (train: {root}) with label set classical (teacher classical): "
+                     f"3 unit(s), 3 pending -> {tmp_path}/labels")
+
+
+def test_start_line_names_the_prompt_set_of_a_clip_teacher(compose, tmp_path):
+    from iqa.cli.label import describe_job
+
+    cfg = compose("label", ["teacher=vit_b32", "prompts=clipiqa", "data=shards", "data.train=/corpus/a-*.tar",
+                            "data.val=/corpus/b-*.tar", f"out={tmp_path}/labels"])
+    line = describe_job(cfg, {"teacher": {}, "prompts": {"sharpness": [["sharp", "blurry"]]}}, [], [], Path(cfg.out))
+    assert line == ("labelling corpus data=shards (train: /corpus/a-*.tar, val: /corpus/b-*.tar) with label set "
+                    f"openclip-ViT-B-32-clipiqa (teacher openclip-ViT-B-32, prompts clipiqa): 0 unit(s), 0 pending -> {tmp_path}/labels")
 
 
 @pytest.mark.unit

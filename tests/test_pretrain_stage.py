@@ -11,7 +11,8 @@ import torch
 
 from _pretrain_helpers import make_corpus, read_digests
 from iqa.attributes import ATTRIBUTES
-from iqa.cli.train import build_net, run
+from iqa.cli.train import run
+from iqa.models import build_student
 from iqa.config import instantiate_node
 from iqa.errors import UserError
 from iqa.losses import FidelityLoss, RankingLoss, RegressionLoss
@@ -52,7 +53,7 @@ def test_loss_group_builds_the_configured_loss(compose, overrides, cls, checks):
 
 
 def test_any_timm_backbone_gets_one_head_per_attribute(compose):
-    net = build_net(compose("train", ["stage=pretrain", "backbone=resnet18", "backbone.weights=none"]), None)
+    net = build_student(compose("train", ["stage=pretrain", "backbone=resnet18", "backbone.weights=none"]).backbone, None)
     assert net.backbone_name == "resnet18" and list(net.attribute_heads) == list(ATTRIBUTES)
     out = net(torch.zeros(2, 3, 48, 48, dtype=torch.uint8))
     assert out["attributes"].shape == (2, len(ATTRIBUTES))

@@ -54,9 +54,9 @@ def test_pretrain_then_finetune_from_its_checkpoint_and_resume(train_cfg, tiny_d
     assert read_meta(fine["last_checkpoint"]).init == str(last)
     # The fine-tuned backbone starts from the pretrained one, not from ImageNet.
     pre_state = torch.load(last, weights_only=False)["state_dict"]
-    from iqa.cli.train import build_net
+    from iqa.models import build_student
 
-    net = build_net(train_cfg(tiny_dirs, "stage=finetune"), str(last))
+    net = build_student(train_cfg(tiny_dirs, "stage=finetune").backbone, str(last))
     key = "backbone.conv_stem.weight"
     torch.testing.assert_close(net.state_dict()[key], pre_state[f"net.{key}"])
 

@@ -14,7 +14,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from iqa.cli.launch import check_multirun_launch, pin_multirun_job  # also registers the launch resolvers
-from iqa.config import config_dir, instantiate_node
+from iqa.config import config_dir, instantiate_node, resolve_precision  # noqa: F401  (resolve_precision: re-exported)
 from iqa.errors import UserError, one_line_errors, suggest
 
 log = logging.getLogger("iqa")
@@ -53,7 +53,7 @@ def setup_run(cfg: DictConfig) -> Path:
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     pin_multirun_job()
-    pl.seed_everything(int(cfg.get("seed", 0)), workers=True, verbose=False)
+    pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     if torch.cuda.is_available():
         torch.set_float32_matmul_precision("high")
     return run_dir
@@ -63,26 +63,6 @@ def prepare_data(data: DictConfig) -> None:
     """Run the data config's ``prepare`` hook (e.g. build the demo corpus once)."""
     if data.get("prepare"):
         instantiate_node(data.prepare, drop=())
-
-
-def resolve_precision(value: Any) -> Any:
-    if str(value) != "auto":
-        return value
-    import torch
-
-    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
-        return "bf16-mixed"
-    return "32-true"
-
-
-def trainer_kwargs(cfg: DictConfig, keys: Sequence[str] | None = None) -> dict[str, Any]:
-    """Resolved ``cfg.trainer`` as keyword arguments (only ``keys`` if given)."""
-    node = cfg.trainer
-    names = [k for k in (keys or node.keys()) if k != "_target_" and k in node]
-    kwargs = {k: OmegaConf.to_container(node[k], resolve=True) if OmegaConf.is_config(node[k]) else node[k] for k in names}
-    if "precision" in kwargs:
-        kwargs["precision"] = resolve_precision(kwargs["precision"])
-    return kwargs
 
 
 def build_logger(cfg: DictConfig):
@@ -181,8 +161,23 @@ def quote_brace_patterns(argv: Sequence[str]) -> list[str]:
     return out
 
 
-def hydra_entry(config_name: str, run: Callable[[DictConfig], Any]) -> None:
-    """Run ``run(cfg)`` as a Hydra app with attiqa's error handling."""
+def load_job(target: str | Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
+    """A job function, or ``"package.module:function"`` imported now (so ``--help`` never imports torch)."""
+    if callable(target):
+        return target
+    import importlib
+
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def hydra_entry(config_name: str, run: str | Callable[[DictConfig], Any]) -> None:
+    """Run ``run(cfg)`` as a Hydra app with attiqa's error handling.
+
+    ``run`` may be ``"module:function"``: it is imported only when a job runs,
+    so ``--help``, ``--cfg`` and composition errors answer without loading
+    torch and Lightning.
+    """
     import hydra
 
     sys.argv[1:] = quote_brace_patterns(sys.argv[1:])
@@ -191,7 +186,11 @@ def hydra_entry(config_name: str, run: Callable[[DictConfig], Any]) -> None:
     if not any(a in ("--help", "-h", "--hydra-help", "--info") or a.startswith("--cfg") for a in sys.argv[1:]):
         if os.environ.get("LOCAL_RANK", "0") == "0" and not os.environ.get("ATTIQA_SKIP_PRECHECK"):
             check_overrides(config_name, sys.argv[1:])
-    hydra.main(version_base="1.3", config_path=config_dir(), config_name=config_name)(one_line_errors(run))()
+
+    def job(cfg: DictConfig) -> Any:
+        return load_job(run)(cfg)
+
+    hydra.main(version_base="1.3", config_path=config_dir(), config_name=config_name)(one_line_errors(job))()
 
 
 def fail(message: str) -> None:

@@ -23,7 +23,8 @@ from typing import Any
 import pytorch_lightning as pl
 from omegaconf import DictConfig
 
-from iqa.cli.common import HARDWARE_KEYS, build_logger, close_logger, prepare_data, setup_run, trainer_kwargs
+from iqa.cli.common import HARDWARE_KEYS, build_logger, close_logger, prepare_data, setup_run
+from iqa.config import instantiate_node, select_keys
 from iqa.data.corpus import Unit, split_for_rank
 from iqa.data.datamodules import DECODE_CHOICES, LabelDataModule, corpus_units, resolve_decode, resolve_workers
 from iqa.data.label_sets import LABEL_CONFIG, MANIFEST, claim_directory, unit_done, unit_paths, write_manifest
@@ -122,11 +123,20 @@ def _count_from_siblings(siblings: list[Path], unit: str) -> int | None:
 
 
 def build_trainer(cfg: DictConfig, callbacks: list[Any]) -> pl.Trainer:
-    hardware = trainer_kwargs(cfg, HARDWARE_KEYS)
-    return pl.Trainer(
-        **hardware, logger=False, enable_progress_bar=False, enable_model_summary=False,
-        enable_checkpointing=False, inference_mode=True, callbacks=callbacks,
+    """The ``trainer`` node's hardware keys only: a prediction loop has no budget, clipping or validation."""
+    return instantiate_node(
+        select_keys(cfg.trainer, HARDWARE_KEYS), drop=(), logger=False, enable_progress_bar=False,
+        enable_model_summary=False, enable_checkpointing=False, inference_mode=True, callbacks=callbacks,
     )
+
+
+def describe_job(cfg: DictConfig, ident: dict[str, Any], units: list[Unit], pending: list[str], out: Path) -> str:
+    """The start line: which corpus, which label set (teacher and, for CLIP, prompts), where the labels go."""
+    corpus = cfg.data.corpus
+    sources = ", ".join(f"{split}: {corpus[split]}" for split in cfg.splits if corpus.get(split))
+    teacher = f"teacher {cfg.teacher.name}" + (f", prompts {cfg.prompts.name}" if ident["prompts"] else "")
+    return (f"labelling corpus data={cfg.data.name} ({sources}) with label set {cfg.teacher.label_set} ({teacher}): "
+            f"{len(units)} unit(s), {len(pending)} pending -> {out}")
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
@@ -136,28 +146,25 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     setup_run(cfg)
     out = Path(cfg.out)
-    decode = str(cfg.get("decode", "auto")).lower()
+    decode = str(cfg.decode).lower()
     resolve_decode(decode, "cuda" if torch.cuda.is_available() else "cpu")  # fail fast on a bad choice
     prepare_data(cfg.data)
     units = label_units(cfg)
     teacher = build_teacher(cfg.teacher)
     ident = identity(teacher)
-    writer = LabelWriter(str(out), teacher.attributes, progress=bool(cfg.get("progress", True)))
+    writer = LabelWriter(str(out), teacher.attributes, progress=bool(cfg.progress))
     trainer = build_trainer(cfg, [writer])
     if decode == "gpu" and trainer.strategy.root_device.type != "cuda":
         resolve_decode(decode, trainer.strategy.root_device.type)
     digest = claim_directory(out, ident, trainer.is_global_zero)
     pending = [u.name for u in units if not unit_done(out, u.name)]
     if trainer.is_global_zero:
-        log.info("labelling %s with %s: %d unit(s), %d pending -> %s", cfg.data.name, out.name, len(units), len(pending), out)
+        log.info("%s", describe_job(cfg, ident, units, pending, out))
     last_run = None
     if pending:
         writer.total_units = len(pending)
         writer.estimate_total = functools.partial(estimate_share, units, set(pending), out)
-        data = LabelDataModule(
-            units, teacher.image_size, pending, decode=decode, batch_size=int(cfg.batch_size),
-            num_workers=cfg.num_workers, device_max_pixels=int(cfg.get("device_decode_max_pixels", 12_000_000)),
-        )
+        data = instantiate_node(cfg.datamodule, units=units, image_size=teacher.image_size, pending=pending)
         trainer.predict(LabelModule(teacher), datamodule=data, return_predictions=False)
         trainer.strategy.barrier()
         seconds = writer.finished - writer.started
@@ -173,7 +180,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 last_run["steady_images_per_second"] = round(writer.steady_images_per_second, 1)
     manifest: dict[str, Any] = {}
     if trainer.is_global_zero:
-        manifest = write_manifest(out, units, ident, digest, cfg.data.name, cfg.teacher.get("label_set"), last_run)
+        manifest = write_manifest(out, units, ident, digest, cfg.data.name, cfg.teacher.label_set, last_run)
         log_histograms(cfg, out, manifest)
         counts = manifest["counts"]
         speed = ""

@@ -75,18 +75,8 @@ def _hydra(command: str, rest: Sequence[str]) -> int:
         from iqa.cli.evaluate import main as evaluate_main
 
         evaluate_main()
-    elif command == "train":
-        from iqa.cli.train import run
-
-        hydra_entry("train", run)
-    elif command == "select_prompts":
-        from iqa.cli.select_prompts import run
-
-        hydra_entry("select_prompts", run)
     else:
-        from iqa.cli.label import run
-
-        hydra_entry("label", run)
+        hydra_entry(command, f"iqa.cli.{command}:run")  # label, train, select_prompts: imported when the job runs
     return 0
 
 

@@ -21,12 +21,12 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from iqa import prompt_selection as ps
 from iqa.cli.common import setup_run
 from iqa.config import config_dir
 from iqa.errors import UserError
 from iqa.io import atomic_write_json, atomic_write_text
 from iqa.teachers import build_teacher
-from iqa import prompt_selection as ps
 
 log = logging.getLogger("iqa.select_prompts")
 
@@ -41,7 +41,7 @@ def target_path(cfg: DictConfig) -> Path:
     directory = Path(str(cfg.prompts_dir)).expanduser()
     path = directory / f"{name}.yaml"
     shipped = Path(config_dir()) / "prompts" / f"{name}.yaml"
-    overwrite = bool(cfg.get("overwrite", False))
+    overwrite = bool(cfg.overwrite)
     if shipped.is_file() and shipped.resolve() != path.resolve():
         raise UserError(
             f"name={name}: a prompt set of that name ships in {shipped.parent}, and it would shadow yours; choose another name "
@@ -54,19 +54,19 @@ def target_path(cfg: DictConfig) -> Path:
 
 def build_proxies(cfg: DictConfig, image_size: int) -> list[ps.Proxy]:
     proxies = []
-    ladder = cfg.proxies.get("ladder")
-    if ladder is not None and ladder.get("enabled", True):
+    ladder = cfg.proxies.ladder
+    if ladder is not None and ladder.enabled:
         proxies.append(
             ps.ladder_proxy(
-                list(ladder.photos), image_size, int(ladder.get("views", 1)), ladder.get("distortions"),
-                seed=int(cfg.seed), weight=float(ladder.get("weight", 1.0)),
+                list(ladder.photos), image_size, int(ladder.views), ladder.distortions,
+                seed=int(cfg.seed), weight=float(ladder.weight),
             )
         )
-    spaq = cfg.proxies.get("spaq")
-    if spaq is not None and spaq.get("root"):
-        signs = OmegaConf.to_container(spaq.signs, resolve=True) if spaq.get("signs") is not None else None
+    spaq = cfg.proxies.spaq
+    if spaq is not None and spaq.root:
+        signs = OmegaConf.to_container(spaq.signs, resolve=True) if spaq.signs is not None else None
         proxies.append(
-            ps.spaq_proxy(spaq.root, image_size, spaq.get("max_images"), signs, seed=int(cfg.seed), weight=float(spaq.get("weight", 1.0)))
+            ps.spaq_proxy(spaq.root, image_size, spaq.max_images, signs, seed=int(cfg.seed), weight=float(spaq.weight))
         )
     if not proxies:
         raise UserError("no proxy task is enabled: keep proxies.ladder.enabled=true or give proxies.spaq.root=/path/to/SPAQ")
@@ -90,13 +90,13 @@ def select(cfg: DictConfig, teacher: Any) -> dict[str, Any]:
     prompts = OmegaConf.to_container(cfg.prompts, resolve=True)
     prompt_set, candidates = ps.expand_candidates(prompts, teacher.attributes)
     owners = ps.candidate_owners(candidates, teacher.prompts, teacher.attributes)
-    device = resolve_device(str(cfg.get("device", "auto")))
+    device = resolve_device(str(cfg.device))
     teacher.to(device).eval()
     proxies = build_proxies(cfg, int(teacher.image_size))
     scores = {}
     for proxy in proxies:
         log.info("proxy %s: encoding %d images", proxy.name, len(proxy))
-        features = ps.embed_proxy(teacher, proxy, int(cfg.batch_size), device, int(cfg.get("threads", 8)))
+        features = ps.embed_proxy(teacher, proxy, int(cfg.batch_size), device, int(cfg.threads))
         scores[proxy.name] = ps.candidate_scores(features, teacher, owners, len(candidates))
     table = ps.select_winners(ps.score_table(candidates, proxies, scores), int(cfg.top_k))
     winners = ps.winners_by_attribute(table)

@@ -1,4 +1,12 @@
-"""train.py: pretraining (stage=pretrain), fine-tuning (stage=finetune) and linear probing."""
+"""train.py: pretraining (stage=pretrain), fine-tuning (stage=finetune), linear and ridge probing.
+
+Every object of a run is built from its config node: the student from ``net``
+(:func:`iqa.models.build_student`), ``stage.datamodule``, ``loss``,
+``stage.module`` (given the net, loss and ``stage.optimizer``), ``logger``, the
+``callbacks`` group and ``trainer``. What is left here is what only the run
+knows: the dataset's MOS scale, whether a validation split exists, resuming,
+and the metadata a checkpoint records.
+"""
 
 from __future__ import annotations
 
@@ -9,56 +17,39 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from iqa.attributes import ATTRIBUTES
 from iqa.checkpoints import read_meta, stamp, stamp_run
-from iqa.cli.common import build_logger, close_logger, prepare_data, setup_run, trainer_kwargs
-from iqa.config import instantiate_node, to_plain
+from iqa.cli.common import build_logger, close_logger, prepare_data, setup_run
+from iqa.config import config_dir, instantiate_list, instantiate_node, to_plain
 from iqa.errors import UserError
 from iqa.io import atomic_write_json
-from iqa.models import IQANet, net_from_checkpoint
+from iqa.models import IQANet
 
 log = logging.getLogger("iqa.train")
 
 STAGES = ("pretrain", "finetune", "linear_probe")
 
 
-def channels_last(value: Any) -> bool:
-    return torch.cuda.is_available() if str(value) == "auto" else bool(value)
+def apply_stage_alias(cfg: DictConfig) -> None:
+    """``stage=linear_probe stage.head=ridge`` (the spelling before ``stage=ridge_probe``): apply that stage file.
 
-
-def build_net(cfg: DictConfig, init: str | None) -> IQANet:
-    """The student. ``init``: ``imagenet`` | ``none`` | a checkpoint from any attiqa stage."""
-    from iqa.backbones import check_backbone_name
-
-    backbone = cfg.backbone
-    check_backbone_name(backbone.name)
-    common = {"backbone": backbone.name, "attributes": ATTRIBUTES, "drop_rate": backbone.get("drop_rate", 0.0),
-              "channels_last": channels_last(backbone.get("channels_last", False))}
-    if init in (None, "imagenet"):
-        return IQANet(weights=backbone.weights, **common)
-    if init == "none":
-        return IQANet(weights="none", **common)
-    if not Path(str(init)).is_file():
-        raise UserError(f"init: expected 'imagenet', 'none' or a checkpoint file; not found: {init}")
-    source, hparams = net_from_checkpoint(str(init))
-    if source.backbone_name != backbone.name:
-        raise UserError(
-            f"init checkpoint {init} holds a '{source.backbone_name}' backbone, but backbone={backbone.name}; "
-            f"pass backbone={source.backbone_name}"
-        )
-    net = IQANet(weights="none", **common)
-    missing, unexpected = net.load_state_dict(source.state_dict(), strict=False)
-    if unexpected or [k for k in missing if not k.startswith(("attribute_heads", "quality_head"))]:
-        raise UserError(f"init checkpoint {init} does not fit this network (missing {missing[:3]}, unexpected {unexpected[:3]})")
-    log.info("initialised from %s (stage %s)", init, hparams.get("stage", "?"))
-    return net
+    Its body (module, datamodule view, trainer keys) is merged over the composed
+    config: keys the user set elsewhere (``stage.ridge_alpha``...) stay, and its
+    trainer keys win over ``trainer.*`` overrides, as they did before the file existed.
+    """
+    stage = cfg.stage
+    if stage.name != "linear_probe" or stage.head != "ridge" or stage.module._target_ == RIDGE_MODULE:
+        return
+    body = OmegaConf.load(Path(config_dir()) / "stage" / "ridge_probe.yaml")
+    body.pop("defaults", None)
+    with open_dict(cfg):
+        cfg.merge_with(body)
 
 
 def resume_path(cfg: DictConfig, run_dir: Path) -> str | None:
-    choice = str(cfg.get("resume", "auto"))
+    choice = str(cfg.resume)
     if choice in ("never", "false", "False", "none"):
         return None
     if choice == "auto":
@@ -72,27 +63,18 @@ def resume_path(cfg: DictConfig, run_dir: Path) -> str | None:
 
 def build_pretrain(cfg: DictConfig, net: IQANet):
     """(PretrainModule, PretrainDataModule): the student against teacher pseudo-labels."""
-    from hydra.utils import instantiate
-
-    from iqa.data.datamodules import PretrainDataModule
-
     stage = cfg.stage
-    corpus = cfg.data.get("corpus")
-    if not corpus:
+    if not cfg.data.corpus:
         raise UserError(f"stage=pretrain needs an image corpus; data={cfg.data.name} has none")
-    datamodule = PretrainDataModule(
-        corpus=to_plain(corpus), labels_dir=str(cfg.labels), attributes=ATTRIBUTES, data_name=cfg.data.name,
-        batch_size=stage.batch_size, num_workers=stage.num_workers, crop_size=stage.crop_size,
-        steps_per_epoch=stage.get("steps_per_epoch", 1000), shuffle_buffer=stage.get("shuffle_buffer", 2000),
-        resampled=stage.get("resampled", False), seed=cfg.seed, prefetch_factor=stage.get("prefetch_factor", 2),
-    )
+    datamodule = instantiate_node(stage.datamodule, attributes=ATTRIBUTES)
     datamodule.prepare()  # fail before the trainer starts: missing labels, wrong attributes, ...
     loss = instantiate_node(cfg.loss, attributes=ATTRIBUTES)
-    module = instantiate(stage.module)(net=net, loss=loss, optimizer=instantiate(stage.optimizer))
+    module = instantiate_node(stage.module, net=net, loss=loss, optimizer=instantiate_node(stage.optimizer))
     return module, datamodule
 
 
 FINETUNE_HEADS = ("linear", "ridge")
+RIDGE_MODULE = "iqa.modules.finetune.RidgeProbeModule"
 
 
 def check_resume_matches(cfg: DictConfig, settings: dict[str, Any]) -> None:
@@ -102,7 +84,7 @@ def check_resume_matches(cfg: DictConfig, settings: dict[str, Any]) -> None:
     share a default run name; resuming one from the other's ``last.ckpt``
     would silently mix two experiments.
     """
-    if str(cfg.get("resume", "auto")) != "auto":
+    if str(cfg.resume) != "auto":
         return
     last = Path(str(cfg.run_dir)) / "checkpoints" / "last.ckpt"
     if not last.is_file():
@@ -112,7 +94,7 @@ def check_resume_matches(cfg: DictConfig, settings: dict[str, Any]) -> None:
     except UserError:  # resume_path reports unreadable checkpoints
         return
     previous = {"data": meta.data, "init": meta.init, "split": meta.split}
-    current = {"data": cfg.data.name, "init": str(cfg.get("init", "imagenet")), "split": settings}
+    current = {"data": cfg.data.name, "init": str(cfg.net.init), "split": settings}
     differing = [k for k in previous if previous[k] is not None and previous[k] != current[k]]
     if differing:
         detail = "; ".join(f"{k}: {previous[k]} there, {current[k]} now" for k in differing)
@@ -125,61 +107,42 @@ def check_resume_matches(cfg: DictConfig, settings: dict[str, Any]) -> None:
 def build_finetune(cfg: DictConfig, net: IQANet):
     """(FinetuneModule, IQADataModule): the quality head (and backbone) against MOS.
 
-    ``stage.head=ridge`` (linear probe only) swaps in the closed-form
-    :class:`~iqa.modules.finetune.RidgeProbeModule` and turns the run into one
-    deterministic pass over the training split.
+    ``stage=ridge_probe`` builds the closed-form
+    :class:`~iqa.modules.finetune.RidgeProbeModule`; its stage file makes the
+    run one deterministic pass over the training split.
     """
-    from hydra.utils import instantiate
-    from omegaconf import open_dict
-
     from iqa.data.catalog import dataset_scale, split_settings
-    from iqa.data.datamodules import IQADataModule
 
     stage = cfg.stage
-    section = cfg.data.get("iqa")
-    if not section:
+    if not cfg.data.iqa:
         raise UserError(f"stage={stage.name} needs an IQA dataset with MOS; data={cfg.data.name} is an unlabelled corpus")
-    head = str(stage.get("head", "linear"))
+    head = str(stage.head)
     if head not in FINETUNE_HEADS:
         raise UserError(f"unknown stage.head '{head}'; valid: {', '.join(FINETUNE_HEADS)}")
-    ridge = head == "ridge"
-    if ridge and stage.name != "linear_probe":
-        raise UserError("stage.head=ridge needs a frozen backbone: use stage=linear_probe stage.head=ridge")
+    ridge = stage.module._target_ == RIDGE_MODULE
+    if head == "ridge" and not ridge:
+        raise UserError("stage.head=ridge needs a frozen backbone: use stage=ridge_probe (or stage=linear_probe stage.head=ridge)")
+    if ridge and head != "ridge":
+        raise UserError(f"stage.head={head} with stage=ridge_probe: use stage=linear_probe for a head learnt by gradient descent")
     data = to_plain(cfg.data)
-    image_size = int((data.get("iqa") or {}).get("image_size", 384))
+    image_size = int(cfg.data.iqa.image_size)
     if stage.crop_size and int(stage.crop_size) > image_size:
         raise UserError(f"stage.crop_size={stage.crop_size} exceeds data.iqa.image_size={image_size} (images are resized "
                         f"to that short side first); lower stage.crop_size or raise data.iqa.image_size")
     (low, high), higher_is_better = dataset_scale(data)
     settings = split_settings(data)
     check_resume_matches(cfg, settings)
-    datamodule = IQADataModule(
-        data=data, batch_size=stage.batch_size, num_workers=stage.num_workers, crop_size=stage.crop_size,
-        seed=cfg.seed, train_augment=not ridge,
-    )
+    datamodule = instantiate_node(stage.datamodule)
     datamodule.setup("fit")
     sizes = {split: len(datamodule.records(split)) for split in ("train", "val")}
     if not sizes["train"]:
         raise UserError(f"data={cfg.data.name}: the training split is empty")
     log.info("data=%s split %s: %d train, %d val images", cfg.data.name, settings, sizes["train"], sizes["val"])
     loss = instantiate_node(cfg.loss, attributes=["quality"])
-    if ridge:
-        from iqa.modules.finetune import RidgeProbeModule
-
-        alphas = stage.get("ridge_alpha", 1.0)
-        alphas = list(alphas) if OmegaConf.is_list(alphas) else float(alphas)
-        module = RidgeProbeModule(net=net, loss=loss, mos_range=[low, high], higher_is_better=higher_is_better, alphas=alphas)
-        # One pass over the training split, then the fit; no gradient steps, so no step budget or clipping.
-        with open_dict(cfg.trainer):
-            cfg.trainer.max_steps = -1
-            cfg.trainer.max_epochs = 1
-            cfg.trainer.val_check_interval = 1.0
-            cfg.trainer.check_val_every_n_epoch = 1
-            cfg.trainer.gradient_clip_val = None
-    else:
-        module = instantiate(stage.module)(
-            net=net, loss=loss, optimizer=instantiate(stage.optimizer), mos_range=[low, high], higher_is_better=higher_is_better,
-        )
+    module = instantiate_node(
+        stage.module, net=net, loss=loss, optimizer=instantiate_node(stage.optimizer), mos_range=[low, high],
+        higher_is_better=higher_is_better,
+    )
     # What evaluate.py needs to rebuild this run's exact test split (and report which data it saw).
     stamp(module.hparams, split=settings, data_config=data, train_images=sizes["train"], head=head)
     return module, datamodule
@@ -216,23 +179,6 @@ def skipped_all_ranks(module) -> dict[str, int]:
 LAUNCH_VARIABLES = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE", "PL_GLOBAL_SEED")
 
 
-def progress_bar(cfg: DictConfig, kwargs: dict[str, Any]):
-    """A progress bar that refreshes every step on CPU but only every ``progress_refresh`` steps on GPU.
-
-    Each refresh reads the logged tensors back to the host, which stalls a GPU
-    that could otherwise run ahead of the Python loop.
-    """
-    from pytorch_lightning.callbacks import TQDMProgressBar
-
-    choice = str(cfg.get("progress_refresh", "auto"))
-    if choice == "auto":
-        on_gpu = torch.cuda.is_available() and str(kwargs.get("accelerator", "auto")) in ("auto", "gpu", "cuda")
-        rate = 25 if on_gpu else 1
-    else:
-        rate = max(1, int(choice))
-    return TQDMProgressBar(refresh_rate=rate)
-
-
 def run(cfg: DictConfig, callbacks: list | None = None) -> dict[str, Any]:
     """Train one stage; ``callbacks`` are added to the trainer's (benchmarks and tools hook in here)."""
     saved = {name: os.environ.get(name) for name in LAUNCH_VARIABLES}
@@ -250,40 +196,26 @@ def run(cfg: DictConfig, callbacks: list | None = None) -> dict[str, Any]:
 
 
 def fit(cfg: DictConfig, extra_callbacks: list) -> dict[str, Any]:
-    import pytorch_lightning as pl
-    from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
-
-    from iqa.callbacks import ReplicaDigest, ThroughputCallback
-
     if cfg.stage.name not in STAGES:
         raise UserError(f"unknown stage '{cfg.stage.name}'; valid: {', '.join(STAGES)}")
+    apply_stage_alias(cfg)
     run_dir = setup_run(cfg)
     prepare_data(cfg.data)
-    init = None if cfg.stage.name == "pretrain" else str(cfg.get("init", "imagenet"))
-    net = build_net(cfg, init)
+    init = None if cfg.net.init is None else str(cfg.net.init)
+    net = instantiate_node(cfg.net)
     module, datamodule = (build_pretrain if cfg.stage.name == "pretrain" else build_finetune)(cfg, net)
     # Scoring a pretrain checkpoint resizes images as its teacher (and so its training crops) saw them.
-    image_size = datamodule.manifest["teacher"]["image_size"] if cfg.stage.name == "pretrain" else cfg.data.iqa.get("image_size", 384)
+    image_size = datamodule.manifest["teacher"]["image_size"] if cfg.stage.name == "pretrain" else cfg.data.iqa.image_size
     stamp_run(module.hparams, stage=cfg.stage.name, init=init, data=cfg.data.name, image_size=image_size)
 
     has_val = bool(datamodule.val_dataloader()) if cfg.stage.name != "pretrain" else datamodule.val_stream is not None
-    monitor = cfg.stage.get("monitor") if has_val else None
-    checkpoints = ModelCheckpoint(
-        dirpath=run_dir / "checkpoints", filename="best", monitor=monitor, mode="max",
-        save_top_k=1 if monitor else 0, save_last=True, auto_insert_metric_name=False,
-    )
+    no_val = {}
+    if not has_val:  # nothing to rank checkpoints by (callbacks.model_checkpoint then keeps no best.ckpt)
+        cfg.stage.monitor = None
+        no_val = {"limit_val_batches": 0, "val_check_interval": None}
     logger = build_logger(cfg)
-    callbacks = [checkpoints, ThroughputCallback(), *extra_callbacks]
-    if cfg.stage.get("digest", False):
-        callbacks.append(ReplicaDigest(run_dir / "digest"))
-    if logger:
-        callbacks.append(LearningRateMonitor(logging_interval="step"))
-    kwargs = trainer_kwargs(cfg)
-    if kwargs.get("enable_progress_bar", True):
-        callbacks.append(progress_bar(cfg, kwargs))
-    if not has_val:
-        kwargs.update(limit_val_batches=0, val_check_interval=None)
-    trainer = pl.Trainer(**kwargs, logger=logger, callbacks=callbacks, default_root_dir=str(run_dir))
+    callbacks = [*instantiate_list(cfg.callbacks), *extra_callbacks]
+    trainer = instantiate_node(cfg.trainer, drop=(), logger=logger, callbacks=callbacks, **no_val)
     if logger and trainer.is_global_zero:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
     ckpt_path = resume_path(cfg, run_dir)
@@ -299,7 +231,7 @@ def fit(cfg: DictConfig, extra_callbacks: list) -> dict[str, Any]:
         "global_step": int(trainer.global_step),
         "start_step": int(getattr(module, "start_step", 0)),
         "resumed_from": ckpt_path,
-        "best_checkpoint": checkpoints.best_model_path or None,
+        "best_checkpoint": (trainer.checkpoint_callback.best_model_path or None) if trainer.checkpoint_callback else None,
         "last_checkpoint": str(run_dir / "checkpoints" / "last.ckpt"),
         "metrics": {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1},
         "nonfinite_batches": int(getattr(module, "nonfinite_batches", 0)),
