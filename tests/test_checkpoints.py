@@ -11,6 +11,8 @@ import torch
 from _evaluation_helpers import tiny_image
 from iqa.errors import UserError
 
+pytestmark = pytest.mark.unit
+
 LEGACY = Path(__file__).resolve().parent / "fixtures" / "legacy_checkpoints"
 ATTRS = ["sharpness", "brightness", "contrast", "colorfulness", "noisiness"]
 

@@ -17,6 +17,8 @@ from iqa.distortions import DISTORTION_ATTRIBUTE, apply, to_float, to_uint8
 from iqa.teachers.base import Teacher
 from iqa.teachers.classical import DEFINITIONS, ClassicalTeacher, classical_scores, raw_measures
 
+pytestmark = pytest.mark.unit
+
 COLOUR_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle")
 SIZE = 224
 IDX = {a: i for i, a in enumerate(ATTRIBUTES)}
@@ -243,6 +245,7 @@ def test_grey_photo_has_zero_colourfulness_and_monotone_other_attributes():
             assert (sign * np.diff(values) > 0).all(), (distortion, values)
 
 
+@pytest.mark.integration
 def test_sharper_image_scores_higher_sharpness_pairwise():
     # Off-centre crops at a different size from the ladder test, so the pairs are new content.
     pairs = []

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import ROOT, compose, run_script
+pytestmark = pytest.mark.integration
+
 
 PRIMARIES = {
     "label": ["teacher", "prompts", "data", "trainer", "logger", "experiment"],
@@ -22,15 +23,18 @@ REQUIRED = {
 }
 
 
+CONF_DIR = Path(__file__).resolve().parent.parent / "iqa" / "conf"  # read at collection time, before fixtures exist
+
+
 def choices(group: str) -> list[str]:
-    return sorted(p.stem for p in (ROOT / "iqa" / "conf" / group).glob("*.yaml"))
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
 
 
 CASES = [(primary, group, choice) for primary, groups in PRIMARIES.items() for group in groups for choice in choices(group)]
 
 
 @pytest.mark.parametrize("primary,group,choice", CASES, ids=[f"{p}:{g}={c}" for p, g, c in CASES])
-def test_every_choice_composes(primary, group, choice):
+def test_every_choice_composes(compose, primary, group, choice):
     overrides = [f"{group}={choice}", *REQUIRED.get(f"{group}/{choice}", [])]
     if primary == "evaluate":
         overrides.append("ckpt=model.ckpt")
@@ -58,19 +62,20 @@ def test_every_choice_composes(primary, group, choice):
         OmegaConf.to_container(cfg.trainer, resolve=True)
 
 
-def test_stage_finetune_keeps_explicit_loss_choice():
+def test_stage_finetune_keeps_explicit_loss_choice(compose):
     cfg = compose("train", ["stage=finetune", "loss=ranking"])
     assert cfg.loss.name == "ranking"
 
 
-def test_label_set_names_follow_teacher_and_prompts():
+@pytest.mark.unit
+def test_label_set_names_follow_teacher_and_prompts(compose):
     cfg = compose("label", ["teacher=vit_b32", "prompts=clipiqa"])
     assert cfg.teacher.label_set == "openclip-ViT-B-32-clipiqa"
     assert Path(cfg.out).parts[-2:] == ("demo", "openclip-ViT-B-32-clipiqa")
     assert compose("label", ["teacher=classical", "prompts=clipiqa"]).teacher.label_set == "classical"
 
 
-def test_train_help_lists_every_group():
+def test_train_help_lists_every_group(run_script):
     result = run_script("train.py", "--help", timeout=120)
     assert result.returncode == 0, result.stderr
     for group in PRIMARIES["train"]:
@@ -78,14 +83,14 @@ def test_train_help_lists_every_group():
     assert "tf_efficientnet_lite0" in result.stdout and "finetune" in result.stdout
 
 
-def test_label_cfg_job_prints_composed_config():
+def test_label_cfg_job_prints_composed_config(run_script):
     result = run_script("label.py", "--cfg", "job", "teacher=vit_b32", timeout=120)
     assert result.returncode == 0, result.stderr
     printed = OmegaConf.create(result.stdout)
     assert printed.teacher.model == "ViT-B-32" and printed.task == "label"
 
 
-def test_unknown_choice_fails_fast_and_lists_choices():
+def test_unknown_choice_fails_fast_and_lists_choices(run_script):
     started = time.perf_counter()
     result = run_script("train.py", "backbone=resnet5O", timeout=120)
     assert result.returncode != 0
@@ -93,7 +98,7 @@ def test_unknown_choice_fails_fast_and_lists_choices():
     assert time.perf_counter() - started < 30
 
 
-def test_mistyped_key_names_valid_keys():
+def test_mistyped_key_names_valid_keys(run_script):
     result = run_script("train.py", "stage.max_stepz=5", timeout=120)
     assert result.returncode == 2
     assert "unknown config key 'stage.max_stepz'" in result.stderr
@@ -107,7 +112,7 @@ ALL_GROUPS = sorted({g for groups in PRIMARIES.values() for g in groups})
 LARGE_TEACHERS = {"openclip", "rn50", "vit_b32", "vit_l14"}
 
 
-def build_choice(group: str, choice: str, tmp_path: Path) -> list:
+def build_choice(compose, group: str, choice: str, tmp_path: Path) -> list:
     """Instantiate what ``group=choice`` configures; returns the built objects."""
     import inspect
 
@@ -190,9 +195,9 @@ INSTANCES = [(group, choice) for group in ALL_GROUPS for choice in choices(group
 
 
 @pytest.mark.parametrize("group,choice", INSTANCES, ids=[f"{g}={c}" for g, c in INSTANCES])
-def test_every_choice_instantiates(group, choice, tmp_path, monkeypatch):
+def test_every_choice_instantiates(compose, group, choice, tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
-    built = build_choice(group, choice, tmp_path)
+    built = build_choice(compose, group, choice, tmp_path)
     names = [type(obj).__name__ for obj in built]
     expected = {
         ("teacher", "classical"): ["ClassicalTeacher"],
@@ -225,7 +230,7 @@ def test_every_choice_instantiates(group, choice, tmp_path, monkeypatch):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("choice", sorted(LARGE_TEACHERS))
-def test_full_size_clip_teachers_instantiate_with_random_weights(choice):
+def test_full_size_clip_teachers_instantiate_with_random_weights(compose, choice):
     from iqa.teachers import build_teacher
 
     cfg = compose("label", [f"teacher={choice}", "teacher.pretrained=none"])
@@ -233,7 +238,7 @@ def test_full_size_clip_teachers_instantiate_with_random_weights(choice):
     assert teacher.name == cfg.teacher.name and teacher.text_features is not None
 
 
-def test_callbacks_follow_logger_progress_bar_digest_and_monitor(tmp_path, monkeypatch):
+def test_callbacks_follow_logger_progress_bar_digest_and_monitor(compose, tmp_path, monkeypatch):
     from pytorch_lightning.callbacks import ModelCheckpoint
 
     from iqa.config import instantiate_list
@@ -264,7 +269,7 @@ def test_callbacks_follow_logger_progress_bar_digest_and_monitor(tmp_path, monke
     assert built("progress_refresh=7")["TQDMProgressBar"].refresh_rate == 7
 
 
-def test_linear_probe_with_ridge_head_is_an_alias_of_stage_ridge_probe():
+def test_linear_probe_with_ridge_head_is_an_alias_of_stage_ridge_probe(compose):
     from iqa.cli.train import apply_stage_alias
 
     alias = compose("train", ["stage=linear_probe", "stage.head=ridge", "stage.ridge_alpha=3.0", "trainer.max_epochs=5"])
@@ -278,7 +283,7 @@ def test_linear_probe_with_ridge_head_is_an_alias_of_stage_ridge_probe():
     assert plain.stage.module._target_.endswith("FinetuneModule") and plain.trainer.max_steps == 2000
 
 
-def test_help_and_cfg_do_not_import_torch():
+def test_help_and_cfg_do_not_import_torch(repo_root):
     import subprocess
     import sys
 
@@ -287,6 +292,6 @@ def test_help_and_cfg_do_not_import_torch():
                 f"try:\n    runpy.run_path({script!r}, run_name='__main__')\n"
                 "except SystemExit:\n    pass\n"
                 "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')")
-        result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        result = subprocess.run([sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip().endswith("NO-TORCH"), (script, result.stdout[-300:])

@@ -12,10 +12,11 @@ import pytest
 from scipy import stats
 
 from _evaluation_helpers import make_csv, make_kadid, make_koniq, make_livec, make_spaq
-from conftest import ROOT, compose
 from iqa.data import open_dataset
 from iqa.data.catalog import dataset_choices, dataset_scale
 from iqa.errors import UserError
+
+pytestmark = pytest.mark.unit
 
 
 def test_koniq_layout_mos_and_official_sets(tmp_path):
@@ -116,11 +117,12 @@ def test_kadid_scores_are_higher_is_better_on_the_real_labels():
     assert sorted(t for t, rho in per_type.items() if rho >= -0.5) == [18, 25]  # mean shift, contrast change
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name,scale", [
     ("koniq10k", ((1.0, 5.0), True)), ("spaq", ((0.0, 100.0), True)), ("livec", ((0.0, 100.0), True)),
     ("kadid10k", ((1.0, 5.0), True)), ("demo", ((1.0, 5.0), True)), ("demo_kadid", ((1.0, 5.0), True)),
 ])
-def test_every_dataset_declares_its_scale(name, scale):
+def test_every_dataset_declares_its_scale(compose, name, scale):
     cfg = compose("train", [f"data={name}", "stage=finetune"])
     assert dataset_scale(cfg.data) == scale
     assert cfg.data.split_seed == 0 and cfg.data.train_fraction == 1.0
@@ -128,7 +130,7 @@ def test_every_dataset_declares_its_scale(name, scale):
     assert dataset_scale(koniq.data) == ((0.0, 100.0), True)
 
 
-def test_dataset_choices_are_the_data_yamls_with_a_dataset():
+def test_dataset_choices_are_the_data_yamls_with_a_dataset(repo_root):
     choices = dataset_choices()
     assert {"koniq10k", "spaq", "livec", "kadid10k", "csv", "demo", "demo_kadid"} <= set(choices)
-    assert "folder" not in choices and all(str(ROOT / "iqa" / "conf" / "data") in p for p in choices.values())
+    assert "folder" not in choices and all(str(repo_root / "iqa" / "conf" / "data") in p for p in choices.values())

@@ -11,6 +11,8 @@ from iqa import distortions
 from iqa.data.synthetic import BUILD_RECORD, ROLES, ensure_demo_corpus, synthetic_mos
 from iqa.data.records import shard_records
 
+pytestmark = pytest.mark.integration
+
 CROPS = {"pretrain": 1, "pretrain_val": 1, "finetune": 1, "finetune_val": 1, "test": 1}
 
 
@@ -19,6 +21,7 @@ def members(shard):
         return {m.name for m in tar.getmembers()}
 
 
+@pytest.mark.unit
 def test_roles_are_disjoint_and_cover_distinct_photos():
     seen = [photo for photos in ROLES.values() for photo in photos]
     assert len(seen) == len(set(seen))

@@ -22,6 +22,8 @@ from iqa.distortions import (
     to_uint8,
 )
 
+pytestmark = pytest.mark.unit
+
 EXPECTED_NAMES = {
     "gaussian_blur",
     "motion_blur",

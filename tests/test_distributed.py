@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from _pretrain_helpers import free_port, read_digests
-from conftest import ROOT, TINY_STAGE, run_script, tiny_overrides
+
+pytestmark = pytest.mark.slow
 
 
 def check_replicas(run_dir, world_size: int, steps: int) -> dict:
@@ -31,10 +32,10 @@ def check_replicas(run_dir, world_size: int, steps: int) -> dict:
 
 
 @pytest.mark.slow
-def test_pretrain_under_two_process_cpu_ddp(tiny_dirs, tiny_labels, tmp_path):
+def test_pretrain_under_two_process_cpu_ddp(run_script, tiny_overrides, tiny_stage, tiny_dirs, tiny_labels, tmp_path):
     run_dir = tmp_path / "ddp"
     result = run_script(
-        "train.py", "experiment=demo", *tiny_overrides(*tiny_dirs), *TINY_STAGE,
+        "train.py", "experiment=demo", *tiny_overrides(*tiny_dirs), *tiny_stage,
         "stage=pretrain", "trainer=ddp_cpu", "trainer.devices=2", f"run_dir={run_dir}", "stage.digest=true", timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -42,12 +43,12 @@ def test_pretrain_under_two_process_cpu_ddp(tiny_dirs, tiny_labels, tmp_path):
 
 
 @pytest.mark.slow
-def test_two_node_torchrun_on_loopback(tiny_dirs, tiny_labels, tmp_path):
+def test_two_node_torchrun_on_loopback(repo_root, tiny_overrides, tiny_stage, tiny_dirs, tiny_labels, tmp_path):
     """torchrun --nnodes=2 --nproc-per-node=1, one agent per "node": one run dir, rank 0 writes, identical replicas."""
     run_dir = tmp_path / "torchrun"
     port = free_port()
     args = [
-        "experiment=demo", *tiny_overrides(*tiny_dirs), *TINY_STAGE, "stage=pretrain", "stage.max_steps=3",
+        "experiment=demo", *tiny_overrides(*tiny_dirs), *tiny_stage, "stage=pretrain", "stage.max_steps=3",
         "trainer.num_nodes=2", "trainer.devices=1", "trainer.strategy=ddp", "trainer.accelerator=cpu",
         f"run_dir={run_dir}", "stage.digest=true",
     ]
@@ -55,8 +56,8 @@ def test_two_node_torchrun_on_loopback(tiny_dirs, tiny_labels, tmp_path):
     nodes = [
         subprocess.Popen(
             [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", "--nproc-per-node=1", f"--node-rank={rank}",
-             "--master-addr=127.0.0.1", f"--master-port={port}", str(ROOT / "train.py"), *args],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+             "--master-addr=127.0.0.1", f"--master-port={port}", str(repo_root / "train.py"), *args],
+            cwd=repo_root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         for rank in range(2)
     ]

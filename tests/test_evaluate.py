@@ -12,8 +12,9 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import TINY_CROPS, compose, run_script, tiny_overrides
 from iqa.errors import UserError
+
+pytestmark = pytest.mark.integration
 
 # The second synthetic set at test size: 2 photos x 2 references x 40 distorted images = 160.
 TINY_KADID = ["data.prepare.size=48", "data.prepare.crops=2", "data.prepare.photos=[rocket,chelsea]"]
@@ -37,7 +38,7 @@ def export(path: Path, data_cfg, seed: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def probes(tiny_dirs, tmp_path_factory):
+def probes(compose, tiny_overrides, tiny_dirs, tmp_path_factory):
     """Checkpoints as fine-tuning writes them: one on the demo, two on demo_kadid with split seeds 0 and 1."""
     from iqa.config import to_plain
 
@@ -54,11 +55,15 @@ def probes(tiny_dirs, tmp_path_factory):
             "glob": f"{base}/sweep/*/checkpoints/last.ckpt", "data_dir": data_dir, "output_dir": output_dir}
 
 
-def eval_cfg(probes, results_dir: Path, *extra: str):
-    ckpt = f"ckpt={{on_demo: {probes['demo']}, on_kadid: '{probes['glob']}'}}"
-    tiny = "dataset_overrides={demo_kadid: {prepare: {size: 48, crops: 2, photos: [rocket, chelsea]}}}"
-    return compose("evaluate", [*tiny_overrides(probes["data_dir"], probes["output_dir"]), tiny, ckpt,
-                                "datasets=[demo,demo_kadid]", "num_workers=0", "device=cpu", f"run_dir={results_dir}", *extra])
+@pytest.fixture
+def eval_cfg(compose, tiny_overrides):
+    def build(probes, results_dir: Path, *extra: str):
+        ckpt = f"ckpt={{on_demo: {probes['demo']}, on_kadid: '{probes['glob']}'}}"
+        tiny = "dataset_overrides={demo_kadid: {prepare: {size: 48, crops: 2, photos: [rocket, chelsea]}}}"
+        return compose("evaluate", [*tiny_overrides(probes["data_dir"], probes["output_dir"]), tiny, ckpt,
+                                    "datasets=[demo,demo_kadid]", "num_workers=0", "device=cpu", f"run_dir={results_dir}", *extra])
+
+    return build
 
 
 def read_predictions(path: Path) -> list[dict[str, str]]:
@@ -66,7 +71,7 @@ def read_predictions(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def test_cross_dataset_matrix_medians_and_held_out_splits(probes, tmp_path):
+def test_cross_dataset_matrix_medians_and_held_out_splits(compose, eval_cfg, probes, tmp_path):
     from iqa.cli.evaluate import run
     from iqa.data.catalog import split_records
 
@@ -116,7 +121,7 @@ def test_cross_dataset_matrix_medians_and_held_out_splits(probes, tmp_path):
     assert json.loads((tmp_path / "b" / "results.json").read_text())["results"]["on_kadid"] == {"demo_kadid": matrix["on_kadid"]["demo_kadid"]}
 
 
-def test_dataset_list_rewrite_and_bad_inputs(probes, tmp_path):
+def test_dataset_list_rewrite_and_bad_inputs(eval_cfg, probes, tmp_path):
     from iqa.cli.evaluate import checkpoints, rewrite_dataset_list, run
 
     assert rewrite_dataset_list(["ckpt=a.ckpt", "data=[koniq10k,spaq,livec]"]) == [
@@ -136,7 +141,7 @@ def test_dataset_list_rewrite_and_bad_inputs(probes, tmp_path):
 
 
 @pytest.mark.slow
-def test_documented_command_with_data_list_and_wandb_table(probes, tmp_path):
+def test_documented_command_with_data_list_and_wandb_table(run_script, tiny_overrides, probes, tmp_path):
     out = tmp_path / "outputs"
     result = run_script(
         "evaluate.py", f"ckpt={probes['demo']}", "data=[demo,demo_kadid]", *tiny_overrides(probes["data_dir"], out),
@@ -186,7 +191,7 @@ def test_a_50_megapixel_photo_is_decoded_reduced_and_scored_at_bounded_size(phot
     assert frame["error"].tolist() == [""] and np.isfinite(frame["quality"]).all()
 
 
-def test_a_renamed_csv_dataset_is_its_own_test_set(tmp_path, probes):
+def test_a_renamed_csv_dataset_is_its_own_test_set(compose, tiny_crops, tmp_path, probes):
     """data=csv data.name=agiqa3k: the checkpoint trained on 'agiqa3k' is scored on that set's test split."""
     from _evaluation_helpers import make_csv
     from iqa.cli.evaluate import run
@@ -197,6 +202,6 @@ def test_a_renamed_csv_dataset_is_its_own_test_set(tmp_path, probes):
     ckpt = export(tmp_path / "agiqa.ckpt", data_cfg, 3)
     payload = run(compose("evaluate", [*overrides, f"ckpt={{mine: {ckpt}}}", "num_workers=0", "device=cpu",
                                        f"run_dir={tmp_path}/out", "datasets=[agiqa3k,demo]", f"paths.data_dir={probes['data_dir']}",
-                                       f"dataset_overrides={{demo: {{prepare: {{size: 64, crops: {TINY_CROPS}}}}}}}"]))
+                                       f"dataset_overrides={{demo: {{prepare: {{size: 64, crops: {tiny_crops}}}}}}}"]))
     assert payload["results"]["mine"]["agiqa3k"]["split"] == "test" and payload["results"]["mine"]["agiqa3k"]["n"] == 2
     assert payload["results"]["mine"]["demo"]["split"] == "all" and payload["variants"]["mine"]["trained_on"] == "agiqa3k"

@@ -13,8 +13,9 @@ import torch
 from scipy import stats
 
 from _evaluation_helpers import make_csv, make_koniq
-from conftest import ROOT
 from iqa.errors import UserError
+
+pytestmark = pytest.mark.integration
 
 
 def _export(path: Path, seed: int, **meta) -> str:
@@ -101,6 +102,7 @@ def test_without_datasets_each_variant_is_scored_on_its_recorded_training_set(se
         evaluate(setup["ckpts"]["on_koniq"][0], device="cpu", progress=False)
 
 
+@pytest.mark.unit
 def test_bad_inputs_are_one_line_errors(setup, tmp_path):
     from iqa.evaluation import data_config, evaluate
 
@@ -122,7 +124,7 @@ def test_bad_inputs_are_one_line_errors(setup, tmp_path):
         evaluate(setup["ckpts"]["on_mine"], ["folder"], roots={"folder": tmp_path})
 
 
-def test_the_library_needs_no_hydra(setup, tmp_path):
+def test_the_library_needs_no_hydra(repo_root, setup, tmp_path):
     """In a fresh interpreter: evaluate and write every report without Hydra ever being imported."""
     code = f"""
 import sys, iqa
@@ -132,8 +134,8 @@ write_reports(results, {str(tmp_path)!r})
 assert not any(name == "hydra" or name.startswith("hydra.") for name in sys.modules), "hydra was imported"
 print(results.matrix["m"]["mine"]["n"])
 """
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                            env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    result = subprocess.run([sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True, timeout=300,
+                            env={**__import__("os").environ, "PYTHONPATH": str(repo_root)})
     assert result.returncode == 0 and result.stdout.strip() == "2", result.stderr[-2000:]
     assert {p.name for p in tmp_path.iterdir()} >= {"results.json", "results.md", "results.csv", "matrix.csv", "scatter.png",
                                                      "scatter-mine.png", "predictions-m-mine.csv"}

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import TINY_STAGE, compose, tiny_overrides
 from iqa.errors import UserError
 from iqa.modules.finetune import attribute_quantiles, ridge_fit, ridge_loo_mse
+
+pytestmark = pytest.mark.integration
 
 
 def independent_ridge(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
@@ -21,6 +22,7 @@ def independent_ridge(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.nd
     return w, float(y.mean() - x.mean(0) @ w)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("n,d", [(60, 8), (8, 40)])  # primal and dual branches
 def test_ridge_fit_matches_the_augmented_least_squares_solution(n, d):
     rng = np.random.default_rng(n * d)
@@ -35,6 +37,7 @@ def test_ridge_fit_matches_the_augmented_least_squares_solution(n, d):
         ridge_fit(x, y, 0.0)
 
 
+@pytest.mark.unit
 def test_ridge_leave_one_out_error_matches_refitting_without_each_sample():
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(25, 6)), rng.normal(size=25)
@@ -47,6 +50,7 @@ def test_ridge_leave_one_out_error_matches_refitting_without_each_sample():
         assert ridge_loo_mse(x, y, alpha) == pytest.approx(np.mean(errors), rel=1e-9)
 
 
+@pytest.mark.unit
 def test_attribute_quantiles_match_numpy():
     values = torch.randn(200, 5, generator=torch.Generator().manual_seed(0))
     q = np.array(attribute_quantiles(values))
@@ -54,11 +58,15 @@ def test_attribute_quantiles_match_numpy():
     np.testing.assert_allclose(q, np.quantile(values.numpy().astype(np.float64), np.linspace(0, 1, 101), axis=0).T, atol=1e-6)
 
 
-def train_cfg(tiny_dirs, *extra: str):
-    return compose("train", ["experiment=demo", *tiny_overrides(*tiny_dirs), *TINY_STAGE, *extra])
+@pytest.fixture
+def train_cfg(compose, tiny_overrides, tiny_stage):
+    def build(tiny_dirs, *extra: str):
+        return compose("train", ["experiment=demo", *tiny_overrides(*tiny_dirs), *tiny_stage, *extra])
+
+    return build
 
 
-def test_ridge_probe_head_is_the_closed_form_fit_on_frozen_features(tiny_dirs, tmp_path):
+def test_ridge_probe_head_is_the_closed_form_fit_on_frozen_features(train_cfg, tiny_dirs, tmp_path):
     from iqa.cli.train import run
     from iqa.data.catalog import split_records
     from iqa.data.records import RecordDataset
@@ -92,7 +100,7 @@ def test_ridge_probe_head_is_the_closed_form_fit_on_frozen_features(tiny_dirs, t
         torch.testing.assert_close(net.backbone.state_dict()[key], value, msg=key)
 
 
-def test_linear_probe_keeps_batchnorm_statistics_frozen(tiny_dirs, tmp_path):
+def test_linear_probe_keeps_batchnorm_statistics_frozen(train_cfg, tiny_dirs, tmp_path):
     from iqa.cli.train import run
     from iqa.models import build_student, net_from_checkpoint
 
@@ -108,7 +116,7 @@ def test_linear_probe_keeps_batchnorm_statistics_frozen(tiny_dirs, tmp_path):
     assert not torch.equal(net.quality_head.weight, reference.quality_head.weight)
 
 
-def test_finetune_records_split_fraction_and_attribute_calibration_and_refuses_mixed_resume(tiny_dirs, tmp_path):
+def test_finetune_records_split_fraction_and_attribute_calibration_and_refuses_mixed_resume(train_cfg, tiny_dirs, tmp_path):
     from iqa.cli.train import run
     from iqa.models import net_from_checkpoint
 
@@ -128,7 +136,7 @@ def test_finetune_records_split_fraction_and_attribute_calibration_and_refuses_m
                       f"run_dir={tmp_path}/ft", "stage.max_steps=6"))
 
 
-def test_bad_head_and_crop_larger_than_images_fail_fast(tiny_dirs, tmp_path):
+def test_bad_head_and_crop_larger_than_images_fail_fast(train_cfg, tiny_dirs, tmp_path):
     from iqa.cli.train import run
 
     with pytest.raises(UserError, match="unknown stage.head 'lasso'; valid: linear, ridge"):
@@ -140,14 +148,13 @@ def test_bad_head_and_crop_larger_than_images_fail_fast(tiny_dirs, tmp_path):
 
 
 @pytest.mark.slow
-def test_ridge_probe_under_two_process_ddp_matches_one_process(tiny_dirs, tmp_path):
+def test_ridge_probe_under_two_process_ddp_matches_one_process(compose, run_script, tiny_overrides, tiny_stage, tiny_dirs, tmp_path):
     """Every rank gathers all training features, drops the sampler's padding duplicate (41 images on 2 ranks)
     and solves the same system as a single process; validation metrics count each image once."""
-    from conftest import run_script
     from iqa.cli.train import run
     from iqa.models import net_from_checkpoint
 
-    common = ["experiment=demo", *tiny_overrides(*tiny_dirs), *TINY_STAGE, "stage=linear_probe", "stage.head=ridge",
+    common = ["experiment=demo", *tiny_overrides(*tiny_dirs), *tiny_stage, "stage=linear_probe", "stage.head=ridge",
               "stage.ridge_alpha=3.0", "init=imagenet", "stage.batch_size=5", "data.train_fraction=0.5"]
     one = run(compose("train", [*common, f"run_dir={tmp_path}/one"]))
     result = run_script("train.py", *common, "trainer=ddp_cpu", "trainer.devices=2", f"run_dir={tmp_path}/ddp", timeout=600)

@@ -11,6 +11,8 @@ from PIL import Image
 
 from iqa.data.images import MIN_SIDE, SkipImage, decode_rgb, load_square
 
+pytestmark = pytest.mark.unit
+
 
 def encode(image: Image.Image, fmt: str, **kw) -> bytes:
     buffer = io.BytesIO()
@@ -66,6 +68,7 @@ def test_bad_inputs_raise_skip_with_reason(photo, payload, reason):
         decode_rgb(payload)
 
 
+@pytest.mark.integration
 def test_huge_jpeg_is_decoded_in_draft_mode():
     big = Image.new("RGB", (9000, 6000), (120, 60, 30))  # 54 megapixels
     data = encode(big, "JPEG", quality=70)

@@ -5,17 +5,19 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from conftest import ROOT
+import pytest
+
+pytestmark = pytest.mark.integration
 
 
-def imports(nested: bool) -> dict[str, set[str]]:
+def imports(root: Path, nested: bool) -> dict[str, set[str]]:
     """``module -> what it imports``: iqa modules, plus outside packages and ``module.name`` of ``from`` imports.
 
     Module level only, or also inside functions (``nested``); TYPE_CHECKING blocks excluded.
     """
     found: dict[str, set[str]] = {}
-    for path in sorted((ROOT / "iqa").rglob("*.py")):
-        module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+    for path in sorted((root / "iqa").rglob("*.py")):
+        module = ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
         tree = ast.parse(path.read_text())
         typing_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
                        for n in ast.walk(node)}
@@ -53,15 +55,15 @@ def cycles(graph: dict[str, set[str]], within: str) -> list[list[str]]:
     return found
 
 
-def test_no_import_cycles_in_the_package_or_inside_the_data_layer():
-    assert cycles(imports(nested=False), "iqa") == []
-    assert cycles(imports(nested=True), "iqa.data") == []  # not even through imports inside functions
+def test_no_import_cycles_in_the_package_or_inside_the_data_layer(repo_root):
+    assert cycles(imports(repo_root, nested=False), "iqa") == []
+    assert cycles(imports(repo_root, nested=True), "iqa.data") == []  # not even through imports inside functions
 
 
-def test_records_is_a_leaf_and_lightning_stays_in_the_data_modules():
-    graph = imports(nested=True)
+def test_records_is_a_leaf_and_lightning_stays_in_the_data_modules(repo_root):
+    graph = imports(repo_root, nested=True)
     assert {d for d in graph["iqa.data.records"] if d in graph} <= {"iqa.data.corpus", "iqa.data.images", "iqa.errors"}
     training_stack = ("pytorch_lightning", "lightning")
     lightning = sorted(m for m, deps in graph.items() if m.startswith("iqa.data") and any(d.split(".")[0] in training_stack for d in deps))
     assert lightning == ["iqa.data.datamodules"]
-    assert not (Path(ROOT) / "iqa" / "labels.py").exists() and not (Path(ROOT) / "iqa" / "data" / "labels.py").exists()
+    assert not (Path(repo_root) / "iqa" / "labels.py").exists() and not (Path(repo_root) / "iqa" / "data" / "labels.py").exists()

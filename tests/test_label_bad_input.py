@@ -9,14 +9,15 @@ import pytest
 from PIL import Image, ImageDraw
 
 from _label_helpers import bad_members, encode, member_offsets, photo, write_shard
-from conftest import compose
 from iqa.cli.label import run
 from iqa.data.label_sets import read_labels
+
+pytestmark = pytest.mark.integration
 
 LABEL = ["trainer.accelerator=cpu", "teacher.image_size=64", "batch_size=4", "progress=false"]
 
 
-def test_image_over_50_megapixels_is_labelled_not_skipped(tmp_path):
+def test_image_over_50_megapixels_is_labelled_not_skipped(compose, tmp_path):
     root = tmp_path / "photos"
     root.mkdir()
     big = Image.new("RGB", (8000, 6500), (90, 140, 200))  # 52 megapixels
@@ -66,7 +67,7 @@ def shard_corpus(tmp_path) -> tuple[list[Path], list[tuple[str, str | None]], di
     return [first, header_broken, truncated], expected, {str(header_broken): 3, str(truncated): 4}
 
 
-def test_bad_members_and_broken_shards_are_labelled_to_the_end(shard_corpus, tmp_path):
+def test_bad_members_and_broken_shards_are_labelled_to_the_end(compose, shard_corpus, tmp_path):
     shards, expected, broken = shard_corpus
     pattern = str(shards[0]).replace("000000", "{000000..000002}")  # brace pattern input
     manifest = run(compose("label", ["data=shards", f"data.train='{pattern}'", f"out={tmp_path}/labels", "num_workers=2", *LABEL]))

@@ -10,16 +10,18 @@ import open_clip
 import pytest
 
 from _label_helpers import encode, photo, photo_crops, write_shard
-from conftest import compose, tiny_overrides
 from iqa.attributes import ATTRIBUTES
 from iqa.cli.label import estimate_share, run
 from iqa.data.corpus import list_units
 from iqa.data.label_sets import MANIFEST
 from iqa.prompts import expand_prompts
 
+pytestmark = pytest.mark.unit
+
 CPU = ["trainer.accelerator=cpu", "num_workers=0", "progress=false"]
 
 
+@pytest.mark.integration
 def test_public_reader_is_the_one_pretraining_uses(tiny_labels):
     import iqa
     import iqa.data.label_sets
@@ -36,6 +38,7 @@ def test_public_reader_is_the_one_pretraining_uses(tiny_labels):
     assert list(lookup.get(row["unit"], row["key"])) == pytest.approx([row[a] for a in ATTRIBUTES], abs=1e-6)
 
 
+@pytest.mark.integration
 def test_classical_manifest_names_teacher_fields(tiny_labels):
     manifest = json.loads((tiny_labels / MANIFEST).read_text())
     teacher = manifest["teacher"]
@@ -44,7 +47,8 @@ def test_classical_manifest_names_teacher_fields(tiny_labels):
     assert manifest["skipped"] == [] and set(manifest["counts"]) >= {"labelled", "skipped"}
 
 
-def test_openclip_manifest_records_exact_prompts_and_encodes_text_once(tiny_dirs, tmp_path, monkeypatch):
+@pytest.mark.integration
+def test_openclip_manifest_records_exact_prompts_and_encodes_text_once(compose, tiny_overrides, tiny_dirs, tmp_path, monkeypatch):
     calls = []
     real = open_clip.model.CLIP.encode_text
     monkeypatch.setattr(open_clip.model.CLIP, "encode_text", lambda self, text, **kw: calls.append(len(text)) or real(self, text, **kw))
@@ -63,7 +67,7 @@ def test_openclip_manifest_records_exact_prompts_and_encodes_text_once(tiny_dirs
     assert Path(cfg.out).name == "openclip-attiqa-tiny-attiqa" and Path(cfg.out).parent.name == "demo"
 
 
-def test_folder_input_is_recursive_in_common_formats(tmp_path):
+def test_folder_input_is_recursive_in_common_formats(compose, tmp_path):
     root = tmp_path / "photos"
     crops = photo_crops(8, size=72)
     files = {
@@ -131,7 +135,7 @@ def test_brace_patterns_reach_hydra_quoted():
         "data.train='/c/s-{0..9}.tar'", "+x={a: 1, b: 2}", "-m"]
 
 
-def test_teacher_errors_stay_one_line_user_errors(tmp_path):
+def test_teacher_errors_stay_one_line_user_errors(compose, tmp_path):
     from iqa.errors import UserError
 
     folder = ["data=folder", f"data.root={one_photo_folder(tmp_path)}", *CPU]

@@ -12,7 +12,6 @@ import torch
 from PIL import Image
 
 from _label_helpers import encode, photo, photo_crops, write_shard
-from conftest import compose
 from iqa.cli import label as label_cli
 from iqa.cli.common import resolve_precision
 from iqa.data import datamodules
@@ -22,6 +21,8 @@ from iqa.errors import UserError
 from iqa.modules import label as label_module
 from iqa.modules.label import LabelModule, squares_by_size
 from iqa.teachers.classical import ClassicalTeacher
+
+pytestmark = pytest.mark.unit
 
 
 @pytest.mark.parametrize(
@@ -39,14 +40,15 @@ def test_decode_choice_errors():
         label_cli.resolve_decode("nvjpeg", "cuda")
 
 
-def test_gpu_decode_without_cuda_fails_before_any_work(tmp_path, monkeypatch):
+def test_gpu_decode_without_cuda_fails_before_any_work(compose, tmp_path, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     cfg = compose("label", ["data=folder", f"data.root={tmp_path}/nope", f"out={tmp_path}/labels", "decode=gpu"])
     with pytest.raises(UserError, match="decode=gpu needs"):
         label_cli.run(cfg)
 
 
-def test_precision_auto_is_bf16_on_a_bf16_gpu(monkeypatch):
+@pytest.mark.integration
+def test_precision_auto_is_bf16_on_a_bf16_gpu(compose, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
     assert resolve_precision("auto") == "bf16-mixed"
@@ -122,7 +124,8 @@ def test_real_decoder_batch_survives_one_bad_image():
     assert out[1] is None and out[0].shape == out[2].shape == (3, 96, 96)
 
 
-def test_pipeline_with_device_decode_labels_like_the_cpu_path(tmp_path, monkeypatch):
+@pytest.mark.integration
+def test_pipeline_with_device_decode_labels_like_the_cpu_path(compose, tmp_path, monkeypatch):
     crops = photo_crops(8, size=96)
     members = [(f"p{i}.jpg", encode(c, quality=95)) for i, c in enumerate(crops)]
     members += [

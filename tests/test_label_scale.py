@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from _label_helpers import encode, photo_crops, read_wandb_history
-from conftest import ROOT, compose, run_script
 from iqa.attributes import ATTRIBUTES
 from iqa.cli.label import run
 from iqa.data.label_sets import read_labels
+
+pytestmark = pytest.mark.slow
 
 TESTS = Path(__file__).resolve().parent
 
@@ -33,7 +34,7 @@ def make_folder(root: Path, good: int, bad: int = 0) -> int:
 
 
 @pytest.mark.slow
-def test_two_process_ddp_labels_every_image_exactly_once(tmp_path):
+def test_two_process_ddp_labels_every_image_exactly_once(run_script, tmp_path):
     root = tmp_path / "photos"
     files = make_folder(root, good=21, bad=3)
     out = tmp_path / "labels"
@@ -53,7 +54,7 @@ def test_two_process_ddp_labels_every_image_exactly_once(tmp_path):
 
 
 @pytest.mark.slow
-def test_killed_run_resumes_to_the_same_labels(tmp_path):
+def test_killed_run_resumes_to_the_same_labels(compose, repo_root, tmp_path):
     root = tmp_path / "photos"
     make_folder(root, good=15)
     common = ["data=folder", f"data.root={root}", "data.corpus.chunk_size=3", "batch_size=3", "num_workers=0",
@@ -61,9 +62,9 @@ def test_killed_run_resumes_to_the_same_labels(tmp_path):
     out = tmp_path / "killed"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "label.py"), *common, f"out={out}",
+        [sys.executable, str(repo_root / "label.py"), *common, f"out={out}",
          "teacher._target_=_label_helpers.SlowClassicalTeacher", "+teacher.delay=0.5"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        cwd=repo_root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
     )
     units = out / "units"
     try:
@@ -90,7 +91,7 @@ def test_killed_run_resumes_to_the_same_labels(tmp_path):
 
 
 @pytest.mark.slow
-def test_sweep_gives_one_label_set_per_combination_without_copying_images(tmp_path):
+def test_sweep_gives_one_label_set_per_combination_without_copying_images(run_script, tmp_path):
     root = tmp_path / "photos"
     make_folder(root, good=6)
     result = run_script(
@@ -123,9 +124,7 @@ def test_sweep_gives_one_label_set_per_combination_without_copying_images(tmp_pa
 
 
 @pytest.mark.slow
-def test_wandb_offline_run_holds_label_histograms(tiny_dirs, tmp_path, monkeypatch):
-    from conftest import tiny_overrides
-
+def test_wandb_offline_run_holds_label_histograms(compose, tiny_overrides, tiny_dirs, tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.delenv("WANDB_DIR", raising=False)
     cfg = compose("label", [*tiny_overrides(*tiny_dirs), "teacher.image_size=64", "num_workers=0", "trainer.accelerator=cpu",

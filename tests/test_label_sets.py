@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import compose
 from iqa.attributes import ATTRIBUTES
 from iqa.data.corpus import iter_unit_samples, list_units
 from iqa.data.label_sets import LabelLookup, check_attributes, load_manifest, read_labels
+
+pytestmark = pytest.mark.unit
 
 LEGACY = Path(__file__).resolve().parent / "fixtures" / "legacy_labels"
 
@@ -77,7 +78,7 @@ def test_pretrain_data_module_trains_on_the_legacy_label_set():
         assert target == pytest.approx(expected[key][2], abs=1e-6)
 
 
-def test_todays_label_py_writes_the_legacy_layout_byte_for_byte(tmp_path, monkeypatch):
+def test_todays_label_py_writes_the_legacy_layout_byte_for_byte(compose, tmp_path, monkeypatch):
     import shutil
 
     from iqa.cli.label import run

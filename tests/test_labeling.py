@@ -12,11 +12,12 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from conftest import compose, tiny_overrides
 from iqa.attributes import ATTRIBUTES
 from iqa.cli.label import run
 from iqa.data.label_sets import MANIFEST, read_labels, unit_paths
 from iqa.errors import UserError
+
+pytestmark = pytest.mark.integration
 
 
 def test_manifest_and_sidecars(tiny_labels):
@@ -40,7 +41,7 @@ def test_manifest_and_sidecars(tiny_labels):
     assert not list(tiny_labels.rglob("*.tar")) and not list(tiny_labels.rglob("*.png"))
 
 
-def test_rerun_skips_finished_units(tiny_dirs, tiny_labels):
+def test_rerun_skips_finished_units(compose, tiny_overrides, tiny_dirs, tiny_labels):
     csv_path, done_path = unit_paths(tiny_labels, "train-000000")
     before = (csv_path.stat().st_mtime_ns, done_path.stat().st_mtime_ns)
     cfg = compose("label", ["experiment=demo", *tiny_overrides(*tiny_dirs), "num_workers=0", "trainer.accelerator=cpu"])
@@ -49,7 +50,7 @@ def test_rerun_skips_finished_units(tiny_dirs, tiny_labels):
     assert manifest["counts"]["labelled"] == 11 * 41
 
 
-def test_interrupted_run_resumes_only_missing_units(tiny_dirs, tmp_path):
+def test_interrupted_run_resumes_only_missing_units(compose, tiny_overrides, tiny_dirs, tmp_path):
     overrides = ["experiment=demo", *tiny_overrides(*tiny_dirs), "num_workers=0", "trainer.accelerator=cpu", f"out={tmp_path}/labels"]
     run(compose("label", overrides))
     csv_path, done_path = unit_paths(tmp_path / "labels", "val-000000")
@@ -64,7 +65,7 @@ def test_interrupted_run_resumes_only_missing_units(tiny_dirs, tmp_path):
     assert manifest["counts"]["labelled"] == 11 * 41
 
 
-def test_other_teacher_config_cannot_reuse_the_directory(tiny_dirs, tiny_labels):
+def test_other_teacher_config_cannot_reuse_the_directory(compose, tiny_overrides, tiny_dirs, tiny_labels):
     cfg = compose(
         "label", ["experiment=demo", *tiny_overrides(*tiny_dirs), "num_workers=0", "trainer.accelerator=cpu", "teacher.image_size=48"]
     )
@@ -107,7 +108,7 @@ def messy_folder(tmp_path) -> tuple[Path, dict[str, str | None]]:
     return root, {rel: reason for rel, (_, reason) in files.items()}
 
 
-def test_messy_folder_is_labelled_to_the_end(messy_folder, tmp_path, caplog):
+def test_messy_folder_is_labelled_to_the_end(compose, messy_folder, tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="iqa.label")
     root, expected = messy_folder
     cfg = compose(
@@ -132,7 +133,7 @@ def test_messy_folder_is_labelled_to_the_end(messy_folder, tmp_path, caplog):
                      f"3 unit(s), 3 pending -> {tmp_path}/labels")
 
 
-def test_start_line_names_the_prompt_set_of_a_clip_teacher(tmp_path):
+def test_start_line_names_the_prompt_set_of_a_clip_teacher(compose, tmp_path):
     from iqa.cli.label import describe_job
 
     cfg = compose("label", ["teacher=vit_b32", "prompts=clipiqa", "data=shards", "data.train=/corpus/a-*.tar",
@@ -142,7 +143,8 @@ def test_start_line_names_the_prompt_set_of_a_clip_teacher(tmp_path):
                     f"openclip-ViT-B-32-clipiqa (teacher openclip-ViT-B-32, prompts clipiqa): 0 unit(s), 0 pending -> {tmp_path}/labels")
 
 
-def test_missing_root_is_a_clear_error(tmp_path):
+@pytest.mark.unit
+def test_missing_root_is_a_clear_error(compose, tmp_path):
     cfg = compose("label", ["data=folder", f"data.root={tmp_path}/nope", f"out={tmp_path}/labels"])
     with pytest.raises(UserError, match="nothing found at .*nope"):
         run(cfg)

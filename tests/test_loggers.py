@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from iqa.loggers import ResumableCSVLogger
+
+pytestmark = pytest.mark.unit
 
 
 def log_steps(run_dir, steps, value, extra: str | None = None) -> None:

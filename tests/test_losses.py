@@ -21,6 +21,8 @@ from iqa.losses import (
     regression_loss,
 )
 
+pytestmark = pytest.mark.unit
+
 # ---------------------------------------------------------------------------
 # Reference implementations: plain Python loops over pairs, in float64.
 # ---------------------------------------------------------------------------

@@ -24,6 +24,8 @@ from iqa.metrics import (
     srcc,
 )
 
+pytestmark = pytest.mark.unit
+
 DATASETS = ("KonIQ-10k.txt", "SPAQ.txt", "LIVE_Challenge.txt")
 TOL = 1e-6
 
@@ -66,6 +68,7 @@ def test_fixture_has_ties_and_matches_size(name):
     assert np.unique(preds).size < preds.size // 10
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", DATASETS)
 def test_rank_and_linear_metrics_match_scipy(name):
     mos, preds = load_mos(name), fake_predictions(name)
@@ -80,6 +83,7 @@ def test_plcc_logistic_matches_independent_fit(name):
     assert plcc_logistic(preds, mos) == pytest.approx(reference_logistic_plcc(preds, mos), abs=TOL)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", DATASETS)
 def test_plcc_logistic_not_worse_than_plcc_on_nonlinear_monotone(name):
     mos = load_mos(name)
@@ -93,6 +97,7 @@ def test_plcc_logistic_not_worse_than_plcc_on_nonlinear_monotone(name):
     assert logistic == pytest.approx(reference_logistic_plcc(preds, mos), abs=TOL)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", DATASETS)
 def test_compute_all_matches_individual_functions(name):
     mos, preds = load_mos(name), fake_predictions(name)
@@ -104,6 +109,7 @@ def test_compute_all_matches_individual_functions(name):
     assert result["plcc_logistic"] == plcc_logistic(preds, mos)
 
 
+@pytest.mark.integration
 def test_input_types_agree():
     mos, preds = load_mos("LIVE_Challenge.txt"), fake_predictions("LIVE_Challenge.txt")
     expected = compute_all(preds, mos)
@@ -142,6 +148,7 @@ def test_perfect_and_reversed_agreement():
     assert plcc(x, 2 * x + 1) == pytest.approx(1.0)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", DATASETS)
 def test_metric_collection_matches_scipy(name):
     mos, preds = load_mos(name), fake_predictions(name)

@@ -13,6 +13,8 @@ from iqa.config import RESOURCES
 from iqa.errors import UserError
 from iqa.teachers.openclip import OpenCLIPTeacher, antonym_scores
 
+pytestmark = pytest.mark.integration
+
 TINY = str(RESOURCES / "attiqa-tiny.json")
 PROMPTS = {
     "name": "test",
@@ -76,6 +78,7 @@ def test_expanded_prompts_are_recorded(teacher):
     assert info["image_size"] == 64
 
 
+@pytest.mark.unit
 def test_formula_with_known_features():
     # Two attributes; attribute 0 has two pairs. Hand-computed expectation.
     image = torch.tensor([[1.0, 0.0]])
@@ -96,6 +99,7 @@ def test_logit_scale_override_changes_sharpness_of_softmax():
     assert (scores - 0.5).abs().max() < 0.05  # cosines lie in [-1, 1]: with s=1 probabilities stay near 0.5
 
 
+@pytest.mark.unit
 def test_hub_tag_offline_fails_at_once_with_the_fix():
     started = time.perf_counter()
     with pytest.raises(UserError, match=r"not in the local cache.*teacher\.pretrained=/path/to"):
@@ -103,6 +107,7 @@ def test_hub_tag_offline_fails_at_once_with_the_fix():
     assert time.perf_counter() - started < 5
 
 
+@pytest.mark.unit
 def test_bad_names_and_paths_are_one_line_errors(tmp_path):
     with pytest.raises(UserError, match="unknown open_clip model 'ViT-B-3'.*did you mean"):
         OpenCLIPTeacher(model="ViT-B-3", pretrained="none", prompts=PROMPTS)

@@ -10,6 +10,8 @@ from scipy import stats
 from iqa.attributes import ATTRIBUTES
 from iqa.ladder import LadderProxy, ladder_correlations, ladder_record
 
+pytestmark = pytest.mark.unit
+
 SHARP, BRIGHT = ATTRIBUTES.index("sharpness"), ATTRIBUTES.index("brightness")
 
 

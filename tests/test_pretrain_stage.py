@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from _pretrain_helpers import make_corpus, read_digests
-from conftest import TINY_STAGE, compose, tiny_overrides
 from iqa.attributes import ATTRIBUTES
 from iqa.cli.train import run
 from iqa.models import build_student
@@ -18,9 +17,15 @@ from iqa.config import instantiate_node
 from iqa.errors import UserError
 from iqa.losses import FidelityLoss, RankingLoss, RegressionLoss
 
+pytestmark = pytest.mark.integration
 
-def train_cfg(tiny_dirs, *extra: str):
-    return compose("train", ["experiment=demo", *tiny_overrides(*tiny_dirs), *TINY_STAGE, "stage=pretrain", *extra])
+
+@pytest.fixture
+def train_cfg(compose, tiny_overrides, tiny_stage):
+    def build(tiny_dirs, *extra: str):
+        return compose("train", ["experiment=demo", *tiny_overrides(*tiny_dirs), *tiny_stage, "stage=pretrain", *extra])
+
+    return build
 
 
 @pytest.mark.parametrize(
@@ -32,7 +37,7 @@ def train_cfg(tiny_dirs, *extra: str):
         (["loss=regression", "loss.kind=l1"], RegressionLoss, {"kind": "l1"}),
     ],
 )
-def test_loss_group_builds_the_configured_loss(overrides, cls, checks):
+def test_loss_group_builds_the_configured_loss(compose, overrides, cls, checks):
     cfg = compose("train", ["stage=pretrain", *overrides])
     loss = instantiate_node(cfg.loss, attributes=ATTRIBUTES)
     assert type(loss) is cls and loss.attributes == ATTRIBUTES
@@ -47,14 +52,16 @@ def test_loss_group_builds_the_configured_loss(overrides, cls, checks):
         torch.testing.assert_close(total, expected)
 
 
-def test_any_timm_backbone_gets_one_head_per_attribute():
+def test_any_timm_backbone_gets_one_head_per_attribute(compose):
     net = build_student(compose("train", ["stage=pretrain", "backbone=resnet18", "backbone.weights=none"]).backbone, None)
     assert net.backbone_name == "resnet18" and list(net.attribute_heads) == list(ATTRIBUTES)
     out = net(torch.zeros(2, 3, 48, 48, dtype=torch.uint8))
     assert out["attributes"].shape == (2, len(ATTRIBUTES))
 
 
-def test_wandb_offline_then_resume_continues_step_and_stream_and_checkpoint_scores(tiny_dirs, tiny_labels, tmp_path, monkeypatch):
+def test_wandb_offline_then_resume_continues_step_and_stream_and_checkpoint_scores(
+    train_cfg, tiny_dirs, tiny_labels, tmp_path, monkeypatch
+):
     """First run (W&B offline) -> resume (CSV): global step and data stream continue; the checkpoint scores tensors."""
     monkeypatch.setenv("WANDB_MODE", "offline")
     run_dir = tmp_path / "pre"
@@ -101,11 +108,11 @@ def test_wandb_offline_then_resume_continues_step_and_stream_and_checkpoint_scor
     assert model.quality_trained is False and np.isnan(scores["quality"]).all()
 
 
-def test_bad_corpus_members_are_counted_and_unlabelled_shards_left_out(tmp_path, caplog):
+def test_bad_corpus_members_are_counted_and_unlabelled_shards_left_out(compose, tiny_stage, tmp_path, caplog):
     units, labels = make_corpus(tmp_path / "corpus", [12, 12, 12], corrupt={"u0-3"}, unlabelled_units={2})
     overrides = [
         "stage=pretrain", "data=shards", f"data.train={tmp_path}/corpus/shards/u*.tar", f"labels={labels}",
-        f"paths.output_dir={tmp_path}/out", f"run_dir={tmp_path}/run", *TINY_STAGE, "backbone=resnet18",
+        f"paths.output_dir={tmp_path}/out", f"run_dir={tmp_path}/run", *tiny_stage, "backbone=resnet18",
         "backbone.weights=none", "stage.crop_size=32", "stage.max_steps=2", "stage.shuffle_buffer=4",
     ]
     with caplog.at_level(logging.WARNING):
@@ -117,16 +124,16 @@ def test_bad_corpus_members_are_counted_and_unlabelled_shards_left_out(tmp_path,
     assert "data/skipped_undecodable" in (tmp_path / "run" / "metrics.csv").read_text()
 
 
-def test_labels_from_another_attribute_list_fail_before_training(tmp_path):
+def test_labels_from_another_attribute_list_fail_before_training(compose, tiny_stage, tmp_path):
     _, labels = make_corpus(tmp_path / "corpus", [4], attributes=("sharpness", "noisiness", "contrast"))
     overrides = ["stage=pretrain", "data=shards", f"data.train={tmp_path}/corpus/shards/u*.tar", f"labels={labels}",
-                 f"run_dir={tmp_path}/run", "backbone.weights=none", *TINY_STAGE]
+                 f"run_dir={tmp_path}/run", "backbone.weights=none", *tiny_stage]
     with pytest.raises(UserError, match="have attributes .*but this run expects"):
         run(compose("train", overrides))
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
-def test_resume_path_prefers_the_newest_checkpoint(tmp_path):
+def test_resume_path_prefers_the_newest_checkpoint(compose, tmp_path):
     import os
 
     from iqa.cli.train import resume_path

@@ -12,7 +12,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 from _label_helpers import encode
-from conftest import compose, tiny_overrides
 from scipy.stats import spearmanr
 from torch import nn
 
@@ -23,7 +22,10 @@ from iqa.errors import UserError
 from iqa.teachers.base import to_float01
 from iqa.teachers.classical import classical_scores
 
+pytestmark = pytest.mark.integration
 
+
+@pytest.mark.unit
 def test_score_table_is_the_mean_spearman_over_groups_and_a_constant_candidate_scores_zero():
     rng = np.random.default_rng(0)
     groups = [ps.ProxyGroup("sharpness", rng.permutation(30)[:12], rng.integers(0, 4, 12).astype(float)) for _ in range(3)]
@@ -39,7 +41,7 @@ def test_score_table_is_the_mean_spearman_over_groups_and_a_constant_candidate_s
     assert table["toy"][2] == 0.0 and table["score"][2] == 0.0
 
 
-def test_candidates_expand_through_the_templates_in_teacher_order():
+def test_candidates_expand_through_the_templates_in_teacher_order(compose):
     pool = compose("select_prompts").prompts
     prompt_set, candidates = ps.expand_candidates(pool)
     assert len(candidates) == sum(len(v) for v in pool.pairs.values()) >= 70
@@ -56,6 +58,7 @@ def test_candidates_expand_through_the_templates_in_teacher_order():
     assert list(attiqa.templates) == list(prompt_set.templates)
 
 
+@pytest.mark.unit
 def test_ladder_proxy_groups_follow_the_distortion_table():
     from iqa import distortions
 
@@ -122,13 +125,17 @@ def controlled_pool() -> dict:
     }
 
 
-def selection_cfg(tmp_path, extra=()):
-    return compose("select_prompts", [
-        "name=picked", f"prompts_dir={tmp_path}/user/prompts", f"run_dir={tmp_path}/run", "device=cpu",
-        "proxies.ladder.photos=[astronaut,coffee]", "proxies.ladder.views=1", "batch_size=20", *extra])
+@pytest.fixture
+def selection_cfg(compose):
+    def build(tmp_path, extra=()):
+        return compose("select_prompts", [
+            "name=picked", f"prompts_dir={tmp_path}/user/prompts", f"run_dir={tmp_path}/run", "device=cpu",
+            "proxies.ladder.photos=[astronaut,coffee]", "proxies.ladder.views=1", "batch_size=20", *extra])
+
+    return build
 
 
-def test_the_right_pair_wins_and_every_image_is_encoded_once(tmp_path, monkeypatch):
+def test_the_right_pair_wins_and_every_image_is_encoded_once(compose, selection_cfg, tmp_path, monkeypatch):
     monkeypatch.setenv("ATTIQA_USER_CONF", str(tmp_path / "user"))
     cfg = selection_cfg(tmp_path)
     cfg.prompts = controlled_pool()
@@ -151,7 +158,7 @@ def test_the_right_pair_wins_and_every_image_is_encoded_once(tmp_path, monkeypat
     assert markdown.count("**yes**") == 5 and "| sharpness | 1 | up_sharpness | down_sharpness |" in markdown
 
 
-def test_top_k_and_refusals(tmp_path, monkeypatch):
+def test_top_k_and_refusals(selection_cfg, tmp_path, monkeypatch):
     monkeypatch.setenv("ATTIQA_USER_CONF", str(tmp_path / "user"))
     some = "[gaussian_blur,darken,brighten,gaussian_noise,contrast_decrease,saturation_decrease]"
     cfg = selection_cfg(tmp_path, ["top_k=2", f"proxies.ladder.distortions={some}"])
@@ -199,6 +206,7 @@ def fake_spaq(root, count: int = 12, missing: int = 1):
     return rows
 
 
+@pytest.mark.unit
 def test_spaq_proxy_reads_the_official_layout(tmp_path):
     fake_spaq(tmp_path / "SPAQ")
     proxy = ps.spaq_proxy(tmp_path / "SPAQ", size=40)
@@ -215,7 +223,7 @@ def test_spaq_proxy_reads_the_official_layout(tmp_path):
         ps.spaq_proxy(tmp_path, 40)
 
 
-def test_spaq_alone_selects_with_human_scores(tmp_path, monkeypatch):
+def test_spaq_alone_selects_with_human_scores(selection_cfg, tmp_path, monkeypatch):
     monkeypatch.setenv("ATTIQA_USER_CONF", str(tmp_path / "user"))
     fake_spaq(tmp_path / "SPAQ")
     cfg = selection_cfg(tmp_path, ["proxies.ladder.enabled=false", f"proxies.spaq.root={tmp_path}/SPAQ"])
@@ -230,7 +238,7 @@ def test_spaq_alone_selects_with_human_scores(tmp_path, monkeypatch):
 
 
 # ---------------------------------------------------------------- the real job with the tiny open_clip model
-def test_selection_job_with_tiny_openclip_end_to_end(tmp_path, tiny_dirs, monkeypatch):
+def test_selection_job_with_tiny_openclip_end_to_end(compose, selection_cfg, tiny_overrides, tmp_path, tiny_dirs, monkeypatch):
     monkeypatch.setenv("ATTIQA_USER_CONF", str(tmp_path / "user"))
     texts = []
     real = open_clip.model.CLIP.encode_text

@@ -3,15 +3,16 @@ from __future__ import annotations
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import ROOT
 from iqa.errors import UserError
 from iqa.prompts import PromptSet, expand_prompts
+
+pytestmark = pytest.mark.unit
 
 BASE = {a: [["x", "y"]] for a in ("sharpness", "brightness", "contrast", "colorfulness", "noisiness")}
 
 
-def test_sentences_without_templates_are_verbatim():
-    cfg = OmegaConf.to_container(OmegaConf.load(ROOT / "iqa/conf/prompts/clipiqa.yaml"))
+def test_sentences_without_templates_are_verbatim(repo_root):
+    cfg = OmegaConf.to_container(OmegaConf.load(repo_root / "iqa/conf/prompts/clipiqa.yaml"))
     assert expand_prompts(cfg)["sharpness"] == [("Sharp photo.", "Blurry photo.")]
 
 

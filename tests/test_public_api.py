@@ -9,7 +9,8 @@ import sys
 import pytest
 
 from _evaluation_helpers import tiny_image
-from conftest import ROOT, compose, tiny_overrides
+
+pytestmark = pytest.mark.integration
 
 PUBLIC = ("load", "evaluate", "read_labels", "open_dataset", "list_datasets")
 #: What scoring must never import: the training stack and the config system.
@@ -24,9 +25,10 @@ print(json.dumps({{"quality": float(frame["quality"][0]), "sharpness": float(fra
 """
 
 
-def test_public_names_are_listed_lazy_and_documented():
+@pytest.mark.unit
+def test_public_names_are_listed_lazy_and_documented(repo_root):
     code = "import sys, iqa; print(sorted(m for m in ('torch', 'pandas', 'omegaconf') if m in sys.modules)); print(dir(iqa))"
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout.splitlines()
+    out = subprocess.run([sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True, check=True).stdout.splitlines()
     assert out[0] == "[]"  # import iqa loads none of the heavy libraries
     import iqa
 
@@ -38,7 +40,7 @@ def test_public_names_are_listed_lazy_and_documented():
         iqa.nope  # noqa: B018
 
 
-def test_scoring_through_iqa_load_never_imports_lightning_or_hydra(tmp_path):
+def test_scoring_through_iqa_load_never_imports_lightning_or_hydra(repo_root, tmp_path):
     import torch
 
     import iqa
@@ -51,7 +53,7 @@ def test_scoring_through_iqa_load_never_imports_lightning_or_hydra(tmp_path):
     image = tmp_path / "photo.png"
     tiny_image(3, (80, 64)).save(image)
     run = subprocess.run([sys.executable, "-c", SCORE_IN_A_FRESH_PROCESS, str(ckpt), str(image)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+                         cwd=repo_root, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     result = json.loads(run.stdout.splitlines()[-1])
     assert result["loaded"] == []
@@ -61,7 +63,7 @@ def test_scoring_through_iqa_load_never_imports_lightning_or_hydra(tmp_path):
     assert result["sharpness"] == pytest.approx(float(here["sharpness"][0]), abs=1e-5)
 
 
-def test_list_datasets_agrees_with_the_configs_and_their_classes(tiny_dirs):
+def test_list_datasets_agrees_with_the_configs_and_their_classes(compose, tiny_overrides, tiny_dirs):
     import iqa
     from iqa.data.catalog import dataset_choices, dataset_scale
 

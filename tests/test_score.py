@@ -13,8 +13,9 @@ import pytest
 import torch
 
 from _evaluation_helpers import tiny_image
-from conftest import ROOT
 from iqa.errors import UserError
+
+pytestmark = pytest.mark.integration
 
 ATTRS = ["sharpness", "brightness", "contrast", "colorfulness", "noisiness"]
 
@@ -80,6 +81,7 @@ def test_cli_scores_folders_recursively_reports_bad_files_and_documents_columns(
     assert "view resize, short side 64 px" in captured.err
 
 
+@pytest.mark.unit
 def test_cli_missing_input_path_is_an_error_naming_it(checkpoint, photos, tmp_path, capsys):
     from iqa.cli.score import main
 
@@ -145,9 +147,9 @@ def test_default_checkpoint_and_the_iqa_command(checkpoint, monkeypatch, tmp_pat
     assert main(["bogus"]) == 2
 
 
-def test_import_iqa_stays_light_and_exposes_load():
+def test_import_iqa_stays_light_and_exposes_load(repo_root):
     code = "import sys, iqa; assert 'torch' not in sys.modules; from iqa import load; import iqa.data; iqa.data.open_dataset; print('ok')"
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
 
 
@@ -224,6 +226,7 @@ def test_attribute_columns_only_for_checkpoints_whose_heads_saw_attribute_labels
     assert metas["pre"]["attributes_trained"] is True and list(metas["pre"]["columns"]) == list(frames["pre"].columns)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("cpus", [1, 2, 4, 8, 16, 64])
 def test_cpu_scoring_never_runs_more_busy_threads_than_cores(cpus):
     from iqa.cli.score import plan_threads

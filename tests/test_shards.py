@@ -11,6 +11,8 @@ from iqa.data.corpus import iter_unit_samples, list_units
 from iqa.data.records import shard_records
 from iqa.data.shards import ShardWriter, write_shard, write_shards
 
+pytestmark = pytest.mark.unit
+
 
 def samples(count: int, start: int = 0):
     for index in range(start, start + count):

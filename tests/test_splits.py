@@ -13,6 +13,8 @@ from iqa.data.records import Record
 from iqa.data.splits import assign_splits, subsample
 from iqa.errors import UserError
 
+pytestmark = pytest.mark.unit
+
 
 @functools.lru_cache(maxsize=None)
 def real_records(name: str, references: bool) -> tuple[Record, ...]:

@@ -7,23 +7,28 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import TINY_STAGE, compose, tiny_overrides
 from iqa.cli.train import run
 from iqa.errors import UserError
 
+pytestmark = pytest.mark.integration
 
-def train_cfg(tiny_dirs, *extra: str):
-    return compose("train", ["experiment=demo", *tiny_overrides(*tiny_dirs), *TINY_STAGE, *extra])
+
+@pytest.fixture
+def train_cfg(compose, tiny_overrides, tiny_stage):
+    def build(tiny_dirs, *extra: str):
+        return compose("train", ["experiment=demo", *tiny_overrides(*tiny_dirs), *tiny_stage, *extra])
+
+    return build
 
 
 @pytest.mark.parametrize("stage", ["pretrain", "finetune", "linear_probe"])
-def test_fast_dev_run(tiny_dirs, tiny_labels, tmp_path, stage):
+def test_fast_dev_run(train_cfg, tiny_dirs, tiny_labels, tmp_path, stage):
     summary = run(train_cfg(tiny_dirs, f"stage={stage}", "init=imagenet", "+trainer.fast_dev_run=true", f"run_dir={tmp_path}/run"))
     assert summary["global_step"] == 1
     assert all(torch.isfinite(torch.tensor(v)) for k, v in summary["metrics"].items() if k.startswith("train/loss"))
 
 
-def test_pretrain_then_finetune_from_its_checkpoint_and_resume(tiny_dirs, tiny_labels, tmp_path):
+def test_pretrain_then_finetune_from_its_checkpoint_and_resume(train_cfg, tiny_dirs, tiny_labels, tmp_path):
     pre = run(train_cfg(tiny_dirs, "stage=pretrain", f"run_dir={tmp_path}/pre"))
     last = Path(pre["last_checkpoint"])
     assert pre["global_step"] == 4 and last.is_file() and pre["best_checkpoint"].endswith("best.ckpt")
@@ -56,21 +61,21 @@ def test_pretrain_then_finetune_from_its_checkpoint_and_resume(tiny_dirs, tiny_l
     torch.testing.assert_close(net.state_dict()[key], pre_state[f"net.{key}"])
 
 
-def test_init_from_checkpoint_with_other_backbone_is_refused(tiny_dirs, tiny_labels, tmp_path):
+def test_init_from_checkpoint_with_other_backbone_is_refused(train_cfg, tiny_dirs, tiny_labels, tmp_path):
     pre = run(train_cfg(tiny_dirs, "stage=pretrain", f"run_dir={tmp_path}/pre", "stage.max_steps=1"))
     with pytest.raises(UserError, match="holds a 'tf_efficientnet_lite0' backbone"):
         run(train_cfg(tiny_dirs, "stage=finetune", "backbone=resnet18", "backbone.weights=none", f"init={pre['last_checkpoint']}",
                       f"run_dir={tmp_path}/x"))
 
 
-def test_finetune_on_a_corpus_and_pretrain_without_labels_fail_early(tiny_dirs, tmp_path):
+def test_finetune_on_a_corpus_and_pretrain_without_labels_fail_early(compose, train_cfg, tiny_dirs, tmp_path):
     with pytest.raises(UserError, match="needs an IQA dataset with MOS"):
         run(compose("train", ["stage=finetune", "data=folder", f"data.root={tmp_path}", f"run_dir={tmp_path}/r"]))
     with pytest.raises(UserError, match="run label.py first"):
         run(train_cfg(tiny_dirs, "stage=pretrain", f"labels={tmp_path}/none", f"run_dir={tmp_path}/r2"))
 
 
-def test_unknown_backbone_and_missing_weights_are_one_line_errors(tiny_dirs, tmp_path):
+def test_unknown_backbone_and_missing_weights_are_one_line_errors(train_cfg, tiny_dirs, tmp_path):
     with pytest.raises(UserError, match="unknown timm backbone 'resnet5O'.*resnet50"):
         run(train_cfg(tiny_dirs, "stage=finetune", "backbone.name=resnet5O", f"run_dir={tmp_path}/a"))
     with pytest.raises(UserError, match="not found: /nope.pth"):
@@ -86,7 +91,7 @@ def test_unknown_backbone_and_missing_weights_are_one_line_errors(tiny_dirs, tmp
     [[], ["+stage.optimizer.fused=true", "trainer.precision=bf16-mixed"]],
     ids=["plain-fp32", "fused-bf16"],  # fused: the GPU path (device-side skip, direct clipping), run here on CPU
 )
-def test_nan_loss_skips_the_step_and_counts_it(tiny_dirs, tiny_labels, tmp_path, monkeypatch, optimizer):
+def test_nan_loss_skips_the_step_and_counts_it(train_cfg, tiny_dirs, tiny_labels, tmp_path, monkeypatch, optimizer):
     from iqa import losses
 
     original = losses.RankingLoss.forward
@@ -107,13 +112,13 @@ def test_nan_loss_skips_the_step_and_counts_it(tiny_dirs, tiny_labels, tmp_path,
     assert steps == {3.0}
 
 
-def test_csv_logger_writes_metrics(tiny_dirs, tiny_labels, tmp_path):
+def test_csv_logger_writes_metrics(train_cfg, tiny_dirs, tiny_labels, tmp_path):
     run(train_cfg(tiny_dirs, "stage=pretrain", f"run_dir={tmp_path}/csv", "stage.max_steps=2"))
     text = (tmp_path / "csv" / "metrics.csv").read_text()
     assert "train/loss" in text and "val/srcc_mean" in text
 
 
-def test_wandb_logger_works_offline(tiny_dirs, tiny_labels, tmp_path, monkeypatch):
+def test_wandb_logger_works_offline(train_cfg, tiny_dirs, tiny_labels, tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     run(train_cfg(tiny_dirs, "stage=pretrain", "logger=wandb", f"run_dir={tmp_path}/wb", "stage.max_steps=2"))
     runs = list((tmp_path / "wb" / "wandb").glob("offline-run-*"))

@@ -16,6 +16,8 @@ from iqa.data.label_sets import LabelLookup
 from iqa.data.streaming import PseudoLabelStream, _Cursor, plan_reader, worker_quota
 from iqa.errors import UserError
 
+pytestmark = pytest.mark.unit
+
 
 def stream_for(units, labels, rank=0, world=2, workers=0, **kw) -> PseudoLabelStream:
     defaults = dict(train=True, batches_per_epoch=7, shuffle_buffer=8)
@@ -53,6 +55,7 @@ def test_one_pass_is_an_exact_partition_over_ranks_and_workers(tmp_path, sizes):
             assert all(owners[unit_of(k)] == reader for k in keys)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("sizes", [[7, 3, 12, 5, 9], [5, 2, 6]], ids=["uneven-units", "fewer-units-than-readers"])
 def test_every_rank_yields_exactly_the_same_number_of_batches(tmp_path, sizes):
     units, labels = make_corpus(tmp_path, sizes)

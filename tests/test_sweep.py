@@ -9,16 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, TINY_CROPS, TINY_STAGE, run_script
+pytestmark = pytest.mark.slow
 
 
-def sweep_args(tiny_dirs, labels: Path, output_dir: Path) -> list[str]:
-    data_dir, _ = tiny_dirs
-    return [
-        "experiment=demo", f"paths.data_dir={data_dir}", f"paths.output_dir={output_dir}", f"labels={labels}",
-        "data.prepare.size=64", f"data.prepare.crops={TINY_CROPS}", *TINY_STAGE, "stage=pretrain", "stage.max_steps=1",
-        "stage.crop_size=32", "stage.val_batches=0",  # validation is covered elsewhere; a step per job is enough here
-    ]
+@pytest.fixture
+def sweep_args(tiny_crops, tiny_stage):
+    def build(tiny_dirs, labels: Path, output_dir: Path) -> list[str]:
+        data_dir, _ = tiny_dirs
+        return [
+            "experiment=demo", f"paths.data_dir={data_dir}", f"paths.output_dir={output_dir}", f"labels={labels}",
+            "data.prepare.size=64", f"data.prepare.crops={tiny_crops}", *tiny_stage, "stage=pretrain", "stage.max_steps=1",
+            "stage.crop_size=32", "stage.val_batches=0",  # validation is covered elsewhere; a step per job is enough here
+        ]
+
+    return build
 
 
 def job_dirs(output_dir: Path) -> list[Path]:
@@ -30,7 +34,7 @@ def job_dirs(output_dir: Path) -> list[Path]:
 
 
 @pytest.mark.slow
-def test_backbone_by_loss_sweep_gives_one_run_dir_per_combination(tiny_dirs, tiny_labels, tmp_path):
+def test_backbone_by_loss_sweep_gives_one_run_dir_per_combination(run_script, sweep_args, tiny_dirs, tiny_labels, tmp_path):
     out = tmp_path / "out"
     result = run_script(
         "train.py", "-m", *sweep_args(tiny_dirs, tiny_labels, out),
@@ -54,7 +58,7 @@ def test_backbone_by_loss_sweep_gives_one_run_dir_per_combination(tiny_dirs, tin
 
 
 @pytest.mark.slow
-def test_sweep_with_ddp_children_runs_each_job_once_in_its_own_dir(tiny_dirs, tiny_labels, tmp_path):
+def test_sweep_with_ddp_children_runs_each_job_once_in_its_own_dir(run_script, sweep_args, tiny_dirs, tiny_labels, tmp_path):
     """Lightning's DDP children must join their sweep job, not rerun the sweep (-m) into new folders."""
     out = tmp_path / "out"
     result = run_script(
@@ -71,7 +75,8 @@ def test_sweep_with_ddp_children_runs_each_job_once_in_its_own_dir(tiny_dirs, ti
         assert sorted(p.name for p in job.iterdir() if p.is_dir()) == [".hydra", "checkpoints"]
 
 
-def test_slurm_launcher_composes_with_one_task_per_gpu(tmp_path, monkeypatch):
+@pytest.mark.integration
+def test_slurm_launcher_composes_with_one_task_per_gpu(repo_root, tmp_path, monkeypatch):
     import iqa.cli.common  # noqa: F401  (resolvers)
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -80,7 +85,7 @@ def test_slurm_launcher_composes_with_one_task_per_gpu(tmp_path, monkeypatch):
 
     def launcher_cfg(*overrides):
         GlobalHydra.instance().clear()
-        with initialize_config_dir(config_dir=str(ROOT / "iqa" / "conf"), version_base="1.3"):
+        with initialize_config_dir(config_dir=str(repo_root / "iqa" / "conf"), version_base="1.3"):
             return compose("train", ["hydra/launcher=slurm", "trainer=ddp", *overrides], return_hydra_config=True)
 
     cfg = launcher_cfg("trainer.devices=4", "trainer.num_nodes=2", f"hydra.sweep.dir={tmp_path}/sweep",
@@ -114,12 +119,13 @@ def test_slurm_launcher_composes_with_one_task_per_gpu(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_slurm_launcher_composes_from_the_command_line():
+def test_slurm_launcher_composes_from_the_command_line(run_script):
     result = run_script("train.py", "hydra/launcher=slurm", "trainer=ddp", "trainer.devices=8", "--cfg", "hydra")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "SlurmLauncher" in result.stdout and "tasks_per_node: ${iqa_slurm_devices:${trainer.devices}}" in result.stdout
 
 
+@pytest.mark.unit
 def test_rank_resolvers_keep_non_zero_ranks_from_writing_hydra_files(monkeypatch):
     from iqa.cli.launch import _job_dirname, _rank_suffix, launched_rank_zero
 
@@ -147,7 +153,7 @@ def test_rank_resolvers_keep_non_zero_ranks_from_writing_hydra_files(monkeypatch
 
 
 @pytest.mark.slow
-def test_submitit_local_launcher_runs_a_one_job_sweep(tiny_dirs, tiny_labels, tmp_path):
+def test_submitit_local_launcher_runs_a_one_job_sweep(run_script, sweep_args, tiny_dirs, tiny_labels, tmp_path):
     """The submitit plugin (the SLURM launcher's local twin) pickles and runs train.py's job in its own process."""
     out = tmp_path / "out"
     result = run_script(
