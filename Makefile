@@ -15,11 +15,13 @@ export HF_HUB_OFFLINE ?= 1
 export WANDB_MODE ?= offline
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo test test-fast bench clean clean-demo help
+.PHONY: install demo test test-fast lint bench clean clean-demo help
 
 help:
 	@echo "make demo   - build the demo corpus, label, pretrain, fine-tune (2 variants), evaluate (CPU, offline)"
-	@echo "make test   - run the test suite"
+	@echo "make test   - lint (ruff) and run the whole test suite (what CI runs)"
+	@echo "make test-fast - the unit tier only (under about 2 minutes on 2 cores)"
+	@echo "make lint   - ruff check"
 	@echo "make bench  - throughput benchmarks (ratios against bare loops)"
 	@echo "make install - create $(VENV) with attiqa and its dependencies"
 
@@ -34,11 +36,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m iqa.demo $(DEMO_ARGS)
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+test: lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -m unit $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

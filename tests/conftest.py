@@ -54,10 +54,11 @@ TINY_STAGE = [
 
 def compose(config_name: str, overrides: list[str] | None = None):
     """Compose one of the real configs in conf/ (as the entry points would)."""
-    import iqa.config  # noqa: F401  (resolvers)
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
+
+    import iqa.config  # noqa: F401  (resolvers)
 
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(ROOT / "iqa" / "conf"), version_base="1.3"):

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from _evaluation_helpers import tiny_image
+
 from iqa.errors import UserError
 
 pytestmark = pytest.mark.unit

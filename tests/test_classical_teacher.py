@@ -36,7 +36,7 @@ def _resize_u8(img: np.ndarray, size: int) -> np.ndarray:
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def photo_u8(name: str, size: int = SIZE) -> np.ndarray:
     """Centre square crop of a bundled skimage photo, resized to ``size`` (uint8 HxWx3)."""
     img = _load(name)
@@ -214,7 +214,7 @@ def test_rejects_bad_shapes():
 # --------------------------------------------------------------------------- behaviour on real photos
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def distortion_ladder_scores(photo_name: str) -> dict[str, np.ndarray]:
     """Scores [6, 5] for levels 0..5 of every distortion, computed in one batch per photo."""
     img = to_float(photo_u8(photo_name))

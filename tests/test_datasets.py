@@ -9,9 +9,9 @@ import re
 
 import numpy as np
 import pytest
+from _evaluation_helpers import make_csv, make_kadid, make_koniq, make_livec, make_spaq
 from scipy import stats
 
-from _evaluation_helpers import make_csv, make_kadid, make_koniq, make_livec, make_spaq
 from iqa.data import open_dataset
 from iqa.data.catalog import dataset_choices, dataset_scale
 from iqa.errors import UserError

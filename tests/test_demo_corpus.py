@@ -8,8 +8,8 @@ import tarfile
 import pytest
 
 from iqa import distortions
-from iqa.data.synthetic import BUILD_RECORD, ROLES, ensure_demo_corpus, synthetic_mos
 from iqa.data.records import shard_records
+from iqa.data.synthetic import BUILD_RECORD, ROLES, ensure_demo_corpus, synthetic_mos
 
 pytestmark = pytest.mark.integration
 

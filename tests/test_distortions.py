@@ -39,7 +39,7 @@ SIZE = 192
 LUMA = np.array([0.299, 0.587, 0.114])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _photo_u8(name: str, size: int = SIZE) -> np.ndarray:
     """Centre square crop of a bundled skimage photo, resized with anti-aliasing, as uint8 RGB."""
     img = data.stereo_motorcycle()[0] if name == "motorcycle" else getattr(data, name)()

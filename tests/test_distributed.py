@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-
 from _pretrain_helpers import free_port, read_digests
 
 pytestmark = pytest.mark.slow

@@ -118,7 +118,8 @@ def test_cross_dataset_matrix_medians_and_held_out_splits(compose, eval_cfg, pro
         run(eval_cfg(probes, tmp_path / name, f"ckpt={{on_kadid: '{probes['glob']}'}}", "datasets=[demo_kadid]"))
     for name in ("results.json", "results.csv", "predictions-on_kadid-demo_kadid.csv"):
         assert (tmp_path / "b" / name).read_bytes() == (tmp_path / "c" / name).read_bytes()
-    assert json.loads((tmp_path / "b" / "results.json").read_text())["results"]["on_kadid"] == {"demo_kadid": matrix["on_kadid"]["demo_kadid"]}
+    rerun = json.loads((tmp_path / "b" / "results.json").read_text())["results"]
+    assert rerun["on_kadid"] == {"demo_kadid": matrix["on_kadid"]["demo_kadid"]}
 
 
 def test_dataset_list_rewrite_and_bad_inputs(eval_cfg, probes, tmp_path):
@@ -194,6 +195,7 @@ def test_a_50_megapixel_photo_is_decoded_reduced_and_scored_at_bounded_size(phot
 def test_a_renamed_csv_dataset_is_its_own_test_set(compose, tiny_crops, tmp_path, probes):
     """data=csv data.name=agiqa3k: the checkpoint trained on 'agiqa3k' is scored on that set's test split."""
     from _evaluation_helpers import make_csv
+
     from iqa.cli.evaluate import run
 
     labels = make_csv(tmp_path / "agiqa", n=12, split=True)

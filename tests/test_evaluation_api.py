@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _evaluation_helpers import make_csv, make_koniq
 from scipy import stats
 
-from _evaluation_helpers import make_csv, make_koniq
 from iqa.errors import UserError
 
 pytestmark = pytest.mark.integration

@@ -6,9 +6,9 @@ import io
 from pathlib import Path
 
 import pytest
+from _label_helpers import bad_members, encode, member_offsets, photo, write_shard
 from PIL import Image, ImageDraw
 
-from _label_helpers import bad_members, encode, member_offsets, photo, write_shard
 from iqa.cli.label import run
 from iqa.data.label_sets import read_labels
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import open_clip
 import pytest
-
 from _label_helpers import encode, photo, photo_crops, write_shard
+
 from iqa.attributes import ATTRIBUTES
 from iqa.cli.label import estimate_share, run
 from iqa.data.corpus import list_units

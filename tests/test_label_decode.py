@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _label_helpers import encode, photo, photo_crops, write_shard
 from PIL import Image
 
-from _label_helpers import encode, photo, photo_crops, write_shard
 from iqa.cli import label as label_cli
 from iqa.cli.common import resolve_precision
 from iqa.data import datamodules

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from _label_helpers import encode, photo_crops, read_wandb_history
+
 from iqa.attributes import ATTRIBUTES
 from iqa.cli.label import run
 from iqa.data.label_sets import read_labels

@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from _pretrain_helpers import make_corpus, read_digests
+
 from iqa.attributes import ATTRIBUTES
 from iqa.cli.train import run
-from iqa.models import build_student
 from iqa.config import instantiate_node
 from iqa.errors import UserError
 from iqa.losses import FidelityLoss, RankingLoss, RegressionLoss
+from iqa.models import build_student
 
 pytestmark = pytest.mark.integration
 

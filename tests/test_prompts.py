@@ -17,7 +17,8 @@ def test_sentences_without_templates_are_verbatim(repo_root):
 
 
 def test_templates_multiply_pairs_in_order():
-    expanded = expand_prompts({"name": "t", "templates": ["{} photo.", "a {} one."], "pairs": BASE | {"noisiness": [["n", "c"], ["g", "s"]]}})
+    pairs = BASE | {"noisiness": [["n", "c"], ["g", "s"]]}
+    expanded = expand_prompts({"name": "t", "templates": ["{} photo.", "a {} one."], "pairs": pairs})
     assert expanded["noisiness"] == [("n photo.", "c photo."), ("a n one.", "a c one."), ("g photo.", "s photo."), ("a g one.", "a s one.")]
 
 

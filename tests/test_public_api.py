@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from _evaluation_helpers import tiny_image
 
 pytestmark = pytest.mark.integration

