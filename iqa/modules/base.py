@@ -82,7 +82,7 @@ class StageModule(pl.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def _fused_kwargs(self) -> dict[str, Any]:
-        """``fused=True`` for Adam-family optimisers on CUDA (unless the config chose).
+        """``fused=True`` for Adam-family optimisers on CUDA (unless the config chose ``fused`` or ``foreach``).
 
         The fused kernels are faster, and they accept a device-side ``found_inf``
         flag, which lets a non-finite step be skipped without a host sync.
@@ -90,7 +90,7 @@ class StageModule(pl.LightningModule):
         factory = self.optimizer_factory
         target = getattr(factory, "func", factory)
         chosen = getattr(factory, "keywords", {}) or {}
-        if self.device.type != "cuda" or "fused" in chosen or self._grad_scaler() is not None:
+        if self.device.type != "cuda" or "fused" in chosen or chosen.get("foreach") or self._grad_scaler() is not None:
             return {}  # with fp16's GradScaler, Lightning unscales before clipping: keep the plain kernels
         try:
             import inspect
