@@ -45,9 +45,11 @@ def parameter_digest(module: torch.nn.Module) -> str:
     """SHA-256 over every parameter's name, dtype, shape and bytes: equal iff the parameters are bitwise equal."""
     digest = hashlib.sha256()
     for name, param in sorted(module.named_parameters(), key=lambda item: item[0]):
-        tensor = param.detach().to("cpu").contiguous()
+        tensor = param.detach().to("cpu")
         digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
-        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+        # Flattened copy in logical order: channels-last weights (strides over a size-1 dim) hash like any other.
+        flat = tensor.reshape(-1).clone()
+        digest.update(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
     return digest.hexdigest()
 
 

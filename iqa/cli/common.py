@@ -65,12 +65,20 @@ def prepare_data(data: DictConfig) -> None:
         instantiate_node(data.prepare, drop=())
 
 
+#: The WANDB_DIR this process set for its previous run; a value the user set is never overridden.
+_OWN_WANDB_DIR: list[str] = []
+
+
 def build_logger(cfg: DictConfig):
     logger_cfg = cfg.get("logger")
     if logger_cfg is None or logger_cfg.get("_target_") is None:
         return False
     if "wandb" in str(logger_cfg._target_).lower():
-        os.environ.setdefault("WANDB_DIR", str(cfg.run_dir))
+        # W&B writes under the run directory of *this* run, also when one process runs several
+        # (a multirun sweep, a notebook): the value set for an earlier run is replaced.
+        if os.environ.get("WANDB_DIR") is None or os.environ.get("WANDB_DIR") in _OWN_WANDB_DIR:
+            os.environ["WANDB_DIR"] = str(cfg.run_dir)
+            _OWN_WANDB_DIR.append(str(cfg.run_dir))
         if os.environ.get("WANDB_MODE") == "offline":
             os.environ.setdefault("WANDB_SILENT", "true")
     return instantiate_node(logger_cfg, drop=())

@@ -68,7 +68,11 @@ class StageModule(pl.LightningModule):
         groups = [{"params": head_params, "lr_mult": self.head_lr_mult}]
         if backbone_params:
             groups.append({"params": backbone_params, "lr_mult": 1.0})
-        optimizer = self.optimizer_factory(groups, **self._fused_kwargs())
+        kwargs = self._fused_kwargs()
+        chosen = getattr(self.optimizer_factory, "keywords", {}) or {}
+        if chosen.get("fused") and chosen.get("foreach"):
+            kwargs["foreach"] = False  # the fused kernels replace the foreach loop, and torch refuses both
+        optimizer = self.optimizer_factory(groups, **kwargs)
         for group in optimizer.param_groups:
             group["lr"] = group["lr"] * group.pop("lr_mult", 1.0)
         if self.schedule == "constant":
