@@ -163,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from iqa.errors import one_line_errors
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    args = parser().parse_args(argv)
+    args = parser().parse_intermixed_args(argv)  # folders and key=value may follow the flags
     return one_line_errors(run)(args)
 
 
