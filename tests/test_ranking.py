@@ -228,7 +228,8 @@ def test_rank_scores_once_then_from_the_cache_and_only_new_groups(ckpt, folders,
     again = iqa.rank(groups, ckpt=ckpt, cache=tmp_path / "cache", device="cpu", n_boot=200)
     assert again.settings["newly_scored"] == 0 and again.settings["from_cache"] == 13
     assert again.to_dict()["groups"] == first.to_dict()["groups"]
-    more = iqa.rank([folders / "gen_a", folders / "gen_b", folders / "gen_c"], ckpt=ckpt, cache=tmp_path / "cache", device="cpu", n_boot=200)
+    three = [folders / "gen_a", folders / "gen_b", folders / "gen_c"]
+    more = iqa.rank(three, ckpt=ckpt, cache=tmp_path / "cache", device="cpu", n_boot=200)
     assert more.settings["newly_scored"] == 6 and set(more.order) == {"gen_a", "gen_b", "gen_c"}
     # Cached scores are the scores: the same as scoring the files directly.
     direct = iqa.load(ckpt, device="cpu").score(folders / "gen_c")
