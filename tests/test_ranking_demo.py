@@ -24,8 +24,8 @@ def scores_like(order: list[str], defects: dict[str, tuple[str, float]], n: int 
     rows = []
     for position, group in enumerate(order):
         for i in range(n):
-            row = {"group": group, "path": f"{group}/{i}.png", "prompt": f"p{i}", "quality_norm": 0.9 - 0.2 * position + rng.normal(0, 0.03),
-                   "error": ""}
+            quality = 0.9 - 0.2 * position + rng.normal(0, 0.03)
+            row = {"group": group, "path": f"{group}/{i}.png", "prompt": f"p{i}", "quality_norm": quality, "error": ""}
             row.update({a: rng.normal(0, 0.3) for a in ATTRS})
             if group in defects:
                 attribute, shift = defects[group]
