@@ -11,12 +11,12 @@ paired, as generators are on shared prompts.
 generator       degradation             level  demo MOS (5 - 0.8 x level)  expected attribute
 ==============  ======================  =====  ==========================  ==================
 clean           none                    0      5.0                         (reference)
-mild_blur       gaussian_blur           2      3.4                         sharpness, lower
-dark            darken                  3      2.6                         brightness, lower
-strong_noise    gaussian_noise          5      1.0                         noisiness, higher
+slightly_dark   darken                  2      3.4                         brightness, lower
+blurred         gaussian_blur           3      2.6                         sharpness, lower
+very_noisy      gaussian_noise          5      1.0                         noisiness, higher
 ==============  ======================  =====  ==========================  ==================
 
-So the ranking must come out ``clean > mild_blur > dark > strong_noise``, and
+So the ranking must come out ``clean > slightly_dark > blurred > very_noisy``, and
 the attribute panel must name, for each generator against ``clean``, the
 attribute its degradation moves (``DISTORTION_ATTRIBUTE``). :func:`check`
 compares a ranking with that; ``iqa rank --demo`` builds the images, ranks
@@ -47,9 +47,9 @@ from iqa.io import atomic_write_json, atomic_write_text, locked, replace_dir
 #: (generator, distortion or None, level), best first.
 GENERATORS: tuple[tuple[str, str | None, int], ...] = (
     ("clean", None, 0),
-    ("mild_blur", "gaussian_blur", 2),
-    ("dark", "darken", 3),
-    ("strong_noise", "gaussian_noise", 5),
+    ("slightly_dark", "darken", 2),
+    ("blurred", "gaussian_blur", 3),
+    ("very_noisy", "gaussian_noise", 5),
 )
 PHOTOS = ("rocket", "chelsea", "motorcycle")
 #: Each photo is resized to a short side of scale x size and cut into size x size crops.
