@@ -80,13 +80,13 @@ def make_flive(root: Path, n: int = 10, test: int = 3) -> list[str]:
         collection = "voc_emotic_ava" if i % 2 else "EE371R"
         name = f"{collection}/img_{i:03d}.jpg"
         (root / "database" / collection).mkdir(parents=True, exist_ok=True)
-        tiny_image(600 + i, (40, 30)).save(root / "database" / name, quality=90)
+        tiny_image(600 + i, (48, 40)).save(root / "database" / name, quality=90)
         names.append(name)
     with open(root / "labels_image.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["name", "mos", "height", "width"])
         for i, name in enumerate(names):
-            writer.writerow([name, 20 + 6 * i, 30, 40])
+            writer.writerow([name, 20 + 6 * i, 40, 48])
     chosen = names[-test:]
     (root / "test_images.txt").write_text("\n".join(chosen) + "\n")
     return chosen

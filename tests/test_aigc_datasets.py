@@ -163,3 +163,71 @@ def test_finetune_then_evaluate_on_agiqa3k_at_tiny_size(compose, tiny_stage, tmp
     assert results.variants["tiny"]["trained_on"] == "agiqa3k"
     ranking = iqa.rank(dataset="agiqa3k", root=tmp_path / "agiqa", split="test", ckpt=ckpt, device="cpu", n_boot=200, min_group=1)
     assert {g["group"] for g in ranking.groups} <= {"midjourney", "sd1.5", "AttnGAN"} and sum(g["n"] for g in ranking.groups) == 3
+
+
+BUILDERS = {
+    "agiqa3k": (lambda root: make_agiqa3k(root, prompts=3), 3),
+    "agiqa1k": (make_agiqa1k, 2),
+    "aigciqa2023": (lambda root: make_aigciqa2023(root, per_generator=4), 6),
+    "flive": (lambda root: make_flive(root, n=8, test=2), 2),
+    "ava": (lambda root: make_ava(root, n=6, test=2), 2),
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory) -> Path:
+    from iqa.inference import export_checkpoint
+    from iqa.models import IQANet
+
+    torch.manual_seed(3)
+    return export_checkpoint(IQANet(weights="none"), tmp_path_factory.mktemp("ckpt") / "m.ckpt", stage="finetune", data="demo",
+                             mos_range=[1.0, 5.0], higher_is_better=True, image_size=32, attributes_trained=True)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", list(BUILDERS))
+def test_every_new_dataset_evaluates_and_ranks_by_its_groups(name, tiny_ckpt, tmp_path):
+    import iqa
+    from iqa.metrics import srcc
+
+    build, groups = BUILDERS[name]
+    build(tmp_path / name)
+    records = open_dataset(name, tmp_path / name)
+    evaluated = iqa.evaluate({"m": str(tiny_ckpt)}, [name], roots={name: tmp_path / name}, device="cpu", progress=False)
+    cell = evaluated.cells["m"][name]
+    assert cell.n == len(records) and cell.split == "all"
+    mos, pred = cell.scored()
+    assert cell.metrics["srcc"] == pytest.approx(srcc(pred, mos))
+    ranked = iqa.rank(dataset=name, root=tmp_path / name, ckpt=tiny_ckpt, device="cpu", n_boot=200, min_group=1)
+    assert len(ranked.groups) == groups and sum(g["n"] for g in ranked.groups) == len(records)
+    assert ranked.agreement is not None and ranked.agreement["groups"] == groups
+    for g in ranked.groups:  # each group's MOS is the mean of its records'
+        want = np.mean([r.mos for r in records if r.meta["group"] == g["group"]])
+        assert g["mos"] == pytest.approx(want)
+
+
+@pytest.mark.integration
+def test_cli_ranks_a_dataset_under_the_default_data_dir(tiny_ckpt, tmp_path, monkeypatch, capsys):
+    from iqa.cli.rank import main
+
+    make_agiqa3k(tmp_path / "data" / "agiqa3k", prompts=3)
+    monkeypatch.setenv("ATTIQA_DATA_DIR", str(tmp_path / "data"))
+    code = main(["--dataset", "agiqa3k", "--ckpt", str(tiny_ckpt), "--out", str(tmp_path / "out"), "--no-cache", "--device", "cpu",
+                 "bootstrap=200", "--no-progress"])
+    assert code == 0 and "## Agreement with people (3 groups with MOS)" in capsys.readouterr().out
+    assert (tmp_path / "out" / "ranking.json").is_file()
+
+
+@pytest.mark.integration
+def test_ranking_imports_neither_lightning_nor_hydra(tiny_ckpt, tmp_path, repo_root):
+    import subprocess
+    import sys
+
+    make_agiqa1k(tmp_path / "a")
+    folder = str(tmp_path / "a" / "file")
+    code = ("import sys, iqa\n"
+            f"r = iqa.rank({{'x': {folder!r}, 'y': {folder!r}}}, ckpt={str(tiny_ckpt)!r}, device='cpu', n_boot=100)\n"
+            f"r.write({str(tmp_path / 'out')!r})\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pytorch_lightning', 'lightning', 'hydra')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"

@@ -116,6 +116,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("nothing to rank: give one folder per group, --csv FILE or --dataset NAME (or --demo)")
     if args.root and not args.dataset:
         raise UserError("--root is the root of a --dataset")
+    root = args.root
+    if args.dataset and root is None:
+        from iqa.evaluation import data_config
+
+        root = data_config(args.dataset).get("root")  # the config's default: $ATTIQA_DATA_DIR (or data/) / <name>
     ckpt = args.ckpt or default_checkpoint()
     device = None if str(values["device"]) == "auto" else str(values["device"])
     import torch
@@ -127,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     if dev.type == "cpu":
         torch.set_num_threads(threads)
     started = time.perf_counter()
-    results = rank(folders or None, ckpt=ckpt, csv=args.csv, dataset=args.dataset, root=args.root, split=args.split,
+    results = rank(folders or None, ckpt=ckpt, csv=args.csv, dataset=args.dataset, root=root, split=args.split,
                    cache=values["cache"], batch_size=int(values["batch_size"]), num_workers=workers, device=device,
                    chunk_size=int(values["chunk_size"]), n_boot=int(values["bootstrap"]), seed=int(values["seed"]),
                    level=float(values["level"]), alpha=float(values["alpha"]), min_group=int(values["min_group"]),

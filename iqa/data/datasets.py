@@ -17,6 +17,14 @@ dataset            layout under ``root``                                MOS rang
 ``livec``          ``Data/AllImages_release.mat``,                      0 .. 100   yes              none (random 80/20)
                    ``Data/AllMOS_release.mat``, ``Images/*.bmp``
 ``kadid10k``       ``dmos.csv``, ``images/I01_01_01.png``               1 .. 5     yes              none (80/20 by reference)
+``agiqa3k``        ``data.csv``, images (root or ``AGIQA-3K/``)         0 .. 5     yes              none (random 80/20)
+``agiqa1k``        ``AIGC_all.csv``, ``file/*.jpg``                     0 .. 5     yes              none (random 80/20)
+``aigciqa2023``    ``AIGCIQA2023.csv`` or ``DATA/MOS/mosz1.mat``,       0 .. 100   yes              none (random 80/20)
+                   ``Image/allimg/<n>.png``
+``flive``          ``labels_image.csv``, ``database/``,                 0 .. 100   yes              the official test list
+                   ``test_images.txt``
+``ava``            ``AVA.txt``, ``images/<id>.jpg``,                    1 .. 10    yes              ``generic_test.jpgl``
+                   ``aesthetics_image_lists/generic_test.jpgl``
 ``csv``            any CSV with ``path``, ``mos`` (optional ``split``,  declared   declared         the ``split`` column
                    ``reference``)                                       by user    by user          if present
 =================  ===================================================  =========  ===============  ======================
