@@ -706,6 +706,10 @@ def rank(
                 "view": {"policy": model.view.policy, "image_size": model.view.image_size}, "inputs": inputs.source,
                 "cache": str(store.path) if store else None, "images": counts["images"], "newly_scored": counts["scored"],
                 "from_cache": counts["cached"], "attributes_trained": model.attributes_trained}
-    return analyse(frame, attributes=names, n_boot=n_boot, seed=seed, level=level, alpha=alpha, min_group=min_group,
-                   reference=reference, quality_scale=model.quality_scale, mos_scale=inputs.mos_scale, group_order=inputs.groups,
-                   settings=settings)
+    results = analyse(frame, attributes=names, n_boot=n_boot, seed=seed, level=level, alpha=alpha, min_group=min_group,
+                      reference=reference, quality_scale=model.quality_scale, mos_scale=inputs.mos_scale, group_order=inputs.groups,
+                      settings=settings)
+    if not model.attributes_trained:
+        results.warnings.append(f"{ckpt} starts from init={model.meta.init}: its attribute heads never saw an attribute label, "
+                                f"so the attribute columns and the attribute panel are left out")
+    return results

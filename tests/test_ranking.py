@@ -327,3 +327,29 @@ def test_wandb_gets_the_ranking_tables(ckpt, folders, tmp_path, monkeypatch):
     assert len(runs) == 1
     data = next(runs[0].glob("*.wandb")).read_bytes()
     assert b"ranking_pairs" in data and b"ranking" in data
+
+
+@pytest.mark.unit
+def test_iqa_command_lists_and_dispatches_rank(capsys):
+    from iqa.cli.main import main
+
+    assert main(["--help"]) == 0 and "rank            rank groups of images" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["rank", "--help"])
+    assert exit_info.value.code == 0 and "usage: iqa rank" in capsys.readouterr().out
+    assert main(["rnak"]) == 2 and "did you mean: rank" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_untrained_attribute_heads_leave_the_panel_out_with_a_note(folders, tmp_path):
+    import iqa
+    from iqa.inference import export_checkpoint
+    from iqa.models import IQANet
+
+    plain = export_checkpoint(IQANet(weights="none"), tmp_path / "plain.ckpt", stage="finetune", data="demo", init="imagenet",
+                              mos_range=[1.0, 5.0], higher_is_better=True, image_size=32)
+    results = iqa.rank([folders / "gen_a", folders / "gen_c"], ckpt=plain, device="cpu", n_boot=200)
+    assert results.attributes == [] and "sharpness" not in results.to_frame().columns
+    assert any("attribute heads never saw an attribute label" in w for w in results.warnings)
+    results.write(tmp_path / "out")
+    assert (tmp_path / "out" / "ranking.png").stat().st_size > 0
