@@ -81,8 +81,9 @@ def bootstrap_means(values: np.ndarray, n_boot: int, rng: np.random.Generator, m
 
     Every column is resampled with the same row indices (so the attribute CIs of
     one group come from the same resamples as its quality CI). Vectorised, in
-    blocks of at most ``max_elements`` gathered values, so 100k images cost memory in
-    the tens of MB, not gigabytes.
+    blocks of at most ``max_elements`` drawn indices: each resample's draw counts
+    per row, times the values (one matrix product), so 100k images cost memory in
+    the hundreds of MB at most and seconds, not minutes.
     """
     x = np.asarray(values, dtype=np.float64)
     flat = x.ndim == 1
@@ -92,11 +93,14 @@ def bootstrap_means(values: np.ndarray, n_boot: int, rng: np.random.Generator, m
     if n == 0:
         raise ValueError("bootstrap of an empty sample")
     out = np.empty((int(n_boot), k), dtype=np.float64)
-    block = max(1, int(max_elements) // max(1, n * k))
+    block = max(1, int(max_elements) // n)
     for start in range(0, int(n_boot), block):
         stop = min(int(n_boot), start + block)
         index = rng.integers(0, n, size=(stop - start, n))
-        out[start:stop] = x[index].mean(axis=1)
+        # How often each row was drawn in each resample, then one matrix product for every column at once.
+        offsets = (np.arange(stop - start) * n)[:, None]
+        counts = np.bincount((index + offsets).ravel(), minlength=(stop - start) * n).reshape(stop - start, n)
+        out[start:stop] = counts @ x / n
     return out[:, 0] if flat else out
 
 
