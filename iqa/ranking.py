@@ -498,8 +498,6 @@ def analyse(
     direction of the ``mos`` column. ``reference``: the group the attribute
     shifts are measured against (default: the top-ranked group).
     """
-    from iqa.metrics import krcc, srcc
-
     frame = scores.reset_index(drop=True)
     if "error" not in frame:
         frame["error"] = ""
@@ -616,6 +614,8 @@ def analyse(
 
     agreement = None
     if has_mos:
+        from iqa.metrics import krcc, srcc
+
         with_mos = [g for g in groups if g.get("mos") is not None]
         direction = 1.0 if (mos_scale or {}).get("higher_is_better", True) else -1.0
         human = sorted(with_mos, key=lambda g: (-direction * g["mos"], g["group"]))
