@@ -21,7 +21,7 @@ USAGE = """usage: iqa <command> [args]          (iqa --version, iqa <command> --
 
 commands:
   score           score images (files or folders) with a trained checkpoint -> CSV   (iqa score --help)
-  rank            rank groups of images (one folder per generator) with CIs    (iqa rank --help)
+  rank            rank groups of images (one folder per generator) with CIs          (iqa rank --help)
   demo            the offline demo: label -> pretrain -> fine-tune x2 -> evaluate   (iqa demo --help)
   label           pseudo-label a corpus            (Hydra overrides, as python label.py)
   train           pretrain / fine-tune / probe     (Hydra overrides, as python train.py)
