@@ -368,9 +368,11 @@ def score_paths(
         else:
             todo.append(i)
     dev = device if device is not None else model.device
-    for start in range(0, len(todo), max(1, int(chunk_size))):
-        chunk = todo[start : start + max(1, int(chunk_size))]
-        label = f"scoring {start + len(chunk)}/{len(todo)} new" if progress else None
+    size = max(1, int(chunk_size))
+    chunks = (len(todo) + size - 1) // size
+    for number, start in enumerate(range(0, len(todo), size), start=1):
+        chunk = todo[start : start + size]
+        label = (f"scoring {len(todo)} new images" + (f", chunk {number}/{chunks}" if chunks > 1 else "")) if progress else None
         q, a, errs = predict_items(model.net, [paths[i] for i in chunk], model.view, batch_size=batch_size, num_workers=num_workers,
                                    device=dev, progress=label)
         rows = []
