@@ -20,6 +20,12 @@ torch nor Lightning nor Hydra; each function pulls in only what it needs):
 ``iqa.list_datasets()``
     The MOS datasets the ``data`` configs declare, with their MOS range and
     direction.
+``iqa.rank(groups, ckpt=...)``
+    Rank groups of images (one folder per image generator, a CSV with
+    ``path``/``group``/``prompt``, or a dataset) by predicted quality: bootstrap
+    CIs, win rates, paired tests with Holm's correction, the attribute behind
+    each difference, and agreement with MOS where there is one
+    (:mod:`iqa.ranking`; scores cached per image).
 """
 
 import importlib as _importlib
@@ -35,6 +41,7 @@ _LAZY = {
     "read_labels": "iqa.data.label_sets",
     "open_dataset": "iqa.data.catalog",
     "list_datasets": "iqa.data.catalog",
+    "rank": "iqa.ranking",
 }
 
 __all__ = ["ATTRIBUTES", "__version__", *_LAZY]

@@ -17,6 +17,14 @@ dataset            layout under ``root``                                MOS rang
 ``livec``          ``Data/AllImages_release.mat``,                      0 .. 100   yes              none (random 80/20)
                    ``Data/AllMOS_release.mat``, ``Images/*.bmp``
 ``kadid10k``       ``dmos.csv``, ``images/I01_01_01.png``               1 .. 5     yes              none (80/20 by reference)
+``agiqa3k``        ``data.csv``, images (root or ``AGIQA-3K/``)         0 .. 5     yes              none (random 80/20)
+``agiqa1k``        ``AIGC_all.csv``, ``file/*.jpg``                     0 .. 5     yes              none (random 80/20)
+``aigciqa2023``    ``AIGCIQA2023.csv`` or ``DATA/MOS/mosz1.mat``,       0 .. 100   yes              none (random 80/20)
+                   ``Image/allimg/<n>.png``
+``flive``          ``labels_image.csv``, ``database/``,                 0 .. 100   yes              the official test list
+                   ``test_images.txt``
+``ava``            ``AVA.txt``, ``images/<id>.jpg``,                    1 .. 10    yes              ``generic_test.jpgl``
+                   ``aesthetics_image_lists/generic_test.jpgl``
 ``csv``            any CSV with ``path``, ``mos`` (optional ``split``,  declared   declared         the ``split`` column
                    ``reference``)                                       by user    by user          if present
 =================  ===================================================  =========  ===============  ======================
@@ -408,6 +416,308 @@ class CSVDataset(IQADataset):
             reference = (row.get(ref_col) or "").strip() or None
             mos = _float(row[self.columns["mos"]], f"{self.csv}:{line}")
             records.append(Record(str(path), mos, key=Path(relative).with_suffix("").as_posix(), reference=reference, meta=meta))
+        return records
+
+
+def _first_dir(root: Path, candidates: Sequence[str]) -> Path:
+    """The first of ``candidates`` (relative to ``root``) that is a folder; ``root`` itself if none is."""
+    for name in candidates:
+        if name and (root / name).is_dir():
+            return root / name
+    return root
+
+
+def _listing(folder: Path) -> set[str]:
+    try:
+        return {entry.name for entry in os.scandir(folder)}
+    except OSError:
+        return set()
+
+
+def generator_from_name(name: str) -> tuple[str, str | None]:
+    """(generator, setting) from an AIGC file name such as ``midjourney_lowstep_012.jpg`` or ``sd1.5_normal_000.jpg``.
+
+    The last ``_``-separated part is the image number, the one before it the
+    setting; everything before that (which may itself hold ``_`` or ``.``) is the
+    generator. Names with fewer parts give the first part and no setting.
+    """
+    parts = [p for p in Path(name).stem.split("_") if p]
+    if len(parts) >= 3 and parts[-1].isdigit():
+        return "_".join(parts[:-2]), parts[-2]
+    return (parts[0] if parts else Path(name).stem), None
+
+
+class AGIQA3K(IQADataset):
+    """AGIQA-3K (Li et al. 2023): 2,982 images of 6 text-to-image generators, MOS 0..5 for quality and for alignment.
+
+    ``data.csv`` (``name,prompt,adj1,adj2,style,mos_quality,std_quality,mos_align,std_align``)
+    and the images, in the root or in a sub-folder (``image_dir``; by default the
+    first of ``AGIQA-3K``, ``AGIQA-3k``, ``images``, ``image`` that exists). The
+    generator and its setting are in the file name (``midjourney_lowstep_012.jpg``):
+    records carry ``group`` (the generator, or ``<generator>_<setting>`` with
+    ``group_by=generator_setting``) and ``prompt`` for ranking.
+    """
+
+    name = "agiqa3k"
+    mos_range = (0.0, 5.0)
+    annotation_files = ("data.csv",)
+    IMAGE_DIRS: ClassVar[tuple[str, ...]] = ("AGIQA-3K", "AGIQA-3k", "images", "image")
+    MOS_COLUMNS: ClassVar[dict[str, str]] = {"quality": "mos_quality", "align": "mos_align"}
+
+    def __init__(self, root: str | os.PathLike, mos: str = "quality", group_by: str = "generator", image_dir: str | None = None,
+                 allow_missing: bool = False) -> None:
+        if mos not in self.MOS_COLUMNS:
+            raise UserError(f"{self.name}: mos must be one of {', '.join(self.MOS_COLUMNS)}, got '{mos}'")
+        if group_by not in ("generator", "generator_setting"):
+            raise UserError(f"{self.name}: group_by must be generator or generator_setting, got '{group_by}'")
+        self.mos, self.group_by, self.image_dir = mos, group_by, image_dir
+        super().__init__(root, allow_missing)
+
+    def layout(self) -> str:
+        return "data.csv (name, prompt, ..., mos_quality, std_quality, mos_align, std_align) and the images it names"
+
+    def read(self) -> list[Record]:
+        column = self.MOS_COLUMNS[self.mos]
+        rows = _read_csv(self.root / "data.csv", ["name", column])
+        folder = self.root / self.image_dir if self.image_dir else _first_dir(self.root, self.IMAGE_DIRS)
+        records = []
+        for row in rows:
+            name = row["name"].strip()
+            generator, setting = generator_from_name(name)
+            meta: dict[str, Any] = {"dataset": self.name, "generator": generator, "setting": setting,
+                                    "group": f"{generator}_{setting}" if self.group_by == "generator_setting" and setting else generator}
+            if (row.get("prompt") or "").strip():
+                meta["prompt"] = row["prompt"].strip()
+            for key in ("adj1", "adj2", "style"):
+                if (row.get(key) or "").strip():
+                    meta[key] = row[key].strip()
+            records.append(Record(str(folder / name), _float(row[column], f"data.csv {name}"), key=Path(name).stem, meta=meta))
+        return records
+
+
+class AGIQA1K(IQADataset):
+    """AGIQA-1K (Zhang et al. 2023): 1,080 images of text-to-image platforms; ``AIGC_all.csv`` (``Image,Score``).
+
+    Images in ``file/`` (or ``images/``, ``AGIQA-1K/``, or the root). The platform
+    is the file name's first part (``dreamStudio_8_9_1.jpg``) and is the record's
+    ``group``. One published name is malformed, ``dreamStudio_8_9_1_.jpg`` (a
+    trailing underscore): a name not found as written is looked up with the
+    trailing underscore added or removed, so either spelling in the CSV finds the file.
+    """
+
+    name = "agiqa1k"
+    mos_range = (0.0, 5.0)
+    annotation_files = ("AIGC_all.csv",)
+    IMAGE_DIRS: ClassVar[tuple[str, ...]] = ("file", "images", "AGIQA-1K", "AGIQA-1k")
+
+    def __init__(self, root: str | os.PathLike, image_dir: str | None = None, allow_missing: bool = False) -> None:
+        self.image_dir = image_dir
+        super().__init__(root, allow_missing)
+
+    def layout(self) -> str:
+        return "AIGC_all.csv (Image, Score) and file/*.jpg"
+
+    @staticmethod
+    def spellings(name: str) -> list[str]:
+        """``name`` and its variant with the stem's trailing underscore added or removed."""
+        stem, suffix = os.path.splitext(name)
+        other = stem.rstrip("_") if stem.endswith("_") else f"{stem}_"
+        return [name, f"{other}{suffix}"]
+
+    def read(self) -> list[Record]:
+        rows = _read_csv(self.root / "AIGC_all.csv", ["Image", "Score"])
+        folder = self.root / self.image_dir if self.image_dir else _first_dir(self.root, self.IMAGE_DIRS)
+        present = _listing(folder)
+        records = []
+        for row in rows:
+            listed = row["Image"].strip()
+            name = next((n for n in self.spellings(listed) if n in present), listed)
+            platform = next((p for p in Path(listed).stem.split("_") if p), Path(listed).stem)
+            meta = {"dataset": self.name, "group": platform, "listed_as": listed}
+            records.append(Record(str(folder / name), _float(row["Score"], f"AIGC_all.csv {listed}"), key=Path(name).stem.rstrip("_"),
+                                  meta=meta))
+        return records
+
+
+class AIGCIQA2023(IQADataset):
+    """AIGCIQA2023 (Wang et al. 2023): 2,400 images of 6 generators from 100 prompts (4 each); MOS 0..100.
+
+    Annotations, whichever is present: ``AIGCIQA2023.csv`` (``name,prompt,style,class,quality_mos,
+    authenticity_mos,correspondence_mos,...``; ``name`` relative to the root or to
+    ``Image/allimg/``), or the release's ``DATA/MOS/mosz1.mat`` (quality; ``mosz2``
+    authenticity, ``mosz3`` correspondence): 2,400 values whose n-th belongs to
+    ``Image/allimg/<n>.png`` (n from 0). The images are stored generator by
+    generator, 400 each, and prompt by prompt within a generator (4 images per
+    prompt), so image n is generator ``generators[n // 400]`` and prompt
+    ``(n % 400) // 4``; ``generators`` (default: the order of the paper's table,
+    Glide, Lafite, DALLE, Stable-diffusion, Unidiffuser, Controlnet) names them.
+    """
+
+    name = "aigciqa2023"
+    mos_range = (0.0, 100.0)
+    GENERATORS: ClassVar[tuple[str, ...]] = ("Glide", "Lafite", "DALLE", "Stable-diffusion", "Unidiffuser", "Controlnet")
+    ASPECTS: ClassVar[dict[str, tuple[str, str]]] = {
+        "quality": ("quality_mos", "mosz1"), "authenticity": ("authenticity_mos", "mosz2"),
+        "correspondence": ("correspondence_mos", "mosz3"),
+    }
+
+    def __init__(self, root: str | os.PathLike, mos: str = "quality", generators: Sequence[str] | None = None, images_per_prompt: int = 4,
+                 allow_missing: bool = False) -> None:
+        if mos not in self.ASPECTS:
+            raise UserError(f"{self.name}: mos must be one of {', '.join(self.ASPECTS)}, got '{mos}'")
+        self.mos = mos
+        self.generators = tuple(generators or self.GENERATORS)
+        self.images_per_prompt = int(images_per_prompt)
+        super().__init__(root, allow_missing)
+
+    @property
+    def mat_file(self) -> str:
+        return f"DATA/MOS/{self.ASPECTS[self.mos][1]}.mat"
+
+    def layout(self) -> str:
+        return f"AIGCIQA2023.csv or {self.mat_file}, and Image/allimg/<n>.png"
+
+    def check_root(self) -> None:
+        if not self.root.is_dir():
+            raise UserError(f"{self.name}: root {self.root} does not exist; expected it to hold: {self.layout()}")
+        if not (self.root / "AIGCIQA2023.csv").is_file() and not (self.root / self.mat_file).is_file():
+            raise UserError(f"{self.name}: {self.root} is incomplete: missing AIGCIQA2023.csv and {self.mat_file} "
+                            f"(expected: {self.layout()})")
+
+    def _by_index(self, index: int, total: int) -> dict[str, Any]:
+        per_generator = max(1, total // len(self.generators))
+        within = index % per_generator
+        return {"group": self.generators[min(index // per_generator, len(self.generators) - 1)],
+                "prompt": f"prompt{within // max(1, self.images_per_prompt):03d}"}
+
+    def read(self) -> list[Record]:
+        folder = self.root / "Image" / "allimg"
+        records = []
+        table = self.root / "AIGCIQA2023.csv"
+        if table.is_file():
+            column = self.ASPECTS[self.mos][0]
+            rows = _read_csv(table, ["name", column])
+            for row in rows:
+                name = row["name"].strip()
+                path = self.root / name if "/" in name else folder / name
+                meta: dict[str, Any] = {"dataset": self.name}
+                stem = Path(name).stem
+                if stem.isdigit():
+                    meta.update(self._by_index(int(stem), len(rows)))
+                if (row.get("prompt") or "").strip():
+                    meta["prompt"] = row["prompt"].strip()
+                for key in ("style", "class"):
+                    if (row.get(key) or "").strip():
+                        meta[key] = row[key].strip()
+                records.append(Record(str(path), _float(row[column], f"{table.name} {name}"), key=stem, meta=meta))
+            return records
+        from scipy.io import loadmat
+
+        content = {k: v for k, v in loadmat(str(self.root / self.mat_file)).items() if not k.startswith("__")}
+        if len(content) != 1:
+            raise UserError(f"{self.name}: expected one variable in {self.root / self.mat_file}, found {', '.join(content) or 'none'}")
+        scores = np.asarray(next(iter(content.values())), dtype=np.float64).ravel()
+        for index, mos in enumerate(scores):
+            meta = {"dataset": self.name, **self._by_index(index, len(scores))}
+            records.append(Record(str(folder / f"{index}.png"), _float(mos, f"{self.mat_file}[{index}]"), key=str(index), meta=meta))
+        return records
+
+
+def _names_file(path: Path) -> list[str]:
+    """Image names from a list file: one per line, or a CSV whose first column (or ``name`` column) holds them."""
+    lines = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+    if lines and "," in lines[0]:
+        header = [c.strip() for c in lines[0].split(",")]
+        column = header.index("name") if "name" in header else 0
+        return [line.split(",")[column].strip() for line in lines[1:]]
+    return lines
+
+
+class FLIVE(IQADataset):
+    """FLIVE / PaQ-2-PiQ (Ying et al. 2020): ~39,800 in-the-wild pictures, MOS 0..100; official test set of 1,827 images.
+
+    ``labels_image.csv`` (``name,mos``; ``name`` relative to the image folder,
+    e.g. ``voc_emotic_ava/VOC2012__2008_000041.jpg``), the images under
+    ``database/`` (or the root), and the official test list (``test_list``, one
+    name per line or a CSV with a ``name`` column): those images are the test
+    split, every other one training (validation is carved from it). Records carry
+    the source collection (the name's first folder) as ``group``.
+    """
+
+    name = "flive"
+    mos_range = (0.0, 100.0)
+    has_official_split = True
+    TEST_SIZE: ClassVar[int] = 1827
+
+    def __init__(self, root: str | os.PathLike, test_list: str = "test_images.txt", image_dir: str | None = None,
+                 allow_missing: bool = False) -> None:
+        self.test_list, self.image_dir = str(test_list), image_dir
+        self.annotation_files = ("labels_image.csv", self.test_list)
+        super().__init__(root, allow_missing)
+
+    def layout(self) -> str:
+        return f"labels_image.csv (name, mos), {self.test_list} (the official test list) and database/<name>"
+
+    def read(self) -> list[Record]:
+        rows = _read_csv(self.root / "labels_image.csv", ["name", "mos"])
+        test = set(_names_file(self.root / self.test_list))
+        names = {row["name"].strip() for row in rows}
+        unknown = sorted(test - names)
+        if unknown:
+            raise UserError(f"{self.name}: {len(unknown)} names of {self.test_list} are not in labels_image.csv (e.g. {unknown[0]})")
+        if len(test) != self.TEST_SIZE:
+            log.warning("%s: the test list names %d images (the official one has %d)", self.name, len(test), self.TEST_SIZE)
+        folder = self.root / self.image_dir if self.image_dir else _first_dir(self.root, ("database", "images"))
+        records = []
+        for row in rows:
+            name = row["name"].strip()
+            source = name.split("/")[0] if "/" in name else "flive"
+            meta = {"dataset": self.name, "split": "test" if name in test else "train", "group": source}
+            records.append(Record(str(folder / name), _float(row["mos"], f"labels_image.csv {name}"), key=Path(name).stem, meta=meta))
+        return records
+
+
+class AVA(IQADataset):
+    """AVA (Murray et al. 2012): ~255,000 photos from photo challenges, aesthetic score 1..10 from ~200 votes each.
+
+    ``AVA.txt``: 15 space-separated columns per image (index, image id, the
+    number of votes for each score 1..10, two semantic tag ids, challenge id);
+    the MOS is the mean score, sum(k x votes_k) / sum(votes). Images are
+    ``images/<image id>.jpg``; ``aesthetics_image_lists/generic_test.jpgl``
+    (image ids, one per line) is the official test split, the rest training.
+    Records carry the challenge as ``group``, the votes and the tags.
+    """
+
+    name = "ava"
+    mos_range = (1.0, 10.0)
+    has_official_split = True
+    annotation_files = ("AVA.txt", "aesthetics_image_lists/generic_test.jpgl")
+    image_dirs = ("images",)
+
+    def read(self) -> list[Record]:
+        test = {line.strip() for line in (self.root / self.annotation_files[1]).read_text().splitlines() if line.strip()}
+        folder = self.root / "images"
+        records = []
+        scores = np.arange(1, 11, dtype=np.float64)
+        with open(self.root / "AVA.txt", encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                fields = line.split()
+                if not fields:
+                    continue
+                if len(fields) != 15:
+                    raise UserError(f"AVA.txt:{number}: expected 15 columns (index, image id, 10 vote counts, 2 tags, challenge), "
+                                    f"got {len(fields)}")
+                try:
+                    votes = np.array([int(v) for v in fields[2:12]], dtype=np.float64)
+                except ValueError:
+                    raise UserError(f"AVA.txt:{number}: vote counts must be integers: {' '.join(fields[2:12])}") from None
+                if votes.sum() <= 0:
+                    log.warning("ava: image %s has no votes and is left out", fields[1])
+                    continue
+                image = fields[1]
+                meta = {"dataset": self.name, "split": "test" if image in test else "train", "group": f"challenge_{fields[14]}",
+                        "votes": votes.astype(int).tolist(), "tags": [int(fields[12]), int(fields[13])], "challenge": int(fields[14])}
+                records.append(Record(str(folder / f"{image}.jpg"), float(votes @ scores / votes.sum()), key=image, meta=meta))
         return records
 
 

@@ -1,0 +1,183 @@
+"""The offline demonstration of ``iqa rank``: "generators" whose true order and defect are known.
+
+Each generator is one degradation of :mod:`iqa.distortions` at a fixed
+severity, applied to the same crops of the embedded photos (the demo's held-out
+ones: ``rocket`` is its validation photo, ``chelsea`` and ``motorcycle`` its
+test photos, so the demo's fine-tuned model never trained on them). A crop is a
+"prompt": every generator renders every prompt, so the pairs are compared
+paired, as generators are on shared prompts.
+
+==============  ======================  =====  ==========================  ==================
+generator       degradation             level  demo MOS (5 - 0.8 x level)  expected attribute
+==============  ======================  =====  ==========================  ==================
+clean           none                    0      5.0                         (reference)
+slightly_dark   darken                  2      3.4                         brightness, lower
+blurred         gaussian_blur           3      2.6                         sharpness, lower
+very_noisy      gaussian_noise          5      1.0                         noisiness, higher
+==============  ======================  =====  ==========================  ==================
+
+So the ranking must come out ``clean > slightly_dark > blurred > very_noisy``, and
+the attribute panel must name, for each generator against ``clean``, the
+attribute its degradation moves (``DISTORTION_ATTRIBUTE``). :func:`check`
+compares a ranking with that; ``iqa rank --demo`` builds the images, ranks
+them with the demo's fine-tuned checkpoint and exits 1 if the check fails.
+
+    iqa rank --demo                       # after `make demo`
+    python -m iqa.ranking_demo --ckpt outputs/demo/finetune-attiqa/checkpoints/last.ckpt
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+import time
+import zlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from iqa import distortions
+from iqa.io import atomic_write_json, atomic_write_text, locked, replace_dir
+
+#: (generator, distortion or None, level), best first.
+GENERATORS: tuple[tuple[str, str | None, int], ...] = (
+    ("clean", None, 0),
+    ("slightly_dark", "darken", 2),
+    ("blurred", "gaussian_blur", 3),
+    ("very_noisy", "gaussian_noise", 5),
+)
+PHOTOS = ("rocket", "chelsea", "motorcycle")
+#: Each photo is resized to a short side of scale x size and cut into size x size crops.
+SCALES = (2, 3)
+BUILD_VERSION = 1
+
+
+def expected_order(generators: Sequence[tuple[str, str | None, int]] = GENERATORS) -> list[str]:
+    return [name for name, _, level in sorted(generators, key=lambda g: g[2])]
+
+
+def expected_attributes(generators: Sequence[tuple[str, str | None, int]] = GENERATORS) -> dict[str, tuple[str, int]]:
+    """Generator -> (attribute its degradation moves, sign of the move)."""
+    return {name: distortions.DISTORTION_ATTRIBUTE[kind] for name, kind, _ in generators if kind}
+
+
+def _crops(image: np.ndarray, size: int, scale: int) -> list[np.ndarray]:
+    height, width = image.shape[:2]
+    factor = scale * size / min(height, width)
+    new_w, new_h = max(scale * size, round(width * factor)), max(scale * size, round(height * factor))
+    resized = distortions.to_float(np.asarray(Image.fromarray(distortions.to_uint8(image)).resize((new_w, new_h), Image.LANCZOS)))
+    rows, cols = new_h // size, new_w // size
+    off_y, off_x = (new_h - rows * size) // 2, (new_w - cols * size) // 2
+    return [resized[off_y + r * size: off_y + (r + 1) * size, off_x + c * size: off_x + (c + 1) * size].copy()
+            for r in range(rows) for c in range(cols)]
+
+
+def build_generators(root: str | Path, size: int = 160, photos: Sequence[str] = PHOTOS, scales: Sequence[int] = SCALES,
+                     generators: Sequence[tuple[str, str | None, int]] = GENERATORS) -> Path:
+    """Write ``<root>/<generator>/<prompt>.png`` and ``<root>/generators.csv`` (path, group, prompt); returns the CSV.
+
+    Deterministic (the noise is seeded by photo, crop and generator) and built
+    once: a finished build with the same parameters is reused.
+    """
+    from iqa.data.synthetic import load_reference
+
+    root = Path(root)
+    params = {"version": BUILD_VERSION, "size": int(size), "photos": list(photos), "scales": list(scales),
+              "generators": [list(g) for g in generators]}
+    record = root / "build.json"
+    table = root / "generators.csv"
+    with locked(root.parent / f".{root.name}.lock"):
+        if record.is_file() and table.is_file() and json.loads(record.read_text()) == params:
+            return table
+        tmp = root.parent / f".{root.name}.tmp"
+        if tmp.exists():
+            import shutil
+
+            shutil.rmtree(tmp)
+        rows = []
+        for photo in photos:
+            image = load_reference(photo)
+            for scale in scales:
+                for index, crop in enumerate(_crops(image, int(size), int(scale))):
+                    prompt = f"{photo}-x{scale}-{index:02d}"
+                    for name, kind, level in generators:
+                        seed = zlib.crc32(f"{prompt}/{name}".encode())
+                        out = crop if kind is None else distortions.apply(crop, kind, level, np.random.default_rng(seed))
+                        folder = tmp / name
+                        folder.mkdir(parents=True, exist_ok=True)
+                        buffer = io.BytesIO()
+                        Image.fromarray(distortions.to_uint8(out)).save(buffer, format="PNG", compress_level=6)
+                        (folder / f"{prompt}.png").write_bytes(buffer.getvalue())
+                        rows.append([f"{name}/{prompt}.png", name, prompt])
+        text = io.StringIO()
+        writer = csv.writer(text)
+        writer.writerow(["path", "group", "prompt"])
+        writer.writerows(rows)
+        atomic_write_text(tmp / "generators.csv", text.getvalue())
+        atomic_write_json(tmp / "build.json", params)
+        replace_dir(tmp, root)
+    return table
+
+
+def check(results: Any, generators: Sequence[tuple[str, str | None, int]] = GENERATORS) -> dict[str, Any]:
+    """Whether a ranking of the demo generators found their known order and, per generator, the attribute moved."""
+    want = expected_order(generators)
+    attributes: dict[str, dict[str, Any]] = {}
+    for name, (attribute, sign) in expected_attributes(generators).items():
+        row = results.group(name)
+        found, shift = row.get("main_attribute"), row.get("main_attribute_shift")
+        ok = found == attribute and shift is not None and np.sign(shift) == sign
+        attributes[name] = {"expected": f"{attribute} {'higher' if sign > 0 else 'lower'}",
+                            "found": f"{found} {shift:+.2f} SD" if found and shift is not None else "none", "ok": bool(ok)}
+    order_ok = results.order == want
+    return {"expected_order": want, "order": results.order, "order_ok": order_ok, "attributes": attributes,
+            "attributes_ok": all(a["ok"] for a in attributes.values()) and bool(attributes),
+            "ok": order_ok and bool(attributes) and all(a["ok"] for a in attributes.values())}
+
+
+def describe(verdict: Mapping[str, Any]) -> str:
+    lines = [f"expected order: {' > '.join(verdict['expected_order'])}",
+             f"found order:    {' > '.join(verdict['order'])}   {'OK' if verdict['order_ok'] else 'WRONG'}"]
+    for name, item in verdict["attributes"].items():
+        lines.append(f"{name:<13} expected {item['expected']:<18} found {item['found']:<22} {'OK' if item['ok'] else 'WRONG'}")
+    lines.append("demo check: " + ("passed" if verdict["ok"] else "FAILED"))
+    return "\n".join(lines)
+
+
+def run_demo(ckpt: str | None, values: Mapping[str, Any], progress: bool = True, size: int = 160,
+             photos: Sequence[str] = PHOTOS, scales: Sequence[int] = SCALES) -> int:
+    """Build the generators under ``<out>/generators``, rank them, write the reports, print the check; 0 if it passed."""
+    from iqa.cli.rank import report
+    from iqa.cli.score import default_checkpoint
+    from iqa.ranking import rank
+
+    ckpt = ckpt or default_checkpoint()
+    out = Path(values["out"])
+    table = build_generators(out.parent / f"{out.name}-generators", size=size, photos=photos, scales=scales)
+    device = None if str(values.get("device", "auto")) == "auto" else str(values["device"])
+    started = time.perf_counter()
+    results = rank(csv=table, ckpt=ckpt, cache=values.get("cache"), batch_size=int(values["batch_size"]),
+                   num_workers=int(values["num_workers"] or 0), device=device, chunk_size=int(values["chunk_size"]),
+                   n_boot=int(values["bootstrap"]), seed=int(values["seed"]), level=float(values["level"]),
+                   alpha=float(values["alpha"]), min_group=int(values["min_group"]), reference=values.get("reference") or "clean",
+                   progress=progress)
+    report(results, values, time.perf_counter() - started)
+    verdict = check(results)
+    atomic_write_json(out / "demo_check.json", verdict)
+    print(describe(verdict))
+    return 0 if verdict["ok"] else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from iqa.cli.rank import main as rank_main
+
+    return rank_main(["--demo", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

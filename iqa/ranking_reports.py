@@ -1,0 +1,207 @@
+"""Reports of a ranking (:class:`iqa.ranking.RankingResults`): tables, a figure, logger output.
+
+:func:`write_reports` writes, in one directory:
+
+* ``ranking.md``: the group table (rank, n, mean quality and attributes with
+  95% CIs, the attribute that moves most against the reference group), the
+  pairwise table (win rate, mean difference with CI, p-value, Holm-adjusted
+  p-value, verdict), the agreement with MOS where there is one, warnings and
+  unreadable files per group;
+* ``ranking.csv`` (a row per group), ``pairs.csv`` (a row per pair),
+  ``scores.csv`` (a row per image) and ``ranking.json`` (everything but the
+  per-image scores);
+* ``ranking.png``: group means with CI bars, and one panel per attribute.
+
+Every file is written atomically. :func:`log_ranking` sends the tables and the
+figure to a W&B logger (scalars for other loggers).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+from iqa.io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from iqa.ranking import RankingResults
+
+__all__ = ["figure", "group_rows", "log_ranking", "markdown", "pair_rows", "write_reports"]
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    return f"{value:.{digits}f}"
+
+
+def _ci(row: dict[str, Any], key: str, digits: int = 3) -> str:
+    return f"{_num(row.get(key), digits)} [{_num(row.get(f'{key}_lo'), digits)}, {_num(row.get(f'{key}_hi'), digits)}]"
+
+
+def _p(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.2g}" if value >= 1e-4 else "<1e-4"
+
+
+def markdown(results: RankingResults) -> str:
+    s = results.settings
+    level = int(round(100 * s.get("level", 0.95)))
+    scale = s.get("quality_scale") or {}
+    lines = [f"# Ranking of {len(results.groups)} groups", ""]
+    if s.get("checkpoint"):
+        lines.append(f"Checkpoint `{s['checkpoint']}` (fine-tuned on {s.get('trained_on')}); {s.get('images', '?')} images, "
+                     f"{s.get('newly_scored', '?')} newly scored, {s.get('from_cache', '?')} from the cache.")
+    on_scale = f" and on the MOS scale {scale['range']} of {scale.get('dataset')}" if scale.get("range") else ""
+    lines.append(f"Quality: mean predicted quality on 0..1 (1 best){on_scale}; {level}% CIs: {s.get('ci')}, seed {s.get('seed')}.")
+    lines.append("")
+    header = ["rank", "group", "n", "unreadable", f"quality [{level}% CI]"]
+    if any("quality_mos" in g for g in results.groups):
+        header.append("on the MOS scale")
+    header += [f"{a} [{level}% CI]" for a in results.attributes]
+    if results.attributes:
+        header.append(f"main attribute vs {s.get('reference')}")
+    if any("mos" in g for g in results.groups):
+        header += ["MOS (people)", "rank by MOS"]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "---|" * len(header))
+    for g in results.groups:
+        cells = [str(g["rank"]), g["group"], str(g["n"]), str(g["unreadable"]), _ci(g, "quality")]
+        if "quality_mos" in g:
+            cells.append(_ci(g, "quality_mos", 2))
+        cells += [_ci(g, a, 2) for a in results.attributes]
+        if results.attributes:
+            main = g.get("main_attribute")
+            cells.append(f"{main} {g['main_attribute_shift']:+.2f} SD" if main else "(reference)")
+        if "mos" in g:
+            cells += [_num(g.get("mos")), str(g.get("mos_rank") or "")]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Attribute scores are raw and relative (higher = more of the attribute; noisiness: higher = noisier). "
+              "Main attribute: the one whose group mean differs most from the reference group's, in standard deviations of "
+              "that attribute over all images.", ""]
+    lines.append(f"## Pairs (alpha {s.get('alpha')} after Holm's correction over {len(results.pairs)} pairs)")
+    lines.append("")
+    lines.append("| A | B | P(A > B) | mean difference A - B [CI] | test | p | p (Holm) | verdict |")
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for p in results.pairs:
+        test = p["test"].split(" (")[0] + (f", {p['n_shared']} prompts" if p.get("n_shared") else "")
+        verdict = "distinguishable" if p["distinguishable"] else "not distinguishable"
+        lines.append(f"| {p['a']} | {p['b']} | {_num(p['win_rate'])} | {_ci(p, 'diff')} | {test} | {_p(p['p'])} | {_p(p['p_holm'])} | "
+                     f"{verdict} |")
+    if results.agreement:
+        a = results.agreement
+        lines += ["", f"## Agreement with people ({a['groups']} groups with MOS)", "",
+                  f"- ranking by mean MOS: {' > '.join(a['human_order'])}",
+                  f"- the model's ranking: {' > '.join(a['model_order'])}",
+                  f"- Spearman {_num(a['spearman'])}, Kendall {_num(a['kendall'])} (group means); "
+                  f"image-level SRCC {_num(a.get('image_srcc'))}"]
+    if results.warnings:
+        lines += ["", "## Warnings", ""] + [f"- {w}" for w in results.warnings]
+    if results.unreadable:
+        lines += ["", "## Unreadable files", ""]
+        for group, items in results.unreadable.items():
+            shown = ", ".join(f"`{Path(i['path']).name}` ({i['reason']})" for i in items[:10])
+            more = f" and {len(items) - 10} more (ranking.json)" if len(items) > 10 else ""
+            lines.append(f"- {group}: {len(items)}: {shown}{more}")
+    return "\n".join(lines) + "\n"
+
+
+def group_rows(results: RankingResults) -> tuple[list[str], list[list[Any]]]:
+    """Columns and rows of the group table (``ranking.csv`` and the W&B table)."""
+    keys = ["rank", "group", "n", "unreadable", "quality", "quality_lo", "quality_hi"]
+    if any("quality_mos" in g for g in results.groups):
+        keys += ["quality_mos", "quality_mos_lo", "quality_mos_hi"]
+    for a in results.attributes:
+        keys += [a, f"{a}_lo", f"{a}_hi"]
+    if results.attributes:
+        keys += ["main_attribute", "main_attribute_shift"]
+    if any("mos" in g for g in results.groups):
+        keys += ["mos", "mos_rank"]
+    return keys, [[g.get(k) for k in keys] for g in results.groups]
+
+
+def pair_rows(results: RankingResults) -> tuple[list[str], list[list[Any]]]:
+    keys = ["a", "b", "n_a", "n_b", "n_shared", "win_rate", "diff", "diff_lo", "diff_hi", "test", "p", "p_holm", "distinguishable"]
+    return keys, [[p.get(k) for k in keys] for p in results.pairs]
+
+
+def _csv(columns: list[str], rows: list[list[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if v is None else f"{v:.6f}" if isinstance(v, float) else v for v in row])
+    return buffer.getvalue()
+
+
+def figure(results: RankingResults) -> bytes:
+    """PNG: mean quality per group with CI bars, then one panel per attribute (group means with CI bars)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = ["quality", *results.attributes]
+    columns = min(3, len(panels))
+    rows = (len(panels) + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(4.4 * columns, 0.35 * len(results.groups) + 2.6 * rows), squeeze=False)
+    names = [g["group"] for g in results.groups][::-1]  # best at the top
+    level = int(round(100 * results.settings.get("level", 0.95)))
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    for ax, key in zip(axes.flat, panels):
+        groups = results.groups[::-1]
+        means = [g.get(key) if g.get(key) is not None else math.nan for g in groups]
+        low = [m - g[f"{key}_lo"] if g.get(f"{key}_lo") is not None else 0.0 for m, g in zip(means, groups)]
+        high = [g[f"{key}_hi"] - m if g.get(f"{key}_hi") is not None else 0.0 for m, g in zip(means, groups)]
+        colours = ["tab:blue"] * len(groups) if key == "quality" else \
+            ["tab:red" if g.get("main_attribute") == key else "tab:grey" for g in groups]
+        for y, (m, lo, hi, colour) in enumerate(zip(means, low, high, colours)):
+            ax.errorbar([m], [y], xerr=[[lo], [hi]], fmt="o", color=colour, ecolor=colour, capsize=3, markersize=5)
+        ax.set_yticks(range(len(groups)), names, fontsize=8)
+        ax.set_ylim(-0.6, len(groups) - 0.4)
+        ax.grid(axis="x", alpha=0.3)
+        title = "quality (0..1, 1 best)" if key == "quality" else f"{key} (raw{', higher = noisier' if key == 'noisiness' else ''})"
+        ax.set_title(f"{title}, {level}% CI", fontsize=9)
+    if results.attributes:
+        fig.suptitle(f"red: a group's main attribute vs {results.settings.get('reference')}", fontsize=9)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def write_reports(results: RankingResults, out_dir: str | Path) -> dict[str, Any]:
+    """Write every report file (module docstring) into ``out_dir``; returns ``{"markdown": text, "files": [paths]}``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    text = markdown(results)
+    files = {name: out / name for name in ("ranking.md", "ranking.csv", "pairs.csv", "scores.csv", "ranking.json", "ranking.png")}
+    atomic_write_text(files["ranking.md"], text)
+    atomic_write_text(files["ranking.csv"], _csv(*group_rows(results)))
+    atomic_write_text(files["pairs.csv"], _csv(*pair_rows(results)))
+    frame = results.scores
+    atomic_write_text(files["scores.csv"], _csv(list(frame.columns), frame.astype(object).where(frame.notna(), None).values.tolist()))
+    atomic_write_json(files["ranking.json"], results.to_dict())
+    atomic_write_bytes(files["ranking.png"], figure(results))
+    return {"markdown": text, "files": list(files.values()), "image": files["ranking.png"]}
+
+
+def log_ranking(logger: Any, results: RankingResults, image: str | Path | None = None) -> None:
+    """Send the group and pair tables (and the figure) to a W&B logger; other loggers get the group means as scalars."""
+    if not logger:
+        return
+    if "wandb" in type(logger).__name__.lower():
+        columns, rows = group_rows(results)
+        logger.log_table(key="ranking", columns=columns, data=rows)
+        columns, rows = pair_rows(results)
+        logger.log_table(key="ranking_pairs", columns=columns, data=rows)
+        if image:
+            logger.log_image(key="ranking", images=[str(image)])
+        if results.agreement:
+            logger.experiment.summary.update({"rank_spearman": results.agreement["spearman"], "rank_kendall": results.agreement["kendall"]})
+    else:
+        logger.log_metrics({f"quality/{g['group']}": g["quality"] for g in results.groups}, step=0)

@@ -1,0 +1,106 @@
+"""The offline ranking demonstration: generators with a known order and defect, and the check that judges a ranking."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+from iqa.ranking import analyse
+from iqa.ranking_demo import GENERATORS, build_generators, check, expected_attributes, expected_order
+
+ATTRS = ["sharpness", "brightness", "contrast", "colorfulness", "noisiness"]
+
+
+def scores_like(order: list[str], defects: dict[str, tuple[str, float]], n: int = 20) -> pd.DataFrame:
+    """Scores of the demo generators with the given quality order and the given attribute moved per generator."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for position, group in enumerate(order):
+        for i in range(n):
+            quality = 0.9 - 0.2 * position + rng.normal(0, 0.03)
+            row = {"group": group, "path": f"{group}/{i}.png", "prompt": f"p{i}", "quality_norm": quality, "error": ""}
+            row.update({a: rng.normal(0, 0.3) for a in ATTRS})
+            if group in defects:
+                attribute, shift = defects[group]
+                row[attribute] += shift
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.unit
+def test_the_known_order_and_defects_follow_the_degradations():
+    assert expected_order() == ["clean", "slightly_dark", "blurred", "very_noisy"]
+    assert expected_attributes() == {"slightly_dark": ("brightness", -1), "blurred": ("sharpness", -1), "very_noisy": ("noisiness", 1)}
+    assert [level for _, _, level in GENERATORS] == sorted(level for _, _, level in GENERATORS)
+
+
+@pytest.mark.unit
+def test_check_passes_a_right_ranking_and_names_what_is_wrong_in_others():
+    right = {"slightly_dark": ("brightness", -2.0), "blurred": ("sharpness", -2.0), "very_noisy": ("noisiness", 2.0)}
+    good = check(analyse(scores_like(expected_order(), right), attributes=ATTRS, n_boot=200, reference="clean"))
+    assert good["ok"] and good["order_ok"] and all(a["ok"] for a in good["attributes"].values())
+    swapped = ["clean", "blurred", "slightly_dark", "very_noisy"]
+    wrong_sign = dict(right, slightly_dark=("brightness", 2.0))  # brighter is not what darkening does
+    bad = check(analyse(scores_like(swapped, wrong_sign), attributes=ATTRS, n_boot=200, reference="clean"))
+    assert not bad["ok"] and not bad["order_ok"] and bad["order"] == swapped
+    assert not bad["attributes"]["slightly_dark"]["ok"] and bad["attributes"]["blurred"]["ok"]
+    other = dict(right, very_noisy=("contrast", 2.0))
+    assert check(analyse(scores_like(expected_order(), other), attributes=ATTRS, n_boot=200, reference="clean"))["attributes"][
+        "very_noisy"]["found"].startswith("contrast")
+
+
+@pytest.mark.integration
+def test_generators_apply_their_degradation_to_shared_prompts(tmp_path):
+    table = build_generators(tmp_path / "gens", size=32, photos=("chelsea",), scales=(2,))
+    with open(table, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    prompts = sorted({r["prompt"] for r in rows})
+    assert len(rows) == 4 * len(prompts) and len(prompts) == 6  # chelsea at short side 64: 2 x 3 crops of 32 px
+    stamp = table.stat().st_mtime_ns
+    assert build_generators(tmp_path / "gens", size=32, photos=("chelsea",), scales=(2,)) == table and table.stat().st_mtime_ns == stamp
+
+    def load(group: str) -> np.ndarray:
+        return np.stack([np.asarray(Image.open(tmp_path / "gens" / group / f"{p}.png"), dtype=np.float64) / 255 for p in prompts])
+
+    clean, dark, blur, noise = (load(g) for g in ("clean", "slightly_dark", "blurred", "very_noisy"))
+
+    def detail(x: np.ndarray) -> float:  # mean absolute horizontal gradient
+        return float(np.abs(np.diff(x, axis=2)).mean())
+
+    assert detail(blur) < 0.8 * detail(clean) < detail(noise)
+    assert dark.mean() < clean.mean() - 0.05 and abs(blur.mean() - clean.mean()) < 0.01
+
+
+@pytest.mark.integration
+def test_demo_command_writes_the_reports_and_its_verdict_matches_the_tables(tmp_path, capsys):
+    from iqa.inference import export_checkpoint
+    from iqa.models import IQANet
+    from iqa.ranking_demo import run_demo
+
+    torch.manual_seed(1)
+    ckpt = export_checkpoint(IQANet(weights="none"), tmp_path / "tiny.ckpt", stage="finetune", data="demo", mos_range=[1.0, 5.0],
+                             higher_is_better=True, image_size=32, attributes_trained=True)
+    values = {"out": str(tmp_path / "demo"), "cache": str(tmp_path / "cache"), "batch_size": 16, "num_workers": 0, "chunk_size": 64,
+              "bootstrap": 200, "seed": 0, "level": 0.95, "alpha": 0.05, "min_group": 10, "reference": None, "device": "cpu",
+              "logger": "none"}
+    code = run_demo(str(ckpt), values, progress=False, size=32, photos=("chelsea",), scales=(2,))
+    out = tmp_path / "demo"
+    verdict = json.loads((out / "demo_check.json").read_text())
+    payload = json.loads((out / "ranking.json").read_text())
+    # The verdict, recomputed from the written tables.
+    order = [g["group"] for g in payload["groups"]]
+    assert verdict["order"] == order and verdict["order_ok"] == (order == ["clean", "slightly_dark", "blurred", "very_noisy"])
+    for name, (attribute, sign) in expected_attributes().items():
+        row = next(g for g in payload["groups"] if g["group"] == name)
+        assert verdict["attributes"][name]["ok"] == (row["main_attribute"] == attribute and np.sign(row["main_attribute_shift"]) == sign)
+    assert payload["settings"]["reference"] == "clean" and code == (0 if verdict["ok"] else 1)
+    text = capsys.readouterr().out
+    assert "expected order: clean > slightly_dark > blurred > very_noisy" in text and "demo check:" in text
+    assert (out / "ranking.png").is_file() and Path(payload["settings"]["cache"]).is_file()
