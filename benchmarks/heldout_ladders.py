@@ -496,6 +496,10 @@ def run(argv: Sequence[str] | None = None) -> dict:
     skipped = []
     if not args.no_peers:
         for label, (tag, factory) in PEERS.items():
+            if tag == "niqe" and args.size <= 193:
+                skipped.append(label)
+                print(f"{label} skipped: NIQE needs crops larger than 193 px (--size {args.size})")
+                continue
             try:
                 factory()
             except ImportError as error:
