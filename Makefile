@@ -15,7 +15,7 @@ export HF_HUB_OFFLINE ?= 1
 export WANDB_MODE ?= offline
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo test test-fast lint bench clean clean-demo help
+.PHONY: install demo test test-fast lint bench heldout clean clean-demo help
 
 help:
 	@echo "make demo   - build the demo corpus, label, pretrain, fine-tune (2 variants), evaluate (CPU, offline)"
@@ -23,6 +23,7 @@ help:
 	@echo "make test-fast - the unit tier only (under about 2 minutes on 2 cores)"
 	@echo "make lint   - ruff check"
 	@echo "make bench  - throughput benchmarks (ratios against bare loops)"
+	@echo "make heldout - held-out distortion ladders: demo checkpoints vs BRISQUE, NIQE, teacher (pip install -e '.[bench]')"
 	@echo "make install - create $(VENV) with attiqa and its dependencies"
 
 $(STAMP): pyproject.toml
@@ -47,6 +48,9 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+heldout: $(STAMP)
+	$(PY) benchmarks/heldout_ladders.py $(HELDOUT_ARGS)
 
 clean-demo:
 	rm -rf outputs/demo

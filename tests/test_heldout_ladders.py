@@ -1,0 +1,254 @@
+"""The photo registry's held-out split and the held-out ladder benchmark (benchmarks/heldout_ladders.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import json
+import sys
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from iqa import distortions
+from iqa.data import photos
+from iqa.data.synthetic import ROLES, synthetic_mos
+
+
+@pytest.fixture(scope="module")
+def bench(repo_root):
+    """The benchmark script imported as a module."""
+    spec = importlib.util.spec_from_file_location("heldout_ladders", repo_root / "benchmarks" / "heldout_ladders.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def crop(bench):
+    """A 96 px crop of a (training) scikit-image photo, float RGB in [0, 1]."""
+    return bench.reference_crops(photos.load_photo("astronaut"), 1, 96, np.random.default_rng(0))[0]
+
+
+# -- registry ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.unit
+def test_heldout_photos_are_disjoint_from_every_demo_role():
+    heldout = set(photos.heldout_names())
+    assert heldout, "the registry must hold some photos out"
+    for role, names in ROLES.items():
+        for name in names:
+            entry = photos.demo_photo(name)
+            assert entry.role == "train", f"demo role {role} uses {name}, registered as {entry.role}"
+            assert entry.name not in heldout
+    demo_files = {(photos.demo_photo(n).package, photos.demo_photo(n).path) for names in ROLES.values() for n in names}
+    assert not demo_files & {(p.package, p.path) for p in photos.photos("heldout")}
+
+
+@pytest.mark.unit
+def test_training_code_cannot_take_a_heldout_or_excluded_photo():
+    assert photos.trainable("coffee").role == "train"
+    for name in photos.heldout_names():
+        with pytest.raises(photos.HeldOutPhotoError):
+            photos.trainable(name)
+    with pytest.raises(photos.HeldOutPhotoError):
+        photos.trainable("motorcycle_right")
+    with pytest.raises(KeyError):
+        photos.trainable("lena")
+
+
+@pytest.mark.unit
+def test_registry_entries_are_unique_files_inside_their_wheels_with_a_licence():
+    assert len({p.name for p in photos.PHOTOS}) == len(photos.PHOTOS)
+    assert len({(p.package, p.path) for p in photos.PHOTOS}) == len(photos.PHOTOS)
+    for photo in photos.PHOTOS:
+        assert photo.role in photos.ROLES and photo.licence and photo.credit
+        path = photos.locate(photo)
+        if photo.package in ("skimage", "matplotlib"):  # runtime dependencies: always installed
+            assert path is not None, photo.name
+        if path is not None:
+            # Inside the installed wheel, never a system (Debian) location.
+            assert "dist-packages" not in path.parts and not str(path).startswith("/usr/share")
+    image = photos.load_photo("grace_hopper")
+    assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3 and min(image.shape[:2]) >= 288
+
+
+# -- distortions -----------------------------------------------------------------------------------------------------
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 10 * np.log10(1.0 / mse)
+
+
+@pytest.mark.unit
+def test_unseen_types_are_new_and_monotone_in_severity(bench, crop):
+    assert set(bench.UNSEEN).isdisjoint(bench.SEEN) and len(bench.UNSEEN) >= 4
+    assert tuple(bench.SEEN) == tuple(distortions.DISTORTIONS)
+    for name in bench.UNSEEN:
+        outs = [bench.distort(crop, name, level, np.random.default_rng(1)) for level in bench.LEVELS]
+        for out in outs:
+            assert out.shape == crop.shape and out.dtype == np.float32 and 0.0 <= out.min() and out.max() <= 1.0
+        psnrs = [_psnr(out, crop) for out in outs]
+        assert all(a > b for a, b in zip(psnrs, psnrs[1:])), f"{name}: PSNR per level {np.round(psnrs, 2)}"
+        assert psnrs[0] < 60, f"{name}: level 1 leaves the image unchanged"
+    with pytest.raises(ValueError):
+        bench.distort(crop, "pixelate", 0, np.random.default_rng(0))
+
+
+@pytest.mark.unit
+def test_reference_crops_depend_only_on_the_seed(bench):
+    photo = photos.load_photo("astronaut")
+    first = bench.reference_crops(photo, 3, 64, np.random.default_rng([7, 1]))
+    again = bench.reference_crops(photo, 3, 64, np.random.default_rng([7, 1]))
+    other = bench.reference_crops(photo, 3, 64, np.random.default_rng([8, 1]))
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, other))
+    assert all(c.shape == (64, 64, 3) for c in first)
+
+
+# -- metrics ---------------------------------------------------------------------------------------------------------
+
+
+def _ladder_arrays(crops: int = 3, types: int = 4):
+    ladders = np.array([f"c{c}/t{t}" for c in range(crops) for t in range(types) for _ in range(5)])
+    levels = np.array([lv for _ in range(crops * types) for lv in range(1, 6)], dtype=float)
+    groups = np.array([name.split("/")[0] for name in ladders])
+    return ladders, levels, groups
+
+
+@pytest.mark.unit
+def test_within_ladder_srcc_matches_scipy_and_is_signed(bench):
+    ladders, levels, _ = _ladder_arrays()
+    scores = np.random.default_rng(3).normal(size=levels.shape)
+    got = bench.within_ladder_srcc(scores, levels, ladders)
+    expected = [stats.spearmanr(scores[ladders == lad], -levels[ladders == lad])[0] for lad in np.unique(ladders)]
+    np.testing.assert_allclose(got, expected, atol=1e-12)
+    np.testing.assert_allclose(bench.within_ladder_srcc(-levels, levels, ladders), 1.0)
+    np.testing.assert_allclose(bench.within_ladder_srcc(levels, levels, ladders), -1.0)
+
+
+@pytest.mark.unit
+def test_pairwise_accuracy_matches_a_pair_by_pair_count(bench):
+    _, levels, groups = _ladder_arrays()
+    scores = np.round(np.random.default_rng(4).normal(size=levels.shape), 1)  # rounding makes ties
+    right = total = 0.0
+    for i, j in itertools.combinations(range(len(levels)), 2):
+        if groups[i] != groups[j] or levels[i] == levels[j]:
+            continue
+        total += 1
+        worse, better = (i, j) if levels[i] > levels[j] else (j, i)
+        right += 1.0 if scores[worse] < scores[better] else 0.5 if scores[worse] == scores[better] else 0.0
+    assert bench.pairwise_accuracy(scores, levels, groups) == pytest.approx(right / total)
+    assert bench.pairwise_accuracy(-levels, levels, groups) == 1.0
+    assert bench.pairwise_accuracy(levels, levels, groups) == 0.0
+    assert bench.pairwise_accuracy(np.zeros_like(levels), levels, groups) == 0.5
+
+
+@pytest.mark.unit
+def test_summary_global_metrics_match_scipy(bench):
+    items = [bench.Item(f"c{c}-{t}-{lv}", f"c{c}", "p", t, lv, "") for c in range(2) for t in bench.TYPES for lv in bench.LEVELS]
+    scores = np.random.default_rng(5).normal(size=len(items)) - 0.3 * np.array([it.level for it in items])
+    mos = np.array([synthetic_mos(it.level) for it in items])
+    summary, per_type = bench.summarise(scores, items)
+    assert summary["global_srcc"] == pytest.approx(stats.spearmanr(scores, mos)[0])
+    assert summary["plcc"] == pytest.approx(stats.pearsonr(scores, mos)[0])
+    assert summary["ladders"] == 2 * len(bench.TYPES) and set(per_type) == set(bench.TYPES)
+    assert summary["seen"] == pytest.approx(np.mean([per_type[t] for t in bench.SEEN]))
+    assert summary["unseen"] == pytest.approx(np.mean([per_type[t] for t in bench.UNSEEN]))
+    perfect, _ = bench.summarise(-np.array([it.level for it in items], dtype=float), items)
+    assert perfect["all"] == perfect["seen"] == perfect["unseen"] == perfect["pairwise"] == 1.0
+
+
+@pytest.mark.unit
+def test_skvideo_shims_exist_only_inside_the_block(bench):
+    import scipy.misc
+
+    before = (hasattr(np, "int"), hasattr(np, "float"), hasattr(scipy.misc, "imresize"))
+    with bench.numpy_compat_for_skvideo():
+        assert np.int is int and np.float is float
+        half = scipy.misc.imresize(np.arange(64, dtype=np.float32).reshape(8, 8), 0.5, interp="bicubic", mode="F")
+        assert half.shape == (4, 4) and half.dtype == np.float32
+    assert (hasattr(np, "int"), hasattr(np, "float"), hasattr(scipy.misc, "imresize")) == before
+
+
+@pytest.mark.unit
+def test_peer_scores_are_cached_per_image(bench, tmp_path, crop):
+    from PIL import Image
+
+    items = []
+    for level in bench.LEVELS:
+        path = tmp_path / f"{level}.png"
+        Image.fromarray(distortions.to_uint8(bench.distort(crop, "vignette", level, np.random.default_rng(0)))).save(path)
+        items.append(bench.Item(f"k{level}", "c", "p", "vignette", level, str(path)))
+    calls = []
+
+    def factory():
+        calls.append(1)
+        return lambda rgb: float(rgb.mean())
+
+    first = bench.peer_scores("mean", factory, items, tmp_path / "cache", "s")
+    assert np.all(np.diff(first) < 0) and len(calls) == 1
+    second = bench.peer_scores("mean", factory, items, tmp_path / "cache", "s")
+    np.testing.assert_array_equal(first, second)
+    assert len(calls) == 1
+
+
+# -- peers (bench extra) ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_brisque_and_niqe_prefer_the_clean_crop(bench):
+    pytest.importorskip("brisque")
+    pytest.importorskip("cv2")
+    pytest.importorskip("skvideo")
+    clean = bench.reference_crops(photos.load_photo("astronaut"), 1, 224, np.random.default_rng(0))[0]
+    noisy = bench.distort(clean, "gaussian_noise", 5, np.random.default_rng(0))
+    blurred = bench.distort(clean, "gaussian_blur", 5, np.random.default_rng(0))
+    brisque, niqe = bench.brisque_scorer(), bench.niqe_scorer()
+    for scorer in (brisque, niqe):
+        assert scorer(distortions.to_uint8(clean)) > scorer(distortions.to_uint8(noisy))
+    assert brisque(distortions.to_uint8(clean)) > brisque(distortions.to_uint8(blurred))
+    assert not hasattr(np, "int")
+
+
+# -- end to end -------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_tiny_end_to_end_run_with_a_checkpoint(bench, tmp_path):
+    import torch
+
+    from iqa.inference import export_checkpoint
+    from iqa.models import IQANet
+
+    torch.manual_seed(0)
+    ckpt = export_checkpoint(IQANet(backbone="test_efficientnet", weights="none"), tmp_path / "tiny.ckpt", stage="finetune",
+                             init="none", data="demo", mos_range=[1.0, 5.0], image_size=64)
+    args = ["--photos", "grace_hopper", "--crops-per-photo", "1", "--size", "96", "--no-peers", "--ckpt", f"tiny={ckpt}",
+            "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out")]
+    report = bench.run(args)
+    results = report["results"]
+    assert list(results) == ["tiny", "classical teacher (fixed combination)"]
+    assert report["meta"]["images"] == len(bench.TYPES) * len(bench.LEVELS)
+    for result in results.values():
+        summary = result["summary"]
+        assert summary["ladders"] == len(bench.TYPES) and set(result["per_type"]) == set(bench.TYPES)
+        assert all(-1.0 <= summary[k] <= 1.0 for k in ("all", "seen", "unseen", "global_srcc", "plcc"))
+        assert 0.0 <= summary["pairwise"] <= 1.0
+    # The teacher row is recomputable from the written images.
+    items = report["items"]
+    again, _ = bench.summarise(bench.teacher_scores(items), items)
+    assert again == results["classical teacher (fixed combination)"]["summary"]
+    written = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert written["meta"]["photos"] == ["grace_hopper"] and set(written["results"]) == set(results)
+    assert (tmp_path / "out" / "summary.csv").read_text().count("\n") == 3
+    assert "| tiny |" in (tmp_path / "out" / "heldout.md").read_text()
+    # Same seed, fresh cache: byte-identical ladder images.
+    rebuilt = bench.build_ladders(tmp_path / "again", ["grace_hopper"], 1, 96, 0)
+    assert all(open(a.path, "rb").read() == open(b.path, "rb").read() for a, b in zip(items, rebuilt))
+    with pytest.raises(SystemExit):
+        bench.run(["--photos", "astronaut", "--no-peers", "--no-teacher", "--cache", str(tmp_path / "c2"), "--out", str(tmp_path / "o2")])
