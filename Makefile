@@ -47,7 +47,7 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -m unit $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@for script in benchmarks/*_throughput.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 heldout: $(STAMP)
 	$(PY) benchmarks/heldout_ladders.py $(HELDOUT_ARGS)
