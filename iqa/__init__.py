@@ -20,6 +20,10 @@ torch nor Lightning nor Hydra; each function pulls in only what it needs):
 ``iqa.list_datasets()``
     The MOS datasets the ``data`` configs declare, with their MOS range and
     direction.
+``iqa.QualityLoss(ckpt, quality=1.0, attributes={"brightness": "raise"})``
+    A checkpoint as a differentiable loss, lower is better (also
+    ``iqa.load(ckpt).as_loss(...)``): frozen network, gradients to the input
+    only, preprocessing that matches ``score()`` (:mod:`iqa.quality_loss`).
 """
 
 import importlib as _importlib
@@ -35,6 +39,7 @@ _LAZY = {
     "read_labels": "iqa.data.label_sets",
     "open_dataset": "iqa.data.catalog",
     "list_datasets": "iqa.data.catalog",
+    "QualityLoss": "iqa.quality_loss",
 }
 
 __all__ = ["ATTRIBUTES", "__version__", *_LAZY]

@@ -366,6 +366,19 @@ class QualityModel:
         return frame
 
 
+    def as_loss(self, quality: float = 1.0, attributes: dict[str, Any] | None = None, resize: bool = True):
+        """This model as a differentiable loss (lower is better): a :class:`~iqa.quality_loss.QualityLoss`.
+
+        ``quality``: weight of ``1 - quality_norm``; ``attributes``: ``{name: "raise" | "lower" |
+        <target percentile> | {"direction"/"target", "weight"}}``. The network is frozen and kept in
+        eval mode; gradients reach only the input. ``resize=True`` preprocesses as :meth:`score`
+        does for files.
+        """
+        from iqa.quality_loss import QualityLoss
+
+        return QualityLoss(self, quality=quality, attributes=attributes, resize=resize)
+
+
 def load(
     ckpt: str | os.PathLike,
     image_size: int | None = None,
