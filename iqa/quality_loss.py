@@ -198,6 +198,7 @@ class QualityLoss(nn.Module):
         attributes: Mapping[str, Any] | None = None,
         resize: bool = True,
         image_size: int | None = None,
+        channels_last: bool = True,
     ) -> None:
         super().__init__()
         #: The checkpoint this loss was built from (empty when given a loaded model).
@@ -244,6 +245,10 @@ class QualityLoss(nn.Module):
         self.net = model.net
         self.net.requires_grad_(False)
         self.net.eval()
+        if channels_last and not self.net.channels_last:
+            # Depthwise convolutions (EfficientNet) run about twice as fast in this layout, on CPUs too.
+            self.net.to(memory_format=torch.channels_last)
+            self.net.channels_last = True
 
     # The network stays in eval mode: a trainer calling .train() on the module that owns this loss
     # must not switch batch norm to batch statistics (or let its running averages drift).
