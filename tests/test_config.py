@@ -213,7 +213,8 @@ def build_enhance_stage(compose, overrides: list[str], tmp_path: Path) -> list:
     torch.manual_seed(0)
     ckpt = export_checkpoint(IQANet(backbone="test_efficientnet", weights="none"), tmp_path / "quality.ckpt", stage="finetune",
                              init="pretrain.ckpt", attributes_trained=True, image_size=32)
-    cfg = compose("train", [*overrides, f"stage.quality_ckpt={ckpt}", "stage.objective.attributes={brightness: raise}"])
+    cfg = compose("train", [*overrides, f"stage.quality_ckpt={ckpt}", "~stage.objective.attributes",
+                            "+stage.objective.attributes={brightness: raise}"])
     enhancer = instantiate_node(cfg.enhancer)
     objective = instantiate_node(cfg.stage.objective)
     module = instantiate_node(cfg.stage.module, net=enhancer, loss=objective, optimizer=instantiate_node(cfg.stage.optimizer))
