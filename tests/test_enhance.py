@@ -45,7 +45,7 @@ def enhance_cfg(compose, quality_ckpt, tmp_path):
 
 @pytest.mark.unit
 @pytest.mark.parametrize("arch,kwargs", [("zero_dce", {"width": 4, "iterations": 3}), ("zero_dce", {"width": 4, "downscale": 2}),
-                                         ("unet", {"width": 4, "depth": 2})])
+                                         ("zero_dce", {"width": 4, "per_channel": True}), ("unet", {"width": 4, "depth": 2})])
 def test_enhancers_start_at_the_identity_and_take_any_size(arch, kwargs):
     from iqa.enhancement.models import build_enhancer
 
@@ -152,7 +152,8 @@ def test_enhance_stage_trains_validates_writes_grid_and_resumes(enhance_cfg, tmp
     assert "val/psnr" in summary["metrics"] and "val/teacher_moved" in summary["metrics"]
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)
     assert not [k for k in ckpt["state_dict"] if not k.startswith("net.")]  # the frozen quality network is left out
-    assert ckpt["hyper_parameters"]["enhancer"] == {"arch": "zero_dce", "width": 4, "iterations": 2, "downscale": 1}
+    assert ckpt["hyper_parameters"]["enhancer"] == {"arch": "zero_dce", "width": 4, "iterations": 2, "downscale": 1,
+                                                    "per_channel": False}
     # Only the enhancer learnt: the quality checkpoint's network is what it was.
     from iqa.enhancement.models import read_enhancer_checkpoint
 

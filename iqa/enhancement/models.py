@@ -9,7 +9,10 @@ per pixel and channel, the parameters ``a`` of a quadratic light-enhancement cur
 ``LE(x) = x + a x (1 - x)`` (``a`` in -1..1), applied ``iterations`` times. The curve is monotone and keeps
 0 and 1 fixed, so the output can only re-tone the input: it cannot invent texture, which makes it hard to
 fool a quality model with artefacts. ``downscale > 1`` estimates the curves on a smaller copy and
-upsamples them (cheap on large photos; the curves are smooth anyway).
+upsamples them (cheap on large photos; the curves are smooth anyway). By default one curve per pixel
+is shared by R, G and B, which re-tones without shifting hue; ``per_channel=True`` predicts one per
+channel as Zero-DCE does, which can correct a colour cast but also create one (green raises luma
+fastest, so a brightness objective drifts toward green in the shadows).
 """
 
 from __future__ import annotations
@@ -29,11 +32,13 @@ from iqa.errors import UserError, suggest
 class CurveEstimator(nn.Module):
     """Zero-DCE-style deep curve estimation: seven 3x3 convolutions with symmetric skip concatenations."""
 
-    def __init__(self, width: int = 32, iterations: int = 8, downscale: int = 1) -> None:
+    def __init__(self, width: int = 32, iterations: int = 8, downscale: int = 1, per_channel: bool = False) -> None:
         super().__init__()
         if int(width) < 1 or int(iterations) < 1 or int(downscale) < 1:
             raise UserError(f"enhancer: width, iterations and downscale must be >= 1, got {width}, {iterations}, {downscale}")
         self.width, self.iterations, self.downscale = int(width), int(iterations), int(downscale)
+        self.per_channel = bool(per_channel)
+        self.groups = 3 if self.per_channel else 1
         w = self.width
 
         def conv(cin: int, cout: int) -> nn.Conv2d:
@@ -41,13 +46,13 @@ class CurveEstimator(nn.Module):
 
         self.c1, self.c2, self.c3, self.c4 = conv(3, w), conv(w, w), conv(w, w), conv(w, w)
         self.c5, self.c6 = conv(2 * w, w), conv(2 * w, w)
-        self.c7 = conv(2 * w, 3 * self.iterations)
+        self.c7 = conv(2 * w, self.groups * self.iterations)
         # Start at the identity (a = 0 everywhere): training begins from "change nothing".
         nn.init.zeros_(self.c7.weight)
         nn.init.zeros_(self.c7.bias)
 
     def curves(self, x: torch.Tensor) -> torch.Tensor:
-        """Curve parameters ``[B, 3 * iterations, H, W]`` in -1..1."""
+        """Curve parameters ``[B, groups * iterations, H, W]`` in -1..1 (groups: 3 per channel, else 1)."""
         small = F.interpolate(x, scale_factor=1 / self.downscale, mode="bilinear", align_corners=False,
                               antialias=True) if self.downscale > 1 else x
         x1 = F.relu(self.c1(small))
@@ -64,7 +69,7 @@ class CurveEstimator(nn.Module):
     def enhance(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         maps = self.curves(x)
         y = x
-        for a in maps.split(3, dim=1):
+        for a in maps.split(self.groups, dim=1):  # one shared curve broadcasts over R, G and B
             y = y + a * y * (1 - y)
         return y, maps
 
