@@ -12,7 +12,7 @@ from PIL import Image
 
 #: A few steps on tiny crops against a tiny quality checkpoint.
 TINY_ENHANCE = [
-    "stage=enhance", "enhancer.width=4", "enhancer.iterations=2", "stage.crop_size=32", "stage.batch_size=2",
+    "stage=enhance", "stage.crop_size=32", "stage.batch_size=2",
     "stage.num_workers=0", "stage.max_steps=4", "stage.val_every_steps=2", "stage.steps_per_epoch=4",
     "stage.data.train.photos=[coffee,astronaut]", "stage.data.train.photo_size=64", "stage.data.val.size=32",
     "stage.data.val.crops=1", "stage.data.val.photos=[chelsea]", "stage.module.grid_images=4",
@@ -34,8 +34,8 @@ def quality_ckpt(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def enhance_cfg(compose, quality_ckpt, tmp_path):
-    def build(*extra: str):
-        return compose("train", [*TINY_ENHANCE, f"stage.quality_ckpt={quality_ckpt}", f"paths.output_dir={tmp_path}/out",
+    def build(*extra: str, enhancer: tuple[str, ...] = ("enhancer.width=4", "enhancer.iterations=2")):
+        return compose("train", [*TINY_ENHANCE, *enhancer, f"stage.quality_ckpt={quality_ckpt}", f"paths.output_dir={tmp_path}/out",
                                  f"run_dir={tmp_path}/run", *extra])
 
     return build
@@ -264,3 +264,39 @@ def test_iqa_enhance_writes_originals_size_format_and_reports_unreadable(tmp_pat
     with pytest.raises(SystemExit):
         main(["enhance", str(src), "--ckpt", str(ckpt), "--out", str(src)])
     assert "originals would be overwritten" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_unet_enhancer_trains_and_its_checkpoint_applies(enhance_cfg, tmp_path, capsys):
+    from iqa.cli.enhance import main as enhance_main
+    from iqa.cli.train import run
+
+    summary = run(enhance_cfg("stage.max_steps=2", enhancer=("enhancer=unet", "enhancer.width=4", "enhancer.depth=1")))
+    ckpt = Path(summary["last_checkpoint"])
+    assert summary["global_step"] == 2 and torch.load(ckpt, weights_only=False)["hyper_parameters"]["enhancer"]["arch"] == "unet"
+    src = tmp_path / "photos"
+    src.mkdir()
+    Image.fromarray((np.random.default_rng(0).random((13, 17, 3)) * 255).astype(np.uint8)).save(src / "odd.webp")
+    assert enhance_main([str(src), "--ckpt", str(ckpt), "--out", str(tmp_path / "out")]) == 0
+    with Image.open(tmp_path / "out" / "odd.webp") as image:
+        assert (image.format, image.size) == ("WEBP", (17, 13))
+
+
+@pytest.mark.integration
+def test_wandb_logger_gets_the_before_after_grid(enhance_cfg, tmp_path, monkeypatch):
+    from iqa.cli.train import run
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    run(enhance_cfg("logger=wandb", "stage.max_steps=2"))
+    runs = list((tmp_path / "run" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1
+    images = list(runs[0].glob("files/media/images/val/before_after*.png"))
+    assert images and Image.open(images[0]).size == Image.open(tmp_path / "run" / "enhance_grid.png").size
+
+
+@pytest.mark.unit
+def test_demo_enhance_needs_the_fine_tuned_checkpoint(tmp_path, capsys):
+    from iqa.demo import main
+
+    assert main(["enhance", f"paths.output_dir={tmp_path}"]) == 2
+    assert "finetune-attiqa/checkpoints/last.ckpt not found: run `iqa demo`" in capsys.readouterr().err

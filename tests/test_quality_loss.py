@@ -183,3 +183,35 @@ def test_bad_configurations_fail_with_one_clear_line(tiny_ckpt, tmp_path):
         iqa.QualityLoss(fresh, attributes={"brightness": "raise"})
     with pytest.raises(UserError, match="need a calibrated checkpoint"):
         iqa.QualityLoss(pretrain, quality=0.0, attributes={"brightness": 50})
+
+
+@pytest.mark.unit
+def test_bf16_autocast_on_cpu_gives_finite_float32_loss_and_gradient(tiny_ckpt):
+    import iqa
+
+    loss_fn = iqa.QualityLoss(tiny_ckpt, attributes={"brightness": "raise"})
+    image = _photo().requires_grad_(True)
+    reference = float(loss_fn(image))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = loss_fn(image)
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    assert float(loss) == pytest.approx(reference, abs=0.05)  # bf16 keeps ~3 significant digits
+    loss.backward()
+    assert torch.isfinite(image.grad).all() and image.grad.abs().sum() > 0
+
+
+@pytest.mark.unit
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_the_gpu_under_bf16_autocast_it_agrees_with_the_cpu(tiny_ckpt):
+    import iqa
+
+    image = _photo(56, 72)
+    cpu = float(iqa.QualityLoss(tiny_ckpt, attributes={"brightness": "raise"})(image))
+    loss_fn = iqa.QualityLoss(tiny_ckpt, attributes={"brightness": "raise"}).cuda()
+    x = image.cuda().requires_grad_(True)
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        loss = loss_fn(x)
+    loss.backward()
+    assert loss.device.type == "cuda" and float(loss) == pytest.approx(cpu, abs=0.05)
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+    assert all(p.grad is None for p in loss_fn.parameters())
