@@ -270,6 +270,8 @@ class QualityLoss(nn.Module):
         x = images.float().div(255.0) if images.dtype == torch.uint8 else images
         if not x.is_floating_point():
             raise UserError(f"quality loss: images must be float (0..1) or uint8, got {images.dtype}")
+        if x.dtype in (torch.float16, torch.bfloat16):  # an enhancer's output under autocast: resample in float32
+            x = x.float()
         if not self.resize:
             return x, 1
         x = differentiable_view(x, self.view)

@@ -300,3 +300,29 @@ def test_demo_enhance_needs_the_fine_tuned_checkpoint(tmp_path, capsys):
 
     assert main(["enhance", f"paths.output_dir={tmp_path}"]) == 2
     assert "finetune-attiqa/checkpoints/last.ckpt not found: run `iqa demo`" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_bf16_mixed_precision_trains_with_finite_losses(enhance_cfg):
+    from iqa.cli.train import run
+
+    summary = run(enhance_cfg("trainer.precision=bf16-mixed", "stage.max_steps=2"))
+    assert summary["global_step"] == 2 and summary["nonfinite_batches"] == 0
+    assert all(np.isfinite(v) for k, v in summary["metrics"].items() if k.startswith(("train/", "val/")))
+
+
+@pytest.mark.slow
+def test_two_process_cpu_ddp_gathers_validation_over_ranks(run_script, quality_ckpt, tmp_path):
+    run_dir = tmp_path / "ddp"
+    # Three held-out images over two ranks: the sampler pads one rank with a repeat, which must count once.
+    result = run_script("train.py", *TINY_ENHANCE, "enhancer.width=4", "enhancer.iterations=2", f"stage.quality_ckpt={quality_ckpt}",
+                        "stage.data.val.degradations=[darken,contrast_decrease,gaussian_noise]", "trainer=ddp_cpu",
+                        "trainer.devices=2", f"run_dir={run_dir}", f"paths.output_dir={tmp_path}/out", timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["global_step"] == 4
+    final = summary["validation"]["all"]  # rank 0 alone, over the whole held-out set, after training
+    assert final["images"] == 3
+    # The last validation (step 4, the same weights) was gathered over both ranks: the same numbers.
+    assert summary["metrics"]["val/psnr"] == pytest.approx(final["psnr_output"], abs=1e-4)
+    assert summary["metrics"]["val/ssim"] == pytest.approx(final["ssim_output"], abs=1e-4)

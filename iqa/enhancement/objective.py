@@ -117,6 +117,9 @@ class EnhancementObjective(nn.Module):
     def forward(self, inputs: torch.Tensor, outputs: torch.Tensor, aux: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         parts: dict[str, torch.Tensor] = {}
+        # Under autocast the enhancer's output may be bf16; the regularisers difference nearby values: float32.
+        inputs, outputs = inputs.float(), outputs.float()
+        aux = aux.float() if aux is not None else None
         terms = self.attiqa.terms(outputs)
         for name, value in terms.items():
             parts[f"attiqa_{name}"] = value.mean()

@@ -16,6 +16,7 @@ attribute moved the way the degradation calls for. It writes the before/after gr
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,8 @@ class EnhanceModule(StageModule):
         self.skipped_images = 0
         self.last_report: dict[str, Any] | None = None
         self.strict_loading = False  # checkpoints leave the frozen quality network out (see on_save_checkpoint)
+        # The frozen quality network is in eval mode on purpose (see QualityLoss.train).
+        warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start of training")
         self._val: list[dict[str, torch.Tensor]] = []
 
     # -- optimisation: the enhancer's parameters only ------------------------------------------
@@ -100,19 +103,30 @@ class EnhanceModule(StageModule):
         self._val.append(result)
 
     def on_validation_epoch_end(self) -> None:
+        from iqa.distributed import gather_to_all
+
+        # Every rank validated its share (the distributed sampler pads with repeats): gather all, one row per image.
+        seen: set[int] = set()
+        gathered = []
+        for part in (p for rank in gather_to_all(self._val) for p in (rank or [])):
+            keep = [i for i, index in enumerate(part["index"].tolist()) if index not in seen and not seen.add(index)]
+            if keep:
+                gathered.append({k: v[keep] for k, v in part.items()})
+        self._val = gathered
         if not self._val:
             return
         dataset = self.trainer.datamodule.val_set if self.trainer and getattr(self.trainer, "datamodule", None) else None
         summary = self.summarise(self._val, dataset.meta if dataset is not None else None)
         overall = summary["all"]
-        self.log("val/psnr", overall["psnr_output"], prog_bar=True)
-        self.log("val/ssim", overall["ssim_output"])
-        self.log("val/psnr_input", overall["psnr_input"])
-        self.log("val/ssim_input", overall["ssim_input"])
-        self.log("val/attiqa_quality", overall["attiqa_quality_output"])
-        self.log("val/attiqa_quality_input", overall["attiqa_quality_input"])
+        # The same numbers on every rank (computed from the gathered set): no further reduction.
+        self.log("val/psnr", overall["psnr_output"], prog_bar=True, sync_dist=False)
+        self.log("val/ssim", overall["ssim_output"], sync_dist=False)
+        self.log("val/psnr_input", overall["psnr_input"], sync_dist=False)
+        self.log("val/ssim_input", overall["ssim_input"], sync_dist=False)
+        self.log("val/attiqa_quality", overall["attiqa_quality_output"], sync_dist=False)
+        self.log("val/attiqa_quality_input", overall["attiqa_quality_input"], sync_dist=False)
         if "moved_intended_way" in overall:
-            self.log("val/teacher_moved", overall["moved_intended_way"])
+            self.log("val/teacher_moved", overall["moved_intended_way"], sync_dist=False)
         self.last_report = summary
         if self.trainer.is_global_zero and not self.trainer.sanity_checking:
             self._write_grid(self._val, dataset.meta if dataset is not None else None)
