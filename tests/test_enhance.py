@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -255,6 +256,9 @@ def test_iqa_enhance_writes_originals_size_format_and_reports_unreadable(tmp_pat
         channels = slice(None) if mode != "RGBA" else slice(0, 3)
         assert pixels[..., channels].astype(float).mean() > original[..., channels].astype(float).mean() + 5, name
     assert (np.asarray(Image.open(out / "alpha.png"))[..., 3] == 77).all()
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (out / "b.png").stat().st_mode & 0o777 == 0o666 & ~umask  # an ordinary file, not the private temporary one
     errors = (out / "enhance_errors.csv").read_text()
     assert "broken.jpg" in errors and "not an image" in errors
     # Applying the wrong kind of checkpoint, or writing over the inputs, is one line.

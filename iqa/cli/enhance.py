@@ -104,6 +104,13 @@ def _save(tensor, original, target: Path) -> None:
         out.save(buffer, format="PNG")
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(target, buffer.getvalue())
+    os.chmod(target, 0o666 & ~_umask())  # the temporary file was private; a written image is an ordinary file
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def run(args: argparse.Namespace) -> int:
