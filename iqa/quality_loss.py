@@ -15,7 +15,7 @@ restorer) can minimise:
   through it, whatever produced the image).
 * **Preprocessing is differentiable and matches** :meth:`QualityModel.score`
   on files: the short side is resized to the checkpoint's ``image_size``
-  (bicubic with antialiasing, the long side capped at ``max_side``), then
+  (PIL's bicubic weights, the long side capped at ``max_side``), then
   centre-cropped or tiled as the :class:`~iqa.data.records.View` says, and
   normalised by the network itself. Pass ``resize=False`` to use tensors as
   given, as ``score()`` does for tensors.
@@ -44,13 +44,13 @@ The total is the weighted sum of the terms, averaged over the batch.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from iqa.data.records import View
@@ -120,19 +120,72 @@ def parse_attribute_terms(spec: Mapping[str, Any] | None, known: tuple[str, ...]
     return terms
 
 
-def differentiable_view(images: torch.Tensor, view: View) -> torch.Tensor:
+def _bicubic(x: torch.Tensor) -> torch.Tensor:
+    """PIL's bicubic kernel (Keys, a = -0.5)."""
+    a = -0.5
+    x = x.abs()
+    near = ((a + 2) * x - (a + 3)) * x * x + 1
+    far = (((x - 5) * x + 8) * x - 4) * a
+    return torch.where(x < 1, near, torch.where(x < 2, far, torch.zeros_like(x)))
+
+
+@functools.lru_cache(maxsize=32)
+def resample_matrix(in_size: int, out_size: int) -> torch.Tensor:
+    """``[out, in]`` float64 weights of PIL's bicubic resampling along one axis (its coefficient rule, antialiased).
+
+    As PIL computes them: the kernel is stretched by the scale when shrinking, each output sample
+    takes the input samples within ``2 * scale`` of its centre, and each row is normalised to sum to 1.
+    """
+    scale = in_size / out_size
+    filterscale = max(scale, 1.0)
+    support = 2.0 * filterscale
+    weights = torch.zeros(out_size, in_size, dtype=torch.float64)
+    for out in range(out_size):
+        centre = (out + 0.5) * scale
+        lo = max(0, int(centre - support + 0.5))
+        hi = min(in_size, int(centre + support + 0.5))
+        taps = torch.arange(lo, hi, dtype=torch.float64)
+        w = _bicubic((taps - centre + 0.5) / filterscale)
+        total = w.sum()
+        weights[out, lo:hi] = w / total if total != 0 else w
+    return weights
+
+
+def quantise_8bit(x: torch.Tensor) -> torch.Tensor:
+    """Round 0..1 values to the 8-bit grid in the forward pass; the gradient passes straight through."""
+    return x + ((x * 255.0).round() / 255.0 - x).detach()
+
+
+def resize_like_pil(x: torch.Tensor, height: int, width: int, quantise: bool = False) -> torch.Tensor:
+    """Differentiable bicubic resize of ``[B, C, H, W]`` (0..1) as PIL does it for an 8-bit image: a horizontal
+    pass, then a vertical one, each with PIL's weights and clipped to 0..1 (with ``quantise``, also rounded
+    to 8 bits, straight-through: then the pixels are exactly PIL's)."""
+    for axis, size in ((-1, width), (-2, height)):
+        if x.shape[axis] == size:
+            continue
+        weights = resample_matrix(x.shape[axis], size).to(x.device, x.dtype)
+        x = torch.einsum("bchw,vw->bchv" if axis == -1 else "bchw,vh->bcvw", x, weights).clamp(0.0, 1.0)
+        if quantise:
+            x = quantise_8bit(x)
+    return x
+
+
+def differentiable_view(images: torch.Tensor, view: View, quantise: bool = False) -> torch.Tensor:
     """``images`` (float ``[B, 3, H, W]`` in 0..1) as the network sees them under ``view``, differentiably.
 
     Returns ``[B, 3, h, w]`` (resize, optionally centre-cropped) or ``[B * T, 3, S, S]`` (tiles, image-major).
     The arithmetic mirrors :meth:`View.__call__` (which resizes decoded files with PIL): same target size,
-    same crop offsets and tile grid; the resampling is torch's bicubic with antialiasing, clamped to 0..1
-    as an 8-bit image is.
+    same crop offsets and tile grid, and PIL's bicubic weights (:func:`resample_matrix`), clipped to 0..1 after
+    each pass as an 8-bit image is, and with ``quantise`` rounded to 8 bits after each pass: the network then
+    sees exactly the pixels PIL produces. What it cannot mirror: PIL shrinks by an integer box filter first
+    when the scale exceeds 6 (``reducing_gap=3``), and large JPEG files are decoded at reduced size; there
+    the predictions differ slightly.
     """
     height, width = images.shape[-2:]
     w, h = view.target_size(width, height)
     x = images
     if (w, h) != (width, height):
-        x = F.interpolate(x, size=(h, w), mode="bicubic", antialias=True, align_corners=False).clamp(0.0, 1.0)
+        x = resize_like_pil(x, h, w, quantise)
     if view.policy == "tiles":
         side = min(view.tile, w, h)
         tiles = [x[:, :, y : y + side, s : s + side] for y in View._starts(h, side) for s in View._starts(w, side)]
@@ -187,6 +240,11 @@ class QualityLoss(nn.Module):
     ``{name: "raise" | "lower" | <target percentile> | {"direction"/"target", "weight"}}``.
     ``resize``: match ``score()`` on files (resize to the checkpoint's view; default) or use
     tensors as given (``False``, as ``score()`` does for tensors). ``image_size``: override the view's size.
+    ``channels_last``: run the network in channels-last memory layout (faster; the numbers are the same).
+    ``quantise``: round the input, and each resampling pass, to 8 bits as a saved and scored image is
+    (straight-through: the gradient is that of the unrounded function); the value then equals ``score()``
+    on the saved image to float precision. Off by default: the unrounded function is what an optimiser
+    should follow (its exact gradient; the values differ from ``score()`` by the 8-bit rounding only).
 
     Inputs are float ``[B, 3, H, W]`` in 0..1 (uint8 is accepted, without a gradient).
     """
@@ -199,6 +257,7 @@ class QualityLoss(nn.Module):
         resize: bool = True,
         image_size: int | None = None,
         channels_last: bool = True,
+        quantise: bool = False,
     ) -> None:
         super().__init__()
         #: The checkpoint this loss was built from (empty when given a loaded model).
@@ -211,6 +270,7 @@ class QualityLoss(nn.Module):
             model.view = View(int(image_size), model.view.policy, model.view.crop_size, model.view.max_side)
         self.view: View = model.view
         self.resize = bool(resize)
+        self.quantise = bool(quantise)
         self.scale = model.scale
         self.attributes = tuple(model.attributes)
         try:
@@ -272,9 +332,11 @@ class QualityLoss(nn.Module):
             raise UserError(f"quality loss: images must be float (0..1) or uint8, got {images.dtype}")
         if x.dtype in (torch.float16, torch.bfloat16):  # an enhancer's output under autocast: resample in float32
             x = x.float()
+        if self.quantise:  # as the image would be saved (8 bits a channel) and scored
+            x = quantise_8bit(x)
         if not self.resize:
             return x, 1
-        x = differentiable_view(x, self.view)
+        x = differentiable_view(x, self.view, self.quantise)
         tiles = x.shape[0] // images.shape[0]
         return x, tiles
 
@@ -322,4 +384,5 @@ class QualityLoss(nn.Module):
         return per_image.mean()
 
 
-__all__ = ["DIRECTIONS", "AttributeTerm", "QualityLoss", "differentiable_view", "parse_attribute_terms", "soft_percentile"]
+__all__ = ["DIRECTIONS", "AttributeTerm", "QualityLoss", "differentiable_view", "parse_attribute_terms", "quantise_8bit",
+           "resample_matrix", "resize_like_pil", "soft_percentile"]

@@ -68,7 +68,9 @@ def test_matches_finite_differences_in_float64():
     torch.manual_seed(3)
     net = IQANet(backbone="test_efficientnet", weights="none").double().eval()
     model = QualityModel(net, MOSScale(1.0, 5.0), View(image_size=8), {"stage": "finetune", "attributes_trained": True})
-    loss_fn = QualityLoss(model, quality=1.0, attributes={"contrast": "raise", "colorfulness": {"direction": "lower", "weight": 0.3}})
+    # quantise=False: the exact derivative of the smooth function (8-bit rounding is straight-through otherwise)
+    loss_fn = QualityLoss(model, quality=1.0, attributes={"contrast": "raise", "colorfulness": {"direction": "lower", "weight": 0.3}},
+                          quantise=False)
     gen = torch.Generator().manual_seed(0)
     image = (0.2 + 0.6 * torch.rand(1, 3, 10, 12, generator=gen, dtype=torch.float64)).requires_grad_(True)
     (grad,) = torch.autograd.grad(loss_fn(image), image)
@@ -126,7 +128,7 @@ def test_gradient_descent_on_a_darkened_photo_raises_quality_and_brightness(tiny
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("size", [(IMAGE_SIZE, 40), (56, 72)], ids=["native-size", "resized"])
+@pytest.mark.parametrize("size", [(IMAGE_SIZE, 40), (56, 72), (101, 150)], ids=["native-size", "resized", "resized-3x"])
 def test_loss_equals_what_score_reports(tiny_ckpt, tmp_path, size):
     import iqa
 
@@ -135,14 +137,16 @@ def test_loss_equals_what_score_reports(tiny_ckpt, tmp_path, size):
     path = tmp_path / "photo.png"
     Image.fromarray((image[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(path)
     frame = model.score(path, progress=False)
-    # Bicubic resampling in torch and in PIL differ slightly; at the native size there is no resampling.
-    tol = 1e-5 if size[0] == IMAGE_SIZE else 1e-3
+    # With quantise the loss resamples with PIL's weights and 8-bit rounding: the network sees score()'s pixels.
+    tol = 1e-5
     with torch.no_grad():
-        quality = model.as_loss(quality=1.0)(image)
+        quality = model.as_loss(quality=1.0, quantise=True)(image)
         assert float(quality) == pytest.approx(1.0 - float(frame["quality_norm"][0]), abs=tol)
-        bright = model.as_loss(quality=0.0, attributes={"brightness": {"direction": "raise", "weight": 2.0}})(image)
+        smooth = model.as_loss(quality=1.0)(image)  # unrounded (the default): off by the rounding only
+        assert float(smooth) == pytest.approx(1.0 - float(frame["quality_norm"][0]), abs=1e-3)
+        bright = model.as_loss(quality=0.0, attributes={"brightness": {"direction": "raise", "weight": 2.0}}, quantise=True)(image)
         assert float(bright) == pytest.approx(2.0 * (1.0 - float(frame["brightness_percentile"][0]) / 100.0), abs=50 * tol)
-        target = model.as_loss(quality=0.0, attributes={"contrast": 30})(image)
+        target = model.as_loss(quality=0.0, attributes={"contrast": 30}, quantise=True)(image)
         assert float(target) == pytest.approx(((float(frame["contrast_percentile"][0]) - 30) / 100) ** 2, abs=50 * tol)
 
 
@@ -215,3 +219,24 @@ def test_on_the_gpu_under_bf16_autocast_it_agrees_with_the_cpu(tiny_ckpt):
     assert loss.device.type == "cuda" and float(loss) == pytest.approx(cpu, abs=0.05)
     assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
     assert all(p.grad is None for p in loss_fn.parameters())
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("view_args", [{"image_size": 40}, {"image_size": 48, "crop_size": 40}, {"image_size": 21},
+                                       {"image_size": 40, "policy": "tiles", "crop_size": 32}, {"image_size": 64, "max_side": 72}],
+                         ids=["resize", "resize-crop", "shrink-2x", "tiles", "max-side"])
+def test_differentiable_view_sees_exactly_the_pixels_score_decodes(view_args):
+    import io
+
+    from iqa.data.records import View
+    from iqa.quality_loss import differentiable_view
+
+    view = View(**view_args)
+    image = _photo(45, 61)
+    buffer = io.BytesIO()
+    Image.fromarray((image[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(buffer, format="PNG")
+    expected = view(buffer.getvalue()).float()  # what score() feeds the network for this file, uint8
+    got = differentiable_view(image, view, quantise=True) * 255
+    assert got.shape == (expected.shape if expected.ndim == 4 else (1, *expected.shape))
+    assert (got - expected.view_as(got)).abs().max() <= 1.0  # PIL's fixed-point rounding can differ by one level
+    assert (got - expected.view_as(got)).abs().mean() < 0.01

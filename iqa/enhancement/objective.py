@@ -94,6 +94,7 @@ class EnhancementObjective(nn.Module):
         exposure_level: float = 0.6,
         color_constancy: float = 0.0,
         channels_last: bool = True,
+        quantise: bool = False,
     ) -> None:
         super().__init__()
         from iqa.quality_loss import QualityLoss
@@ -101,7 +102,7 @@ class EnhancementObjective(nn.Module):
         if ckpt is None:
             raise UserError("stage=enhance needs the quality model it optimises: pass stage.quality_ckpt=<fine-tuned checkpoint>")
         self.attiqa = ckpt if isinstance(ckpt, QualityLoss) else QualityLoss(ckpt, quality=quality, attributes=attributes, resize=resize,
-                                                                                     channels_last=channels_last)
+                                                                                     channels_last=channels_last, quantise=quantise)
         self.weights = {"attiqa": float(attiqa_weight), "spatial_consistency": float(spatial_consistency),
                         "illumination_smoothness": float(illumination_smoothness), "fidelity": float(fidelity),
                         "exposure": float(exposure), "color_constancy": float(color_constancy)}
