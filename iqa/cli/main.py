@@ -1,8 +1,8 @@
 """The ``iqa`` command: scoring, the demo, and the pipeline's entry points as subcommands.
 
     iqa score PATH... [--ckpt CKPT] [--batch-size N] --out scores.csv
-    iqa enhance PATH... --ckpt enhancer.ckpt --out OUTDIR
     iqa demo     [overrides]            the offline demo, end to end
+    iqa enhance PATH... --ckpt enhancer.ckpt --out OUTDIR
     iqa label    <hydra overrides>      same as python label.py ...
     iqa train    <hydra overrides>      same as python train.py ...
     iqa evaluate <hydra overrides>      same as python evaluate.py ...
@@ -21,8 +21,8 @@ USAGE = """usage: iqa <command> [args]          (iqa --version, iqa <command> --
 
 commands:
   score           score images (files or folders) with a trained checkpoint -> CSV   (iqa score --help)
-  enhance         enhance images with a trained enhancer (stage=enhance), same size and format   (iqa enhance --help)
   demo            the offline demo: label -> pretrain -> fine-tune x2 -> evaluate   (iqa demo --help)
+  enhance         enhance images with a trained enhancer (stage=enhance), same size and format   (iqa enhance --help)
   label           pseudo-label a corpus            (Hydra overrides, as python label.py)
   train           pretrain / fine-tune / probe     (Hydra overrides, as python train.py)
   evaluate        cross-dataset evaluation         (Hydra overrides, as python evaluate.py)
@@ -95,19 +95,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         from iqa.cli.score import main as score_main
 
         return score_main(rest)
-    if command == "enhance":
-        from iqa.cli.enhance import main as enhance_main
-
-        return enhance_main(rest)
     if command == "demo":
         from iqa.demo import main as demo_main
 
         return demo_main(rest)
+    if command == "enhance":
+        from iqa.cli.enhance import main as enhance_main
+
+        return enhance_main(rest)
     if command in HYDRA_COMMANDS:
         return _hydra(command, rest)
     from iqa.errors import suggest
 
-    print(f"iqa: unknown command '{command}'{suggest(command, ['score', 'enhance', 'demo', *HYDRA_COMMANDS])}\n\n{USAGE}",
+    print(f"iqa: unknown command '{command}'{suggest(command, ['score', 'demo', *HYDRA_COMMANDS])}\n\n{USAGE}",
           file=sys.stderr, end="")
     return 2
 
