@@ -53,6 +53,11 @@ def build_enhance(cfg: DictConfig):
 
     stage = cfg.stage
     quality_ckpt = check_quality_ckpt(stage.quality_ckpt)
+    threads = stage.get("torch_threads")
+    if threads:  # intra-op threads of this process (null: torch's default, one per core)
+        import torch
+
+        torch.set_num_threads(int(threads))
     enhancer = instantiate_node(cfg.enhancer)
     objective = instantiate_node(stage.objective)  # loads the quality model: wrong stage, unknown attribute... fail here
     if stage.init:
