@@ -243,7 +243,8 @@ def test_iqa_enhance_writes_originals_size_format_and_reports_unreadable(tmp_pat
     Image.fromarray(rgba, "RGBA").save(src / "alpha.png")
     (src / "broken.jpg").write_bytes(b"not a jpeg at all")
     out = tmp_path / "out"
-    assert main(["enhance", str(src), "--ckpt", str(ckpt), "--out", str(out), "--batch-size", "2"]) == 0
+    # --curve-pixels 200: the curves are estimated on small copies and upsampled (as for large photos)
+    assert main(["enhance", str(src), "--ckpt", str(ckpt), "--out", str(out), "--batch-size", "2", "--curve-pixels", "200"]) == 0
     printed = capsys.readouterr()
     assert "enhanced 5 images" in printed.out and "1 unreadable" in printed.out and "broken.jpg" in printed.err
     for name, fmt, mode, size in [("a.jpg", "JPEG", "RGB", (41, 30)), ("b.png", "PNG", "RGB", (41, 30)),

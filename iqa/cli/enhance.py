@@ -32,6 +32,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder (relative paths below the input folders are kept)")
     p.add_argument("--batch-size", type=int, default=8, help="images of the same size per forward pass (default: 8)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default: auto)")
+    p.add_argument("--max-pixels", type=int, default=16_000_000,
+                   help="pixels per forward pass: fewer images go together when they are large (default: 16000000)")
+    p.add_argument("--curve-pixels", type=int, default=1_000_000,
+                   help="zero_dce: estimate the curves on a copy of at most this many pixels and upsample them "
+                        "(the curves are smooth; 0: at full size; default: 1000000)")
     p.add_argument("--overwrite", action="store_true", help="replace files that already exist in --out")
     return p
 
@@ -133,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
         if Path(item).is_dir() and out_dir.resolve() == Path(item).resolve():
             raise UserError(f"--out {args.out} is an input folder: the originals would be overwritten; choose another folder")
     enhancer, hparams = read_enhancer_checkpoint(args.ckpt)
+    if hasattr(enhancer, "max_curve_pixels"):
+        enhancer.max_curve_pixels = max(0, int(args.curve_pixels)) or None
     device = torch.device(args.device) if args.device != "auto" else default_device()
     enhancer = enhancer.to(device)
     jobs = plan(args.paths)
@@ -152,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     started, done = time.perf_counter(), 0
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
     for size, members in groups.items():
-        step = args.batch_size if size else 1
+        step = max(1, min(args.batch_size, args.max_pixels // (size[0] * size[1]))) if size else 1
         for start in range(0, len(members), step):
             batch, originals, targets = [], [], []
             for source, target in members[start : start + step]:

@@ -39,6 +39,8 @@ class CurveEstimator(nn.Module):
         self.width, self.iterations, self.downscale = int(width), int(iterations), int(downscale)
         self.per_channel = bool(per_channel)
         self.groups = 3 if self.per_channel else 1
+        #: Applying, not training: estimate the curves on a copy of at most this many pixels (None: no cap).
+        self.max_curve_pixels: int | None = None
         w = self.width
 
         def conv(cin: int, cout: int) -> nn.Conv2d:
@@ -53,8 +55,12 @@ class CurveEstimator(nn.Module):
 
     def curves(self, x: torch.Tensor) -> torch.Tensor:
         """Curve parameters ``[B, groups * iterations, H, W]`` in -1..1 (groups: 3 per channel, else 1)."""
-        small = F.interpolate(x, scale_factor=1 / self.downscale, mode="bilinear", align_corners=False,
-                              antialias=True) if self.downscale > 1 else x
+        height, width = x.shape[-2:]
+        factor = float(self.downscale)
+        if self.max_curve_pixels and height * width / factor**2 > self.max_curve_pixels:
+            factor = (height * width / self.max_curve_pixels) ** 0.5
+        size = (max(1, round(height / factor)), max(1, round(width / factor)))
+        small = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True) if size != (height, width) else x
         x1 = F.relu(self.c1(small))
         x2 = F.relu(self.c2(x1))
         x3 = F.relu(self.c3(x2))
@@ -62,8 +68,8 @@ class CurveEstimator(nn.Module):
         x5 = F.relu(self.c5(torch.cat([x3, x4], 1)))
         x6 = F.relu(self.c6(torch.cat([x2, x5], 1)))
         maps = torch.tanh(self.c7(torch.cat([x1, x6], 1)))
-        if self.downscale > 1:
-            maps = F.interpolate(maps, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        if size != (height, width):
+            maps = F.interpolate(maps, size=(height, width), mode="bilinear", align_corners=False)
         return maps
 
     def enhance(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
