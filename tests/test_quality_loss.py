@@ -189,7 +189,7 @@ def test_bad_configurations_fail_with_one_clear_line(tiny_ckpt, tmp_path):
         iqa.QualityLoss(pretrain, quality=0.0, attributes={"brightness": 50})
 
 
-@pytest.mark.unit
+@pytest.mark.integration  # oneDNN's bf16 kernels take a second to set up on a small CPU
 def test_bf16_autocast_on_cpu_gives_finite_float32_loss_and_gradient(tiny_ckpt):
     import iqa
 
