@@ -331,3 +331,49 @@ def test_two_process_cpu_ddp_gathers_validation_over_ranks(run_script, quality_c
     # The last validation (step 4, the same weights) was gathered over both ranks: the same numbers.
     assert summary["metrics"]["val/psnr"] == pytest.approx(final["psnr_output"], abs=1e-4)
     assert summary["metrics"]["val/ssim"] == pytest.approx(final["ssim_output"], abs=1e-4)
+
+
+@pytest.mark.integration  # imports Lightning (the data module lives beside the datasets)
+def test_training_images_from_a_folder_or_shards_and_paired_validation_folder(tmp_path):
+    import io
+    import tarfile
+
+    from iqa.enhancement.data import DegradedCrops, HeldOutPairs, skip_collate
+    from iqa.errors import UserError
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "lowlight"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray((rng.random((40, 50, 3)) * 60).astype(np.uint8)).save(folder / f"{i}.png")
+    (folder / "broken.jpg").write_bytes(b"nope")
+    torch.manual_seed(0)
+    data = DegradedCrops(source="folder", path=str(folder), photo_size=40, crop_size=24, length=12)
+    assert not data.degrade and len(data) == 12  # a folder is used as it is
+    batch = skip_collate([data[i] for i in range(12)])
+    assert batch["images"].shape[1:] == (3, 24, 24) and batch["images"].max() <= 60 / 255 + 1e-6  # not degraded, not brightened
+    assert any("broken.jpg" in reason for reason in batch["skipped_items"])
+    shard = tmp_path / "s-000000.tar"
+    with tarfile.open(shard, "w") as tar:
+        for i in range(2):
+            buffer = io.BytesIO()
+            Image.fromarray((rng.random((40, 40, 3)) * 255).astype(np.uint8)).save(buffer, format="PNG")  # >= 32 px
+            info = tarfile.TarInfo(f"k{i}.png")
+            info.size = len(buffer.getvalue())
+            tar.addfile(info, io.BytesIO(buffer.getvalue()))
+    shards = DegradedCrops(source="shards", path=str(tmp_path / "s-*.tar"), degrade=True, degradations=["darken"], levels=[5, 5],
+                           photo_size=40, crop_size=16, length=4)
+    assert len(shards.files) == 2 and shards[0]["images"].shape == (3, 16, 16)
+    with pytest.raises(UserError, match="held out for validation"):
+        DegradedCrops(photos=["chelsea"])
+    with pytest.raises(UserError, match="folder not found"):
+        DegradedCrops(source="folder", path=str(tmp_path / "missing"))
+    pairs = tmp_path / "pairs"
+    (pairs / "input").mkdir(parents=True)
+    (pairs / "reference").mkdir()
+    clean = (rng.random((36, 48, 3)) * 255).astype(np.uint8)
+    Image.fromarray(clean).save(pairs / "reference" / "a.png")
+    Image.fromarray((clean * 0.5).astype(np.uint8)).save(pairs / "input" / "a.png")
+    val = HeldOutPairs(path=str(pairs), size=32)
+    assert len(val) == 1 and val[0]["images"].shape == (3, 32, 32) and val.meta[0]["degradation"] == "unknown"
+    assert val[0]["images"].mean() < val[0]["reference"].mean()
