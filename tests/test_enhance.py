@@ -377,3 +377,21 @@ def test_training_images_from_a_folder_or_shards_and_paired_validation_folder(tm
     val = HeldOutPairs(path=str(pairs), size=32)
     assert len(val) == 1 and val[0]["images"].shape == (3, 32, 32) and val.meta[0]["degradation"] == "unknown"
     assert val[0]["images"].mean() < val[0]["reference"].mean()
+
+
+@pytest.mark.integration
+def test_torch_threads_apply_while_fitting_and_are_restored(enhance_cfg, monkeypatch):
+    from iqa.cli.train import run
+    from iqa.modules.enhance import EnhanceModule
+
+    before = torch.get_num_threads()
+    seen = []
+    original = EnhanceModule.training_step
+
+    def spy(self, batch, batch_idx):
+        seen.append(torch.get_num_threads())
+        return original(self, batch, batch_idx)
+
+    monkeypatch.setattr(EnhanceModule, "training_step", spy)
+    run(enhance_cfg("stage.torch_threads=1", "stage.max_steps=2"))
+    assert seen == [1, 1] and torch.get_num_threads() == before

@@ -53,11 +53,6 @@ def build_enhance(cfg: DictConfig):
 
     stage = cfg.stage
     quality_ckpt = check_quality_ckpt(stage.quality_ckpt)
-    threads = stage.get("torch_threads")
-    if threads:  # intra-op threads of this process (null: torch's default, one per core)
-        import torch
-
-        torch.set_num_threads(int(threads))
     enhancer = instantiate_node(cfg.enhancer)
     objective = instantiate_node(stage.objective)  # loads the quality model: wrong stage, unknown attribute... fail here
     if stage.init:
@@ -70,7 +65,8 @@ def build_enhance(cfg: DictConfig):
     check_resume(cfg, dict(enhancer.config), quality_ckpt)
     datamodule = instantiate_node(stage.datamodule)
     datamodule.prepare()
-    module = instantiate_node(stage.module, net=enhancer, loss=objective, optimizer=instantiate_node(stage.optimizer))
+    module = instantiate_node(stage.module, net=enhancer, loss=objective, optimizer=instantiate_node(stage.optimizer),
+                              torch_threads=stage.get("torch_threads"))
     module.hparams["enhancer"] = dict(enhancer.config)
     module.hparams["data"] = to_plain(stage.data)
     val = len(datamodule.val_set) if datamodule.val_set is not None else 0

@@ -32,8 +32,11 @@ log = logging.getLogger(__name__)
 class EnhanceModule(StageModule):
     """Enhancer (``net``) trained against :class:`~iqa.enhancement.objective.EnhancementObjective` (``loss``)."""
 
-    def __init__(self, *args: Any, grid_images: int = 8, quality_ckpt: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, grid_images: int = 8, quality_ckpt: str | None = None, torch_threads: int | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.torch_threads = int(torch_threads) if torch_threads else None
+        self._threads_before: int | None = None
         self.save_hyperparameters(ignore=["net", "loss", "optimizer"])
         self.grid_images = int(grid_images)
         self.quality_ckpt = quality_ckpt
@@ -44,6 +47,17 @@ class EnhanceModule(StageModule):
         # The frozen quality network is in eval mode on purpose (see QualityLoss.train).
         warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start of training")
         self._val: list[dict[str, torch.Tensor]] = []
+
+    # -- compute threads while fitting (stage.torch_threads), restored afterwards ---------------------
+    def on_fit_start(self) -> None:
+        if self.torch_threads:
+            self._threads_before = torch.get_num_threads()
+            torch.set_num_threads(self.torch_threads)
+
+    def on_fit_end(self) -> None:
+        if self._threads_before is not None:
+            torch.set_num_threads(self._threads_before)
+            self._threads_before = None
 
     # -- optimisation: the enhancer's parameters only ------------------------------------------
     def configure_optimizers(self):
