@@ -7,6 +7,10 @@ torch nor Lightning nor Hydra; each function pulls in only what it needs):
     A :class:`~iqa.inference.QualityModel`; ``.score(paths_or_tensors)`` gives
     quality (on the fine-tuning dataset's MOS scale) and the five attribute
     scores. Scoring never imports Lightning or Hydra.
+``iqa.QualityLoss(ckpt, quality=1.0, attributes={"brightness": "raise"})``
+    A checkpoint as a differentiable loss, lower is better (also
+    ``iqa.load(ckpt).as_loss(...)``): frozen network, gradients to the input
+    only, preprocessing that matches ``score()`` (:mod:`iqa.quality_loss`).
 ``iqa.evaluate(checkpoints, datasets)``
     SRCC / PLCC / KRCC of checkpoints on test sets, as ``evaluate.py`` computes
     them, without Hydra (:mod:`iqa.evaluation`).
@@ -37,6 +41,7 @@ __version__ = "0.1.0"
 #: Public name -> the module defining it, imported on first use.
 _LAZY = {
     "load": "iqa.inference",
+    "QualityLoss": "iqa.quality_loss",
     "evaluate": "iqa.evaluation",
     "read_labels": "iqa.data.label_sets",
     "open_dataset": "iqa.data.catalog",

@@ -156,6 +156,9 @@ def meta_from_hparams(hparams: Mapping[str, Any], source: str = "checkpoint") ->
     hparams = dict(hparams or {})
     config = hparams.get("net_config")
     if not config:
+        if hparams.get("enhancer"):
+            raise UserError(f"{source} is an enhancer checkpoint (stage=enhance), not a quality model; "
+                            f"apply it with `iqa enhance`, or pass a fine-tuned checkpoint")
         raise UserError(f"{source} is not an attiqa checkpoint (no net_config / state_dict)")
     low, high = hparams.get("mos_range") or (0.0, 1.0)
     size = hparams.get("image_size")

@@ -366,6 +366,20 @@ class QualityModel:
         return frame
 
 
+    def as_loss(self, quality: float = 1.0, attributes: dict[str, Any] | None = None, resize: bool = True,
+                quantise: bool = False):
+        """This model as a differentiable loss (lower is better): a :class:`~iqa.quality_loss.QualityLoss`.
+
+        ``quality``: weight of ``1 - quality_norm``; ``attributes``: ``{name: "raise" | "lower" |
+        <target percentile> | {"direction"/"target", "weight"}}``. The network is frozen and kept in
+        eval mode; gradients reach only the input. ``resize=True`` preprocesses as :meth:`score`
+        does for files; ``quantise`` rounds to 8 bits as a saved image is (straight-through).
+        """
+        from iqa.quality_loss import QualityLoss
+
+        return QualityLoss(self, quality=quality, attributes=attributes, resize=resize, quantise=quantise)
+
+
 def load(
     ckpt: str | os.PathLike,
     image_size: int | None = None,

@@ -55,8 +55,11 @@ class IQANet(nn.Module):
         return {"backbone": self.backbone_name, "attributes": list(self.attributes), "drop_rate": self.drop_rate}
 
     def normalise(self, images: torch.Tensor) -> torch.Tensor:
-        x = images.float().div_(255.0) if images.dtype == torch.uint8 else images.float()
-        x = (x - self.mean) / self.std
+        if images.dtype == torch.uint8:
+            x = images.float().div_(255.0)
+        else:  # float64 stays float64 (exact gradient checks); every other float type computes in float32
+            x = images if images.dtype == torch.float64 else images.float()
+        x = (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return x

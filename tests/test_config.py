@@ -13,7 +13,7 @@ pytestmark = pytest.mark.integration
 
 PRIMARIES = {
     "label": ["teacher", "prompts", "data", "trainer", "logger", "experiment"],
-    "train": ["teacher", "prompts", "data", "backbone", "loss", "stage", "trainer", "callbacks", "logger", "experiment"],
+    "train": ["teacher", "prompts", "data", "backbone", "enhancer", "loss", "stage", "trainer", "callbacks", "logger", "experiment"],
     "evaluate": ["data", "trainer", "logger", "experiment"],
 }
 REQUIRED = {
@@ -30,7 +30,11 @@ def choices(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
 
 
-CASES = [(primary, group, choice) for primary, groups in PRIMARIES.items() for group in groups for choice in choices(group)]
+#: Experiments that select train.py's own groups (stage=enhance, its enhancer): they compose with train.py only.
+TRAIN_ONLY_EXPERIMENTS = {"demo_enhance"}
+
+CASES = [(primary, group, choice) for primary, groups in PRIMARIES.items() for group in groups for choice in choices(group)
+         if not (group == "experiment" and choice in TRAIN_ONLY_EXPERIMENTS and primary != "train")]
 
 
 @pytest.mark.parametrize("primary,group,choice", CASES, ids=[f"{p}:{g}={c}" for p, g, c in CASES])
@@ -43,7 +47,10 @@ def test_every_choice_composes(compose, primary, group, choice):
     assert node is not None
     if group == "stage":  # the ridge probe is a linear probe with another head (same run name and metadata)
         assert cfg.stage.name == {"ridge_probe": "linear_probe"}.get(choice, choice)
-        assert cfg.loss.name == ("ranking" if choice == "pretrain" else "regression")
+        if choice == "enhance":  # its objective is stage.objective (the attiqa loss); the loss group is left as it was
+            assert cfg.stage.objective._target_.endswith("EnhancementObjective")
+        else:
+            assert cfg.loss.name == ("ranking" if choice == "pretrain" else "regression")
     if group == "teacher":
         assert cfg.teacher._target_.startswith("iqa.teachers.")
         assert cfg.teacher.label_set  # resolves
@@ -170,6 +177,10 @@ def build_choice(compose, group: str, choice: str, tmp_path: Path) -> list:
         return [logger] if logger else []
     if group == "callbacks":
         return instantiate_list(compose("train", [*base, *selected]).callbacks)
+    if group == "enhancer":
+        return [instantiate_node(compose("train", [*base, *selected]).enhancer)]
+    if group == "stage" and choice == "enhance" or group == "experiment" and choice in TRAIN_ONLY_EXPERIMENTS:
+        return build_enhance_stage(compose, [*base, *selected], tmp_path)
     if group == "experiment":
         cfg = compose("train", [*base, *selected])
         net = instantiate_node(cfg.net)
@@ -189,6 +200,27 @@ def build_choice(compose, group: str, choice: str, tmp_path: Path) -> list:
     module = instantiate_node(cfg.stage.module, net=net, loss=loss, optimizer=instantiate_node(cfg.stage.optimizer), **scale)
     datamodule = instantiate_node(cfg.stage.datamodule, **({"attributes": ATTRIBUTES} if pretrain else {}))
     return [net, loss, module, datamodule]
+
+
+def build_enhance_stage(compose, overrides: list[str], tmp_path: Path) -> list:
+    """stage=enhance against a tiny quality checkpoint: enhancer, objective, module, datamodule and trainer."""
+    import torch
+
+    from iqa.config import instantiate_list, instantiate_node
+    from iqa.inference import export_checkpoint
+    from iqa.models import IQANet
+
+    torch.manual_seed(0)
+    ckpt = export_checkpoint(IQANet(backbone="test_efficientnet", weights="none"), tmp_path / "quality.ckpt", stage="finetune",
+                             init="pretrain.ckpt", attributes_trained=True, image_size=32)
+    cfg = compose("train", [*overrides, f"stage.quality_ckpt={ckpt}", "~stage.objective.attributes",
+                            "+stage.objective.attributes={brightness: raise}"])
+    enhancer = instantiate_node(cfg.enhancer)
+    objective = instantiate_node(cfg.stage.objective)
+    module = instantiate_node(cfg.stage.module, net=enhancer, loss=objective, optimizer=instantiate_node(cfg.stage.optimizer))
+    datamodule = instantiate_node(cfg.stage.datamodule)
+    trainer = instantiate_node(cfg.trainer, drop=(), logger=False, callbacks=instantiate_list(cfg.callbacks))
+    return [enhancer, objective, module, datamodule, trainer]
 
 
 INSTANCES = [(group, choice) for group in ALL_GROUPS for choice in choices(group)]
@@ -211,6 +243,9 @@ def test_every_choice_instantiates(compose, group, choice, tmp_path, monkeypatch
         ("stage", "ridge_probe"): ["IQANet", "RegressionLoss", "RidgeProbeModule", "IQADataModule"],
         ("callbacks", "default"): ["ModelCheckpoint", "ThroughputCallback", "LearningRateMonitor", "TQDMProgressBar"],
         ("experiment", "demo"): ["IQANet", "Trainer", "ClassicalTeacher"],
+        ("enhancer", "zero_dce"): ["CurveEstimator"], ("enhancer", "unet"): ["SmallUNet"],
+        ("stage", "enhance"): ["CurveEstimator", "EnhancementObjective", "EnhanceModule", "EnhanceDataModule", "Trainer"],
+        ("experiment", "demo_enhance"): ["CurveEstimator", "EnhancementObjective", "EnhanceModule", "EnhanceDataModule", "Trainer"],
     }
     if (group, choice) in expected:
         assert names == expected[(group, choice)]

@@ -3,6 +3,7 @@
     iqa score PATH... [--ckpt CKPT] [--batch-size N] --out scores.csv
     iqa rank DIR_A DIR_B... [--ckpt CKPT] [--out DIR]   rank groups of images, with CIs
     iqa demo     [overrides]            the offline demo, end to end
+    iqa enhance PATH... --ckpt enhancer.ckpt --out OUTDIR
     iqa label    <hydra overrides>      same as python label.py ...
     iqa train    <hydra overrides>      same as python train.py ...
     iqa evaluate <hydra overrides>      same as python evaluate.py ...
@@ -23,6 +24,7 @@ commands:
   score           score images (files or folders) with a trained checkpoint -> CSV   (iqa score --help)
   rank            rank groups of images (one folder per generator) with CIs          (iqa rank --help)
   demo            the offline demo: label -> pretrain -> fine-tune x2 -> evaluate   (iqa demo --help)
+  enhance         enhance images with a trained enhancer (stage=enhance), same size and format   (iqa enhance --help)
   label           pseudo-label a corpus            (Hydra overrides, as python label.py)
   train           pretrain / fine-tune / probe     (Hydra overrides, as python train.py)
   evaluate        cross-dataset evaluation         (Hydra overrides, as python evaluate.py)
@@ -103,6 +105,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from iqa.demo import main as demo_main
 
         return demo_main(rest)
+    if command == "enhance":
+        from iqa.cli.enhance import main as enhance_main
+
+        return enhance_main(rest)
     if command in HYDRA_COMMANDS:
         return _hydra(command, rest)
     from iqa.errors import suggest

@@ -1,4 +1,4 @@
-"""train.py: pretraining (stage=pretrain), fine-tuning (stage=finetune), linear and ridge probing.
+"""train.py: pretraining (stage=pretrain), fine-tuning (stage=finetune), linear and ridge probing, enhancement (stage=enhance).
 
 Every object of a run is built from its config node: the student from ``net``
 (:func:`iqa.models.build_student`), ``stage.datamodule``, ``loss``,
@@ -29,7 +29,7 @@ from iqa.models import IQANet
 
 log = logging.getLogger("iqa.train")
 
-STAGES = ("pretrain", "finetune", "linear_probe")
+STAGES = ("pretrain", "finetune", "linear_probe", "enhance")
 
 
 def apply_stage_alias(cfg: DictConfig) -> None:
@@ -200,13 +200,20 @@ def fit(cfg: DictConfig, extra_callbacks: list) -> dict[str, Any]:
         raise UserError(f"unknown stage '{cfg.stage.name}'; valid: {', '.join(STAGES)}")
     apply_stage_alias(cfg)
     run_dir = setup_run(cfg)
-    prepare_data(cfg.data)
-    init = None if cfg.net.init is None else str(cfg.net.init)
-    net = instantiate_node(cfg.net)
-    module, datamodule = (build_pretrain if cfg.stage.name == "pretrain" else build_finetune)(cfg, net)
-    # Scoring a pretrain checkpoint resizes images as its teacher (and so its training crops) saw them.
-    image_size = datamodule.manifest["teacher"]["image_size"] if cfg.stage.name == "pretrain" else cfg.data.iqa.image_size
-    stamp_run(module.hparams, stage=cfg.stage.name, init=init, data=cfg.data.name, image_size=image_size)
+    enhance = cfg.stage.name == "enhance"
+    if enhance:  # an enhancer against a frozen quality checkpoint: no student, no MOS dataset
+        from iqa.enhancement.stage import build_enhance
+
+        init = None if cfg.stage.init is None else str(cfg.stage.init)
+        module, datamodule = build_enhance(cfg)
+    else:
+        prepare_data(cfg.data)
+        init = None if cfg.net.init is None else str(cfg.net.init)
+        net = instantiate_node(cfg.net)
+        module, datamodule = (build_pretrain if cfg.stage.name == "pretrain" else build_finetune)(cfg, net)
+        # Scoring a pretrain checkpoint resizes images as its teacher (and so its training crops) saw them.
+        image_size = datamodule.manifest["teacher"]["image_size"] if cfg.stage.name == "pretrain" else cfg.data.iqa.image_size
+        stamp_run(module.hparams, stage=cfg.stage.name, init=init, data=cfg.data.name, image_size=image_size)
 
     has_val = bool(datamodule.val_dataloader()) if cfg.stage.name != "pretrain" else datamodule.val_stream is not None
     no_val = {}
@@ -239,6 +246,11 @@ def fit(cfg: DictConfig, extra_callbacks: list) -> dict[str, Any]:
         "world_size": int(trainer.world_size),
         "seconds": round(time.perf_counter() - started, 1),
     }
+    if enhance and trainer.is_global_zero:
+        from iqa.modules.enhance import final_report
+
+        summary["validation"] = final_report(module, datamodule, run_dir)
+        summary["skipped"] = {"unreadable": int(module.skipped_images)} if module.skipped_images else {}
     close_logger(logger)
     if trainer.is_global_zero:
         atomic_write_json(run_dir / "summary.json", summary)

@@ -1,0 +1,305 @@
+"""Data for ``stage=enhance``: unpaired degraded training crops, and held-out degraded images with references.
+
+Training is **unpaired**: the enhancer only ever sees degraded images, never what they should look like.
+``train.source`` chooses where they come from:
+
+* ``photos`` (default): the scikit-image photos embedded with the package (:mod:`iqa.data.synthetic`),
+  random crops degraded on the fly by one of ``train.degradations`` (:mod:`iqa.distortions`) at a random
+  level in ``train.levels``: darkened, low-contrast, desaturated, noisy;
+* ``folder``: every image below ``train.path`` (already degraded, e.g. real low-light photos; set
+  ``train.degrade: true`` to degrade clean photos on the fly instead);
+* ``shards``: the images inside WebDataset tar shards matching ``train.path``.
+
+Validation is **paired**: held-out photos the enhancer never trains on (``val.photos``), each degraded by
+every one of ``val.degradations`` at ``val.level``, with the clean crop as reference; or a folder
+``val.path`` holding ``input/`` and ``reference/`` images of the same names.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+
+from iqa import distortions
+from iqa.data.corpus import expand_shard_patterns
+from iqa.data.images import IMAGE_EXTENSIONS, SkipImage, decode_rgb, folder_files
+from iqa.errors import UserError, suggest
+
+#: Degradations training and validation draw from by default, and the attribute each lowers or raises.
+DEFAULT_DEGRADATIONS = ("darken", "contrast_decrease", "saturation_decrease", "gaussian_noise")
+#: Photos the enhancer trains on (colour and grey), and the held-out ones it is validated on (never trained on).
+TRAIN_PHOTOS = ("coffee", "astronaut", "rocket", "immunohistochemistry", "retina", "camera", "brick", "grass", "gravel",
+                "clock", "coins", "hubble_deep_field")
+VAL_PHOTOS = ("chelsea", "motorcycle")
+SOURCES = ("photos", "folder", "shards")
+
+
+def intended_change(degradation: str) -> tuple[str, int] | None:
+    """``(attribute, +1 | -1)``: which way an enhancer should move the attribute a degradation moved; None if unknown."""
+    if degradation not in distortions.DISTORTION_ATTRIBUTE:
+        return None
+    attribute, sign = distortions.DISTORTION_ATTRIBUTE[degradation]
+    return attribute, -sign
+
+
+def check_degradations(names: Sequence[str], where: str) -> list[str]:
+    names = [str(n) for n in names]
+    for name in names:
+        if name not in distortions.DISTORTIONS:
+            raise UserError(f"{where}: unknown degradation '{name}'{suggest(name, distortions.DISTORTIONS)}; "
+                            f"valid: {', '.join(distortions.DISTORTIONS)}")
+    if not names:
+        raise UserError(f"{where}: no degradations")
+    return names
+
+
+def _resize_short(image: np.ndarray, size: int) -> np.ndarray:
+    height, width = image.shape[:2]
+    scale = size / min(height, width)
+    new = (max(size, round(width * scale)), max(size, round(height * scale)))
+    if new == (width, height):
+        return image
+    return distortions.to_float(np.asarray(Image.fromarray(distortions.to_uint8(image)).resize(new, Image.LANCZOS)))
+
+
+def _to_tensor(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float()
+
+
+def _shard_images(patterns: Any) -> list[tuple[str, int, int, str]]:
+    """``(shard, offset, size, member)`` of every image member in the shards."""
+    shards = expand_shard_patterns(patterns)
+    if not shards or not all(os.path.isfile(s) for s in shards):
+        raise UserError(f"stage.data.train: no shards found at {patterns}")
+    found = []
+    for shard in shards:
+        with tarfile.open(shard, "r:") as tar:
+            found += [(shard, m.offset_data, m.size, m.name) for m in tar if m.isreg() and m.name.lower().endswith(IMAGE_EXTENSIONS)]
+    return found
+
+
+class DegradedCrops(Dataset):
+    """``length`` random ``crop_size`` crops of degraded training images (see the module docstring)."""
+
+    def __init__(
+        self,
+        source: str = "photos",
+        path: Any = None,
+        photos: Sequence[str] | None = TRAIN_PHOTOS,
+        degrade: bool | None = None,
+        degradations: Sequence[str] = DEFAULT_DEGRADATIONS,
+        levels: Sequence[int] = (1, 5),
+        photo_size: int = 256,
+        crop_size: int = 128,
+        length: int = 1000,
+    ) -> None:
+        if source not in SOURCES:
+            raise UserError(f"stage.data.train.source: unknown source '{source}'{suggest(str(source), SOURCES)}; "
+                            f"valid: {', '.join(SOURCES)}")
+        self.source = source
+        self.degrade = source == "photos" if degrade is None else bool(degrade)
+        self.degradations = check_degradations(degradations, "stage.data.train.degradations")
+        lo, hi = (int(levels[0]), int(levels[-1])) if isinstance(levels, Sequence) else (int(levels), int(levels))
+        if not 1 <= lo <= hi <= distortions.NUM_LEVELS:
+            raise UserError(f"stage.data.train.levels: expected [low, high] within 1..{distortions.NUM_LEVELS}, got {list(levels)}")
+        self.levels = (lo, hi)
+        self.photo_size, self.crop_size, self.length = int(photo_size), int(crop_size), int(length)
+        if self.crop_size > self.photo_size:
+            raise UserError(f"stage.crop_size={self.crop_size} exceeds stage.data.train.photo_size={self.photo_size}")
+        self.photos: list[np.ndarray] = []
+        self.files: list[Any] = []
+        if source == "photos":
+            from iqa.data.synthetic import load_reference
+
+            photos = list(photos or TRAIN_PHOTOS)
+            unknown = [p for p in photos if p in VAL_PHOTOS]
+            if unknown:
+                raise UserError(f"stage.data.train.photos: {unknown} are held out for validation; train on others")
+            self.photos = [_resize_short(load_reference(str(p)), self.photo_size) for p in photos]
+        elif source == "folder":
+            if not path or not Path(str(path)).is_dir():
+                raise UserError(f"stage.data.train.path: folder not found: {path}")
+            self.files = folder_files(str(path))
+        else:
+            self.files = _shard_images(path)
+        if not (self.photos or self.files):
+            raise UserError(f"stage.data.train: no training images ({source} {path or ''})")
+
+    def __len__(self) -> int:
+        return self.length
+
+    def _image(self, rng: np.random.Generator) -> np.ndarray:
+        if self.photos:
+            return self.photos[int(rng.integers(len(self.photos)))]
+        item = self.files[int(rng.integers(len(self.files)))]
+        if isinstance(item, tuple):
+            shard, offset, size, member = item
+            with open(shard, "rb") as handle:
+                handle.seek(offset)
+                data, name = handle.read(size), f"{shard}:{member}"
+        else:
+            data, name = Path(item).read_bytes(), item
+        try:
+            image = decode_rgb(data, draft_size=self.photo_size)
+        except SkipImage as exc:
+            raise SkipImage(f"{name}: {exc}") from None
+        return _resize_short(distortions.to_float(np.asarray(image)), self.photo_size)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        # Drawn from torch's generator, which Lightning seeds per worker: a run's crops are reproducible from its seed.
+        rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
+        try:
+            image = self._image(rng)
+        except (SkipImage, OSError) as exc:
+            return {"skip": str(exc)}
+        height, width = image.shape[:2]
+        side = min(self.crop_size, height, width)
+        top, left = int(rng.integers(0, height - side + 1)), int(rng.integers(0, width - side + 1))
+        crop = image[top : top + side, left : left + side]
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        if side != self.crop_size:
+            crop = _resize_short(np.ascontiguousarray(crop), self.crop_size)[: self.crop_size, : self.crop_size]
+        crop = np.ascontiguousarray(crop, dtype=np.float32)
+        if self.degrade:
+            name = self.degradations[int(rng.integers(len(self.degradations)))]
+            crop = distortions.apply(crop, name, int(rng.integers(self.levels[0], self.levels[1] + 1)), rng)
+        return {"images": _to_tensor(crop)}
+
+
+class HeldOutPairs(Dataset):
+    """Degraded held-out images with their clean references; ``meta[i]`` says what was done to image ``i``."""
+
+    def __init__(
+        self,
+        photos: Sequence[str] | None = VAL_PHOTOS,
+        path: str | None = None,
+        degradations: Sequence[str] = DEFAULT_DEGRADATIONS,
+        level: int = 3,
+        size: int = 128,
+        crops: int = 2,
+    ) -> None:
+        self.size = int(size)
+        self.inputs: list[torch.Tensor] = []
+        self.references: list[torch.Tensor] = []
+        self.meta: list[dict[str, Any]] = []
+        if path:
+            self._from_folder(Path(str(path)))
+            return
+        from iqa.data.synthetic import load_reference, reference_crops
+
+        names = check_degradations(degradations, "stage.data.val.degradations")
+        level = int(level)
+        if not 1 <= level <= distortions.NUM_LEVELS:
+            raise UserError(f"stage.data.val.level must lie in 1..{distortions.NUM_LEVELS}, got {level}")
+        for photo in photos or VAL_PHOTOS:
+            for index, crop in enumerate(reference_crops(load_reference(str(photo)), self.size, int(crops))):
+                crop = distortions.to_float(distortions.to_uint8(crop))  # on the 8-bit grid, like a saved reference
+                for name in names:
+                    rng = np.random.default_rng(zlib.crc32(f"{photo}/{index}/{name}/{level}".encode()))
+                    degraded = distortions.to_float(distortions.to_uint8(distortions.apply(crop, name, level, rng)))
+                    self.inputs.append(_to_tensor(degraded))
+                    self.references.append(_to_tensor(crop))
+                    self.meta.append({"key": f"{photo}-c{index}-{name}-{level}", "photo": str(photo), "degradation": name,
+                                      "level": level})
+
+    def _from_folder(self, root: Path) -> None:
+        inputs, references = root / "input", root / "reference"
+        if not inputs.is_dir() or not references.is_dir():
+            raise UserError(f"stage.data.val.path: expected {root}/input and {root}/reference (same file names)")
+        for path in sorted(inputs.iterdir()):
+            partner = references / path.name
+            if path.name.startswith(".") or not partner.is_file():
+                continue
+            try:
+                pair = [distortions.to_float(np.asarray(decode_rgb(p.read_bytes()))) for p in (path, partner)]
+            except (SkipImage, OSError):
+                continue
+            if pair[0].shape != pair[1].shape:
+                raise UserError(f"stage.data.val.path: {path.name} and its reference differ in size")
+            crops = []
+            for image in pair:
+                image = _resize_short(image, self.size)
+                top, left = (image.shape[0] - self.size) // 2, (image.shape[1] - self.size) // 2
+                crops.append(_to_tensor(np.ascontiguousarray(image[top : top + self.size, left : left + self.size])))
+            self.inputs.append(crops[0])
+            self.references.append(crops[1])
+            self.meta.append({"key": path.stem, "photo": path.stem, "degradation": "unknown", "level": 0})
+        if not self.inputs:
+            raise UserError(f"stage.data.val.path: no readable input/reference pairs in {root}")
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return {"images": self.inputs[index], "reference": self.references[index], "index": index}
+
+
+def skip_collate(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stack the readable items; the reasons for the others travel with the batch."""
+    good = [item for item in items if "skip" not in item]
+    batch: dict[str, Any] = {"skipped_items": [item["skip"] for item in items if "skip" in item]}
+    for key in ("images", "reference", "index"):
+        if good and key in good[0]:
+            batch[key] = torch.stack([torch.as_tensor(item[key]) for item in good])
+    return batch
+
+
+class EnhanceDataModule(pl.LightningDataModule):
+    """Unpaired degraded training crops and paired held-out validation images (``stage.data``)."""
+
+    def __init__(self, train: dict[str, Any], val: dict[str, Any] | None, batch_size: int = 8, crop_size: int = 128,
+                 num_workers: int = 0, steps_per_epoch: int = 100) -> None:
+        super().__init__()
+        self.train_config, self.val_config = dict(train or {}), dict(val or {}) if val else None
+        self.batch_size, self.crop_size = int(batch_size), int(crop_size)
+        self.num_workers, self.steps_per_epoch = int(num_workers), int(steps_per_epoch)
+        self.train_set: DegradedCrops | None = None
+        self.val_set: HeldOutPairs | None = None
+
+    def prepare(self) -> None:
+        """Build both datasets now, so a bad path or name fails before the trainer starts."""
+        if self.train_set is None:
+            self.train_set = DegradedCrops(**self.train_config, crop_size=self.crop_size, length=self.steps_per_epoch * self.batch_size)
+        if self.val_set is None and self.val_config is not None:
+            self.val_set = HeldOutPairs(**self.val_config)
+
+    def setup(self, stage: str | None = None) -> None:
+        self.prepare()
+
+    def train_dataloader(self) -> DataLoader:
+        self.prepare()
+        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=False, num_workers=self.num_workers,
+                          collate_fn=skip_collate, drop_last=True, persistent_workers=self.num_workers > 0)
+
+    def val_dataloader(self) -> DataLoader | list:
+        self.prepare()
+        if self.val_set is None:
+            return []
+        return DataLoader(self.val_set, batch_size=max(1, self.batch_size), shuffle=False, num_workers=0, collate_fn=skip_collate)
+
+
+def png_bytes(image: torch.Tensor) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(to_uint8_image(image)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def to_uint8_image(image: torch.Tensor) -> np.ndarray:
+    """float ``[3, H, W]`` (0..1) -> uint8 ``H x W x 3``."""
+    return (image.detach().float().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy())
+
+
+__all__ = ["DEFAULT_DEGRADATIONS", "SOURCES", "TRAIN_PHOTOS", "VAL_PHOTOS", "DegradedCrops", "EnhanceDataModule", "HeldOutPairs",
+           "intended_change", "skip_collate", "to_uint8_image"]

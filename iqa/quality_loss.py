@@ -1,0 +1,388 @@
+"""attiqa as a differentiable objective: :class:`QualityLoss`, lower is better.
+
+``iqa.QualityLoss(ckpt, quality=1.0, attributes={"brightness": "raise"})`` or
+``iqa.load(ckpt).as_loss(...)`` wraps a trained checkpoint as a
+``torch.nn.Module`` whose value an image-to-image model (an enhancer, a
+restorer) can minimise:
+
+* **Direction is explicit.** Every term is a loss (lower is better). The
+  quality term is ``1 - quality_norm`` (``quality_norm`` is the 0..1 quality
+  ``score()`` reports, 1 best); an attribute term says which way it wants the
+  attribute to move (``raise``, ``lower``) or which percentile it aims at.
+* **The IQA network is frozen.** Its parameters never require a gradient and
+  it stays in eval mode whatever ``.train()`` is called with (batch-norm
+  statistics never drift), so gradients reach only the input image (and
+  through it, whatever produced the image).
+* **Preprocessing is differentiable and matches** :meth:`QualityModel.score`
+  on files: the short side is resized to the checkpoint's ``image_size``
+  (PIL's bicubic weights, the long side capped at ``max_side``), then
+  centre-cropped or tiled as the :class:`~iqa.data.records.View` says, and
+  normalised by the network itself. Pass ``resize=False`` to use tensors as
+  given, as ``score()`` does for tensors.
+
+Terms (each with a weight; weights of 0 are dropped):
+
+============================  ================================================================
+term                          value per image (lower is better)
+============================  ================================================================
+``quality``                   ``1 - quality_norm``
+attribute ``raise``           ``1 - percentile / 100`` with a calibrated checkpoint, else ``-raw``
+attribute ``lower``           ``percentile / 100`` with a calibrated checkpoint, else ``+raw``
+attribute ``target: P``       ``((percentile - P) / 100) ** 2`` (needs a calibration)
+============================  ================================================================
+
+``percentile`` is the attribute's position among the checkpoint's
+calibration images (the ``<attribute>_percentile`` column of ``score()``),
+made differentiable by linear interpolation between its quantiles and
+extended linearly beyond the 0th and 100th percentiles, so that the gradient
+never vanishes on images outside the reference range (``score()`` clips the
+reported value to 0..100 instead). Raw attribute scores are relative and
+unbounded; the percentile form gives every attribute the same scale.
+
+The total is the weighted sum of the terms, averaged over the batch.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from iqa.data.records import View
+from iqa.errors import UserError, suggest
+
+#: The directions an attribute term can ask for.
+DIRECTIONS = ("raise", "lower")
+
+
+@dataclass(frozen=True)
+class AttributeTerm:
+    """One attribute's part of the loss: ``direction`` (raise | lower) or a ``target`` percentile, and a weight."""
+
+    name: str
+    weight: float = 1.0
+    direction: str | None = None
+    target: float | None = None
+
+    def describe(self) -> str:
+        goal = self.direction if self.target is None else f"toward percentile {self.target:g}"
+        return f"{self.name} {goal} (weight {self.weight:g})"
+
+
+def parse_attribute_terms(spec: Mapping[str, Any] | None, known: tuple[str, ...]) -> list[AttributeTerm]:
+    """Attribute terms from config: ``{name: raise | lower | <percentile> | {direction|target, weight}}``.
+
+    An unknown attribute, direction or key is a one-line :class:`UserError`.
+    """
+    terms: list[AttributeTerm] = []
+    for name, value in dict(spec or {}).items():
+        name = str(name)
+        if name not in known:
+            raise UserError(f"unknown attribute '{name}' in the quality loss{suggest(name, known)}; "
+                            f"this checkpoint has: {', '.join(known)}")
+        if value is None:
+            continue
+        if isinstance(value, Mapping):
+            extra = sorted(set(value) - {"direction", "target", "weight"})
+            if extra:
+                raise UserError(f"quality loss attribute '{name}': unknown key(s) {extra}; valid: direction, target, weight")
+            direction, target, weight = value.get("direction"), value.get("target"), value.get("weight", 1.0)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            direction, target, weight = None, value, 1.0
+        else:
+            direction, target, weight = value, None, 1.0
+        if (direction is None) == (target is None):
+            raise UserError(f"quality loss attribute '{name}': give either a direction ({' | '.join(DIRECTIONS)}) "
+                            f"or a target percentile (0..100), got {value!r}")
+        if direction is not None and str(direction) not in DIRECTIONS:
+            raise UserError(f"quality loss attribute '{name}': unknown direction '{direction}'{suggest(str(direction), DIRECTIONS)}; "
+                            f"valid: {', '.join(DIRECTIONS)} or a target percentile")
+        if target is not None:
+            try:
+                target = float(target)
+            except (TypeError, ValueError):
+                raise UserError(f"quality loss attribute '{name}': target must be a percentile (0..100), got {target!r}") from None
+            if not 0.0 <= target <= 100.0:
+                raise UserError(f"quality loss attribute '{name}': target percentile must lie in 0..100, got {target:g}")
+        try:
+            weight = float(weight)
+        except (TypeError, ValueError):
+            raise UserError(f"quality loss attribute '{name}': weight must be a number, got {weight!r}") from None
+        if weight < 0:
+            raise UserError(f"quality loss attribute '{name}': weight must be >= 0 (the direction says which way), got {weight:g}")
+        if weight > 0:
+            terms.append(AttributeTerm(name, weight, None if direction is None else str(direction), target))
+    return terms
+
+
+def _bicubic(x: torch.Tensor) -> torch.Tensor:
+    """PIL's bicubic kernel (Keys, a = -0.5)."""
+    a = -0.5
+    x = x.abs()
+    near = ((a + 2) * x - (a + 3)) * x * x + 1
+    far = (((x - 5) * x + 8) * x - 4) * a
+    return torch.where(x < 1, near, torch.where(x < 2, far, torch.zeros_like(x)))
+
+
+@functools.lru_cache(maxsize=32)
+def resample_matrix(in_size: int, out_size: int) -> torch.Tensor:
+    """``[out, in]`` float64 weights of PIL's bicubic resampling along one axis (its coefficient rule, antialiased).
+
+    As PIL computes them: the kernel is stretched by the scale when shrinking, each output sample
+    takes the input samples within ``2 * scale`` of its centre, and each row is normalised to sum to 1.
+    """
+    scale = in_size / out_size
+    filterscale = max(scale, 1.0)
+    support = 2.0 * filterscale
+    weights = torch.zeros(out_size, in_size, dtype=torch.float64)
+    for out in range(out_size):
+        centre = (out + 0.5) * scale
+        lo = max(0, int(centre - support + 0.5))
+        hi = min(in_size, int(centre + support + 0.5))
+        taps = torch.arange(lo, hi, dtype=torch.float64)
+        w = _bicubic((taps - centre + 0.5) / filterscale)
+        total = w.sum()
+        weights[out, lo:hi] = w / total if total != 0 else w
+    return weights
+
+
+def quantise_8bit(x: torch.Tensor) -> torch.Tensor:
+    """Round 0..1 values to the 8-bit grid in the forward pass; the gradient passes straight through."""
+    return x + ((x * 255.0).round() / 255.0 - x).detach()
+
+
+def resize_like_pil(x: torch.Tensor, height: int, width: int, quantise: bool = False) -> torch.Tensor:
+    """Differentiable bicubic resize of ``[B, C, H, W]`` (0..1) as PIL does it for an 8-bit image: a horizontal
+    pass, then a vertical one, each with PIL's weights and clipped to 0..1 (with ``quantise``, also rounded
+    to 8 bits, straight-through: then the pixels are exactly PIL's)."""
+    for axis, size in ((-1, width), (-2, height)):
+        if x.shape[axis] == size:
+            continue
+        weights = resample_matrix(x.shape[axis], size).to(x.device, x.dtype)
+        x = torch.einsum("bchw,vw->bchv" if axis == -1 else "bchw,vh->bcvw", x, weights).clamp(0.0, 1.0)
+        if quantise:
+            x = quantise_8bit(x)
+    return x
+
+
+def differentiable_view(images: torch.Tensor, view: View, quantise: bool = False) -> torch.Tensor:
+    """``images`` (float ``[B, 3, H, W]`` in 0..1) as the network sees them under ``view``, differentiably.
+
+    Returns ``[B, 3, h, w]`` (resize, optionally centre-cropped) or ``[B * T, 3, S, S]`` (tiles, image-major).
+    The arithmetic mirrors :meth:`View.__call__` (which resizes decoded files with PIL): same target size,
+    same crop offsets and tile grid, and PIL's bicubic weights (:func:`resample_matrix`), clipped to 0..1 after
+    each pass as an 8-bit image is, and with ``quantise`` rounded to 8 bits after each pass: the network then
+    sees exactly the pixels PIL produces. What it cannot mirror: PIL shrinks by an integer box filter first
+    when the scale exceeds 6 (``reducing_gap=3``), and large JPEG files are decoded at reduced size; there
+    the predictions differ slightly.
+    """
+    height, width = images.shape[-2:]
+    w, h = view.target_size(width, height)
+    x = images
+    if (w, h) != (width, height):
+        x = resize_like_pil(x, h, w, quantise)
+    if view.policy == "tiles":
+        side = min(view.tile, w, h)
+        tiles = [x[:, :, y : y + side, s : s + side] for y in View._starts(h, side) for s in View._starts(w, side)]
+        return torch.stack(tiles, dim=1).flatten(0, 1)
+    if view.crop_size:
+        side = min(int(view.crop_size), w, h)
+        left, top = (w - side) // 2, (h - side) // 2
+        x = x[:, :, top : top + side, left : left + side]
+    return x
+
+
+def _percentile_table(quantiles: list[float]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Unique quantile values and the mean percentile level of each (ties averaged, as ``score()`` does)."""
+    q = torch.tensor(quantiles, dtype=torch.float64)
+    levels = torch.linspace(0.0, 100.0, len(q), dtype=torch.float64)
+    unique, inverse = torch.unique(q, return_inverse=True)
+    sums = torch.zeros(len(unique), dtype=torch.float64).index_add_(0, inverse, levels)
+    counts = torch.zeros(len(unique), dtype=torch.float64).index_add_(0, inverse, torch.ones_like(levels))
+    return unique, sums / counts
+
+
+def soft_percentile(values: torch.Tensor, knots: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+    """Percentile of ``values`` by linear interpolation over ``(knots, levels)``, extended linearly outside.
+
+    Inside the knots it equals the percentile ``score()`` reports; outside it keeps the mean slope of the
+    whole table, so the gradient never vanishes.
+    """
+    knots = knots.to(values.device, values.dtype)
+    levels = levels.to(values.device, values.dtype)
+    if knots.numel() == 1:
+        return levels[0] + (values - knots[0])
+    slope = (levels[-1] - levels[0]) / (knots[-1] - knots[0])
+    index = torch.searchsorted(knots, values.detach().contiguous()).clamp(1, knots.numel() - 1)
+    lo_k, hi_k = knots[index - 1], knots[index]
+    lo_l, hi_l = levels[index - 1], levels[index]
+    inside = lo_l + (values - lo_k) * (hi_l - lo_l) / (hi_k - lo_k)
+    below = levels[0] + (values - knots[0]) * slope
+    above = levels[-1] + (values - knots[-1]) * slope
+    return torch.where(values < knots[0], below, torch.where(values > knots[-1], above, inside))
+
+
+def _at_least_float32(x: torch.Tensor) -> torch.Tensor:
+    """bf16/fp16 outputs (autocast) as float32; float64 kept (gradient checks)."""
+    return x if x.dtype == torch.float64 else x.float()
+
+
+class QualityLoss(nn.Module):
+    """A frozen attiqa checkpoint as a loss (lower is better); see the module docstring.
+
+    ``model``: a checkpoint path or a loaded :class:`~iqa.inference.QualityModel`.
+    ``quality``: weight of the quality term (0 leaves it out). ``attributes``:
+    ``{name: "raise" | "lower" | <target percentile> | {"direction"/"target", "weight"}}``.
+    ``resize``: match ``score()`` on files (resize to the checkpoint's view; default) or use
+    tensors as given (``False``, as ``score()`` does for tensors). ``image_size``: override the view's size.
+    ``channels_last``: run the network in channels-last memory layout (faster; the numbers are the same).
+    ``quantise``: round the input, and each resampling pass, to 8 bits as a saved and scored image is
+    (straight-through: the gradient is that of the unrounded function); the value then equals ``score()``
+    on the saved image to float precision. Off by default: the unrounded function is what an optimiser
+    should follow (its exact gradient; the values differ from ``score()`` by the 8-bit rounding only).
+
+    Inputs are float ``[B, 3, H, W]`` in 0..1 (uint8 is accepted, without a gradient).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        quality: float = 1.0,
+        attributes: Mapping[str, Any] | None = None,
+        resize: bool = True,
+        image_size: int | None = None,
+        channels_last: bool = True,
+        quantise: bool = False,
+    ) -> None:
+        super().__init__()
+        #: The checkpoint this loss was built from (empty when given a loaded model).
+        self.source = str(model) if isinstance(model, (str, os.PathLike)) else ""
+        if isinstance(model, (str, os.PathLike)):
+            from iqa.inference import load
+
+            model = load(model, image_size=image_size)
+        elif image_size is not None:
+            model.view = View(int(image_size), model.view.policy, model.view.crop_size, model.view.max_side)
+        self.view: View = model.view
+        self.resize = bool(resize)
+        self.quantise = bool(quantise)
+        self.scale = model.scale
+        self.attributes = tuple(model.attributes)
+        try:
+            self.quality_weight = float(quality or 0.0)
+        except (TypeError, ValueError):
+            raise UserError(f"quality loss: the quality weight must be a number, got {quality!r}") from None
+        if self.quality_weight < 0:
+            raise UserError(f"quality loss: the quality weight must be >= 0 (the term is already lower-is-better), got {quality}")
+        self.terms_config = parse_attribute_terms(attributes, self.attributes)
+        if self.quality_weight > 0 and not model.quality_trained:
+            raise UserError(
+                f"quality loss: the checkpoint is from stage={model.meta.stage}, whose quality head never saw a MOS; "
+                f"use a fine-tuned checkpoint (stage=finetune / linear_probe) or set the quality weight to 0"
+            )
+        if self.terms_config and not model.attributes_trained:
+            raise UserError(
+                f"quality loss: attribute terms ({', '.join(t.name for t in self.terms_config)}) need trained attribute "
+                f"heads, but this checkpoint started from init={model.meta.init} and its heads never saw an attribute label"
+            )
+        if not self.quality_weight and not self.terms_config:
+            raise UserError("quality loss: no terms; give the quality term a weight > 0 or name at least one attribute")
+        calibration = model.calibration
+        targets = [t.name for t in self.terms_config if t.target is not None]
+        if targets and not calibration:
+            raise UserError(f"quality loss: target percentiles ({', '.join(targets)}) need a calibrated checkpoint "
+                            f"(one written by stage=finetune); use raise / lower instead")
+        self.calibrated = bool(calibration)
+        for index, name in enumerate(self.attributes):
+            knots, levels = _percentile_table(calibration["quantiles"][index]) if calibration else (torch.zeros(1), torch.zeros(1))
+            self.register_buffer(f"_knots_{name}", knots.float(), persistent=False)
+            self.register_buffer(f"_levels_{name}", levels.float(), persistent=False)
+        self.net = model.net
+        self.net.requires_grad_(False)
+        self.net.eval()
+        if channels_last and not self.net.channels_last:
+            # Depthwise convolutions (EfficientNet) run about twice as fast in this layout, on CPUs too.
+            self.net.to(memory_format=torch.channels_last)
+            self.net.channels_last = True
+
+    # The network stays in eval mode: a trainer calling .train() on the module that owns this loss
+    # must not switch batch norm to batch statistics (or let its running averages drift).
+    def train(self, mode: bool = True) -> QualityLoss:
+        super().train(mode)
+        self.net.eval()
+        return self
+
+    def describe(self) -> list[str]:
+        """The active terms, one line each (lower is better for every one)."""
+        lines = [f"quality: 1 - quality_norm (weight {self.quality_weight:g})"] if self.quality_weight else []
+        return lines + [t.describe() for t in self.terms_config]
+
+    def _prepare(self, images: torch.Tensor) -> tuple[torch.Tensor, int]:
+        if images.ndim == 3:
+            images = images[None]
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise UserError(f"quality loss: images must be [B, 3, H, W] (float 0..1), got {tuple(images.shape)}")
+        x = images.float().div(255.0) if images.dtype == torch.uint8 else images
+        if not x.is_floating_point():
+            raise UserError(f"quality loss: images must be float (0..1) or uint8, got {images.dtype}")
+        if x.dtype in (torch.float16, torch.bfloat16):  # an enhancer's output under autocast: resample in float32
+            x = x.float()
+        if self.quantise:  # as the image would be saved (8 bits a channel) and scored
+            x = quantise_8bit(x)
+        if not self.resize:
+            return x, 1
+        x = differentiable_view(x, self.view, self.quantise)
+        tiles = x.shape[0] // images.shape[0]
+        return x, tiles
+
+    def predict(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Differentiable predictions: ``quality_norm [B]`` (1 best) and raw ``attributes [B, A]``, in float32."""
+        x, tiles = self._prepare(images)
+        out = self.net(x)
+        batch = x.shape[0] // tiles
+        quality = _at_least_float32(out["quality"]).view(batch, tiles).mean(1)
+        attributes = _at_least_float32(out["attributes"]).view(batch, tiles, -1).mean(1)
+        return {"quality_norm": quality, "attributes": attributes}
+
+    def percentile(self, name: str, raw: torch.Tensor) -> torch.Tensor:
+        """Differentiable calibrated percentile of raw ``name`` scores (extended linearly beyond 0..100)."""
+        if not self.calibrated:
+            raise UserError("quality loss: this checkpoint carries no attribute calibration (no percentiles)")
+        return soft_percentile(raw, getattr(self, f"_knots_{name}"), getattr(self, f"_levels_{name}"))
+
+    def terms(self, images: torch.Tensor, predictions: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """Each weighted term per image (``[B]``, lower is better): ``quality`` and ``<attribute>``."""
+        pred = predictions if predictions is not None else self.predict(images)
+        out: dict[str, torch.Tensor] = {}
+        if self.quality_weight:
+            out["quality"] = self.quality_weight * (1.0 - pred["quality_norm"])
+        for term in self.terms_config:
+            raw = pred["attributes"][:, self.attributes.index(term.name)]
+            if self.calibrated:
+                value = self.percentile(term.name, raw) / 100.0
+                if term.target is not None:
+                    value = (value - term.target / 100.0).square()
+                elif term.direction == "raise":
+                    value = 1.0 - value
+            else:
+                value = -raw if term.direction == "raise" else raw
+            out[term.name] = term.weight * value
+        return out
+
+    def forward(self, images: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+        """The loss: weighted sum of the terms, averaged over the batch (``reduction="none"``: ``[B]``)."""
+        per_image = torch.stack(list(self.terms(images).values()), dim=0).sum(0)
+        if reduction == "none":
+            return per_image
+        if reduction == "sum":
+            return per_image.sum()
+        return per_image.mean()
+
+
+__all__ = ["DIRECTIONS", "AttributeTerm", "QualityLoss", "differentiable_view", "parse_attribute_terms", "quantise_8bit",
+           "resample_matrix", "resize_like_pil", "soft_percentile"]
