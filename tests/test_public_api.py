@@ -11,7 +11,7 @@ from _evaluation_helpers import tiny_image
 
 pytestmark = pytest.mark.integration
 
-PUBLIC = ("load", "evaluate", "rank", "read_labels", "open_dataset", "list_datasets")
+PUBLIC = ("load", "QualityLoss", "evaluate", "rank", "read_labels", "open_dataset", "list_datasets")
 #: What scoring must never import: the training stack and the config system.
 TRAINING_STACK = ("pytorch_lightning", "lightning", "lightning_fabric", "hydra")
 

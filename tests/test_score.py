@@ -261,3 +261,19 @@ def test_labelling_and_scoring_walk_a_folder_by_one_rule(checkpoint, tmp_path):
     frame = iqa.load(checkpoint, device="cpu").score(root)
     errors = {Path(p).name: e for p, e in zip(frame["path"], frame["error"])}
     assert errors == {"a.jpg": "", "labels.csv": "unreadable: not an image", "no_extension": ""}
+
+
+@pytest.mark.unit
+def test_every_iqa_command_is_listed_dispatched_and_suggested(capsys):
+    import importlib
+    import re
+
+    from iqa.cli.main import HYDRA_COMMANDS, SUBCOMMANDS, USAGE, main
+
+    listed = re.findall(r"^  (\w+)\s", USAGE.split("commands:")[1], flags=re.M)
+    assert sorted(listed) == sorted([*SUBCOMMANDS, *HYDRA_COMMANDS])
+    for module in SUBCOMMANDS.values():
+        assert callable(importlib.import_module(module).main)
+    for typo, meant in (("enhanse", "enhance"), ("rnak", "rank"), ("scor", "score")):
+        assert main([typo]) == 2
+        assert f"did you mean: {meant}?" in capsys.readouterr().err

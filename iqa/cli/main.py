@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 HYDRA_COMMANDS = ("label", "train", "evaluate", "select_prompts")
+#: The other subcommands: the module whose ``main(argv)`` runs each, imported only when it is chosen.
+SUBCOMMANDS = {"score": "iqa.cli.score", "rank": "iqa.cli.rank", "enhance": "iqa.cli.enhance", "demo": "iqa.demo"}
 
 USAGE = """usage: iqa <command> [args]          (iqa --version, iqa <command> --help)
 
@@ -93,27 +95,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(version())
         return 0
     command, rest = args[0], args[1:]
-    if command == "score":
-        from iqa.cli.score import main as score_main
+    if command in SUBCOMMANDS:
+        import importlib
 
-        return score_main(rest)
-    if command == "rank":
-        from iqa.cli.rank import main as rank_main
-
-        return rank_main(rest)
-    if command == "demo":
-        from iqa.demo import main as demo_main
-
-        return demo_main(rest)
-    if command == "enhance":
-        from iqa.cli.enhance import main as enhance_main
-
-        return enhance_main(rest)
+        return importlib.import_module(SUBCOMMANDS[command]).main(rest)
     if command in HYDRA_COMMANDS:
         return _hydra(command, rest)
     from iqa.errors import suggest
 
-    print(f"iqa: unknown command '{command}'{suggest(command, ['score', 'rank', 'demo', *HYDRA_COMMANDS])}\n\n{USAGE}",
+    print(f"iqa: unknown command '{command}'{suggest(command, [*SUBCOMMANDS, *HYDRA_COMMANDS])}\n\n{USAGE}",
           file=sys.stderr, end="")
     return 2
 
