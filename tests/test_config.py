@@ -211,6 +211,7 @@ def test_every_choice_instantiates(compose, group, choice, tmp_path, monkeypatch
         ("stage", "ridge_probe"): ["IQANet", "RegressionLoss", "RidgeProbeModule", "IQADataModule"],
         ("callbacks", "default"): ["ModelCheckpoint", "ThroughputCallback", "LearningRateMonitor", "TQDMProgressBar"],
         ("experiment", "demo"): ["IQANet", "Trainer", "ClassicalTeacher"],
+        ("experiment", "offline"): ["IQANet", "Trainer", "ClassicalTeacher"],
     }
     if (group, choice) in expected:
         assert names == expected[(group, choice)]
