@@ -19,7 +19,7 @@ export PYTHONUNBUFFERED := 1
 
 help:
 	@echo "make demo   - build the demo corpus, label, pretrain, fine-tune (2 variants), evaluate (CPU, offline)"
-	@echo "make model  - the offline recipe: all train-role photos, label, pretrain, quality head (2 variants); about 20-30 min on 2 CPU cores"
+	@echo "make model  - the offline recipe: all train-role photos, label, pretrain, quality head (2 variants); 36 min measured on 2 busy CPU cores"
 	@echo "make test   - lint (ruff) and run the whole test suite (what CI runs)"
 	@echo "make test-fast - the unit tier only (under about 2 minutes on 2 cores)"
 	@echo "make lint   - ruff check"
