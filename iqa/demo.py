@@ -55,6 +55,24 @@ def output_dir(overrides: Sequence[str]) -> str:
     return os.environ.get("ATTIQA_OUTPUT_DIR", "outputs")
 
 
+def run_steps(step_list: Sequence[Sequence[str]], overrides: Sequence[str], name: str) -> tuple[int, float]:
+    """Run each step as ``python -m iqa.cli.main <step> <overrides>``; (exit code, seconds). Stops at the first failure."""
+    env = dict(os.environ)
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    started = time.perf_counter()
+    total = len(step_list)
+    for number, step in enumerate(step_list, 1):
+        command = [sys.executable, "-m", "iqa.cli.main", *step, *overrides]
+        print(f"\n[{number}/{total}] iqa {' '.join([*step, *overrides])}", flush=True)
+        step_started = time.perf_counter()
+        code = subprocess.call(command, cwd=os.getcwd(), env=env)
+        if code != 0:
+            print(f"{name} step {number} failed (exit {code}); rerun to resume from there", file=sys.stderr)
+            return code, time.perf_counter() - started
+        print(f"[{number}/{total}] done in {time.perf_counter() - step_started:.1f} s", flush=True)
+    return 0, time.perf_counter() - started
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     overrides = list(sys.argv[1:] if argv is None else argv)
     if any(a in ("-h", "--help") for a in overrides):
@@ -63,18 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if overrides[:1] == ["enhance"]:
         return enhance(overrides[1:])
     out = output_dir(overrides)
-    env = dict(os.environ)
-    env.setdefault("HF_HUB_OFFLINE", "1")
-    started = time.perf_counter()
-    total = len(steps(out))
-    for number, step in enumerate(steps(out), 1):
-        command = [sys.executable, "-m", "iqa.cli.main", *step, *overrides]
-        print(f"\n[{number}/{total}] iqa {' '.join([*step, *overrides])}", flush=True)
-        code = subprocess.call(command, cwd=os.getcwd(), env=env)
-        if code != 0:
-            print(f"demo step {number} failed (exit {code}); rerun `iqa demo` to resume from there", file=sys.stderr)
-            return code
-    minutes, seconds = divmod(time.perf_counter() - started, 60)
+    code, seconds = run_steps(steps(out), overrides, "demo")
+    if code != 0:
+        return code
+    minutes, seconds = divmod(seconds, 60)
     print(f"\ndemo finished in {int(minutes)}m{seconds:04.1f}s; outputs: {out}/demo "
           f"(results.json, results.md, scatter.png, labels/, pretrain/, finetune-attiqa/, finetune-imagenet/)")
     return 0

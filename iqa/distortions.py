@@ -251,6 +251,43 @@ def apply(img: np.ndarray, name: str, level: int, rng: np.random.Generator | Non
     return fn(img, level, rng)
 
 
+
+Step = tuple[str, int]
+"""One distortion of a combination: ``(name, level)``."""
+
+
+def random_steps(rng: np.random.Generator, max_types: int = 3, p_single: float = 0.5,
+                 names: tuple[str, ...] | None = None) -> list[Step]:
+    """A KADIS-style random distortion recipe: one type, or 2..``max_types`` distinct types, each at a random level 1..5.
+
+    With probability ``p_single`` a single type is drawn; otherwise the number
+    of types is uniform on ``2..max_types``. Types are distinct and come in a
+    random order (the order they are applied in). Deterministic given ``rng``.
+    ``darken`` and ``brighten`` never meet in one recipe (they would cancel).
+    """
+    pool = list(names or DISTORTIONS)
+    unknown = [n for n in pool if n not in DISTORTIONS]
+    if unknown:
+        raise ValueError(f"unknown distortions {unknown}; valid distortions are {', '.join(DISTORTIONS)}")
+    count = 1 if (max_types < 2 or rng.random() < p_single) else int(rng.integers(2, max_types + 1))
+    steps: list[Step] = []
+    for _ in range(min(count, len(pool))):
+        name = pool[int(rng.integers(len(pool)))]
+        steps.append((name, int(rng.integers(1, NUM_LEVELS + 1))))
+        pool = [n for n in pool if n != name and {n, name} != {"brighten", "darken"}]
+        if not pool:
+            break
+    return steps
+
+
+def compose(img: np.ndarray, steps: list[Step], rng: np.random.Generator | None = None) -> np.ndarray:
+    """Apply the distortions of ``steps`` one after the other (``gaussian_noise`` draws from ``rng``)."""
+    out = _check_image(img)
+    for name, level in steps:
+        out = apply(out, name, level, rng)
+    return _finish(out.copy()) if not steps else out
+
+
 __all__ = [
     "DISTORTIONS",
     "DISTORTION_ATTRIBUTE",
@@ -259,6 +296,8 @@ __all__ = [
     "NUM_LEVELS",
     "VALID_LEVELS",
     "apply",
+    "compose",
+    "random_steps",
     "brighten",
     "contrast_decrease",
     "darken",

@@ -246,6 +246,7 @@ def test_every_choice_instantiates(compose, group, choice, tmp_path, monkeypatch
         ("enhancer", "zero_dce"): ["CurveEstimator"], ("enhancer", "unet"): ["SmallUNet"],
         ("stage", "enhance"): ["CurveEstimator", "EnhancementObjective", "EnhanceModule", "EnhanceDataModule", "Trainer"],
         ("experiment", "demo_enhance"): ["CurveEstimator", "EnhancementObjective", "EnhanceModule", "EnhanceDataModule", "Trainer"],
+        ("experiment", "offline"): ["IQANet", "Trainer", "ClassicalTeacher"],
     }
     if (group, choice) in expected:
         assert names == expected[(group, choice)]

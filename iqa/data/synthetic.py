@@ -171,43 +171,67 @@ def build_params(size: int, crops: dict[str, int] | None, shard_size: int) -> di
     }
 
 
-def ensure_demo_corpus(root: str | Path, size: int = 160, crops: dict[str, int] | None = None, shard_size: int = 256) -> Path:
-    """Build the demo corpus under ``root`` unless an identical build is already there.
+def combined_mos(levels: Sequence[int]) -> float:
+    """Synthetic MOS of an image under several distortions at once, on the scale of :func:`synthetic_mos`.
+
+    Each distortion at level ``l`` keeps a share ``1 - l / 5`` of the quality
+    range above the floor; the shares multiply, so the loss of independent
+    impairments compounds::
+
+        mos = 1 + 4 * prod(1 - l_i / 5)
+
+    One distortion gives exactly ``synthetic_mos(l)``, no distortion 5.0; the
+    score never rises when any level rises, and reaches 1.0 as soon as one
+    distortion is at level 5.
+    """
+    kept = 1.0
+    for level in levels:
+        level = int(level)
+        if not 0 <= level <= distortions.NUM_LEVELS:
+            raise ValueError(f"distortion level {level} outside 0..{distortions.NUM_LEVELS}")
+        kept *= 1.0 - level / distortions.NUM_LEVELS
+    return round(1.0 + 4.0 * kept, 6)
+
+
+def build_once(root: str | Path, params: dict[str, Any], write: Any, what: str = "corpus") -> Path:
+    """Build a dataset under ``root`` with ``write(tmp, params) -> summary`` unless one with ``params`` is there.
 
     Safe to call from several processes at once (DDP ranks): a file lock lets
     one build while the others wait, and the build is assembled in a
     temporary folder and renamed into place, so ``root`` is never half-written.
+    The summary (with ``params`` and the build time) is kept as ``root/demo.json``.
     """
     root = Path(root)
-    params = build_params(size, dict(crops) if crops else None, shard_size)
     record = root / BUILD_RECORD
+    root.parent.mkdir(parents=True, exist_ok=True)
     with locked(root.parent / f".{root.name}.lock"):
         if record.is_file():
             with open(record) as handle:
                 if json.load(handle).get("params") == params:
                     return root
-            log.info("demo corpus at %s was built with other settings; rebuilding", root)
+            log.info("%s at %s was built with other settings; rebuilding", what, root)
         tmp = root.parent / f".{root.name}.building-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         started = time.perf_counter()
-        summary = _write_roles(tmp, params)
+        summary = write(tmp, params)
         summary["build_seconds"] = round(time.perf_counter() - started, 2)
         atomic_write_json(tmp / BUILD_RECORD, summary)
         replace_dir(tmp, root)
     return root
 
 
-def _write_roles(tmp: Path, params: dict[str, Any]) -> dict[str, Any]:
+def write_role_shards(tmp: Path, outputs: dict[str, tuple[str, str]], samples: Any, total: int, shard_size: int,
+                      desc: str) -> dict[str, Any]:
+    """Write ``samples(role)`` of every role to ``tmp/<folder>/<prefix>-*.tar``; counts, shard lists and a content hash."""
     digest = hashlib.sha256()
     counts: dict[str, int] = {}
     shards: dict[str, list[str]] = {}
-    total = sum(len(ROLES[r]) * params["crops"][r] * (1 + len(distortions.DISTORTIONS) * distortions.NUM_LEVELS) for r in ROLES)
-    with tqdm(total=total, unit="img", desc="building demo corpus", dynamic_ncols=True) as bar:
-        for role, (folder, prefix) in OUTPUT.items():
+    with tqdm(total=total, unit="img", desc=desc, dynamic_ncols=True) as bar:
+        for role, (folder, prefix) in outputs.items():
             counts[role] = 0
 
-            def tracked(samples: Iterator[dict[str, Any]], role: str = role) -> Iterator[dict[str, Any]]:
-                for sample in samples:
+            def tracked(items: Iterator[dict[str, Any]], role: str = role) -> Iterator[dict[str, Any]]:
+                for sample in items:
                     digest.update(sample["__key__"].encode() + sample["png"])
                     counts[role] += 1
                     bar.update(1)
@@ -215,16 +239,28 @@ def _write_roles(tmp: Path, params: dict[str, Any]) -> dict[str, Any]:
 
             (tmp / folder).mkdir(parents=True, exist_ok=True)
             # Fixed member times (the writer's default): byte-identical shards on every build.
-            written = write_shards(tmp / folder, prefix, tracked(role_samples(role, params["size"], params["crops"][role])),
-                                   per_shard=int(params["shard_size"]))
+            written = write_shards(tmp / folder, prefix, tracked(samples(role)), per_shard=int(shard_size))
             shards[role] = [str(path.relative_to(tmp)) for path in written]
+    return {"counts": counts, "shards": shards, "content_sha256": digest.hexdigest()}
+
+
+def ensure_demo_corpus(root: str | Path, size: int = 160, crops: dict[str, int] | None = None, shard_size: int = 256) -> Path:
+    """Build the demo corpus under ``root`` unless an identical build is already there (see :func:`build_once`)."""
+    params = build_params(size, dict(crops) if crops else None, shard_size)
+    return build_once(root, params, _write_roles, what="demo corpus")
+
+
+def _write_roles(tmp: Path, params: dict[str, Any]) -> dict[str, Any]:
+    total = sum(len(ROLES[r]) * params["crops"][r] * (1 + len(distortions.DISTORTIONS) * distortions.NUM_LEVELS) for r in ROLES)
+    written = write_role_shards(tmp, OUTPUT, lambda role: role_samples(role, params["size"], params["crops"][role]), total,
+                                params["shard_size"], "building demo corpus")
     return {
         "params": params,
         "roles": {role: list(refs) for role, refs in ROLES.items()},
-        "counts": counts,
-        "shards": shards,
+        "counts": written["counts"],
+        "shards": written["shards"],
         "mos": "5.0 - 0.8 * level (1..5, higher is better); corpus roles carry no MOS",
-        "content_sha256": digest.hexdigest(),
+        "content_sha256": written["content_sha256"],
     }
 
 

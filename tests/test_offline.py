@@ -1,0 +1,198 @@
+"""The offline recipe: its corpus uses train-role photos only, combined distortions, their MOS, and the tiny end-to-end run."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from itertools import product
+
+import numpy as np
+import pytest
+
+from iqa import distortions
+from iqa.data import offline
+from iqa.data import photos as registry
+from iqa.data.synthetic import combined_mos, synthetic_mos
+
+TINY_CROPS = {"pretrain": 1, "pretrain_val": 1, "finetune": 1, "finetune_val": 1, "finetune_test": 1}
+TINY_VARIANTS = {"pretrain": 2, "pretrain_val": 1, "finetune": 2, "finetune_val": 1, "finetune_test": 1}
+
+
+def _members(root):
+    """(json meta of every sample, shard path) over every shard under ``root``."""
+    for shard in sorted(root.glob("*/*.tar")):
+        with tarfile.open(shard) as tar:
+            for member in tar.getmembers():
+                if member.name.endswith(".json"):
+                    yield json.load(io.BytesIO(tar.extractfile(member).read())), shard
+
+
+@pytest.mark.unit
+def test_roles_hold_only_trainable_photos_and_never_share_one():
+    roles = offline.roles()
+    heldout = set(registry.heldout_names())
+    assert heldout, "the registry must hold out some photos"
+    for names in roles.values():
+        for name in names:
+            assert registry.BY_NAME[name].role == "train" and name not in heldout
+    train, val, test = set(roles["finetune"]), set(roles["finetune_val"]), set(roles["finetune_test"])
+    assert train and val and test and not (train & val) and not (train & test) and not (val & test)
+    assert set(roles["pretrain"]) == train and set(roles["pretrain_val"]) == val
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("name", [*registry.heldout_names(), "motorcycle_right", "logo"])
+def test_a_heldout_or_excluded_photo_is_refused(name, tmp_path):
+    with pytest.raises(registry.HeldOutPhotoError):
+        offline.roles(photos=["astronaut", name])
+    with pytest.raises(registry.HeldOutPhotoError):
+        offline.roles(val=[name])
+    with pytest.raises(registry.HeldOutPhotoError):
+        offline.load_trainable(name)
+    with pytest.raises(registry.HeldOutPhotoError):
+        offline.ensure_offline_corpus(tmp_path / "offline", size=32, crops=TINY_CROPS, variants=TINY_VARIANTS, photos=["coffee", name])
+    assert not (tmp_path / "offline").exists()
+
+
+@pytest.mark.unit
+def test_built_corpus_reads_only_train_role_photos(tmp_path, monkeypatch):
+    """Every photo file the builder opens is a train-role photo, and every sample names one."""
+    opened = []
+    real = registry.load_photo
+
+    def spy(name):
+        opened.append(name)
+        return real(name)
+
+    monkeypatch.setattr(registry, "load_photo", spy)
+    root = offline.ensure_offline_corpus(tmp_path / "offline", size=32, crops=TINY_CROPS, variants=TINY_VARIANTS)
+    assert opened and {registry.BY_NAME[n].role for n in opened} == {"train"}
+    assert not set(opened) & set(registry.heldout_names())
+    metas = [meta for meta, _ in _members(root)]
+    record = json.loads((root / "demo.json").read_text())
+    assert len(metas) == sum(record["counts"].values())
+    assert {meta["reference"] for meta in metas} <= {p.name for p in registry.photos("train")}
+    by_role = {}
+    for meta in metas:
+        by_role.setdefault(meta["role"], set()).add(meta["reference"])
+    assert by_role["finetune_val"] == set(offline.VAL_PHOTOS) and by_role["finetune_test"] == set(offline.TEST_PHOTOS)
+    for meta in metas:
+        assert ("mos" in meta) == (meta["role"] not in offline.UNLABELLED_ROLES)
+        if "mos" in meta:
+            assert meta["mos"] == combined_mos([level for _, level in meta["steps"]])
+        assert all(name in distortions.DISTORTIONS for name, _ in meta["steps"])
+        if not registry.BY_NAME[meta["reference"]].colour:
+            assert "saturation_decrease" not in {name for name, _ in meta["steps"]}
+
+
+@pytest.mark.unit
+def test_the_build_is_byte_identical_per_seed_and_changes_with_it(tmp_path):
+    small = {"size": 32, "crops": TINY_CROPS, "variants": TINY_VARIANTS, "photos": ["coffee", "camera", "rocket", "motorcycle"]}
+    a = json.loads((offline.ensure_offline_corpus(tmp_path / "a", **small) / "demo.json").read_text())
+    b = json.loads((offline.ensure_offline_corpus(tmp_path / "b", **small) / "demo.json").read_text())
+    c = json.loads((offline.ensure_offline_corpus(tmp_path / "c", seed=1, **small) / "demo.json").read_text())
+    assert a["content_sha256"] == b["content_sha256"] != c["content_sha256"]
+
+
+@pytest.mark.unit
+def test_random_steps_are_deterministic_per_seed_and_well_formed():
+    def draw(seed):
+        rng = np.random.default_rng(seed)
+        return [distortions.random_steps(rng, max_types=3, p_single=0.3) for _ in range(300)]
+
+    first, again, other = draw(7), draw(7), draw(8)
+    assert first == again and first != other
+    sizes = {len(steps) for steps in first}
+    assert sizes == {1, 2, 3}
+    for steps in first:
+        names = [name for name, _ in steps]
+        assert len(set(names)) == len(names) and all(1 <= level <= distortions.NUM_LEVELS for _, level in steps)
+        assert not {"brighten", "darken"} <= set(names)
+    assert {name for steps in first for name, _ in steps} == set(distortions.DISTORTIONS)
+    only = [distortions.random_steps(np.random.default_rng(s), names=("jpeg", "darken")) for s in range(50)]
+    assert {name for steps in only for name, _ in steps} == {"jpeg", "darken"}
+    with pytest.raises(ValueError, match="unknown distortions"):
+        distortions.random_steps(np.random.default_rng(0), names=("pixelate",))
+
+
+@pytest.mark.unit
+def test_combined_distortions_compose_deterministically_per_seed():
+    image = np.random.default_rng(0).random((24, 24, 3), dtype=np.float32)
+    steps = [("gaussian_noise", 3), ("jpeg", 2), ("contrast_decrease", 4)]
+    one = distortions.compose(image, steps, np.random.default_rng(5))
+    two = distortions.compose(image, steps, np.random.default_rng(5))
+    three = distortions.compose(image, steps, np.random.default_rng(6))
+    assert one.dtype == np.float32 and one.shape == image.shape and np.array_equal(one, two) and not np.array_equal(one, three)
+    # Composition is the distortions applied in order.
+    rng = np.random.default_rng(5)
+    by_hand = image
+    for name, level in steps:
+        by_hand = distortions.apply(by_hand, name, level, rng)
+    assert np.array_equal(one, by_hand)
+    assert np.array_equal(distortions.compose(image, [], None), image)
+
+
+@pytest.mark.unit
+def test_combined_mos_extends_the_single_distortion_mos_and_is_monotone():
+    levels = range(distortions.NUM_LEVELS + 1)
+    assert combined_mos([]) == 5.0
+    for level in levels:
+        assert combined_mos([level]) == pytest.approx(synthetic_mos(level))
+    for combo in product(levels, repeat=3):
+        mos = combined_mos(combo)
+        assert 1.0 <= mos <= 5.0
+        assert mos <= min(combined_mos([level]) for level in combo) + 1e-9  # an added distortion never helps
+        for index in range(3):  # raising any one level never raises the MOS
+            if combo[index] < distortions.NUM_LEVELS:
+                worse = list(combo)
+                worse[index] += 1
+                assert combined_mos(worse) <= mos
+                if 5 not in combo:
+                    assert combined_mos(worse) < mos
+    assert combined_mos([2, 2]) < combined_mos([2]) and combined_mos([1, 5]) == 1.0
+    with pytest.raises(ValueError):
+        combined_mos([6])
+
+
+@pytest.mark.unit
+def test_offline_steps_are_the_pipeline_commands():
+    from iqa.offline import steps
+
+    plan = steps("out")
+    assert [s[0] for s in plan] == ["label", "train", "train", "train", "evaluate"]
+    assert all("experiment=offline" in s for s in plan)
+    assert "init=out/offline/pretrain/checkpoints/last.ckpt" in plan[2] and "init=imagenet" in plan[3]
+    assert plan[2][2] == plan[3][2] == "stage=ridge_probe" and steps("out", "finetune")[2][2] == "stage=finetune"
+    with pytest.raises(ValueError):
+        steps("out", "pretrain")
+
+
+@pytest.mark.slow
+def test_offline_recipe_runs_end_to_end_at_tiny_size(repo_root, tiny_stage, tmp_path):
+    """experiment=offline composes and runs label -> pretrain -> two quality heads -> evaluate, as make model does."""
+    out, data = tmp_path / "outputs", tmp_path / "data"
+    crops = "{" + ",".join(f"{k}:{v}" for k, v in TINY_CROPS.items()) + "}"
+    variants = "{" + ",".join(f"{k}:{v}" for k, v in TINY_VARIANTS.items()) + "}"
+    overrides = [f"paths.data_dir={data}", f"paths.output_dir={out}", f"paths.labels_dir={out}/labels", "data.prepare.size=64",
+                 f"data.prepare.crops={crops}", f"data.prepare.variants={variants}", *tiny_stage, "num_workers=0"]
+    result = subprocess.run([sys.executable, "-m", "iqa.offline", *overrides], cwd=repo_root, capture_output=True, text=True,
+                            timeout=900, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1].startswith("offline recipe finished in")
+    base = out / "offline"
+    assert json.loads((base / "labels" / "manifest.json").read_text())
+    record = json.loads((data / "offline" / "demo.json").read_text())
+    assert set(record["params"]["roles"]["pretrain"]).isdisjoint(registry.heldout_names())
+    pretrain = json.loads((base / "pretrain" / "summary.json").read_text())
+    assert pretrain["global_step"] == 4
+    for run in ("finetune-attiqa", "finetune-imagenet"):
+        assert (base / run / "checkpoints" / "last.ckpt").is_file(), run
+    attiqa = json.loads((base / "finetune-attiqa" / "summary.json").read_text())
+    imagenet = json.loads((base / "finetune-imagenet" / "summary.json").read_text())
+    assert attiqa["init"] == f"{base}/pretrain/checkpoints/last.ckpt" and imagenet["init"] == "imagenet"
+    results = json.loads((base / "results.json").read_text())["results"]
+    assert set(results) == {"attribute_pretrained", "imagenet_only"}
