@@ -62,12 +62,20 @@ class StageModule(pl.LightningModule):
         self._nonfinite: torch.Tensor | None = None
 
     # -- optimisation ----------------------------------------------------------------
-    def configure_optimizers(self):
+    def param_groups(self) -> list[dict[str, Any]]:
+        """What the optimiser trains: parameter groups, each with an ``lr_mult`` on the configured rate.
+
+        The heads learn at ``head_lr_mult`` times the backbone's rate; frozen parameters are left out.
+        """
         head_params = [p for n, p in self.net.named_parameters() if not n.startswith("backbone.") and p.requires_grad]
         backbone_params = [p for p in self.net.backbone.parameters() if p.requires_grad]
         groups = [{"params": head_params, "lr_mult": self.head_lr_mult}]
         if backbone_params:
             groups.append({"params": backbone_params, "lr_mult": 1.0})
+        return groups
+
+    def configure_optimizers(self):
+        groups = self.param_groups()
         kwargs = self._fused_kwargs()
         chosen = getattr(self.optimizer_factory, "keywords", {}) or {}
         if chosen.get("fused") and chosen.get("foreach"):

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from iqa.enhancement import report
-from iqa.modules.base import StageModule, warmup_cosine
+from iqa.modules.base import StageModule
 
 log = logging.getLogger(__name__)
 
@@ -60,22 +60,8 @@ class EnhanceModule(StageModule):
             self._threads_before = None
 
     # -- optimisation: the enhancer's parameters only ------------------------------------------
-    def configure_optimizers(self):
-        params = [p for p in self.net.parameters() if p.requires_grad]
-        kwargs = self._fused_kwargs()
-        chosen = getattr(self.optimizer_factory, "keywords", {}) or {}
-        if chosen.get("fused") and chosen.get("foreach"):
-            kwargs["foreach"] = False
-        optimizer = self.optimizer_factory([{"params": params}], **kwargs)
-        if self.schedule == "constant":
-            return optimizer
-        if self.schedule != "cosine":
-            raise ValueError(f"unknown schedule '{self.schedule}'; valid: cosine, constant")
-        total = int(self.trainer.max_steps) if self.trainer and self.trainer.max_steps and self.trainer.max_steps > 0 else 10_000
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: warmup_cosine(step, self.warmup_steps, total, self.min_lr_ratio)
-        )
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+    def param_groups(self) -> list[dict[str, Any]]:
+        return [{"params": [p for p in self.net.parameters() if p.requires_grad], "lr_mult": 1.0}]
 
     # -- training --------------------------------------------------------------------------------
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor | None:
