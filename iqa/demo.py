@@ -55,8 +55,11 @@ def output_dir(overrides: Sequence[str]) -> str:
     return os.environ.get("ATTIQA_OUTPUT_DIR", "outputs")
 
 
-def run_steps(step_list: Sequence[Sequence[str]], overrides: Sequence[str], name: str) -> tuple[int, float]:
-    """Run each step as ``python -m iqa.cli.main <step> <overrides>``; (exit code, seconds). Stops at the first failure."""
+def run_steps(step_list: Sequence[Sequence[str]], overrides: Sequence[str], name: str, outputs: str = "") -> int:
+    """Run each step as ``python -m iqa.cli.main <step> <overrides>``; the exit code. Stops at the first failure.
+
+    On success, prints the total wall time and ``outputs`` (where the results are).
+    """
     env = dict(os.environ)
     env.setdefault("HF_HUB_OFFLINE", "1")
     started = time.perf_counter()
@@ -68,9 +71,11 @@ def run_steps(step_list: Sequence[Sequence[str]], overrides: Sequence[str], name
         code = subprocess.call(command, cwd=os.getcwd(), env=env)
         if code != 0:
             print(f"{name} step {number} failed (exit {code}); rerun to resume from there", file=sys.stderr)
-            return code, time.perf_counter() - started
+            return code
         print(f"[{number}/{total}] done in {time.perf_counter() - step_started:.1f} s", flush=True)
-    return 0, time.perf_counter() - started
+    minutes, seconds = divmod(time.perf_counter() - started, 60)
+    print(f"\n{name} finished in {int(minutes)}m{seconds:04.1f}s; outputs: {outputs}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -81,13 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if overrides[:1] == ["enhance"]:
         return enhance(overrides[1:])
     out = output_dir(overrides)
-    code, seconds = run_steps(steps(out), overrides, "demo")
-    if code != 0:
-        return code
-    minutes, seconds = divmod(seconds, 60)
-    print(f"\ndemo finished in {int(minutes)}m{seconds:04.1f}s; outputs: {out}/demo "
-          f"(results.json, results.md, scatter.png, labels/, pretrain/, finetune-attiqa/, finetune-imagenet/)")
-    return 0
+    return run_steps(steps(out), overrides, "demo",
+                     f"{out}/demo (results.json, results.md, scatter.png, labels/, pretrain/, finetune-attiqa/, finetune-imagenet/)")
 
 
 def enhance(overrides: Sequence[str]) -> int:

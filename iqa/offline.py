@@ -58,13 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         finetune_stage = args[at + 1]
         del args[at : at + 2]
     out = output_dir(args)
-    code, seconds = run_steps(steps(out, finetune_stage), args, "offline recipe")
-    if code != 0:
-        return code
-    minutes, seconds = divmod(seconds, 60)
-    print(f"\noffline recipe finished in {int(minutes)}m{seconds:04.1f}s; outputs: {out}/offline "
-          f"(labels/, pretrain/, finetune-attiqa/, finetune-imagenet/, results.md)")
-    return 0
+    return run_steps(steps(out, finetune_stage), args, "offline recipe",
+                     f"{out}/offline (labels/, pretrain/, finetune-attiqa/, finetune-imagenet/, results.md)")
 
 
 if __name__ == "__main__":
