@@ -30,7 +30,7 @@ Methods: attiqa checkpoints (``--ckpt NAME=PATH``, scored through
 teacher (:data:`TEACHER_FORMULA`), BRISQUE (the ``brisque`` wheel) and NIQE
 (``skvideo.measure.niqe``). The peers are optional: ``pip install -e ".[bench]"``.
 
-    python benchmarks/heldout_ladders.py                          # the demo checkpoints if built, peers, teacher
+    python benchmarks/heldout_ladders.py                          # make model's and make demo's checkpoints if built, peers, teacher
     python benchmarks/heldout_ladders.py --ckpt mine=path/to/last.ckpt --out outputs/heldout
 
 Deterministic given ``--seed``. Peer scores are cached under ``--cache`` (keyed
@@ -66,9 +66,12 @@ from iqa.metrics import srcc  # noqa: E402
 LADDER_VERSION = 1
 LEVELS = tuple(range(1, distortions.NUM_LEVELS + 1))
 DEFAULT_CKPTS = {
+    "attiqa offline recipe, attribute-pretrained": "outputs/offline/finetune-attiqa/checkpoints/last.ckpt",
+    "attiqa offline recipe, ImageNet-only": "outputs/offline/finetune-imagenet/checkpoints/last.ckpt",
     "attiqa demo, attribute-pretrained": "outputs/demo/finetune-attiqa/checkpoints/last.ckpt",
     "attiqa demo, ImageNet-only": "outputs/demo/finetune-imagenet/checkpoints/last.ckpt",
 }
+DEFAULT_CACHE = ROOT / "outputs" / "heldout" / "cache"
 INSTALL_PEERS = 'pip install -e ".[bench]"   (or: pip install "brisque[opencv-python-headless]" scikit-video scikit-learn)'
 
 # -- unseen distortions (benchmark only: never imported by training code) ------------------------------------------
@@ -171,6 +174,12 @@ def ladder_params(names: Sequence[str], crops_per_photo: int, size: int, seed: i
     return {"version": LADDER_VERSION, "photos": list(names), "crops_per_photo": int(crops_per_photo), "size": int(size),
             "seed": int(seed), "seen": {k: list(distortions.LEVEL_PARAMS[k]) for k in SEEN},
             "unseen": {k: list(v) for k, v in UNSEEN_PARAMS.items()}}
+
+
+def ladder_items(cache: Path, names: Sequence[str], crops_per_photo: int, size: int, seed: int) -> tuple[str, list[Item]]:
+    """``(settings hash, items)``: the ladders for these settings, built once under ``cache/ladders-<hash>``."""
+    settings = hashlib.sha256(json.dumps(ladder_params(names, crops_per_photo, size, seed), sort_keys=True).encode()).hexdigest()[:12]
+    return settings, build_ladders(cache / f"ladders-{settings}", names, crops_per_photo, size, seed)
 
 
 def build_ladders(folder: Path, names: Sequence[str], crops_per_photo: int, size: int, seed: int) -> list[Item]:
@@ -434,7 +443,8 @@ def write_outputs(out: Path, results: dict[str, dict], meta: dict) -> None:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ckpt", action="append", default=[], metavar="NAME=PATH",
-                        help="an attiqa checkpoint to score (repeatable); default: the two demo fine-tuned checkpoints if present")
+                        help="an attiqa checkpoint to score (repeatable); default: the fine-tuned checkpoints of make model and make demo, "
+                             "where built")
     parser.add_argument("--photos", nargs="+", default=None, help="held-out photos to use (default: all installed held-out photos)")
     parser.add_argument("--crops-per-photo", type=int, default=12)
     parser.add_argument("--size", type=int, default=288, help="reference crop side in px (NIQE needs more than 193)")
@@ -443,7 +453,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-teacher", action="store_true", help="skip the classical teacher")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", default=None, help="device for the checkpoints (default: CUDA if available)")
-    parser.add_argument("--cache", type=Path, default=ROOT / "outputs" / "heldout" / "cache",
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
                         help="where the ladder images and peer scores are kept")
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "heldout", help="folder for heldout.md, *.csv, results.json")
     return parser.parse_args(argv)
@@ -460,7 +470,7 @@ def _checkpoints(args: argparse.Namespace) -> dict[str, str]:
         return pairs
     found = {name: str(ROOT / rel) for name, rel in DEFAULT_CKPTS.items() if (ROOT / rel).is_file()}
     if not found:
-        print("no attiqa checkpoint given and no demo checkpoint found (make demo); scoring the other methods only")
+        print("no attiqa checkpoint given and none built (make model, make demo); scoring the other methods only")
     return found
 
 
@@ -480,9 +490,7 @@ def run(argv: Sequence[str] | None = None) -> dict:
         print(f"held-out photo {p!r} skipped: pip install {photo_registry.BY_NAME[p].distribution}")
     if not names:
         raise SystemExit("no held-out photo is installed")
-    settings = hashlib.sha256(json.dumps(ladder_params(names, args.crops_per_photo, args.size, args.seed),
-                                         sort_keys=True).encode()).hexdigest()[:12]
-    items = build_ladders(args.cache / f"ladders-{settings}", names, args.crops_per_photo, args.size, args.seed)
+    settings, items = ladder_items(args.cache, names, args.crops_per_photo, args.size, args.seed)
     build_s = time.perf_counter() - started
     print(f"{len(items)} images: {len(names)} photos x {args.crops_per_photo} crops x {len(TYPES)} types "
           f"({len(SEEN)} seen, {len(UNSEEN)} unseen) x {len(LEVELS)} levels, {args.size} px ({build_s:.1f} s)")

@@ -53,6 +53,8 @@ class CheckpointMeta:
     data: str | None = None
     #: Short side (px) the run's images were resized to; scoring uses it by default.
     image_size: int | None = None
+    #: The scoring view the run chose (``data.iqa.view``: image_size, policy, crop_size, upscale); None: resize to image_size.
+    view: dict[str, Any] | None = None
     #: The MOS range and direction of ``data``; ``quality`` is reported on it.
     mos_range: tuple[float, float] = (0.0, 1.0)
     higher_is_better: bool = True
@@ -122,7 +124,8 @@ def stamp(hparams: MutableMapping[str, Any], **fields: Any) -> None:
         hparams[name] = _plain(value)
 
 
-def stamp_run(hparams: MutableMapping[str, Any], *, stage: str, init: str | None, data: str, image_size: int) -> None:
+def stamp_run(hparams: MutableMapping[str, Any], *, stage: str, init: str | None, data: str, image_size: int,
+              view: Mapping[str, Any] | None = None) -> None:
     """Stamp what every training run records, including whether its attribute heads are trained.
 
     Pretraining trains them; a run initialised from a checkpoint inherits that
@@ -135,6 +138,8 @@ def stamp_run(hparams: MutableMapping[str, Any], *, stage: str, init: str | None
     else:
         trained = read_meta(str(init)).attributes_trained
     stamp(hparams, stage=stage, init=init, data=data, image_size=int(image_size), attributes_trained=trained)
+    if view:
+        stamp(hparams, view=dict(view))
 
 
 def _attributes_trained(hparams: Mapping[str, Any]) -> bool:
@@ -170,6 +175,7 @@ def meta_from_hparams(hparams: Mapping[str, Any], source: str = "checkpoint") ->
         attributes_trained=_attributes_trained(hparams) if trained is None else bool(trained),
         data=None if hparams.get("data") is None else str(hparams["data"]),
         image_size=None if size is None else int(size),
+        view=dict(hparams["view"]) if hparams.get("view") else None,
         mos_range=(float(low), float(high)),
         higher_is_better=bool(hparams.get("higher_is_better", True)),
         split=hparams.get("split"),

@@ -383,25 +383,32 @@ class QualityModel:
 def load(
     ckpt: str | os.PathLike,
     image_size: int | None = None,
-    policy: str = "resize",
+    policy: str | None = None,
     crop_size: int | None = None,
     max_side: int | None = None,
     device: str | torch.device | None = None,
+    upscale: bool | None = None,
 ) -> QualityModel:
     """Load a fine-tuned (or pretrained) attiqa checkpoint for scoring.
 
-    ``image_size`` defaults to the size the checkpoint was fine-tuned at;
-    ``policy``/``crop_size``/``max_side`` define the :class:`View`
+    The :class:`View` is the one the checkpoint recorded (``data.iqa.view`` at
+    fine-tuning; otherwise: resize to the size it was fine-tuned at); each
+    argument given here overrides its part: ``image_size``, ``policy``
     (``resize``: whole image, short side ``image_size``; ``tiles``: mean over
-    a grid of ``crop_size`` tiles).
+    a grid of ``crop_size`` tiles), ``crop_size``, ``max_side``, ``upscale``.
     """
     if not Path(ckpt).is_file():
         raise UserError(f"checkpoint not found: {ckpt}")
     net, meta = load_net(str(ckpt))
     low, high = meta.mos_range
     scale = MOSScale(low, high, meta.higher_is_better)
-    size = int(image_size or meta.image_size or 384)
-    view = View(image_size=size, policy=policy, crop_size=crop_size, max_side=max_side)
+    recorded = dict(meta.view or {})
+    given = {"image_size": image_size, "policy": policy, "crop_size": crop_size, "max_side": max_side, "upscale": upscale}
+    settings = {**recorded, **{k: v for k, v in given.items() if v is not None}}
+    if policy is not None and policy != recorded.get("policy") and crop_size is None:
+        settings.pop("crop_size", None)  # a recorded tile size does not carry over to another policy
+    settings["image_size"] = int(settings.get("image_size") or meta.image_size or 384)
+    view = View(**settings)
     return QualityModel(net.eval(), scale, view, meta.hparams(), torch.device(device) if device else None, meta)
 
 

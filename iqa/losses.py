@@ -261,6 +261,20 @@ class RegressionLoss(_AttributeLoss):
         return regression_loss(pred, target, kind=self.kind)
 
 
+def _build_term(name: Any, term: Any, attributes: Sequence[str] | None) -> nn.Module:
+    if isinstance(term, nn.Module):
+        own = getattr(term, "attributes", None)
+        if attributes is not None and own is not None and tuple(own) != tuple(str(a) for a in attributes):
+            raise ValueError(f"loss term {name!r} scores {', '.join(own)} but the combined loss scores {', '.join(attributes)}")
+        return term
+    if callable(term):
+        built = term() if attributes is None else term(attributes=attributes)
+        if not isinstance(built, nn.Module):
+            raise TypeError(f"loss term {name!r}: its factory returned {type(built).__name__}, not a torch module")
+        return built
+    raise TypeError(f"loss term {name!r} must be a loss module or a factory of one, got {type(term).__name__}")
+
+
 class CombinedLoss(nn.Module):
     """Weighted sum of several attribute losses: ``total = sum_k c_k * total_k``.
 
@@ -269,11 +283,18 @@ class CombinedLoss(nn.Module):
     is not renormalised, so ``{"regression": 1, "ranking": 0.5}`` means
     ``L_regression + 0.5 * L_ranking``. The returned dictionary holds every
     term's per-attribute losses under ``"<term>/<attribute>"``.
+
+    A term may also be a factory (a Hydra ``_partial_`` node) taking
+    ``attributes``: it is built here with this loss's ``attributes``, so one
+    combined loss in a config serves pretraining (the five attributes) and
+    fine-tuning (the quality column) alike. Module terms must then score the
+    same attributes.
     """
 
-    def __init__(self, terms: Mapping[str, nn.Module], coefficients: Mapping[str, float] | None = None) -> None:
+    def __init__(self, terms: Mapping[str, Any], coefficients: Mapping[str, float] | None = None,
+                 attributes: Sequence[str] | None = None) -> None:
         super().__init__()
-        terms = dict(terms.items())
+        terms = {str(name): _build_term(name, term, attributes) for name, term in dict(terms.items()).items()}
         if not terms:
             raise ValueError("CombinedLoss needs at least one term")
         coefficients = dict(coefficients.items()) if coefficients is not None else {}

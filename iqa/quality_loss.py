@@ -44,6 +44,7 @@ The total is the weighted sum of the terms, averaged over the batch.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections.abc import Mapping
@@ -267,7 +268,7 @@ class QualityLoss(nn.Module):
 
             model = load(model, image_size=image_size)
         elif image_size is not None:
-            model.view = View(int(image_size), model.view.policy, model.view.crop_size, model.view.max_side)
+            model.view = dataclasses.replace(model.view, image_size=int(image_size))
         self.view: View = model.view
         self.resize = bool(resize)
         self.quantise = bool(quantise)

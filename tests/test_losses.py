@@ -403,3 +403,28 @@ def test_hydra_instantiation():
 
     pre = instantiate(OmegaConf.create({"_target_": "iqa.losses.FidelityLoss", "weights": {"noisiness": 2.0}}))
     assert pre.weights["noisiness"] == 2.0 and pre.attributes == ATTRIBUTES
+
+
+def test_loss_group_regression_ranking_builds_for_the_stage_attributes():
+    from pathlib import Path
+
+    from iqa.config import CONFIG_DIR, instantiate_node
+
+    cfg = OmegaConf.load(Path(CONFIG_DIR) / "loss" / "regression_ranking.yaml")
+    finetune = instantiate_node(cfg, attributes=["quality"])
+    assert {name: term.attributes for name, term in finetune.terms.items()} == {"regression": ("quality",), "ranking": ("quality",)}
+    pred, target = random_matrix(10, a=1)
+    total, _ = finetune(pred, target)
+    expected = RegressionLoss(attributes=["quality"])(pred, target)[0] + RankingLoss(margin=0.1, attributes=["quality"])(pred, target)[0]
+    assert total.item() == pytest.approx(expected.item(), abs=1e-12)
+    pretrain = instantiate_node(cfg)
+    assert pretrain.terms["ranking"].attributes == ATTRIBUTES
+
+
+def test_combined_refuses_a_term_for_other_attributes_and_a_non_loss():
+    with pytest.raises(ValueError, match="scores sharpness"):
+        CombinedLoss({"reg": RegressionLoss()}, attributes=["quality"])
+    with pytest.raises(TypeError, match="not a torch module"):
+        CombinedLoss({"bad": lambda attributes: 3.0}, attributes=["quality"])
+    with pytest.raises(TypeError, match="factory of one"):
+        CombinedLoss({"bad": 3.0})

@@ -166,7 +166,8 @@ def test_offline_steps_are_the_pipeline_commands():
     assert [s[0] for s in plan] == ["label", "train", "train", "train", "evaluate"]
     assert all("experiment=offline" in s for s in plan)
     assert "init=out/offline/pretrain/checkpoints/last.ckpt" in plan[2] and "init=imagenet" in plan[3]
-    assert plan[2][2] == plan[3][2] == "stage=ridge_probe" and steps("out", "finetune")[2][2] == "stage=finetune"
+    assert plan[2][2:4] == plan[3][2:4] == ["stage=finetune", "loss=regression_ranking"]
+    assert steps("out", "ridge_probe")[2][2:4] == ["stage=ridge_probe", "init=out/offline/pretrain/checkpoints/last.ckpt"]
     with pytest.raises(ValueError):
         steps("out", "pretrain")
 
@@ -194,5 +195,56 @@ def test_offline_recipe_runs_end_to_end_at_tiny_size(repo_root, tiny_stage, tmp_
     attiqa = json.loads((base / "finetune-attiqa" / "summary.json").read_text())
     imagenet = json.loads((base / "finetune-imagenet" / "summary.json").read_text())
     assert attiqa["init"] == f"{base}/pretrain/checkpoints/last.ckpt" and imagenet["init"] == "imagenet"
+    from iqa.checkpoints import read_meta
+
+    # The recipe's checkpoints score at native pixel scale, as 64 px tiles here (the tiny corpus size), never enlarged.
+    view = read_meta(base / "finetune-attiqa" / "checkpoints" / "last.ckpt").view
+    assert view == {"image_size": 320, "policy": "tiles", "crop_size": 64, "max_side": None, "upscale": False}
     results = json.loads((base / "results.json").read_text())["results"]
     assert set(results) == {"attribute_pretrained", "imagenet_only"}
+
+
+@pytest.mark.unit
+def test_ablation_sweeps_compose_to_the_arms_they_name(repo_root, compose):
+    """Each job of the ablation sweeps composes to its arm: the loss and attribute weights it pretrains with, the
+    pretraining run it fine-tunes from, the share of the fine-tuning set; every fine-tune uses the recipe's settings."""
+    import importlib.util
+
+    from iqa.config import instantiate_node
+
+    spec = importlib.util.spec_from_file_location("offline_ablations", repo_root / "benchmarks" / "offline_ablations.py")
+    ablations = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = ablations  # dataclasses look their module up by name
+    spec.loader.exec_module(ablations)
+    commands = ablations.sweeps(["loss", "attributes", "fraction"])
+    assert [c[:3] for c in commands] == [["-m", "experiment=offline", "stage=pretrain"], ["-m", "experiment=offline", "stage=finetune"],
+                                         ["-m", "experiment=offline", "stage=finetune"]]
+    assert ablations.sweeps(["fraction"]) == commands[2:]
+    arms = {a.run for a in ablations.arms(["loss", "attributes", "fraction"])}
+    for command in commands:
+        swept = [o for o in command[1:] if "," in o]
+        assert len(swept) == 1, command
+        key, values = swept[0].split("=", 1)
+        for value in values.split(","):
+            cfg = compose("train", [o for o in command[1:] if o != swept[0]] + [f"{key}={value}", "paths.output_dir=out"])
+            if cfg.stage.name == "pretrain":
+                assert cfg.run_name == f"pretrain-{value}"
+                loss = instantiate_node(cfg.loss)
+                weights = dict(loss.weights)
+                if value == "regression_loss":
+                    assert type(loss).__name__ == "RegressionLoss" and set(weights.values()) == {1.0}
+                else:
+                    assert type(loss).__name__ == "RankingLoss" and weights == {"sharpness": 1.0, "brightness": 0.0, "contrast": 0.0,
+                                                                                "colorfulness": 0.0, "noisiness": 0.0}
+                continue
+            assert cfg.run_name in arms and cfg.loss.name == "regression_ranking" and cfg.stage.group_size == 8
+            if key == "pretrain_run":
+                assert cfg.net.init == f"out/offline/{value}/checkpoints/last.ckpt"
+            else:
+                assert cfg.net.init == "out/offline/pretrain/checkpoints/last.ckpt" and cfg.data.train_fraction == float(value)
+    result = subprocess.run([sys.executable, "benchmarks/offline_ablations.py", "--only", "fraction", "--dry-run"], cwd=repo_root,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.count("python train.py -m") == 1 and "data.train_fraction=0.1,0.25,0.5" in result.stdout
+    bad = subprocess.run([sys.executable, "benchmarks/offline_ablations.py", "--only", "seeds"], cwd=repo_root, capture_output=True,
+                         text=True, timeout=120)
+    assert bad.returncode == 2 and "choose from loss, attributes, fraction" in bad.stderr

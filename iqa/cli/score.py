@@ -55,8 +55,9 @@ def parser() -> argparse.ArgumentParser:
                    help="decoding processes (default: on a GPU min(8, CPUs); on the CPU 0 up to 4 cores, else CPUs/4)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default: auto)")
     p.add_argument("--image-size", type=int, default=None, help="short side in px (default: the checkpoint's training size)")
-    p.add_argument("--policy", choices=("resize", "tiles"), default="resize",
-                   help="resize: whole image at --image-size; tiles: mean over a grid of --crop-size tiles")
+    p.add_argument("--policy", choices=("resize", "tiles"), default=None,
+                   help="resize: whole image at --image-size; tiles: mean over a grid of --crop-size tiles "
+                        "(default: the view the checkpoint recorded, else resize)")
     p.add_argument("--crop-size", type=int, default=None, help="centre crop (resize) or tile side (tiles, default 224)")
     p.add_argument("--max-side", type=int, default=None, help="cap on the long side after resizing (default: 4 x image size)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -131,7 +132,8 @@ def run(args: argparse.Namespace) -> int:
     view = model.view
     print(f"scoring {len(paths)} images with {ckpt} on {device} ({workers} decoding workers, {threads} torch threads): "
           f"view {view.policy}, short side {view.image_size} px{f', crop {view.crop_size} px' if view.crop_size else ''}, "
-          f"long side capped at {view.max_side or 4 * view.image_size} px", file=sys.stderr, flush=True)
+          f"long side capped at {view.max_side or 4 * view.image_size} px{'' if view.upscale else ', never enlarged'}",
+          file=sys.stderr, flush=True)
     started = time.perf_counter()
     frame = model.score(paths, batch_size=args.batch_size, num_workers=workers, progress=not args.no_progress)
     seconds = time.perf_counter() - started
@@ -143,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
         "stage": model.hparams.get("stage"),
         "attributes_trained": model.attributes_trained,
         "view": {"policy": model.view.policy, "image_size": model.view.image_size, "crop_size": model.view.crop_size,
-                 "max_side": model.view.max_side or 4 * model.view.image_size},
+                 "max_side": model.view.max_side or 4 * model.view.image_size, "upscale": model.view.upscale},
         "columns": model.columns(),
         "images": len(frame),
         "unreadable": failed,

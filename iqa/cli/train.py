@@ -23,6 +23,7 @@ from iqa.attributes import ATTRIBUTES
 from iqa.checkpoints import read_meta, stamp, stamp_run
 from iqa.cli.common import build_logger, close_logger, prepare_data, setup_run
 from iqa.config import config_dir, instantiate_list, instantiate_node, to_plain
+from iqa.data.records import scoring_view
 from iqa.errors import UserError
 from iqa.io import atomic_write_json
 from iqa.models import IQANet
@@ -207,13 +208,15 @@ def fit(cfg: DictConfig, extra_callbacks: list) -> dict[str, Any]:
         init = None if cfg.stage.init is None else str(cfg.stage.init)
         module, datamodule = build_enhance(cfg)
     else:
+        # A bad scoring view fails before any data is built.
+        view = None if cfg.stage.name == "pretrain" else scoring_view((cfg.data.get("iqa") or {}).get("view"), cfg.data.iqa.image_size)
         prepare_data(cfg.data)
         init = None if cfg.net.init is None else str(cfg.net.init)
         net = instantiate_node(cfg.net)
         module, datamodule = (build_pretrain if cfg.stage.name == "pretrain" else build_finetune)(cfg, net)
         # Scoring a pretrain checkpoint resizes images as its teacher (and so its training crops) saw them.
         image_size = datamodule.manifest["teacher"]["image_size"] if cfg.stage.name == "pretrain" else cfg.data.iqa.image_size
-        stamp_run(module.hparams, stage=cfg.stage.name, init=init, data=cfg.data.name, image_size=image_size)
+        stamp_run(module.hparams, stage=cfg.stage.name, init=init, data=cfg.data.name, image_size=image_size, view=view)
 
     has_val = bool(datamodule.val_dataloader()) if cfg.stage.name != "pretrain" else datamodule.val_stream is not None
     no_val = {}

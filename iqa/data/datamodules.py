@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader, Dataset
 from iqa.data.catalog import split_records
 from iqa.data.corpus import DEFAULT_CHUNK_SIZE, Unit, iter_unit_samples, list_units
 from iqa.data.label_sets import LabelLookup, check_attributes, labelled_count, load_manifest
-from iqa.data.records import Record, RecordDataset, skip_collate
+from iqa.data.records import GroupedRecordDataset, Record, RecordDataset, grouped_collate, skip_collate
 from iqa.data.streaming import PseudoLabelStream
 from iqa.distributed import dist_info, is_distributed
 from iqa.errors import UserError
@@ -310,7 +310,10 @@ class IQADataModule(pl.LightningDataModule):
     ``train_fraction``) comes from the ``data`` config; see
     :mod:`iqa.data.splits`. ``train_augment=False`` serves the training
     split with the deterministic evaluation view, in order (feature extraction
-    for the closed-form ridge probe).
+    for the closed-form ridge probe). ``group_size``: training batches of
+    ``batch_size / group_size`` references with ``group_size`` of their
+    distorted versions each, cut alike (:class:`~iqa.data.records.GroupedRecordDataset`);
+    ``None`` draws images independently.
     """
 
     def __init__(
@@ -323,9 +326,13 @@ class IQADataModule(pl.LightningDataModule):
         seed: int = 0,
         pin_memory: bool | None = None,
         train_augment: bool = True,
+        group_size: int | None = None,
     ) -> None:
         super().__init__()
         self.data = dict(data)
+        self.group_size = int(group_size) if group_size else None
+        if self.group_size is not None and self.group_size > int(batch_size):
+            raise UserError(f"group_size={group_size} exceeds batch_size={batch_size}: a batch must hold whole groups")
         if train_fraction is not None:
             self.data["train_fraction"] = float(train_fraction)
         section = self.data.get("iqa") or {}
@@ -353,6 +360,13 @@ class IQADataModule(pl.LightningDataModule):
     def _loader(self, split: str, train: bool) -> DataLoader:
         augment = train and self.train_augment
         dataset = RecordDataset(self.records(split), self.image_size, self.crop_size, train=augment, seed=self.seed)
+        if augment and self.group_size:
+            grouped = GroupedRecordDataset(dataset, self.group_size)
+            groups = max(1, self.batch_size // self.group_size)
+            return DataLoader(
+                grouped, batch_size=groups, shuffle=True, drop_last=len(grouped) >= groups, num_workers=self.num_workers,
+                pin_memory=self.pin_memory, collate_fn=grouped_collate, persistent_workers=self.num_workers > 0,
+            )
         return DataLoader(
             dataset, batch_size=self.batch_size, shuffle=augment, drop_last=augment and len(dataset) >= self.batch_size,
             sampler=None if train else unpadded_sampler(dataset), num_workers=self.num_workers,

@@ -15,7 +15,7 @@ import json
 import math
 import os
 import tarfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,6 +134,64 @@ class RecordDataset(Dataset):
         return {"images": image, "mos": torch.tensor(self.records[index].mos, dtype=torch.float32), "index": index}
 
 
+def group_key(record: Record) -> str:
+    """What a record's distorted siblings share: the reference photo and, for generated corpora, the crop of it."""
+    crop = record.meta.get("crop") if record.meta else None
+    base = record.reference if record.reference is not None else record.key
+    return base if crop is None else f"{base}#{crop}"
+
+
+class GroupedRecordDataset(Dataset):
+    """Training items that are groups: ``group_size`` images of one reference (crop) at a time.
+
+    Item ``g`` is a list of up to ``group_size`` members of group ``g`` (chosen
+    at random, without replacement), all cut with the *same* random crop and
+    flip, so that inside a group only the distortion differs. Batches built
+    from it (:func:`grouped_collate`) hold ``batch_size / group_size`` groups,
+    which gives a pairwise ranking loss many same-content pairs: the signal
+    that orders the levels of one distortion on one picture. Groups are the
+    dataset's items, so a distributed sampler splits groups, never a group.
+    """
+
+    def __init__(self, base: RecordDataset, group_size: int) -> None:
+        if int(group_size) < 2:
+            raise UserError(f"group_size must be at least 2 (images per reference in a batch), got {group_size}")
+        self.base = base
+        self.group_size = int(group_size)
+        groups: dict[str, list[int]] = {}
+        for index, record in enumerate(base.records):
+            groups.setdefault(group_key(record), []).append(index)
+        self.groups = list(groups.values())
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    def __getitem__(self, index: int) -> list[dict[str, Any]]:
+        members = self.groups[index]
+        order = torch.randperm(len(members))[: self.group_size].tolist()
+        seed = int(torch.randint(0, 2**62, ()).item())
+        items = []
+        for k in order:
+            at = members[k]
+            try:
+                image = self.base.load(at, np.random.default_rng(seed))
+            except SkipImage as exc:
+                items.append({"skip": f"{self.base.records[at].source}: {exc}", "index": at})
+                continue
+            items.append({"images": image, "mos": torch.tensor(self.base.records[at].mos, dtype=torch.float32), "index": at,
+                          "group": index})
+        return items
+
+
+def grouped_collate(groups: list[list[dict[str, Any]]]) -> dict[str, Any]:
+    """:func:`skip_collate` over the members of every group, with each image's group index as ``group``."""
+    items = [item for group in groups for item in group]
+    batch = skip_collate(items)
+    if "images" in batch:
+        batch["group"] = torch.tensor([item["group"] for item in items if "skip" not in item])
+    return batch
+
+
 VIEW_POLICIES = ("resize", "tiles")
 
 
@@ -153,12 +211,17 @@ class View:
     resizing the long side is capped at ``max_side`` (default
     ``4 * image_size``; only panoramas more elongated than 4:1 are affected,
     their short side then shrinks below ``image_size``).
+
+    ``upscale=False`` never enlarges: an image whose short side is already at
+    most ``image_size`` keeps its pixels (``image_size`` is then a cap), so a
+    model trained on distortions at native pixel scale sees them at that scale.
     """
 
     image_size: int = 384
     policy: str = "resize"
     crop_size: int | None = None
     max_side: int | None = None
+    upscale: bool = True
 
     def __post_init__(self) -> None:
         if self.policy not in VIEW_POLICIES:
@@ -173,6 +236,8 @@ class View:
     def target_size(self, width: int, height: int) -> tuple[int, int]:
         """(width, height) after resizing: short side ``image_size``, long side at most ``max_side``."""
         scale = self.image_size / min(width, height)
+        if not self.upscale:
+            scale = min(scale, 1.0)
         cap = int(self.max_side or 4 * self.image_size)
         scale = min(scale, cap / max(width, height))
         return max(1, round(width * scale)), max(1, round(height * scale))
@@ -210,6 +275,22 @@ class View:
         if self.crop_size:
             image = center_crop(image, min(int(self.crop_size), w, h))
         return to_uint8_tensor(image)
+
+
+VIEW_KEYS = ("image_size", "policy", "crop_size", "max_side", "upscale")
+
+
+def scoring_view(config: Mapping[str, Any] | None, image_size: int) -> dict[str, Any] | None:
+    """A data config's ``iqa.view`` checked (as a :class:`View`) and completed; ``None`` when it sets none."""
+    if not config:
+        return None
+    config = dict(config)
+    unknown = sorted(set(config) - set(VIEW_KEYS))
+    if unknown:
+        raise UserError(f"data.iqa.view: unknown key(s) {', '.join(unknown)}; valid: {', '.join(VIEW_KEYS)}")
+    view = View(**{"image_size": int(image_size), **{k: v for k, v in config.items() if v is not None}})
+    return {"image_size": int(view.image_size), "policy": view.policy, "crop_size": view.crop_size, "max_side": view.max_side,
+            "upscale": bool(view.upscale)}
 
 
 def _original_size(data: bytes, decoded: Image.Image) -> tuple[int, int]:
