@@ -47,6 +47,11 @@ def test_pretrain_then_finetune_from_its_checkpoint_and_resume(train_cfg, tiny_d
 
     fine = run(train_cfg(tiny_dirs, "stage=finetune", f"init={last}", f"run_dir={tmp_path}/fine"))
     assert fine["global_step"] == 4 and "val/srcc" in fine["metrics"]
+    # A fine-tune resumes too: its checkpoint holds plain values only, which torch.load's weights-only default accepts.
+    fine_ckpt = torch.load(fine["last_checkpoint"], weights_only=True)
+    assert fine_ckpt["hyper_parameters"]["mos_range"] == [1.0, 5.0]
+    longer = run(train_cfg(tiny_dirs, "stage=finetune", f"init={last}", f"run_dir={tmp_path}/fine", "stage.max_steps=6"))
+    assert longer["start_step"] == 4 and longer["global_step"] == 6
     # Pretraining trains the attribute heads, and a run initialised from it records that it inherits them.
     from iqa.checkpoints import read_meta
 

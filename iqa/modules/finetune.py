@@ -56,6 +56,8 @@ class FinetuneModule(StageModule):
 
     def __init__(self, *args: Any, mos_range: Sequence[float] = (0.0, 1.0), higher_is_better: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Plain floats: a checkpoint must hold no config objects, or resuming (torch.load, weights only) refuses it.
+        mos_range = [float(v) for v in mos_range]
         self.save_hyperparameters(ignore=["net", "loss", "optimizer"])
         # The attribute heads keep their pretrained weights (for scoring attributes) and take no
         # part in the loss; frozen, they stay out of DDP's gradient synchronisation.
