@@ -160,6 +160,8 @@ def model_identity(ckpt: str | os.PathLike, model: Any) -> str:
             digest.update(chunk)
     view = model.view
     digest.update(json.dumps([view.image_size, view.policy, view.crop_size, view.max_side, list(model.attributes)]).encode())
+    if not view.upscale:  # scores small images at another size; views that enlarge keep their earlier keys
+        digest.update(b"no-upscale")
     return digest.hexdigest()[:20]
 
 
@@ -709,7 +711,8 @@ def rank(
             frame[name] = attrs[index, j]
     frame["error"] = [errors[i] for i in index]
     settings = {"checkpoint": str(ckpt), "model_identity": identity, "trained_on": model.meta.data,
-                "view": {"policy": model.view.policy, "image_size": model.view.image_size}, "inputs": inputs.source,
+                "view": {"policy": model.view.policy, "image_size": model.view.image_size, "crop_size": model.view.crop_size,
+                         "upscale": model.view.upscale}, "inputs": inputs.source,
                 "cache": str(store.path) if store else None, "images": counts["images"], "newly_scored": counts["scored"],
                 "from_cache": counts["cached"], "attributes_trained": model.attributes_trained}
     results = analyse(frame, attributes=names, n_boot=n_boot, seed=seed, level=level, alpha=alpha, min_group=min_group,

@@ -124,3 +124,17 @@ def test_load_scores_through_the_view_the_checkpoint_recorded(tmp_path):
     old = export_checkpoint(IQANet(backbone="test_efficientnet", weights="none"), tmp_path / "old.ckpt", stage="finetune",
                             image_size=160)
     assert read_meta(old).view is None and load(old).view == View(image_size=160)
+
+
+def test_rank_cache_keys_tell_a_view_that_never_enlarges_apart(tmp_path):
+    import dataclasses
+    from types import SimpleNamespace
+
+    from iqa.ranking import model_identity
+
+    ckpt = tmp_path / "m.ckpt"
+    ckpt.write_bytes(b"weights")
+    model = SimpleNamespace(view=View(image_size=320, policy="tiles", crop_size=160), attributes=("sharpness",))
+    enlarging = model_identity(ckpt, model)
+    model.view = dataclasses.replace(model.view, upscale=False)
+    assert model_identity(ckpt, model) != enlarging
