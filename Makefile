@@ -15,16 +15,17 @@ export HF_HUB_OFFLINE ?= 1
 export WANDB_MODE ?= offline
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo model test test-fast lint bench heldout clean clean-demo help
+.PHONY: install demo model ablations test test-fast lint bench heldout clean clean-demo help
 
 help:
 	@echo "make demo   - build the demo corpus, label, pretrain, fine-tune (2 variants), evaluate (CPU, offline)"
-	@echo "make model  - the offline recipe: all train-role photos, label, pretrain, quality head (2 variants); 36 min measured on 2 busy CPU cores"
+	@echo "make model  - the offline recipe: all train-role photos, label, pretrain, fine-tune (2 variants), evaluate (CPU, under 30 min)"
+	@echo "make ablations - the offline recipe's ablation sweeps (pretraining loss, attributes, fine-tuning data), after make model"
 	@echo "make test   - lint (ruff) and run the whole test suite (what CI runs)"
 	@echo "make test-fast - the unit tier only (under about 2 minutes on 2 cores)"
 	@echo "make lint   - ruff check"
 	@echo "make bench  - throughput benchmarks (ratios against bare loops)"
-	@echo "make heldout - held-out distortion ladders: demo checkpoints vs BRISQUE, NIQE, teacher (pip install -e '.[bench]')"
+	@echo "make heldout - held-out distortion ladders: make model's and make demo's checkpoints vs BRISQUE, NIQE, teacher (pip install -e '.[bench]')"
 	@echo "make install - create $(VENV) with attiqa and its dependencies"
 
 $(STAMP): pyproject.toml
@@ -40,6 +41,9 @@ demo: $(STAMP)
 
 model: $(STAMP)
 	$(PY) -m iqa.offline $(MODEL_ARGS)
+
+ablations: $(STAMP)
+	$(PY) benchmarks/offline_ablations.py $(ABLATION_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
