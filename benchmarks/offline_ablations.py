@@ -52,17 +52,22 @@ class Arm:
     run: str  # fine-tuned run under <output_dir>/offline
 
 
+#: Each job of a sweep runs in <output_dir>/offline/<run_name>, beside the recipe's runs (not under multirun/), so the
+#: fine-tuning sweep finds the pretraining sweep's checkpoints by name and a rerun resumes or skips finished jobs.
+JOB_DIRS = ("hydra.sweep.dir=${paths.output_dir}/offline", "hydra.sweep.subdir=${run_name}")
+
+
 def sweeps(only: Sequence[str]) -> list[list[str]]:
     """The ``train.py -m`` commands (arguments after ``train.py``) of the chosen ablations, in order."""
     commands = []
     if {"loss", "attributes"} & set(only):
         arms = [a for a in PRETRAIN_ARMS if ("loss" in only and a == "regression_loss") or ("attributes" in only and a == "sharpness_only")]
-        commands.append(["-m", "experiment=offline", "stage=pretrain", f"+ablation={','.join(arms)}"])
+        commands.append(["-m", "experiment=offline", "stage=pretrain", f"+ablation={','.join(arms)}", *JOB_DIRS])
         commands.append(["-m", "experiment=offline", *FINETUNE_ARGS, f"pretrain_run={','.join('pretrain-' + a for a in arms)}",
-                         "run_name=finetune-${pretrain_run}"])
+                         "run_name=finetune-${pretrain_run}", *JOB_DIRS])
     if "fraction" in only:
         commands.append(["-m", "experiment=offline", *FINETUNE_ARGS, f"data.train_fraction={','.join(map(str, FRACTIONS))}",
-                         "run_name=finetune-fraction-${data.train_fraction}"])
+                         "run_name=finetune-fraction-${data.train_fraction}", *JOB_DIRS])
     return commands
 
 

@@ -222,6 +222,9 @@ def test_ablation_sweeps_compose_to_the_arms_they_name(repo_root, compose):
     assert ablations.sweeps(["fraction"]) == commands[2:]
     arms = {a.run for a in ablations.arms(["loss", "attributes", "fraction"])}
     for command in commands:
+        # Every job runs in <output_dir>/offline/<run_name>, where the next sweep looks for it.
+        assert command[-2:] == ["hydra.sweep.dir=${paths.output_dir}/offline", "hydra.sweep.subdir=${run_name}"]
+        command = command[:-2]
         swept = [o for o in command[1:] if "," in o]
         assert len(swept) == 1, command
         key, values = swept[0].split("=", 1)
