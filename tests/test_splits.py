@@ -84,6 +84,25 @@ def test_train_fraction_subsets_are_nested_and_leave_val_and_test_alone():
         subsample(train, 0.0)
 
 
+def test_group_fractions_keep_whole_crop_groups_nested_and_are_recorded_only_when_set():
+    from iqa.data.records import group_key
+    from iqa.data.splits import split_recipe
+
+    records = [Record(f"{p}-c{c}-v{v}.png", 5.0 - v, key=f"{p}-c{c}-v{v}", reference=p, meta={"crop": c})
+               for p in ("a", "b", "c", "d") for c in range(5) for v in range(3)]
+    ten, half = subsample(records, 0.1, seed=1, unit="group"), subsample(records, 0.5, seed=1, unit="group")
+    groups = lambda rs: {group_key(r) for r in rs}  # noqa: E731
+    assert len(groups(ten)) == 2 and len(groups(half)) == 10 and groups(ten) <= groups(half)
+    assert len(ten) == 6 and len(half) == 30  # every chosen group keeps its three versions
+    assert [r.key for r in half] == [r.key for r in records if group_key(r) in groups(half)]  # input order
+    with pytest.raises(UserError, match="fraction_unit must be one of image, group, got 'crop'"):
+        subsample(records, 0.5, unit="crop")
+    assert "fraction_unit" not in split_recipe({"iqa": {"split": {}}}, True)
+    assert split_recipe({"iqa": {"split": {"fraction_unit": "group"}}}, True)["fraction_unit"] == "group"
+    with pytest.raises(UserError, match="fraction_unit must be one of"):
+        split_recipe({"iqa": {"split": {"fraction_unit": "crops"}}}, True)
+
+
 def test_split_records_reads_the_recipe_from_a_data_config(tmp_path):
     from _evaluation_helpers import make_kadid
 

@@ -116,14 +116,31 @@ def _carve(records: list[Record], fraction: float, rng: np.random.Generator, by_
     return [r for r in records if _group_key(r, by_reference) not in chosen], [r for r in records if _group_key(r, by_reference) in chosen]
 
 
-def subsample(records: Sequence[Record], fraction: float, seed: int = 0) -> list[Record]:
-    """``fraction`` of ``records`` (at least one), nested across fractions for one seed, in input order."""
+FRACTION_UNITS = ("image", "group")
+
+
+def subsample(records: Sequence[Record], fraction: float, seed: int = 0, unit: str = "image") -> list[Record]:
+    """``fraction`` of ``records`` (at least one), nested across fractions for one seed, in input order.
+
+    ``unit="group"`` keeps ``fraction`` of the groups instead (a reference, or a crop of one in
+    generated corpora: :func:`iqa.data.records.group_key`), each with all its distorted versions,
+    so that a smaller set still holds whole groups for same-content training batches.
+    """
     fraction = float(fraction)
     if not 0.0 < fraction <= 1.0:
         raise UserError(f"data.train_fraction must be in (0, 1], got {fraction}")
+    if unit not in FRACTION_UNITS:
+        raise UserError(f"data.iqa.split.fraction_unit must be one of {', '.join(FRACTION_UNITS)}, got {unit!r}")
     records = list(records)
     if fraction >= 1.0:
         return records
+    if unit == "group":
+        from iqa.data.records import group_key
+
+        keys = list(dict.fromkeys(group_key(r) for r in records))
+        keep = max(1, int(round(len(keys) * fraction)))
+        chosen = {keys[i] for i in np.random.default_rng([int(seed), 0xF4AC]).permutation(len(keys))[:keep].tolist()}
+        return [r for r in records if group_key(r) in chosen]
     keep = max(1, int(round(len(records) * fraction)))
     order = np.random.default_rng([int(seed), 0xF4AC]).permutation(len(records))[:keep]
     return [records[i] for i in sorted(order.tolist())]
@@ -138,7 +155,7 @@ def split_recipe(data: Mapping[str, Any], has_official_split: bool) -> dict[str,
     section = data.get("iqa") or {}
     split = dict(section.get("split") or {})
     scheme = split.get("scheme") or ("official" if has_official_split else "random")
-    return {
+    recipe = {
         "scheme": scheme,
         "seed": int(data.get("split_seed", 0) or 0),
         "test_fraction": float(split.get("test_fraction", 0.2)),
@@ -146,6 +163,12 @@ def split_recipe(data: Mapping[str, Any], has_official_split: bool) -> dict[str,
         "by_reference": bool(split.get("by_reference", True)),
         "train_fraction": float(data.get("train_fraction", 1.0) or 1.0),
     }
+    unit = str(split.get("fraction_unit") or "image")
+    if unit not in FRACTION_UNITS:
+        raise UserError(f"data.iqa.split.fraction_unit must be one of {', '.join(FRACTION_UNITS)}, got {unit!r}")
+    if unit != "image":  # recorded only when set, so recipes recorded before it existed still match
+        recipe["fraction_unit"] = unit
+    return recipe
 
 
 def select_split(records: Sequence[Record], split: str, recipe: Mapping[str, Any]) -> list[Record]:
@@ -159,5 +182,5 @@ def select_split(records: Sequence[Record], split: str, recipe: Mapping[str, Any
     )
     chosen = parts[split]
     if split == "train":
-        chosen = subsample(chosen, recipe.get("train_fraction", 1.0), recipe["seed"])
+        chosen = subsample(chosen, recipe.get("train_fraction", 1.0), recipe["seed"], recipe.get("fraction_unit", "image"))
     return chosen
