@@ -209,7 +209,8 @@ def fit(cfg: DictConfig, extra_callbacks: list) -> dict[str, Any]:
         module, datamodule = build_enhance(cfg)
     else:
         # A bad scoring view fails before any data is built.
-        view = None if cfg.stage.name == "pretrain" else scoring_view((cfg.data.get("iqa") or {}).get("view"), cfg.data.iqa.image_size)
+        section = None if cfg.stage.name == "pretrain" else cfg.data.get("iqa")  # no section: build_finetune says why
+        view = scoring_view(section.get("view"), section.get("image_size", 384)) if section else None
         prepare_data(cfg.data)
         init = None if cfg.net.init is None else str(cfg.net.init)
         net = instantiate_node(cfg.net)
