@@ -235,6 +235,7 @@ def test_every_choice_instantiates(compose, group, choice, tmp_path, monkeypatch
         ("teacher", "classical"): ["ClassicalTeacher"],
         ("teacher", "openclip_tiny"): ["OpenCLIPTeacher"],
         ("loss", "fidelity"): ["FidelityLoss"], ("loss", "ranking"): ["RankingLoss"], ("loss", "regression"): ["RegressionLoss"],
+        ("loss", "regression_ranking"): ["CombinedLoss"],
         ("logger", "csv"): ["ResumableCSVLogger"], ("logger", "none"): [], ("logger", "tensorboard"): ["TensorBoardLogger"],
         ("logger", "wandb"): ["WandbLogger"],
         ("stage", "pretrain"): ["IQANet", "RankingLoss", "PretrainModule", "PretrainDataModule"],
