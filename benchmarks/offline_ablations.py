@@ -116,14 +116,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
     train_s = time.perf_counter() - started
 
-    registry = ladders.photo_registry
-    heldout = [p for p in registry.heldout_names() if registry.available(registry.BY_NAME[p])]
-    _, items = ladders.ladder_items(ladders.DEFAULT_CACHE, heldout, args.crops_per_photo, 288, 0)
+    _, items = ladders.ladder_items(ladders.DEFAULT_CACHE, ladders.heldout_photos(), args.crops_per_photo, 288, 0)
     rows = []
     for arm in arms(only, args.reference):
-        ckpt = base / arm.run / "checkpoints" / "last.ckpt"
-        summary, per_type = ladders.summarise(ladders.checkpoint_scores(str(ckpt), items, 32, None), items)
-        rows.append({"ablation": arm.ablation, "arm": arm.label, "run": arm.run, **summary, "per_type": per_type})
+        scored = ladders.score_checkpoint(base / arm.run / "checkpoints" / "last.ckpt", items)
+        summary = scored["summary"]
+        rows.append({"ablation": arm.ablation, "arm": arm.label, "run": arm.run, **summary, "per_type": scored["per_type"]})
         print(f"  {arm.ablation}: {arm.label}: all {summary['all']:.3f}, seen {summary['seen']:.3f}, "
               f"unseen {summary['unseen']:.3f}", flush=True)
     out = args.out or base / "ablations"

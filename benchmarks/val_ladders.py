@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,32 +25,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import heldout_ladders as ladders  # noqa: E402
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
 
-from iqa import distortions  # noqa: E402
 from iqa.data import offline  # noqa: E402
 from iqa.data import photos as registry  # noqa: E402
 
 
-def build(folder: Path, names: Sequence[str], crops_per_photo: int, size: int, seed: int) -> list[ladders.Item]:
-    """Seen-type ladders of the validation photos, written once under ``folder``."""
-    items = []
-    for name in names:
-        photo = registry.load_photo(registry.trainable(name).name)
-        crops = ladders.reference_crops(photo, crops_per_photo, size, np.random.default_rng([seed, zlib.crc32(name.encode())]))
-        for index, crop in enumerate(crops):
-            crop_id = f"{name}-{index:02d}"
-            for dist in ladders.SEEN:
-                for level in ladders.LEVELS:
-                    key = f"{crop_id}-{dist}-{level}"
-                    item = ladders.Item(key, crop_id, name, dist, level, str(folder / f"{key}.png"))
-                    if not Path(item.path).is_file():
-                        folder.mkdir(parents=True, exist_ok=True)
-                        image = ladders.distort(crop, dist, level, np.random.default_rng([seed, zlib.crc32(key.encode())]))
-                        Image.fromarray(distortions.to_uint8(image)).save(item.path, compress_level=1)
-                    items.append(item)
-    return items
+def load_validation_photo(name: str):
+    """A validation photo, refused unless it is a train-role photo (never a held-out one)."""
+    return registry.load_photo(registry.trainable(name).name)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,13 +45,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--cache", type=Path, default=ROOT / "outputs" / "val_ladders")
     args = parser.parse_args(argv)
-    folder = args.cache / f"{'-'.join(args.photos)}-{args.crops_per_photo}-{args.size}-{args.seed}"
-    items = build(folder, args.photos, args.crops_per_photo, args.size, args.seed)
+    checkpoints = ladders.parse_checkpoints(args.ckpt)  # before the ladders are built: a typo fails at once
+    _, items = ladders.ladder_items(args.cache, args.photos, args.crops_per_photo, args.size, args.seed, types=ladders.SEEN,
+                                    load=load_validation_photo)
     rows = {}
-    for spec in args.ckpt:
-        name, _, path = spec.partition("=")
-        summary, per_type = ladders.summarise(ladders.checkpoint_scores(path, items, args.batch_size, None), items)
-        rows[name] = {"summary": summary, "per_type": per_type}
+    for name, path in checkpoints.items():
+        rows[name] = ladders.score_checkpoint(path, items, args.batch_size)
+        summary, per_type = rows[name]["summary"], rows[name]["per_type"]
         print(f"{name}: seen {summary['seen']:.3f}, global SRCC {summary['global_srcc']:.3f}, pairwise {summary['pairwise']:.3f}; "
               + ", ".join(f"{t} {v:.2f}" for t, v in per_type.items()), flush=True)
     (args.cache / "last.json").write_text(json.dumps(rows, indent=2))

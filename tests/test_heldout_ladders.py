@@ -6,6 +6,7 @@ import importlib.util
 import itertools
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -108,6 +109,43 @@ def test_reference_crops_depend_only_on_the_seed(bench):
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
     assert not all(np.array_equal(a, b) for a, b in zip(first, other))
     assert all(c.shape == (64, 64, 3) for c in first)
+
+
+@pytest.mark.unit
+def test_narrowed_ladders_use_only_their_types_and_their_own_photo_loader(bench, tmp_path):
+    """The validation ladders' construction: seen types only, photos read by the caller's loader, in their own cache."""
+    asked = []
+
+    def load(name):
+        asked.append(name)
+        return photos.load_photo("astronaut")
+
+    full, _ = bench.ladder_items(tmp_path, ["grace_hopper"], 1, 48, 0, types=bench.TYPES[:1])
+    settings, items = bench.ladder_items(tmp_path, ["camera_val"], 1, 48, 0, types=bench.SEEN[:2], load=load)
+    assert asked == ["camera_val"]
+    assert [(it.distortion, it.level) for it in items] == [(t, lv) for t in bench.SEEN[:2] for lv in bench.LEVELS]
+    assert all(Path(it.path).is_file() and f"ladders-{settings}" in it.path for it in items)
+    assert settings != full
+    # The full benchmark's settings do not record the types, so its cache key is unchanged by the option.
+    assert "types" not in bench.ladder_params(["grace_hopper"], 1, 48, 0)
+    assert bench.ladder_params(["grace_hopper"], 1, 48, 0, bench.SEEN)["types"] == list(bench.SEEN)
+    with pytest.raises(ValueError, match="unknown distortion type.*valid: "):
+        bench.build_ladders(tmp_path / "bad", ["grace_hopper"], 1, 48, 0, types=["smudge"])
+
+
+@pytest.mark.unit
+def test_checkpoint_arguments_and_photo_choices_fail_before_any_work(bench, tmp_path):
+    ckpt = tmp_path / "a.ckpt"
+    ckpt.write_bytes(b"x")
+    assert bench.parse_checkpoints([f"a={ckpt}"]) == {"a": str(ckpt)}
+    with pytest.raises(SystemExit, match="NAME=PATH"):
+        bench.parse_checkpoints([str(ckpt)])
+    with pytest.raises(SystemExit, match="no such checkpoint"):
+        bench.parse_checkpoints([f"a={tmp_path / 'missing.ckpt'}"])
+    with pytest.raises(SystemExit, match="not held-out photos: astronaut"):
+        bench.heldout_photos(["astronaut"])
+    installed = bench.heldout_photos()
+    assert installed and set(installed) <= set(photos.heldout_names())
 
 
 # -- metrics ---------------------------------------------------------------------------------------------------------
