@@ -16,7 +16,7 @@ import math
 import os
 import tarfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -277,20 +277,18 @@ class View:
         return to_uint8_tensor(image)
 
 
-VIEW_KEYS = ("image_size", "policy", "crop_size", "max_side", "upscale")
+VIEW_KEYS = tuple(f.name for f in fields(View))
 
 
 def scoring_view(config: Mapping[str, Any] | None, image_size: int) -> dict[str, Any] | None:
-    """A data config's ``iqa.view`` checked (as a :class:`View`) and completed; ``None`` when it sets none."""
+    """A data config's ``iqa.view`` as a plain dict, checked and completed by :class:`View`; ``None`` when it sets none."""
     if not config:
         return None
     config = dict(config)
     unknown = sorted(set(config) - set(VIEW_KEYS))
     if unknown:
         raise UserError(f"data.iqa.view: unknown key(s) {', '.join(unknown)}; valid: {', '.join(VIEW_KEYS)}")
-    view = View(**{"image_size": int(image_size), **{k: v for k, v in config.items() if v is not None}})
-    return {"image_size": int(view.image_size), "policy": view.policy, "crop_size": view.crop_size, "max_side": view.max_side,
-            "upscale": bool(view.upscale)}
+    return asdict(View(**{"image_size": int(image_size), **{k: v for k, v in config.items() if v is not None}}))
 
 
 def _original_size(data: bytes, decoded: Image.Image) -> tuple[int, int]:
