@@ -28,7 +28,7 @@ import re
 import statistics
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -180,11 +180,24 @@ def _resolve_datasets(datasets: Any, variants: Mapping[str, list[str]], data_dir
     return configs
 
 
-def _view(view: Mapping[str, Any], crop_size: int | None, data: Mapping[str, Any]):
-    from iqa.data.records import View
+def view_for_test_set(view: Mapping[str, Any], crop_size: int | None, data: Mapping[str, Any]):
+    """The :class:`~iqa.data.records.View` a test set is scored with.
 
-    size = view.get("image_size") or (data.get("iqa") or {}).get("image_size", 384)
-    return View(image_size=int(size), policy=str(view.get("policy", "resize")), crop_size=crop_size, max_side=view.get("max_side"))
+    It starts from the test set's own scoring view (``data.iqa.view``, the
+    view a checkpoint trained on it records; else resizing to
+    ``data.iqa.image_size``); each setting of ``view`` and ``crop_size`` that
+    is not None replaces the matching one.
+    """
+    from iqa.data.records import VIEW_KEYS, View, scoring_view
+
+    unknown = sorted(set(view) - set(VIEW_KEYS))
+    if unknown:
+        raise UserError(f"view: unknown key(s) {', '.join(unknown)}; valid: {', '.join(VIEW_KEYS)}")
+    section = data.get("iqa") or {}
+    size = int(section.get("image_size", 384))
+    base = scoring_view(section.get("view"), size) or {"image_size": size}
+    given = {k: v for k, v in {**view, "crop_size": crop_size}.items() if v is not None}
+    return View(**{**base, **given})
 
 
 # -- results -----------------------------------------------------------------------------------
@@ -321,9 +334,11 @@ def evaluate(
     (``"koniq10k"``; resolved by :func:`data_config` with ``data_dir``,
     ``roots[name]`` and ``dataset_overrides[name]``), resolved data-config
     mappings, or a mix; None: each variant's own training set, from the data
-    config its checkpoints recorded. ``view``: ``{"policy": "resize"|"tiles",
-    "image_size": None (the test set's), "max_side": None}``; ``crop_size``:
-    the centre crop or tile side. ``device``: None picks CUDA when present.
+    config its checkpoints recorded. ``view``: settings of
+    :class:`~iqa.data.records.View` (``policy``, ``image_size``, ``max_side``,
+    ``upscale``) that replace the test set's own scoring view (see
+    :func:`view_for_test_set`); ``crop_size``: the centre crop or tile side. ``device``:
+    None picks CUDA when present.
     """
     from iqa.checkpoints import load_net
     from iqa.config import instantiate_node
@@ -339,7 +354,8 @@ def evaluate(
             instantiate_node(data["prepare"], drop=())  # e.g. build the demo corpus once
         (low, high), higher = dataset_scale(data)
         dataset_from_config(data).records()  # a missing or incomplete root fails here, before any scoring
-        tests.append({"name": data["name"], "data": data, "scale": MOSScale(low, high, higher), "view": _view(view or {}, crop_size, data)})
+        tests.append({"name": data["name"], "data": data, "scale": MOSScale(low, high, higher),
+                      "view": view_for_test_set(view or {}, crop_size, data)})
     records_cache: dict[str, list] = {}
     cells: dict[str, dict[str, CellResult]] = {}
     about: dict[str, dict[str, Any]] = {}
@@ -390,7 +406,7 @@ def evaluate(
                 n=int(statistics.median([c["n"] for c in per_checkpoint])), seeds=len(per_checkpoint),
                 split=splits[0] if len(splits) == 1 else splits, per_checkpoint=per_checkpoint,
                 mos_range=[test["scale"].low, test["scale"].high], higher_is_better=test["scale"].higher_is_better,
-                view={"policy": v.policy, "image_size": v.image_size, "crop_size": v.crop_size, "max_side": v.max_side},
+                view=asdict(v),
                 predictions=predictions,
             )
     return EvaluationResults(tests=[t["name"] for t in tests], variants=about, cells=cells, split=split, cross_split=cross_split)

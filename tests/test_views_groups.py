@@ -98,6 +98,24 @@ def test_scoring_view_is_checked_and_completed():
         scoring_view({"policy": "tile"}, 160)
 
 
+def test_evaluation_starts_from_the_test_sets_own_view_and_applies_only_what_is_given():
+    from iqa.evaluation import view_for_test_set
+
+    offline = {"iqa": {"image_size": 160, "view": {"image_size": 320, "policy": "tiles", "crop_size": 160, "upscale": False}}}
+    nothing = {"policy": None, "image_size": None, "max_side": None, "upscale": None}
+    assert view_for_test_set(nothing, None, offline) == View(image_size=320, policy="tiles", crop_size=160, upscale=False)
+    # Each given setting replaces its part only.
+    assert view_for_test_set({**nothing, "policy": "resize"}, None, offline) == View(320, "resize", 160, None, False)
+    assert view_for_test_set({"image_size": 256}, 128, offline) == View(256, "tiles", 128, None, False)
+    # A test set without a view of its own: resize to its image size (384 when it names none).
+    assert view_for_test_set(nothing, None, {"iqa": {"image_size": 224}}) == View(image_size=224)
+    assert view_for_test_set({"policy": "tiles"}, 96, {"iqa": {}}) == View(384, "tiles", 96)
+    with pytest.raises(UserError, match="unknown key.*tile_size.*valid: image_size, policy"):
+        view_for_test_set({"tile_size": 96}, None, offline)
+    with pytest.raises(UserError, match="unknown view policy 'grid'"):
+        view_for_test_set({"policy": "grid"}, None, offline)
+
+
 def test_load_scores_through_the_view_the_checkpoint_recorded(tmp_path):
     from iqa.checkpoints import read_meta, stamp_run
     from iqa.inference import export_checkpoint, load
