@@ -1,7 +1,8 @@
 """Held-out distortion ladders: attiqa checkpoints against BRISQUE, NIQE and the classical teacher, in one run.
 
 Reference crops come only from the photos that :mod:`iqa.data.photos` marks
-``heldout`` (no training split ever sees them): ``--crops-per-photo`` square
+``heldout`` (no training split ever sees them), or with ``--photo-dir`` from a
+folder of your own photos: ``--crops-per-photo`` square
 crops per photo, each of a random side between 45 % and 95 % of the photo's
 short side at a random position, resized to ``--size`` px (Lanczos). Each crop
 gets a ladder per distortion type at levels 1..5:
@@ -32,6 +33,7 @@ teacher (:data:`TEACHER_FORMULA`), BRISQUE (the ``brisque`` wheel) and NIQE
 
     python benchmarks/heldout_ladders.py                          # make model's and make demo's checkpoints if built, peers, teacher
     python benchmarks/heldout_ladders.py --ckpt mine=path/to/last.ckpt --out outputs/heldout
+    python benchmarks/heldout_ladders.py --photo-dir ~/refs --ckpt mine=path/to/last.ckpt   # your own reference photos
 
 Deterministic given ``--seed``. Peer scores are cached under ``--cache`` (keyed
 by the ladder settings), so a rerun only scores the checkpoints.
@@ -48,7 +50,7 @@ import sys
 import time
 import warnings
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,25 +172,34 @@ class Item:
     path: str
 
 
-def ladder_params(names: Sequence[str], crops_per_photo: int, size: int, seed: int, types: Sequence[str] = TYPES) -> dict:
+def ladder_params(names: Sequence[str], crops_per_photo: int, size: int, seed: int, types: Sequence[str] = TYPES,
+                  sources: Mapping[str, str] | None = None) -> dict:
     params = {"version": LADDER_VERSION, "photos": list(names), "crops_per_photo": int(crops_per_photo), "size": int(size),
               "seed": int(seed), "seen": {k: list(distortions.LEVEL_PARAMS[k]) for k in SEEN},
               "unseen": {k: list(v) for k, v in UNSEEN_PARAMS.items()}}
-    if tuple(types) != TYPES:  # recorded only when narrowed, so the full benchmark's settings hash stays as it was
+    # Recorded only when set, so the full benchmark's settings hash stays as it was.
+    if tuple(types) != TYPES:
         params["types"] = list(types)
+    if sources:
+        params["sources"] = dict(sources)
     return params
 
 
 def ladder_items(cache: Path, names: Sequence[str], crops_per_photo: int, size: int, seed: int,
-                 types: Sequence[str] = TYPES, load: Callable[[str], np.ndarray] | None = None) -> tuple[str, list[Item]]:
-    """``(settings hash, items)``: the ladders for these settings, built once under ``cache/ladders-<hash>``."""
-    params = ladder_params(names, crops_per_photo, size, seed, types)
+                 types: Sequence[str] = TYPES, load: Callable[[str], np.ndarray] | None = None,
+                 sources: Mapping[str, str] | None = None) -> tuple[str, list[Item]]:
+    """``(settings hash, items)``: the ladders for these settings, built once under ``cache/ladders-<hash>``.
+
+    ``sources`` (``{photo: content hash}``) ties the ladders to the files ``load`` reads, for photos outside the registry.
+    """
+    params = ladder_params(names, crops_per_photo, size, seed, types, sources)
     settings = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
-    return settings, build_ladders(cache / f"ladders-{settings}", names, crops_per_photo, size, seed, types, load)
+    return settings, build_ladders(cache / f"ladders-{settings}", names, crops_per_photo, size, seed, types, load, sources)
 
 
 def build_ladders(folder: Path, names: Sequence[str], crops_per_photo: int, size: int, seed: int,
-                  types: Sequence[str] = TYPES, load: Callable[[str], np.ndarray] | None = None) -> list[Item]:
+                  types: Sequence[str] = TYPES, load: Callable[[str], np.ndarray] | None = None,
+                  sources: Mapping[str, str] | None = None) -> list[Item]:
     """Write every ladder image as PNG under ``folder`` (once per settings) and list them.
 
     ``types`` narrows the distortion types (default: all, seen and unseen);
@@ -198,7 +209,7 @@ def build_ladders(folder: Path, names: Sequence[str], crops_per_photo: int, size
     if unknown:
         raise ValueError(f"unknown distortion type(s) {', '.join(unknown)}; valid: {', '.join(TYPES)}")
     load = load or photo_registry.load_photo
-    params = ladder_params(names, crops_per_photo, size, seed, types)
+    params = ladder_params(names, crops_per_photo, size, seed, types, sources)
     record = folder / "ladders.json"
     items: list[Item] = []
     plan: list[tuple[Item, np.ndarray | None]] = []
@@ -465,6 +476,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="an attiqa checkpoint to score (repeatable); default: the fine-tuned checkpoints of make model and make demo, "
                              "where built")
     parser.add_argument("--photos", nargs="+", default=None, help="held-out photos to use (default: all installed held-out photos)")
+    parser.add_argument("--photo-dir", type=Path, default=None,
+                        help="build the ladders from the photos in this folder instead (your own references, never trained on)")
     parser.add_argument("--crops-per-photo", type=int, default=12)
     parser.add_argument("--size", type=int, default=288, help="reference crop side in px (NIQE needs more than 193)")
     parser.add_argument("--seed", type=int, default=0)
@@ -522,12 +535,55 @@ def heldout_photos(chosen: Sequence[str] | None = None) -> list[str]:
     return names
 
 
+#: A reference photo from --photo-dir must be at least this large on its short side (its crops take 45-95 % of it).
+MIN_PHOTO_SIDE = 64
+
+
+def folder_photos(folder: Path) -> tuple[dict[str, Path], dict[str, str]]:
+    """``({name: path}, {name: content hash})`` of the readable photos in ``folder`` (not recursive), in name order.
+
+    The name is the file name. Unreadable or tiny files are skipped with their reason; none left stops the run.
+    """
+    from iqa.data.images import IMAGE_EXTENSIONS
+
+    if not folder.is_dir():
+        raise SystemExit(f"--photo-dir: no such folder: {folder}")
+    paths, hashes = {}, {}
+    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()):
+        try:
+            with Image.open(path) as image:
+                image.load()
+                width, height = image.size
+        except Exception as error:  # noqa: BLE001  (any decoder failure: skip the file, say why)
+            print(f"photo {path.name} skipped: unreadable ({error.__class__.__name__}: {error})")
+            continue
+        if min(width, height) < MIN_PHOTO_SIDE:
+            print(f"photo {path.name} skipped: {width}x{height} px, its short side is under {MIN_PHOTO_SIDE} px")
+            continue
+        paths[path.name] = path
+        hashes[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    if not paths:
+        raise SystemExit(f"--photo-dir: no readable photo in {folder} (extensions: {', '.join(IMAGE_EXTENSIONS)})")
+    return paths, hashes
+
+
 def run(argv: Sequence[str] | None = None) -> dict:
     args = parse_args(argv)
     started = time.perf_counter()
     checkpoints = _checkpoints(args)  # before the ladders are built: a typo fails at once
-    names = heldout_photos(args.photos)
-    settings, items = ladder_items(args.cache, names, args.crops_per_photo, args.size, args.seed)
+    if args.photo_dir is not None and args.photos:
+        raise SystemExit("--photos and --photo-dir exclude each other")
+    load = sources = None
+    if args.photo_dir is not None:
+        paths, sources = folder_photos(args.photo_dir)
+        names = list(paths)
+
+        def load(name: str) -> np.ndarray:
+            with Image.open(paths[name]) as image:
+                return np.asarray(image.convert("RGB"))
+    else:
+        names = heldout_photos(args.photos)
+    settings, items = ladder_items(args.cache, names, args.crops_per_photo, args.size, args.seed, load=load, sources=sources)
     build_s = time.perf_counter() - started
     print(f"{len(items)} images: {len(names)} photos x {args.crops_per_photo} crops x {len(TYPES)} types "
           f"({len(SEEN)} seen, {len(UNSEEN)} unseen) x {len(LEVELS)} levels, {args.size} px ({build_s:.1f} s)")
@@ -561,7 +617,8 @@ def run(argv: Sequence[str] | None = None) -> dict:
         print(f"  {label}: {results[label]['seconds']} s")
     wall = time.perf_counter() - started
     meta = {"command": " ".join(["python", "benchmarks/heldout_ladders.py", *(argv if argv is not None else sys.argv[1:])]),
-            "photos": names, "crops_per_photo": args.crops_per_photo, "size": args.size, "seed": args.seed,
+            "photos": names, "photo_dir": str(args.photo_dir) if args.photo_dir else None,
+            "crops_per_photo": args.crops_per_photo, "size": args.size, "seed": args.seed,
             "seen": list(SEEN), "unseen": list(UNSEEN), "levels": list(LEVELS), "images": len(items),
             "checkpoints": checkpoints, "teacher_formula": TEACHER_FORMULA, "skipped": skipped,
             "wall_seconds": round(wall, 1), "settings": settings}

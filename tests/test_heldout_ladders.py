@@ -148,6 +148,48 @@ def test_checkpoint_arguments_and_photo_choices_fail_before_any_work(bench, tmp_
     assert installed and set(installed) <= set(photos.heldout_names())
 
 
+@pytest.mark.integration
+def test_ladders_from_a_folder_of_your_own_photos(bench, tmp_path, capsys, monkeypatch):
+    from PIL import Image
+
+    monkeypatch.setattr(bench, "DEFAULT_CKPTS", {})  # the teacher only, whatever this checkout has built
+
+    folder = tmp_path / "refs"
+    folder.mkdir()
+    astronaut = photos.load_photo("astronaut")
+    Image.fromarray(astronaut[:200, :240]).save(folder / "a.png")
+    Image.fromarray(astronaut[200:400, 100:300]).save(folder / "b.jpg", quality=95)
+    Image.fromarray(astronaut[:40, :40]).save(folder / "tiny.png")
+    (folder / "broken.png").write_bytes(b"not a png")
+    (folder / "notes.txt").write_text("ignored")
+    args = ["--photo-dir", str(folder), "--crops-per-photo", "1", "--size", "48", "--no-peers", "--ckpt", "x=" + str(tmp_path / "none")]
+    with pytest.raises(SystemExit, match="no such checkpoint"):  # checked before any ladder is built
+        bench.run(args)
+    assert not (tmp_path / "cache").exists()
+    args = args[:-2] + ["--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out")]
+    report = bench.run(args)
+    said = capsys.readouterr().out
+    assert "photo broken.png skipped: unreadable" in said and "photo tiny.png skipped: 40x40 px" in said
+    assert report["meta"]["photos"] == ["a.png", "b.jpg"] and report["meta"]["photo_dir"] == str(folder)
+    items = report["items"]
+    assert len(items) == 2 * len(bench.TYPES) * len(bench.LEVELS) and {it.photo for it in items} == {"a.png", "b.jpg"}
+    # The first ladder image is the first crop of a.png, distorted as the benchmark does it.
+    crop = bench.reference_crops(astronaut[:200, :240], 1, 48, np.random.default_rng([0, bench.zlib.crc32(b"a.png")]))[0]
+    first = items[0]
+    expected = bench.distort(crop, first.distortion, first.level, np.random.default_rng([0, bench.zlib.crc32(first.key.encode())]))
+    assert np.array_equal(np.asarray(Image.open(first.path)), distortions.to_uint8(expected))
+    # Another file under the same name is another set of ladders, never a stale cache.
+    Image.fromarray(astronaut[100:300, 200:400]).save(folder / "a.png")
+    again = bench.run(args)
+    assert again["meta"]["settings"] != report["meta"]["settings"]
+    with pytest.raises(SystemExit, match="exclude each other"):
+        bench.run(args + ["--photos", "grace_hopper"])
+    with pytest.raises(SystemExit, match="no readable photo"):
+        bench.run(["--photo-dir", str(tmp_path / "cache"), "--no-peers"])
+    with pytest.raises(SystemExit, match="no such folder"):
+        bench.run(["--photo-dir", str(tmp_path / "missing"), "--no-peers"])
+
+
 # -- metrics ---------------------------------------------------------------------------------------------------------
 
 
