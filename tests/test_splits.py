@@ -98,7 +98,10 @@ def test_group_fractions_keep_whole_crop_groups_nested_and_are_recorded_only_whe
     with pytest.raises(UserError, match="fraction_unit must be one of image, group, got 'crop'"):
         subsample(records, 0.5, unit="crop")
     assert "fraction_unit" not in split_recipe({"iqa": {"split": {}}}, True)
-    assert split_recipe({"iqa": {"split": {"fraction_unit": "group"}}}, True)["fraction_unit"] == "group"
+    assert split_recipe({"train_fraction": 0.5, "iqa": {"split": {"fraction_unit": "group"}}}, True)["fraction_unit"] == "group"
+    # The whole training set is the same records whatever the unit: one recipe, so such runs resume and compare alike.
+    whole = split_recipe({"iqa": {"split": {"fraction_unit": "group"}}}, True)
+    assert whole == split_recipe({"iqa": {"split": {}}}, True) and "fraction_unit" not in whole
     with pytest.raises(UserError, match="fraction_unit must be one of"):
         split_recipe({"iqa": {"split": {"fraction_unit": "crops"}}}, True)
 
@@ -117,3 +120,31 @@ def test_split_records_reads_the_recipe_from_a_data_config(tmp_path):
     assert {r.reference for r in test}.isdisjoint({r.reference for r in full_train} | {r.reference for r in val})
     with pytest.raises(UserError, match="unknown split 'dev'"):
         split_records(data, "dev")
+
+
+def test_resume_compares_splits_by_what_they_select(tmp_path, monkeypatch):
+    """A recorded recipe with a unit that cannot matter (the whole training set) resumes; a different subset is refused."""
+    from types import SimpleNamespace
+
+    from omegaconf import OmegaConf
+
+    import iqa.cli.train as train
+    from iqa.data.splits import canonical_recipe
+
+    base = {"scheme": "official", "seed": 0, "test_fraction": 0.2, "val_fraction": 0.1, "by_reference": True}
+    whole_old = {**base, "train_fraction": 1.0}
+    assert canonical_recipe({**whole_old, "fraction_unit": "group"}) == whole_old
+    assert canonical_recipe({**base, "train_fraction": 0.5, "fraction_unit": "image"}) == {**base, "train_fraction": 0.5}
+    assert canonical_recipe({**base, "train_fraction": 0.5, "fraction_unit": "group"})["fraction_unit"] == "group"
+
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"")
+    cfg = OmegaConf.create({"resume": "auto", "run_dir": str(tmp_path), "data": {"name": "offline"}, "net": {"init": "a.ckpt"}})
+    recorded = {"split": {**whole_old, "fraction_unit": "group"}}
+    monkeypatch.setattr(train, "read_meta", lambda path: SimpleNamespace(data="offline", init="a.ckpt", **recorded))
+    train.check_resume_matches(cfg, whole_old)  # the same records: resumes
+    recorded["split"] = whole_old
+    train.check_resume_matches(cfg, {**whole_old, "fraction_unit": "group"})
+    recorded["split"] = {**base, "train_fraction": 0.5, "fraction_unit": "group"}
+    with pytest.raises(UserError, match=r"holds a run with other settings \(split:"):
+        train.check_resume_matches(cfg, {**base, "train_fraction": 0.5})  # the same share, counted in images: other records

@@ -24,6 +24,7 @@ from iqa.checkpoints import read_meta, stamp, stamp_run
 from iqa.cli.common import build_logger, close_logger, prepare_data, setup_run
 from iqa.config import config_dir, instantiate_list, instantiate_node, to_plain
 from iqa.data.records import scoring_view
+from iqa.data.splits import canonical_recipe
 from iqa.errors import UserError
 from iqa.io import atomic_write_json
 from iqa.models import IQANet
@@ -94,8 +95,8 @@ def check_resume_matches(cfg: DictConfig, settings: dict[str, Any]) -> None:
         meta = read_meta(last)
     except UserError:  # resume_path reports unreadable checkpoints
         return
-    previous = {"data": meta.data, "init": meta.init, "split": meta.split}
-    current = {"data": cfg.data.name, "init": str(cfg.net.init), "split": settings}
+    previous = {"data": meta.data, "init": meta.init, "split": canonical_recipe(meta.split) if meta.split else None}
+    current = {"data": cfg.data.name, "init": str(cfg.net.init), "split": canonical_recipe(settings)}
     differing = [k for k in previous if previous[k] is not None and previous[k] != current[k]]
     if differing:
         detail = "; ".join(f"{k}: {previous[k]} there, {current[k]} now" for k in differing)

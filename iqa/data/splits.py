@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SPLITS", "SPLIT_ALIASES", "SPLIT_SCHEMES", "assign_splits", "normalise_split_name", "select_split",
-    "split_recipe", "subsample",
+    "canonical_recipe", "split_recipe", "subsample",
 ]
 
 SPLITS = ("train", "val", "test")
@@ -166,8 +166,18 @@ def split_recipe(data: Mapping[str, Any], has_official_split: bool) -> dict[str,
     unit = str(split.get("fraction_unit") or "image")
     if unit not in FRACTION_UNITS:
         raise UserError(f"data.iqa.split.fraction_unit must be one of {', '.join(FRACTION_UNITS)}, got {unit!r}")
-    if unit != "image":  # recorded only when set, so recipes recorded before it existed still match
-        recipe["fraction_unit"] = unit
+    return canonical_recipe({**recipe, "fraction_unit": unit})
+
+
+def canonical_recipe(recipe: Mapping[str, Any]) -> dict[str, Any]:
+    """``recipe`` without settings that leave its split unchanged, so that one split has one recipe.
+
+    ``fraction_unit`` stays only where it matters (a share of the training set, counted in groups): a
+    recipe recorded before the option existed, and full-set runs with either unit, compare equal.
+    """
+    recipe = dict(recipe)
+    if recipe.get("fraction_unit", "image") == "image" or float(recipe.get("train_fraction", 1.0)) >= 1.0:
+        recipe.pop("fraction_unit", None)
     return recipe
 
 
