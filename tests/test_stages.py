@@ -52,6 +52,16 @@ def test_pretrain_then_finetune_from_its_checkpoint_and_resume(train_cfg, tiny_d
     assert fine_ckpt["hyper_parameters"]["mos_range"] == [1.0, 5.0]
     longer = run(train_cfg(tiny_dirs, "stage=finetune", f"init={last}", f"run_dir={tmp_path}/fine", "stage.max_steps=6"))
     assert longer["start_step"] == 4 and longer["global_step"] == 6
+    # A fine-tune written by an earlier version (OmegaConf containers among its hyperparameters) resumes as well.
+    from omegaconf import OmegaConf
+
+    older = torch.load(longer["last_checkpoint"], weights_only=False)
+    older["hyper_parameters"]["mos_range"] = OmegaConf.create([1.0, 5.0])
+    torch.save(older, longer["last_checkpoint"])
+    with pytest.raises(Exception, match="Weights only load failed"):
+        torch.load(longer["last_checkpoint"], weights_only=True)
+    oldest = run(train_cfg(tiny_dirs, "stage=finetune", f"init={last}", f"run_dir={tmp_path}/fine", "stage.max_steps=7"))
+    assert oldest["start_step"] == 6 and oldest["global_step"] == 7
     # Pretraining trains the attribute heads, and a run initialised from it records that it inherits them.
     from iqa.checkpoints import read_meta
 

@@ -10,6 +10,7 @@ and the metadata a checkpoint records.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import sys
@@ -61,6 +62,19 @@ def resume_path(cfg: DictConfig, run_dir: Path) -> str | None:
     if not Path(choice).is_file():
         raise UserError(f"resume: checkpoint not found: {choice}")
     return choice
+
+
+def resume_load_options(trainer: Any, ckpt_path: str | None) -> dict[str, Any]:
+    """``trainer.fit`` options to resume from ``ckpt_path``: a full (not weights-only) load.
+
+    The checkpoint is the run's own (``resume=auto``) or one named by ``resume=``, trusted as
+    :func:`iqa.checkpoints.read_meta` trusts it. Fine-tunes written by earlier versions keep
+    OmegaConf containers among their hyperparameters, which torch's weights-only default refuses.
+    A Lightning without the option gets nothing extra.
+    """
+    if ckpt_path and "weights_only" in inspect.signature(trainer.fit).parameters:
+        return {"weights_only": False}
+    return {}
 
 
 def build_pretrain(cfg: DictConfig, net: IQANet):
@@ -234,7 +248,7 @@ def fit(cfg: DictConfig, extra_callbacks: list) -> dict[str, Any]:
     if ckpt_path and trainer.is_global_zero:
         log.info("resuming from %s", ckpt_path)
     started = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, **resume_load_options(trainer, ckpt_path))
     save_last(trainer, run_dir / "checkpoints" / "last.ckpt")
     summary = {
         "stage": cfg.stage.name,
