@@ -45,6 +45,7 @@ import argparse
 import contextlib
 import csv
 import hashlib
+import io
 import json
 import sys
 import time
@@ -215,7 +216,9 @@ def build_ladders(folder: Path, names: Sequence[str], crops_per_photo: int, size
     plan: list[tuple[Item, np.ndarray | None]] = []
     built = record.is_file() and json.loads(record.read_text()).get("params") == params
     for name in names:
-        crops = reference_crops(load(name), crops_per_photo, size, np.random.default_rng([seed, zlib.crc32(name.encode())]))
+        # Built ladders are only listed: the photo is read and cropped only to write them.
+        crops = ([None] * crops_per_photo if built else
+                 reference_crops(load(name), crops_per_photo, size, np.random.default_rng([seed, zlib.crc32(name.encode())])))
         for index, crop in enumerate(crops):
             crop_id = f"{name}-{index:02d}"
             for dist in types:
@@ -550,8 +553,9 @@ def folder_photos(folder: Path) -> tuple[dict[str, Path], dict[str, str]]:
         raise SystemExit(f"--photo-dir: no such folder: {folder}")
     paths, hashes = {}, {}
     for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()):
+        data = path.read_bytes()  # read once: decoded to check it, hashed for the cache key
         try:
-            with Image.open(path) as image:
+            with Image.open(io.BytesIO(data)) as image:
                 image.load()
                 width, height = image.size
         except Exception as error:  # noqa: BLE001  (any decoder failure: skip the file, say why)
@@ -561,7 +565,7 @@ def folder_photos(folder: Path) -> tuple[dict[str, Path], dict[str, str]]:
             print(f"photo {path.name} skipped: {width}x{height} px, its short side is under {MIN_PHOTO_SIDE} px")
             continue
         paths[path.name] = path
-        hashes[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        hashes[path.name] = hashlib.sha256(data).hexdigest()[:16]
     if not paths:
         raise SystemExit(f"--photo-dir: no readable photo in {folder} (extensions: {', '.join(IMAGE_EXTENSIONS)})")
     return paths, hashes
@@ -579,8 +583,7 @@ def run(argv: Sequence[str] | None = None) -> dict:
         names = list(paths)
 
         def load(name: str) -> np.ndarray:
-            with Image.open(paths[name]) as image:
-                return np.asarray(image.convert("RGB"))
+            return _read(str(paths[name]))
     else:
         names = heldout_photos(args.photos)
     settings, items = ladder_items(args.cache, names, args.crops_per_photo, args.size, args.seed, load=load, sources=sources)

@@ -188,11 +188,9 @@ def view_for_test_set(view: Mapping[str, Any], crop_size: int | None, data: Mapp
     ``data.iqa.image_size``); each setting of ``view`` and ``crop_size`` that
     is not None replaces the matching one.
     """
-    from iqa.data.records import VIEW_KEYS, View, scoring_view
+    from iqa.data.records import View, check_view_keys, scoring_view
 
-    unknown = sorted(set(view) - set(VIEW_KEYS))
-    if unknown:
-        raise UserError(f"view: unknown key(s) {', '.join(unknown)}; valid: {', '.join(VIEW_KEYS)}")
+    check_view_keys(view, "view")
     section = data.get("iqa") or {}
     size = int(section.get("image_size", 384))
     base = scoring_view(section.get("view"), size) or {"image_size": size}

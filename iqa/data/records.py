@@ -280,14 +280,19 @@ class View:
 VIEW_KEYS = tuple(f.name for f in fields(View))
 
 
+def check_view_keys(config: Mapping[str, Any], what: str) -> None:
+    """Refuse keys that are not :class:`View` settings, listing the valid ones."""
+    unknown = sorted(set(config) - set(VIEW_KEYS))
+    if unknown:
+        raise UserError(f"{what}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(VIEW_KEYS)}")
+
+
 def scoring_view(config: Mapping[str, Any] | None, image_size: int) -> dict[str, Any] | None:
     """A data config's ``iqa.view`` as a plain dict, checked and completed by :class:`View`; ``None`` when it sets none."""
     if not config:
         return None
     config = dict(config)
-    unknown = sorted(set(config) - set(VIEW_KEYS))
-    if unknown:
-        raise UserError(f"data.iqa.view: unknown key(s) {', '.join(unknown)}; valid: {', '.join(VIEW_KEYS)}")
+    check_view_keys(config, "data.iqa.view")
     return asdict(View(**{"image_size": int(image_size), **{k: v for k, v in config.items() if v is not None}}))
 
 

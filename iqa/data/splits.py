@@ -119,6 +119,11 @@ def _carve(records: list[Record], fraction: float, rng: np.random.Generator, by_
 FRACTION_UNITS = ("image", "group")
 
 
+def check_fraction_unit(unit: str) -> None:
+    if unit not in FRACTION_UNITS:
+        raise UserError(f"data.iqa.split.fraction_unit must be one of {', '.join(FRACTION_UNITS)}, got {unit!r}")
+
+
 def subsample(records: Sequence[Record], fraction: float, seed: int = 0, unit: str = "image") -> list[Record]:
     """``fraction`` of ``records`` (at least one), nested across fractions for one seed, in input order.
 
@@ -129,8 +134,7 @@ def subsample(records: Sequence[Record], fraction: float, seed: int = 0, unit: s
     fraction = float(fraction)
     if not 0.0 < fraction <= 1.0:
         raise UserError(f"data.train_fraction must be in (0, 1], got {fraction}")
-    if unit not in FRACTION_UNITS:
-        raise UserError(f"data.iqa.split.fraction_unit must be one of {', '.join(FRACTION_UNITS)}, got {unit!r}")
+    check_fraction_unit(unit)
     records = list(records)
     if fraction >= 1.0:
         return records
@@ -164,8 +168,7 @@ def split_recipe(data: Mapping[str, Any], has_official_split: bool) -> dict[str,
         "train_fraction": float(data.get("train_fraction", 1.0) or 1.0),
     }
     unit = str(split.get("fraction_unit") or "image")
-    if unit not in FRACTION_UNITS:
-        raise UserError(f"data.iqa.split.fraction_unit must be one of {', '.join(FRACTION_UNITS)}, got {unit!r}")
+    check_fraction_unit(unit)
     return canonical_recipe({**recipe, "fraction_unit": unit})
 
 
