@@ -43,8 +43,7 @@ def main() -> None:
     args = p.parse_args()
 
     import iqa
-    from iqa.cli.score import plan_threads
-    from iqa.inference import export_checkpoint
+    from iqa.inference import export_checkpoint, plan_threads
     from iqa.models import IQANet
 
     workers, threads = plan_threads(args.num_workers, torch.device(args.device).type)

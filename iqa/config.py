@@ -67,6 +67,44 @@ def config_dir() -> str:
     return os.environ.get("ATTIQA_CONFIG_DIR", CONFIG_DIR)
 
 
+def user_config_dir() -> Path:
+    """The user's config groups (``$ATTIQA_USER_CONF``, default ``./user_conf``), on every entry point's search path."""
+    return Path(os.environ.get("ATTIQA_USER_CONF", "user_conf"))
+
+
+def group_choices(group: str) -> dict[str, Path]:
+    """Choices of a config group: name -> its YAML file, from the shipped groups and the user's.
+
+    As on Hydra's search path, a shipped file shadows a user file of the same name.
+    """
+    found: dict[str, Path] = {}
+    for root in (user_config_dir(), Path(config_dir())):
+        folder = root / group
+        if folder.is_dir():
+            found.update({path.stem: path for path in sorted(folder.glob("*.yaml"))})
+    return dict(sorted(found.items()))
+
+
+def load_group(group: str, name: str) -> DictConfig:
+    """One config file, ``<group>/<name>.yaml`` (``group=""`` for a top-level file), without Hydra.
+
+    The one reader of config files outside Hydra's composition: an unknown name
+    is a :class:`~iqa.errors.UserError` that lists the valid choices.
+    """
+    from iqa.errors import UserError, suggest
+
+    if not group:
+        path = Path(config_dir(), f"{name}.yaml")
+        if not path.is_file():
+            raise UserError(f"no config file {name}.yaml in {config_dir()}")
+        return OmegaConf.load(path)
+    choices = group_choices(group)
+    if name not in choices:
+        noun = "dataset" if group == "data" else group
+        raise UserError(f"unknown {noun} '{name}'{suggest(name, choices)}; valid: {', '.join(choices)}")
+    return OmegaConf.load(choices[name])
+
+
 def instantiate_node(node: Any, drop: tuple[str, ...] = META_KEYS, **kwargs: Any) -> Any:
     """``hydra.utils.instantiate`` without the descriptive keys (``name``, ``label_set``).
 

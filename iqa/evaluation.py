@@ -24,7 +24,6 @@ from __future__ import annotations
 import glob
 import json
 import os
-import re
 import statistics
 import warnings
 from collections.abc import Mapping, Sequence
@@ -34,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from iqa.errors import UserError, suggest
+from iqa.data.catalog import data_config
+from iqa.errors import UserError
 
 METRICS = ("srcc", "plcc", "krcc", "plcc_logistic")
 METRIC_NAMES = {"srcc": "SRCC", "plcc": "PLCC", "krcc": "KRCC", "plcc_logistic": "PLCC (4-param logistic)"}
@@ -100,39 +100,6 @@ def expand_checkpoints(value: Any) -> dict[str, list[str]]:
             out[name] = paths
         return out
     return {str(name): _expand(os.fspath(item) if isinstance(item, os.PathLike) else item, str(name)) for name, item in value.items()}
-
-
-def data_config(name: str, *, data_dir: str | os.PathLike | None = None, root: str | os.PathLike | None = None,
-                overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The resolved ``data`` config of a named dataset (a YAML of ``conf/data``), without Hydra.
-
-    ``${paths.data_dir}`` resolves to ``data_dir`` (default: ``$ATTIQA_DATA_DIR``
-    or ``data``); ``root`` moves the dataset; ``overrides`` are merged in
-    before resolving (e.g. ``{"iqa": {"image_size": 512}}``).
-    """
-    from omegaconf import MissingMandatoryValue, OmegaConf
-    from omegaconf.errors import InterpolationToMissingValueError
-
-    from iqa.config import config_dir, to_plain
-
-    choices = sorted(p.stem for p in Path(config_dir(), "data").glob("*.yaml"))
-    if name not in choices:
-        raise UserError(f"unknown dataset '{name}'{suggest(name, choices)}; valid: {', '.join(choices)}")
-    paths = OmegaConf.load(Path(config_dir(), "paths", "default.yaml"))
-    if data_dir is not None:
-        paths.data_dir = str(data_dir)
-    node = OmegaConf.create({"paths": paths, "data": OmegaConf.load(Path(config_dir(), "data", f"{name}.yaml"))})
-    if overrides:
-        node.data = OmegaConf.merge(node.data, dict(overrides))
-    if root is not None:
-        node.data.root = str(root)
-    try:
-        return to_plain(node)["data"]
-    except (MissingMandatoryValue, InterpolationToMissingValueError) as exc:
-        found = re.search(r"Missing mandatory value: (?:data\.)?(\S+)", str(exc))
-        key = found.group(1) if found else "a required setting"
-        raise UserError(f"data={name}: {key} has no value; pass it in overrides (dataset_overrides for evaluate), "
-                        f"e.g. {{'{key}': ...}}") from None
 
 
 def _resolve_datasets(datasets: Any, variants: Mapping[str, list[str]], data_dir: Any,

@@ -425,3 +425,37 @@ def export_checkpoint(net: IQANet, path: str | os.PathLike, **hparams: Any) -> P
 
 
 __all__ = ["QualityModel", "View", "expand_paths", "export_checkpoint", "load", "predict_items", "prepare_net"]
+
+
+#: Tried in order when --ckpt is not given.
+CKPT_ENV = "ATTIQA_CKPT"
+DEMO_CKPT = "demo/finetune-attiqa/checkpoints/last.ckpt"
+
+
+def default_checkpoint() -> str:
+    """``$ATTIQA_CKPT``, else the demo's fine-tuned checkpoint if it exists, else a clear error."""
+    if os.environ.get(CKPT_ENV):
+        return os.environ[CKPT_ENV]
+    demo = Path(os.environ.get("ATTIQA_OUTPUT_DIR", "outputs")) / DEMO_CKPT
+    if demo.is_file():
+        return str(demo)
+    raise UserError(
+        f"no checkpoint: pass --ckpt PATH (e.g. outputs/train/finetune-<data>-<backbone>/checkpoints/best.ckpt) "
+        f"or set {CKPT_ENV}; `make demo` creates {demo}"
+    )
+
+
+def plan_threads(num_workers: int | None, device_type: str, cpus: int | None = None) -> tuple[int, int]:
+    """(decoding processes, torch threads in the main process) for scoring.
+
+    On a GPU the main process only feeds the device, so decoding gets the
+    cores. On the CPU, decoding and the network compete for the same cores:
+    with more busy threads than cores, threads spin and wait on each other and
+    the kernel's time (system time) overtakes the work itself. So the workers
+    come out of the network's thread budget and the total never exceeds the cores.
+    """
+    cpus = max(1, cpus or os.cpu_count() or 1)
+    if device_type != "cpu":
+        return (min(8, cpus) if num_workers is None else num_workers), cpus
+    workers = (0 if cpus <= 4 else min(8, cpus // 4)) if num_workers is None else num_workers
+    return workers, max(1, cpus - workers)

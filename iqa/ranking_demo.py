@@ -153,7 +153,7 @@ def run_demo(ckpt: str | None, values: Mapping[str, Any], progress: bool = True,
              photos: Sequence[str] = PHOTOS, scales: Sequence[int] = SCALES) -> int:
     """Build the generators under ``<out>/generators``, rank them, write the reports, print the check; 0 if it passed."""
     from iqa.cli.rank import report
-    from iqa.cli.score import default_checkpoint
+    from iqa.inference import default_checkpoint
     from iqa.ranking import rank
 
     ckpt = ckpt or default_checkpoint()

@@ -135,7 +135,7 @@ def test_pretrain_checkpoint_scores_attributes_only(tmp_path, photos):
 
 def test_default_checkpoint_and_the_iqa_command(checkpoint, monkeypatch, tmp_path, photos):
     from iqa.cli.main import main
-    from iqa.cli.score import default_checkpoint
+    from iqa.inference import default_checkpoint
 
     monkeypatch.delenv("ATTIQA_CKPT", raising=False)
     monkeypatch.setenv("ATTIQA_OUTPUT_DIR", str(tmp_path / "nothing"))
@@ -230,7 +230,7 @@ def test_attribute_columns_only_for_checkpoints_whose_heads_saw_attribute_labels
 @pytest.mark.unit
 @pytest.mark.parametrize("cpus", [1, 2, 4, 8, 16, 64])
 def test_cpu_scoring_never_runs_more_busy_threads_than_cores(cpus):
-    from iqa.cli.score import plan_threads
+    from iqa.inference import plan_threads
 
     workers, threads = plan_threads(None, "cpu", cpus=cpus)
     assert workers + threads <= max(cpus, 2) and threads >= 1

@@ -90,9 +90,9 @@ def checkpoints(cfg: DictConfig) -> dict[str, list[str]]:
 
 
 def _data_choices() -> list[str]:
-    from iqa.config import config_dir
+    from iqa.config import group_choices
 
-    return sorted(p.stem for p in Path(config_dir(), "data").glob("*.yaml"))
+    return list(group_choices("data"))
 
 
 def _data_choice() -> str | None:
@@ -113,7 +113,7 @@ def datasets(cfg: DictConfig) -> list[DictConfig]:
     ``paths`` overrides; ``roots: {name: dir}`` moves a dataset's root and
     ``dataset_overrides: {name: {key: value}}`` changes any other setting.
     """
-    from iqa.config import config_dir
+    from iqa.config import load_group
 
     names = list(cfg.get("datasets") or [])
     roots = OmegaConf.to_container(cfg.roots, resolve=True) if cfg.get("roots") else {}
@@ -138,10 +138,9 @@ def datasets(cfg: DictConfig) -> list[DictConfig]:
         if name in primary:
             node = cfg
         else:
-            path = Path(config_dir(), "data", f"{name}.yaml")
             node = cfg.copy()
             with open_dict(node):
-                node.data = OmegaConf.load(path)
+                node.data = load_group("data", name)
         if name in roots or name in changes:
             with open_dict(node):
                 if name in changes:

@@ -99,7 +99,7 @@ def build_wandb(out: Path, name: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    from iqa.cli.score import default_checkpoint, plan_threads
+    from iqa.inference import default_checkpoint, plan_threads
     from iqa.ranking import rank
 
     values, folders = settings(args)

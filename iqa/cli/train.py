@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from iqa.attributes import ATTRIBUTES
 from iqa.checkpoints import read_meta, stamp, stamp_run
 from iqa.cli.common import build_logger, close_logger, prepare_data, setup_run
-from iqa.config import config_dir, instantiate_list, instantiate_node, to_plain
+from iqa.config import instantiate_list, instantiate_node, load_group, to_plain
 from iqa.data.records import scoring_view
 from iqa.data.splits import canonical_recipe
 from iqa.errors import UserError
@@ -45,7 +45,7 @@ def apply_stage_alias(cfg: DictConfig) -> None:
     stage = cfg.stage
     if stage.name != "linear_probe" or stage.head != "ridge" or stage.module._target_ == RIDGE_MODULE:
         return
-    body = OmegaConf.load(Path(config_dir()) / "stage" / "ridge_probe.yaml")
+    body = load_group("stage", "ridge_probe")
     body.pop("defaults", None)
     with open_dict(cfg):
         cfg.merge_with(body)

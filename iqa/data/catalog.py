@@ -30,7 +30,7 @@ from iqa.data.splits import select_split, split_recipe
 from iqa.errors import UserError, suggest
 
 __all__ = [
-    "dataset_choices", "dataset_from_config", "dataset_scale", "list_datasets", "open_dataset", "split_records",
+    "data_config", "dataset_choices", "dataset_from_config", "dataset_scale", "list_datasets", "open_dataset", "split_records",
     "split_settings",
 ]
 
@@ -125,15 +125,46 @@ def split_records(data: Mapping[str, Any], split: str, settings: Mapping[str, An
 # -- the Python API ----------------------------------------------------------------------------
 
 
+def data_config(name: str, *, data_dir: str | os.PathLike | None = None, root: str | os.PathLike | None = None,
+                overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The resolved ``data`` config of a named dataset (a YAML of ``conf/data``), without Hydra.
+
+    ``${paths.data_dir}`` resolves to ``data_dir`` (default: ``$ATTIQA_DATA_DIR``
+    or ``data``); ``root`` moves the dataset; ``overrides`` are merged in
+    before resolving (e.g. ``{"iqa": {"image_size": 512}}``).
+    """
+    from omegaconf import MissingMandatoryValue, OmegaConf
+    from omegaconf.errors import InterpolationToMissingValueError
+
+    from iqa.config import load_group, to_plain
+
+    data = load_group("data", name)  # an unknown name lists the valid ones
+    paths = load_group("paths", "default")
+    if data_dir is not None:
+        paths.data_dir = str(data_dir)
+    node = OmegaConf.create({"paths": paths, "data": data})
+    if overrides:
+        node.data = OmegaConf.merge(node.data, dict(overrides))
+    if root is not None:
+        node.data.root = str(root)
+    try:
+        return to_plain(node)["data"]
+    except (MissingMandatoryValue, InterpolationToMissingValueError) as exc:
+        found = re.search(r"Missing mandatory value: (?:data\.)?(\S+)", str(exc))
+        key = found.group(1) if found else "a required setting"
+        raise UserError(f"data={name}: {key} has no value; pass it in overrides (dataset_overrides for evaluate), "
+                        f"e.g. {{'{key}': ...}}") from None
+
+
 def dataset_choices() -> dict[str, str]:
     """``data`` choices that are MOS datasets: name -> the YAML file defining it."""
-    from iqa.config import config_dir
+    from iqa.config import group_choices
 
     found = {}
-    for path in sorted(Path(config_dir(), "data").glob("*.yaml")):
+    for name, path in group_choices("data").items():
         text = path.read_text()
         if re.search(r"^iqa:\s*(#.*)?$", text, flags=re.M) and f"_target_: {DATASETS_MODULE}." in text:
-            found[path.stem] = str(path)
+            found[name] = str(path)
     return found
 
 
@@ -194,7 +225,7 @@ def open_dataset(name: str, root: str | os.PathLike | None = None, split: str | 
     choices = dataset_choices()
     if name not in choices:
         raise UserError(f"unknown dataset '{name}'{suggest(name, choices)}; valid: {', '.join(choices)}")
-    node = OmegaConf.load(choices[name])
+    node = OmegaConf.load(choices[name])  # the file dataset_choices found (shipped or the user's)
     spec = OmegaConf.to_container(node.iqa.dataset, resolve=False)
     split_seed = options.pop("split_seed", 0)
     train_fraction = options.pop("train_fraction", 1.0)
