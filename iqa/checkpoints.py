@@ -187,7 +187,7 @@ def meta_from_hparams(hparams: Mapping[str, Any], source: str = "checkpoint") ->
     )
 
 
-def _load(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
+def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
     import torch
 
     try:
@@ -205,14 +205,14 @@ def _load(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
 
 def read_meta(path: str | os.PathLike) -> CheckpointMeta:
     """The metadata of the checkpoint at ``path`` (one-line :class:`UserError` if it is not one)."""
-    return meta_from_hparams(_load(path).get("hyper_parameters") or {}, str(path))
+    return meta_from_hparams(read_checkpoint(path).get("hyper_parameters") or {}, str(path))
 
 
 def load_net(path: str | os.PathLike, map_location: Any = "cpu") -> tuple[IQANet, CheckpointMeta]:
     """Rebuild the :class:`~iqa.models.IQANet` of any attiqa checkpoint; returns ``(net, meta)``."""
     from iqa.models import IQANet
 
-    ckpt = _load(path, map_location)
+    ckpt = read_checkpoint(path, map_location)
     meta = meta_from_hparams(ckpt.get("hyper_parameters") or {}, str(path))
     net = IQANet(weights="none", **meta.net_config)
     state = {k[len("net.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}

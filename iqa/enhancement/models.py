@@ -160,9 +160,9 @@ def enhancer_from_state(config: Mapping[str, Any], state: Mapping[str, torch.Ten
 
 def read_enhancer_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """``(enhancer in eval mode, hyper_parameters)`` from a ``stage=enhance`` checkpoint (or :func:`write_enhancer`)."""
-    from iqa.checkpoints import _load
+    from iqa.checkpoints import read_checkpoint
 
-    ckpt = _load(path, map_location)
+    ckpt = read_checkpoint(path, map_location)
     hparams = dict(ckpt.get("hyper_parameters") or {})
     if not hparams.get("enhancer"):
         if hparams.get("net_config"):

@@ -31,9 +31,9 @@ def check_resume(cfg: DictConfig, enhancer_config: dict[str, Any], quality_ckpt:
     last = Path(str(cfg.resume)) if str(cfg.resume) != "auto" else Path(str(cfg.run_dir)) / "checkpoints" / "last.ckpt"
     if not last.is_file():
         return
-    from iqa.checkpoints import _load
+    from iqa.checkpoints import read_checkpoint
 
-    hparams = _load(last).get("hyper_parameters") or {}
+    hparams = read_checkpoint(last).get("hyper_parameters") or {}
     stored = hparams.get("enhancer")
     if stored is None:
         raise UserError(f"resume: {last} is not an enhancer checkpoint (stage={hparams.get('stage', '?')}); "
