@@ -3,8 +3,8 @@
 Every attiqa checkpoint (a Lightning ``.ckpt`` or one written by
 :func:`iqa.inference.export_checkpoint`) stores its metadata as
 ``hyper_parameters``. :class:`CheckpointMeta` names each key, its type and its
-meaning; :func:`stamp` is the one way to write them and :func:`read_meta` /
-:func:`load_net` the one way to read them, so that training, scoring,
+meaning; :func:`stamp` is the one way to write them and :func:`read_meta` (or
+:func:`iqa.models.load_net`, with the weights) the one way to read them, so that training, scoring,
 evaluation and resuming agree on what a key means.
 
 Checkpoints written before a key existed still load: :func:`read_meta` fills
@@ -21,12 +21,9 @@ import dataclasses
 import os
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from iqa.errors import UserError
-
-if TYPE_CHECKING:
-    from iqa.models import IQANet
 
 #: ``init`` values that do not name a checkpoint: the backbone starts from ImageNet or random weights.
 FRESH_INITS = ("imagenet", "none")
@@ -82,6 +79,26 @@ class CheckpointMeta:
     def init_checkpoint(self) -> str | None:
         """The checkpoint this run was initialised from, if any."""
         return None if self.init in (None, *FRESH_INITS) else str(self.init)
+
+    def calibration_for(self, attributes: tuple[str, ...] | list[str]) -> dict[str, Any] | None:
+        """The attribute calibration, when the heads are trained and it covers exactly ``attributes``; else None."""
+        calibration = self.attribute_calibration
+        if calibration and self.attributes_trained and list(calibration.get("attributes", [])) == list(attributes):
+            return calibration
+        return None
+
+    def scoring_view(self, **given: Any) -> dict[str, Any]:
+        """The settings of the scoring view: the recorded view, with each non-None part of ``given`` replacing its own.
+
+        A recorded tile size does not carry over when ``given`` changes the policy; the
+        image size falls back to the run's training size (then 384).
+        """
+        recorded = dict(self.view or {})
+        settings = {**recorded, **{k: v for k, v in given.items() if v is not None}}
+        if given.get("policy") is not None and given["policy"] != recorded.get("policy") and given.get("crop_size") is None:
+            settings.pop("crop_size", None)
+        settings["image_size"] = int(settings.get("image_size") or self.image_size or 384)
+        return settings
 
     def hparams(self) -> dict[str, Any]:
         """The plain ``hyper_parameters`` mapping (named keys, then ``extra``)."""
@@ -208,34 +225,4 @@ def read_meta(path: str | os.PathLike) -> CheckpointMeta:
     return meta_from_hparams(read_checkpoint(path).get("hyper_parameters") or {}, str(path))
 
 
-def load_net(path: str | os.PathLike, map_location: Any = "cpu") -> tuple[IQANet, CheckpointMeta]:
-    """Rebuild the :class:`~iqa.models.IQANet` of any attiqa checkpoint; returns ``(net, meta)``."""
-    from iqa.models import IQANet
-
-    ckpt = read_checkpoint(path, map_location)
-    meta = meta_from_hparams(ckpt.get("hyper_parameters") or {}, str(path))
-    net = IQANet(weights="none", **meta.net_config)
-    state = {k[len("net.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
-    net.load_state_dict(state)
-    return net, meta
-
-
-def write_checkpoint(net: IQANet, path: str | os.PathLike, **fields: Any):
-    """A minimal checkpoint (weights and metadata, no training state) that scoring, ``init=`` and evaluation accept."""
-    import io
-    from pathlib import Path
-
-    import torch
-
-    from iqa.io import atomic_write_bytes
-
-    hparams: dict[str, Any] = {}
-    stamp(hparams, net_config=net.config, **fields)
-    state = {f"net.{k}": v.detach().cpu() for k, v in net.state_dict().items()}
-    buffer = io.BytesIO()
-    torch.save({"state_dict": state, "hyper_parameters": hparams}, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
-    return Path(path)
-
-
-__all__ = ["KEYS", "CheckpointMeta", "load_net", "meta_from_hparams", "read_meta", "stamp", "stamp_run", "write_checkpoint"]
+__all__ = ["KEYS", "CheckpointMeta", "meta_from_hparams", "read_checkpoint", "read_meta", "stamp", "stamp_run"]

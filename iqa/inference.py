@@ -46,12 +46,13 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from iqa.checkpoints import CheckpointMeta, load_net, meta_from_hparams, write_checkpoint
+from iqa.checkpoints import CheckpointMeta, meta_from_hparams
 from iqa.data.images import SkipImage, folder_files
 from iqa.data.records import Record, View, probe_size, read_bytes
 from iqa.errors import UserError
 from iqa.metrics import MOSScale
-from iqa.models import IQANet
+from iqa.models import IQANet, load_net, write_checkpoint
+from iqa.quality_loss import QualityLoss
 
 log = logging.getLogger(__name__)
 
@@ -262,10 +263,7 @@ class QualityModel:
 
     @property
     def calibration(self) -> dict[str, Any] | None:
-        calibration = self.meta.attribute_calibration
-        if calibration and self.attributes_trained and list(calibration.get("attributes", [])) == list(self.attributes):
-            return calibration
-        return None
+        return self.meta.calibration_for(self.attributes)
 
     @property
     def quality_scale(self) -> dict[str, Any]:
@@ -375,8 +373,6 @@ class QualityModel:
         eval mode; gradients reach only the input. ``resize=True`` preprocesses as :meth:`score`
         does for files; ``quantise`` rounds to 8 bits as a saved image is (straight-through).
         """
-        from iqa.quality_loss import QualityLoss
-
         return QualityLoss(self, quality=quality, attributes=attributes, resize=resize, quantise=quantise)
 
 
@@ -400,15 +396,8 @@ def load(
     if not Path(ckpt).is_file():
         raise UserError(f"checkpoint not found: {ckpt}")
     net, meta = load_net(str(ckpt))
-    low, high = meta.mos_range
-    scale = MOSScale(low, high, meta.higher_is_better)
-    recorded = dict(meta.view or {})
-    given = {"image_size": image_size, "policy": policy, "crop_size": crop_size, "max_side": max_side, "upscale": upscale}
-    settings = {**recorded, **{k: v for k, v in given.items() if v is not None}}
-    if policy is not None and policy != recorded.get("policy") and crop_size is None:
-        settings.pop("crop_size", None)  # a recorded tile size does not carry over to another policy
-    settings["image_size"] = int(settings.get("image_size") or meta.image_size or 384)
-    view = View(**settings)
+    scale = MOSScale(*meta.mos_range, meta.higher_is_better)
+    view = View(**meta.scoring_view(image_size=image_size, policy=policy, crop_size=crop_size, max_side=max_side, upscale=upscale))
     return QualityModel(net.eval(), scale, view, meta.hparams(), torch.device(device) if device else None, meta)
 
 

@@ -1,7 +1,13 @@
-"""The student network: a timm backbone with one head per attribute and a quality head."""
+"""The student network: a timm backbone with one head per attribute and a quality head, and its weight I/O.
+
+:func:`load_net` rebuilds the network of any attiqa checkpoint and
+:func:`write_checkpoint` writes a minimal one; the metadata they carry is
+:mod:`iqa.checkpoints`' (which never imports the network).
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -10,6 +16,7 @@ from torch import nn
 
 from iqa.attributes import ATTRIBUTES
 from iqa.backbones import create_backbone, normalisation
+from iqa.checkpoints import CheckpointMeta, meta_from_hparams, read_checkpoint, stamp
 
 
 class IQANet(nn.Module):
@@ -76,14 +83,40 @@ class IQANet(nn.Module):
         return self.heads(self.features(images))
 
 
+def load_net(path: str | os.PathLike, map_location: Any = "cpu") -> tuple[IQANet, CheckpointMeta]:
+    """Rebuild the :class:`~iqa.models.IQANet` of any attiqa checkpoint; returns ``(net, meta)``."""
+    ckpt = read_checkpoint(path, map_location)
+    meta = meta_from_hparams(ckpt.get("hyper_parameters") or {}, str(path))
+    net = IQANet(weights="none", **meta.net_config)
+    state = {k[len("net.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
+    net.load_state_dict(state)
+    return net, meta
+
+
+def write_checkpoint(net: IQANet, path: str | os.PathLike, **fields: Any):
+    """A minimal checkpoint (weights and metadata, no training state) that scoring, ``init=`` and evaluation accept."""
+    import io
+    from pathlib import Path
+
+    import torch
+
+    from iqa.io import atomic_write_bytes
+
+    hparams: dict[str, Any] = {}
+    stamp(hparams, net_config=net.config, **fields)
+    state = {f"net.{k}": v.detach().cpu() for k, v in net.state_dict().items()}
+    buffer = io.BytesIO()
+    torch.save({"state_dict": state, "hyper_parameters": hparams}, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+    return Path(path)
+
+
 def net_from_checkpoint(path: str, map_location: str | torch.device = "cpu") -> tuple[IQANet, dict[str, Any]]:
     """Rebuild an :class:`IQANet` from any attiqa checkpoint; returns ``(net, hyper_parameters)``.
 
-    The metadata is read by :func:`iqa.checkpoints.load_net`, so keys that
-    older checkpoints lack come back with the values they implied.
+    The metadata is read by :func:`load_net`, so keys that older checkpoints
+    lack come back with the values they implied.
     """
-    from iqa.checkpoints import load_net
-
     net, meta = load_net(path, map_location)
     return net, meta.hparams()
 

@@ -56,6 +56,8 @@ from torch import nn
 
 from iqa.data.records import View
 from iqa.errors import UserError, suggest
+from iqa.metrics import MOSScale
+from iqa.models import load_net
 
 #: The directions an attribute term can ask for.
 DIRECTIONS = ("raise", "lower")
@@ -264,16 +266,17 @@ class QualityLoss(nn.Module):
         #: The checkpoint this loss was built from (empty when given a loaded model).
         self.source = str(model) if isinstance(model, (str, os.PathLike)) else ""
         if isinstance(model, (str, os.PathLike)):
-            from iqa.inference import load
-
-            model = load(model, image_size=image_size)
-        elif image_size is not None:
-            model.view = dataclasses.replace(model.view, image_size=int(image_size))
-        self.view: View = model.view
+            net, meta = load_net(str(model))
+            view = View(**meta.scoring_view(image_size=image_size))
+            scale = MOSScale(*meta.mos_range, meta.higher_is_better)
+        else:  # a loaded QualityModel (``iqa.load(ckpt).as_loss()``), left as it is
+            net, meta, scale = model.net, model.meta, model.scale
+            view = model.view if image_size is None else dataclasses.replace(model.view, image_size=int(image_size))
+        self.view: View = view
         self.resize = bool(resize)
         self.quantise = bool(quantise)
-        self.scale = model.scale
-        self.attributes = tuple(model.attributes)
+        self.scale = scale
+        self.attributes = tuple(net.attributes)
         try:
             self.quality_weight = float(quality or 0.0)
         except (TypeError, ValueError):
@@ -281,19 +284,19 @@ class QualityLoss(nn.Module):
         if self.quality_weight < 0:
             raise UserError(f"quality loss: the quality weight must be >= 0 (the term is already lower-is-better), got {quality}")
         self.terms_config = parse_attribute_terms(attributes, self.attributes)
-        if self.quality_weight > 0 and not model.quality_trained:
+        if self.quality_weight > 0 and not meta.quality_trained:
             raise UserError(
-                f"quality loss: the checkpoint is from stage={model.meta.stage}, whose quality head never saw a MOS; "
+                f"quality loss: the checkpoint is from stage={meta.stage}, whose quality head never saw a MOS; "
                 f"use a fine-tuned checkpoint (stage=finetune / linear_probe) or set the quality weight to 0"
             )
-        if self.terms_config and not model.attributes_trained:
+        if self.terms_config and not meta.attributes_trained:
             raise UserError(
                 f"quality loss: attribute terms ({', '.join(t.name for t in self.terms_config)}) need trained attribute "
-                f"heads, but this checkpoint started from init={model.meta.init} and its heads never saw an attribute label"
+                f"heads, but this checkpoint started from init={meta.init} and its heads never saw an attribute label"
             )
         if not self.quality_weight and not self.terms_config:
             raise UserError("quality loss: no terms; give the quality term a weight > 0 or name at least one attribute")
-        calibration = model.calibration
+        calibration = meta.calibration_for(self.attributes)
         targets = [t.name for t in self.terms_config if t.target is not None]
         if targets and not calibration:
             raise UserError(f"quality loss: target percentiles ({', '.join(targets)}) need a calibrated checkpoint "
@@ -303,7 +306,7 @@ class QualityLoss(nn.Module):
             knots, levels = _percentile_table(calibration["quantiles"][index]) if calibration else (torch.zeros(1), torch.zeros(1))
             self.register_buffer(f"_knots_{name}", knots.float(), persistent=False)
             self.register_buffer(f"_levels_{name}", levels.float(), persistent=False)
-        self.net = model.net
+        self.net = net
         self.net.requires_grad_(False)
         self.net.eval()
         if channels_last and not self.net.channels_last:

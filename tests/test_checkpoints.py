@@ -94,9 +94,9 @@ def test_legacy_checkpoints_serve_as_init_and_resume_check(tmp_path):
 
 
 def test_one_writer_one_reader_round_trip(tmp_path):
-    from iqa.checkpoints import KEYS, CheckpointMeta, load_net, read_meta, stamp
+    from iqa.checkpoints import KEYS, CheckpointMeta, read_meta, stamp
     from iqa.inference import export_checkpoint
-    from iqa.models import IQANet, net_from_checkpoint
+    from iqa.models import IQANet, load_net, net_from_checkpoint
 
     hparams: dict = {"warmup_steps": 5}
     stamp(hparams, split={"scheme": "random", "seed": 2}, mos_range=(0, 100), head="linear")
