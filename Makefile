@@ -37,10 +37,10 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m iqa.demo $(DEMO_ARGS)
+	$(PY) -m iqa.cli.main demo $(DEMO_ARGS)
 
 model: $(STAMP)
-	$(PY) -m iqa.offline $(MODEL_ARGS)
+	$(PY) -m iqa.cli.main model $(MODEL_ARGS)
 
 ablations: $(STAMP)
 	$(PY) benchmarks/offline_ablations.py $(ABLATION_ARGS)

@@ -3,4 +3,4 @@
 from iqa.cli.common import hydra_entry
 
 if __name__ == "__main__":
-    hydra_entry("label", "iqa.cli.label:run")  # imported when the job runs: --help stays fast
+    hydra_entry("label", "iqa.teachers.labelling:label")  # imported when the job runs: --help stays fast

@@ -3,4 +3,4 @@
 from iqa.cli.common import hydra_entry
 
 if __name__ == "__main__":
-    hydra_entry("select_prompts", "iqa.cli.select_prompts:run")  # imported when the job runs: --help stays fast
+    hydra_entry("select_prompts", "iqa.teachers.select_prompts:select_prompts")  # imported when the job runs: --help stays fast

@@ -3,4 +3,4 @@
 from iqa.cli.common import hydra_entry
 
 if __name__ == "__main__":
-    hydra_entry("train", "iqa.cli.train:run")  # imported when the job runs: --help stays fast
+    hydra_entry("train", "iqa.training:train")  # imported when the job runs: --help stays fast

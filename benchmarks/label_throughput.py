@@ -2,7 +2,7 @@
 
 Measures, side by side:
 
-* **pipeline**: ``iqa.cli.label.run`` in-process, the code path of ``label.py``
+* **pipeline**: ``iqa.teachers.labelling.label`` in-process, the code path of ``label.py``
   (shard stream, DataLoader workers, Lightning prediction loop, teacher, sidecar
   writer), timed from the start to the end of prediction;
 * **teacher alone**: a bare loop of teacher forwards on pre-decoded batches already
@@ -147,7 +147,7 @@ def compose_config(args: argparse.Namespace, shards: list[str], out: Path):
 
 def measure_pipeline(cfg) -> tuple[float, float, int]:
     """(end-to-end images/s, steady-state images/s after the first batch, images labelled)."""
-    from iqa.cli.label import run
+    from iqa.teachers.labelling import label as run
 
     out = Path(cfg.out)
     if out.exists():
@@ -167,9 +167,9 @@ def measure_decode(cfg, teacher, device: torch.device, keep: int) -> tuple[float
 
     Keeps up to ``keep`` decoded images for the teacher loop.
     """
-    from iqa.cli.label import label_units
     from iqa.data.datamodules import LabelDataModule
     from iqa.modules.label import LabelModule
+    from iqa.teachers.labelling import label_units
 
     units = label_units(cfg)
     data = LabelDataModule(units, teacher.image_size, [u.name for u in units], decode=cfg.decode, batch_size=int(cfg.batch_size),
@@ -255,8 +255,8 @@ def main(argv: list[str] | None = None) -> dict:
     import logging
 
     logging.getLogger("iqa").setLevel(logging.WARNING)
-    from iqa.cli.common import quiet_libraries
     from iqa.config import instantiate_node
+    from iqa.training import quiet_libraries
 
     quiet_libraries()
     cache = Path(args.corpus) if args.corpus else Path(tempfile.gettempdir()) / f"attiqa-bench-{args.images}-{args.size}-{args.shard_size}"

@@ -38,8 +38,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import heldout_ladders as ladders  # noqa: E402
 
-from iqa.demo import output_dir  # noqa: E402
-from iqa.offline import FINETUNE_ARGS  # noqa: E402
+from iqa.cli.recipes import FINETUNE_ARGS, output_dir  # noqa: E402
 
 PRETRAIN_ARMS = ("regression_loss", "sharpness_only")
 FRACTIONS = (0.1, 0.25, 0.5)
@@ -107,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     recipe = base / args.reference / "checkpoints" / "last.ckpt"
     for needed in (recipe, base / "pretrain" / "checkpoints" / "last.ckpt"):
         if not needed.is_file():
-            print(f"error: {needed} is missing: run the recipe first (make model, or python -m iqa.offline)", file=sys.stderr)
+            print(f"error: {needed} is missing: run the recipe first (make model, or iqa model)", file=sys.stderr)
             return 2
     started = time.perf_counter()
     for command in commands:

@@ -4,7 +4,7 @@ Both read the same labelled shards through the same stream (``PretrainDataModule
 decode, resize, random crop, flip), train the same ``IQANet`` with the same
 loss, optimiser, learning-rate schedule and gradient clipping, at the same
 batch size and precision. The bare loop has nothing else: no logging, no
-non-finite guard, no callbacks. The Lightning side is ``iqa.cli.train.run``
+non-finite guard, no callbacks. The Lightning side is ``iqa.training.train``
 itself, exactly as ``train.py`` runs it (CSV logger, learning-rate monitor,
 throughput callback, checkpoint callback, progress bar). So the ratio is the
 framework's overhead. Variants alternate (bare, Lightning, bare, ...) and the
@@ -13,7 +13,7 @@ best of ``--repeats`` is reported for each, so a noisy neighbour hurts both.
 Without ``--corpus`` a corpus is generated once under ``--work-dir``: ~256 px
 JPEG shards cut from the scikit-image photos (random crops, flips and graded
 distortions, so labels vary), labelled by the classical teacher through the
-real labelling code (``iqa.cli.label.run``).
+real labelling code (``iqa.teachers.labelling.label``).
 
 CPU (the default sizes fit a 2-core machine)::
 
@@ -110,7 +110,7 @@ def ensure_corpus(work_dir: Path, images: int, shard_size: int, workers: int, de
         written = sum(pool.map(_write_shard, tasks))
     print(f"corpus: {written} JPEGs in {count} shards ({time.perf_counter() - started:.0f} s) -> {shards}")
 
-    from iqa.cli.label import run as label
+    from iqa.teachers.labelling import label
 
     started = time.perf_counter()
     label(compose("label", [
@@ -118,7 +118,7 @@ def ensure_corpus(work_dir: Path, images: int, shard_size: int, workers: int, de
         f"num_workers={workers}", "batch_size=64", f"trainer.accelerator={'gpu' if device == 'cuda' else 'cpu'}",
         "trainer.devices=1", "trainer.precision=32-true", "logger=none",
     ]))
-    print(f"labels: classical teacher through iqa.cli.label ({time.perf_counter() - started:.0f} s) -> {labels}")
+    print(f"labels: classical teacher through iqa.teachers.labelling ({time.perf_counter() - started:.0f} s) -> {labels}")
     record.write_text(json.dumps(params))
     return pattern, labels
 
@@ -128,7 +128,7 @@ def compose(name: str, overrides: list[str]):
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    import iqa.cli.common  # noqa: F401  (resolvers)
+    import iqa.config  # noqa: F401  (resolvers)
     from iqa.config import config_dir
 
     GlobalHydra.instance().clear()
@@ -184,7 +184,7 @@ def synchronize(device: str) -> None:
 
 
 def lightning_rate(args, pattern: str, labels: Path, work: Path, repeat: int) -> float:
-    from iqa.cli.train import run
+    from iqa.training import train as run
 
     timer = StepTimer(args.warmup, args.warmup + args.steps, args.device)
     run(compose("train", train_overrides(args, pattern, labels, work / f"lightning-{repeat}")), callbacks=[timer])
@@ -196,10 +196,9 @@ def bare_rate(args, pattern: str, labels: Path, work: Path) -> float:
     from hydra.utils import instantiate
 
     from iqa.attributes import ATTRIBUTES
-    from iqa.cli.common import resolve_precision
-    from iqa.cli.train import build_pretrain
-    from iqa.config import instantiate_node
+    from iqa.config import instantiate_node, resolve_precision
     from iqa.modules.base import warmup_cosine
+    from iqa.training import build_pretrain
 
     cfg = compose("train", train_overrides(args, pattern, labels, work / "bare"))
     torch.manual_seed(int(cfg.seed))

@@ -33,6 +33,10 @@ torch nor Lightning nor Hydra; each function pulls in only what it needs):
 """
 
 import importlib as _importlib
+import importlib.abc as _abc
+import importlib.util as _util
+import sys as _sys
+import warnings as _warnings
 
 from iqa.attributes import ATTRIBUTES
 
@@ -50,6 +54,41 @@ _LAZY = {
 }
 
 __all__ = ["ATTRIBUTES", "__version__", *_LAZY]
+
+
+#: Module paths of earlier versions -> where that code lives now. Importing an old path gives the
+#: new module (with a DeprecationWarning), so code and configs (``_target_``) written for them keep working.
+MOVED_MODULES = {
+    "iqa.prompts": "iqa.teachers.prompts",
+    "iqa.prompt_selection": "iqa.teachers.prompt_selection",
+    "iqa.data.offline": "iqa.data.offline_corpus",
+    "iqa.demo": "iqa.cli.recipes",
+    "iqa.offline": "iqa.cli.recipes",
+    "iqa.cli.train": "iqa.training",
+    "iqa.cli.label": "iqa.teachers.labelling",
+    "iqa.cli.launch": "iqa.config",
+    "iqa.cli.select_prompts": "iqa.teachers.select_prompts",
+}
+
+
+class _MovedModuleFinder(_abc.MetaPathFinder, _abc.Loader):
+    """Resolves the old paths of :data:`MOVED_MODULES` to the modules that replaced them."""
+
+    def find_spec(self, fullname, path=None, target=None):  # noqa: ARG002  (the finder protocol)
+        return _util.spec_from_loader(fullname, self) if fullname in MOVED_MODULES else None
+
+    def create_module(self, spec):
+        _warnings.warn(f"{spec.name} is now {MOVED_MODULES[spec.name]}", DeprecationWarning, stacklevel=2)
+        module = _importlib.import_module(MOVED_MODULES[spec.name])
+        spec.loader_state = module.__spec__  # the import system sets __spec__ to the old path's; exec_module puts it back
+        return module
+
+    def exec_module(self, module):
+        module.__spec__ = module.__spec__.loader_state
+
+
+if not any(isinstance(f, _MovedModuleFinder) for f in _sys.meta_path):
+    _sys.meta_path.append(_MovedModuleFinder())
 
 
 def __getattr__(name: str) -> object:

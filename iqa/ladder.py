@@ -20,7 +20,7 @@ left out. Distortions without a mapping are ignored.
 
 One implementation serves both users: pretraining validation scores the student
 (``val/ladder_<attribute>``, :class:`LadderProxy`) and prompt selection scores
-every candidate prompt pair (:func:`iqa.prompt_selection.ladder_proxy`, scored
+every candidate prompt pair (:func:`iqa.teachers.prompt_selection.ladder_proxy`, scored
 with :func:`group_correlations`), both through :func:`ladder_groups`.
 """
 

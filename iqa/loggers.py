@@ -1,4 +1,10 @@
-"""A CSV logger that survives a resume.
+"""Loggers: building and closing the ``logger`` config's choice, and a CSV logger that survives a resume.
+
+:func:`build_logger` instantiates the ``logger`` node of a run's config (none, csv,
+wandb, tensorboard; W&B writes under the run's own folder) and :func:`close_logger`
+flushes it, so that every job (training, labelling, evaluation, ranking) logs alike.
+
+A CSV logger that survives a resume:
 
 Lightning's ``CSVLogger`` deletes ``metrics.csv`` when its directory already
 holds files, so resuming a run from ``last.ckpt`` throws away every metric
@@ -20,6 +26,7 @@ from typing import Any
 from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 
+from iqa.config import instantiate_node
 from iqa.io import atomic_write_text
 
 
@@ -81,3 +88,36 @@ class ResumableCSVLogger(CSVLogger):
         self._fs.makedirs(self.root_dir, exist_ok=True)
         self._experiment = _AppendingWriter(log_dir=self.log_dir)
         return self._experiment
+
+
+#: The WANDB_DIR this process set for its previous run; a value the user set is never overridden.
+_OWN_WANDB_DIR: list[str] = []
+
+
+def build_logger(cfg: Any):
+    """The run's ``logger`` node built (False for ``logger=none``); W&B writes under ``cfg.run_dir``."""
+    logger_cfg = cfg.get("logger")
+    if logger_cfg is None or logger_cfg.get("_target_") is None:
+        return False
+    if "wandb" in str(logger_cfg._target_).lower():
+        # W&B writes under the run directory of *this* run, also when one process runs several
+        # (a multirun sweep, a notebook): the value set for an earlier run is replaced.
+        if os.environ.get("WANDB_DIR") is None or os.environ.get("WANDB_DIR") in _OWN_WANDB_DIR:
+            os.environ["WANDB_DIR"] = str(cfg.run_dir)
+            _OWN_WANDB_DIR.append(str(cfg.run_dir))
+        if os.environ.get("WANDB_MODE") == "offline":
+            os.environ.setdefault("WANDB_SILENT", "true")
+    return instantiate_node(logger_cfg, drop=())
+
+
+def close_logger(logger) -> None:
+    """Flush and close a logger; W&B runs must be finished or their summary is never written."""
+    if not logger:
+        return
+    if "wandb" in type(logger).__name__.lower():
+        import wandb
+
+        if wandb.run is not None:
+            wandb.finish()
+    else:
+        logger.finalize("success")

@@ -89,7 +89,7 @@ def tiny_dirs(tmp_path_factory) -> tuple[Path, Path]:
 @pytest.fixture(scope="session")
 def tiny_labels(tiny_dirs) -> Path:
     """The tiny demo corpus pseudo-labelled by the classical teacher."""
-    from iqa.cli.label import run
+    from iqa.teachers.labelling import label as run
 
     data_dir, output_dir = tiny_dirs
     cfg = compose("label", ["experiment=demo", *tiny_overrides(data_dir, output_dir), "num_workers=0", "trainer.accelerator=cpu"])

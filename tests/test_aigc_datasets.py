@@ -149,7 +149,7 @@ def test_rank_a_dataset_by_generator_checks_the_model_against_people(tmp_path):
 def test_finetune_then_evaluate_on_agiqa3k_at_tiny_size(compose, tiny_stage, tmp_path):
     """stage=finetune trains on the official layout; evaluate scores its recorded test split and ranks the generators."""
     import iqa
-    from iqa.cli.train import run
+    from iqa.training import train as run
 
     make_agiqa3k(tmp_path / "agiqa", prompts=5)
     overrides = ["data=agiqa3k", f"data.root={tmp_path / 'agiqa'}", "data.iqa.image_size=48", "stage=finetune", "init=none",

@@ -55,7 +55,7 @@ def test_every_choice_composes(compose, primary, group, choice):
         assert cfg.teacher._target_.startswith("iqa.teachers.")
         assert cfg.teacher.label_set  # resolves
     if group == "prompts":
-        from iqa.prompts import expand_prompts
+        from iqa.teachers.prompts import expand_prompts
 
         expanded = expand_prompts(OmegaConf.to_container(cfg.prompts, resolve=True))
         assert set(expanded) == {"sharpness", "brightness", "contrast", "colorfulness", "noisiness"}
@@ -126,8 +126,8 @@ def build_choice(compose, group: str, choice: str, tmp_path: Path) -> list:
     from hydra.utils import get_object
 
     from iqa.attributes import ATTRIBUTES
-    from iqa.cli.common import build_logger
     from iqa.config import instantiate_list, instantiate_node
+    from iqa.loggers import build_logger
     from iqa.teachers import build_teacher
 
     base = [f"run_dir={tmp_path}/run", f"paths.output_dir={tmp_path}/out", "backbone.weights=none"]
@@ -143,7 +143,7 @@ def build_choice(compose, group: str, choice: str, tmp_path: Path) -> list:
             return []
         return [build_teacher(cfg.teacher)]
     if group == "prompts":  # a prompt set is built into a (tiny, random) CLIP teacher's text features
-        from iqa.prompts import expand_prompts
+        from iqa.teachers.prompts import expand_prompts
 
         cfg = compose("label", ["teacher=openclip_tiny", *selected])
         teacher = build_teacher(cfg.teacher)
@@ -311,7 +311,7 @@ def test_callbacks_follow_logger_progress_bar_digest_and_monitor(compose, tmp_pa
 
 
 def test_linear_probe_with_ridge_head_is_an_alias_of_stage_ridge_probe(compose):
-    from iqa.cli.train import apply_stage_alias
+    from iqa.training import apply_stage_alias
 
     alias = compose("train", ["stage=linear_probe", "stage.head=ridge", "stage.ridge_alpha=3.0", "trainer.max_epochs=5"])
     apply_stage_alias(alias)

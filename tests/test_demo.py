@@ -20,7 +20,7 @@ def test_demo_end_to_end_at_tiny_size(repo_root, tiny_overrides, tiny_stage, tin
     out = tmp_path / "outputs"
     overrides = [*tiny_overrides(data_dir, out), *tiny_stage, "num_workers=0"]
     result = subprocess.run(
-        [sys.executable, "-m", "iqa.demo", *overrides], cwd=repo_root, capture_output=True, text=True, timeout=900,
+        [sys.executable, "-m", "iqa.cli.main", "demo", *overrides], cwd=repo_root, capture_output=True, text=True, timeout=900,
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]

@@ -67,11 +67,11 @@ def train_cfg(compose, tiny_overrides, tiny_stage):
 
 
 def test_ridge_probe_head_is_the_closed_form_fit_on_frozen_features(train_cfg, tiny_dirs, tmp_path):
-    from iqa.cli.train import run
     from iqa.data.catalog import split_records
     from iqa.data.records import RecordDataset
     from iqa.metrics import MOSScale
     from iqa.models import build_student, net_from_checkpoint
+    from iqa.training import train as run
 
     cfg = train_cfg(tiny_dirs, "stage=ridge_probe", "stage.ridge_alpha=[1.0,30.0,1000.0]",
                     "init=imagenet", f"run_dir={tmp_path}/ridge")
@@ -101,8 +101,8 @@ def test_ridge_probe_head_is_the_closed_form_fit_on_frozen_features(train_cfg, t
 
 
 def test_linear_probe_keeps_batchnorm_statistics_frozen(train_cfg, tiny_dirs, tmp_path):
-    from iqa.cli.train import run
     from iqa.models import build_student, net_from_checkpoint
+    from iqa.training import train as run
 
     cfg = train_cfg(tiny_dirs, "stage=linear_probe", "init=imagenet", f"run_dir={tmp_path}/lp", "stage.max_steps=2")
     summary = run(cfg)
@@ -117,8 +117,8 @@ def test_linear_probe_keeps_batchnorm_statistics_frozen(train_cfg, tiny_dirs, tm
 
 
 def test_finetune_records_split_fraction_and_attribute_calibration_and_refuses_mixed_resume(train_cfg, tiny_dirs, tmp_path):
-    from iqa.cli.train import run
     from iqa.models import net_from_checkpoint
+    from iqa.training import train as run
 
     summary = run(train_cfg(tiny_dirs, "stage=finetune", "init=imagenet", "data.train_fraction=0.25",
                             "data.split_seed=3", f"run_dir={tmp_path}/ft"))
@@ -137,7 +137,7 @@ def test_finetune_records_split_fraction_and_attribute_calibration_and_refuses_m
 
 
 def test_bad_head_and_crop_larger_than_images_fail_fast(train_cfg, tiny_dirs, tmp_path):
-    from iqa.cli.train import run
+    from iqa.training import train as run
 
     with pytest.raises(UserError, match="unknown stage.head 'lasso'; valid: linear, ridge"):
         run(train_cfg(tiny_dirs, "stage=linear_probe", "stage.head=lasso", "init=imagenet", f"run_dir={tmp_path}/a"))
@@ -151,8 +151,8 @@ def test_bad_head_and_crop_larger_than_images_fail_fast(train_cfg, tiny_dirs, tm
 def test_ridge_probe_under_two_process_ddp_matches_one_process(compose, run_script, tiny_overrides, tiny_stage, tiny_dirs, tmp_path):
     """Every rank gathers all training features, drops the sampler's padding duplicate (41 images on 2 ranks)
     and solves the same system as a single process; validation metrics count each image once."""
-    from iqa.cli.train import run
     from iqa.models import net_from_checkpoint
+    from iqa.training import train as run
 
     common = ["experiment=demo", *tiny_overrides(*tiny_dirs), *tiny_stage, "stage=linear_probe", "stage.head=ridge",
               "stage.ridge_alpha=3.0", "init=imagenet", "stage.batch_size=5", "data.train_fraction=0.5"]

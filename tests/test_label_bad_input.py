@@ -9,8 +9,8 @@ import pytest
 from _label_helpers import bad_members, encode, member_offsets, photo, write_shard
 from PIL import Image, ImageDraw
 
-from iqa.cli.label import run
 from iqa.data.label_sets import read_labels
+from iqa.teachers.labelling import label as run
 
 pytestmark = pytest.mark.integration
 

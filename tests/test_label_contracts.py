@@ -11,10 +11,10 @@ import pytest
 from _label_helpers import encode, photo, photo_crops, write_shard
 
 from iqa.attributes import ATTRIBUTES
-from iqa.cli.label import estimate_share, run
 from iqa.data.corpus import list_units
 from iqa.data.label_sets import MANIFEST
-from iqa.prompts import expand_prompts
+from iqa.teachers.labelling import estimate_share, run
+from iqa.teachers.prompts import expand_prompts
 
 pytestmark = pytest.mark.unit
 

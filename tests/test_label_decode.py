@@ -12,14 +12,14 @@ import torch
 from _label_helpers import encode, photo, photo_crops, write_shard
 from PIL import Image
 
-from iqa.cli import label as label_cli
-from iqa.cli.common import resolve_precision
+from iqa.config import resolve_precision
 from iqa.data import datamodules
 from iqa.data.images import SkipImage, device_decodable_jpeg, load_square, square_crop_resize
 from iqa.data.label_sets import read_labels
 from iqa.errors import UserError
 from iqa.modules import label as label_module
 from iqa.modules.label import LabelModule, squares_by_size
+from iqa.teachers import labelling as label_cli
 from iqa.teachers.classical import ClassicalTeacher
 
 pytestmark = pytest.mark.unit

@@ -14,8 +14,8 @@ import pytest
 from _label_helpers import encode, photo_crops, read_wandb_history
 
 from iqa.attributes import ATTRIBUTES
-from iqa.cli.label import run
 from iqa.data.label_sets import read_labels
+from iqa.teachers.labelling import label as run
 
 pytestmark = pytest.mark.slow
 

@@ -81,7 +81,7 @@ def test_pretrain_data_module_trains_on_the_legacy_label_set():
 def test_todays_label_py_writes_the_legacy_layout_byte_for_byte(compose, tmp_path, monkeypatch):
     import shutil
 
-    from iqa.cli.label import run
+    from iqa.teachers.labelling import label as run
 
     shutil.copytree(LEGACY / "images", tmp_path / "images")
     monkeypatch.chdir(tmp_path)  # relative sources, as the fixture was written

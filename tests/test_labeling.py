@@ -13,9 +13,9 @@ import skimage.data
 from PIL import Image
 
 from iqa.attributes import ATTRIBUTES
-from iqa.cli.label import run
 from iqa.data.label_sets import MANIFEST, read_labels, unit_paths
 from iqa.errors import UserError
+from iqa.teachers.labelling import label as run
 
 pytestmark = pytest.mark.integration
 
@@ -134,7 +134,7 @@ def test_messy_folder_is_labelled_to_the_end(compose, messy_folder, tmp_path, ca
 
 
 def test_start_line_names_the_prompt_set_of_a_clip_teacher(compose, tmp_path):
-    from iqa.cli.label import describe_job
+    from iqa.teachers.labelling import describe_job
 
     cfg = compose("label", ["teacher=vit_b32", "prompts=clipiqa", "data=shards", "data.train=/corpus/a-*.tar",
                             "data.val=/corpus/b-*.tar", f"out={tmp_path}/labels"])

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from iqa import distortions
-from iqa.data import offline
+from iqa.data import offline_corpus as offline
 from iqa.data import photos as registry
 from iqa.data.synthetic import combined_mos, synthetic_mos
 
@@ -160,7 +160,7 @@ def test_combined_mos_extends_the_single_distortion_mos_and_is_monotone():
 
 @pytest.mark.unit
 def test_offline_steps_are_the_pipeline_commands():
-    from iqa.offline import steps
+    from iqa.cli.recipes import model_steps as steps
 
     plan = steps("out")
     assert [s[0] for s in plan] == ["label", "train", "train", "train", "evaluate"]
@@ -180,7 +180,7 @@ def test_offline_recipe_runs_end_to_end_at_tiny_size(repo_root, tiny_stage, tmp_
     variants = "{" + ",".join(f"{k}:{v}" for k, v in TINY_VARIANTS.items()) + "}"
     overrides = [f"paths.data_dir={data}", f"paths.output_dir={out}", f"paths.labels_dir={out}/labels", "data.prepare.size=64",
                  f"data.prepare.crops={crops}", f"data.prepare.variants={variants}", *tiny_stage, "num_workers=0"]
-    result = subprocess.run([sys.executable, "-m", "iqa.offline", *overrides], cwd=repo_root, capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "iqa.cli.main", "model", *overrides], cwd=repo_root, capture_output=True, text=True,
                             timeout=900, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1].startswith("offline recipe finished in")
@@ -205,7 +205,7 @@ def test_offline_recipe_runs_end_to_end_at_tiny_size(repo_root, tiny_stage, tmp_
 
 
 @pytest.mark.unit
-def test_ablation_sweeps_compose_to_the_arms_they_name(repo_root, compose):
+def test_ablation_sweeps_compose_to_the_arms_they_name(repo_root, compose, capsys):
     """Each job of the ablation sweeps composes to its arm: the loss and attribute weights it pretrains with, the
     pretraining run it fine-tunes from, the share of the fine-tuning set; every fine-tune uses the recipe's settings."""
     import importlib.util
@@ -245,9 +245,11 @@ def test_ablation_sweeps_compose_to_the_arms_they_name(repo_root, compose):
                 assert cfg.net.init == f"out/offline/{value}/checkpoints/last.ckpt"
             else:
                 assert cfg.net.init == "out/offline/pretrain/checkpoints/last.ckpt" and cfg.data.train_fraction == float(value)
-    result = subprocess.run([sys.executable, "benchmarks/offline_ablations.py", "--only", "fraction", "--dry-run"], cwd=repo_root,
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0 and result.stdout.count("python train.py -m") == 1 and "data.train_fraction=0.1,0.25,0.5" in result.stdout
-    bad = subprocess.run([sys.executable, "benchmarks/offline_ablations.py", "--only", "seeds"], cwd=repo_root, capture_output=True,
-                         text=True, timeout=120)
-    assert bad.returncode == 2 and "choose from loss, attributes, fraction" in bad.stderr
+    # The command line, in this process (a unit test starts no subprocess).
+    capsys.readouterr()
+    assert ablations.main(["--only", "fraction", "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("python train.py -m") == 1 and "data.train_fraction=0.1,0.25,0.5" in printed
+    with pytest.raises(SystemExit) as exit_info:
+        ablations.main(["--only", "seeds"])
+    assert exit_info.value.code == 2 and "choose from loss, attributes, fraction" in capsys.readouterr().err

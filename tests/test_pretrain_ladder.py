@@ -92,7 +92,7 @@ def test_constant_student_scores_zero_and_no_ladders_give_nothing():
 
 def test_prompt_selection_and_pretraining_validation_give_the_same_ladder_score():
     """One ladder score: prompt selection's ladder proxy and the validation metric agree on the same images."""
-    from iqa import prompt_selection as ps
+    from iqa.teachers import prompt_selection as ps
 
     proxy = ps.ladder_proxy(["astronaut"], size=24, crops=2, distortions=["gaussian_blur", "darken", "gaussian_noise", "jpeg"])
     rng = np.random.default_rng(5)

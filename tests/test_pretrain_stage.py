@@ -11,11 +11,11 @@ import torch
 from _pretrain_helpers import make_corpus, read_digests
 
 from iqa.attributes import ATTRIBUTES
-from iqa.cli.train import run
 from iqa.config import instantiate_node
 from iqa.errors import UserError
 from iqa.losses import FidelityLoss, RankingLoss, RegressionLoss
 from iqa.models import build_student
+from iqa.training import train as run
 
 pytestmark = pytest.mark.integration
 
@@ -136,7 +136,7 @@ def test_labels_from_another_attribute_list_fail_before_training(compose, tiny_s
 def test_resume_path_prefers_the_newest_checkpoint(compose, tmp_path):
     import os
 
-    from iqa.cli.train import resume_path
+    from iqa.training import resume_path
 
     cfg = compose("train", ["stage=pretrain"])
     assert resume_path(cfg, tmp_path) is None

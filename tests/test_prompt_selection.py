@@ -15,10 +15,10 @@ from _label_helpers import encode
 from scipy.stats import spearmanr
 from torch import nn
 
-from iqa import prompt_selection as ps
 from iqa.attributes import ATTRIBUTES
-from iqa.cli import select_prompts
 from iqa.errors import UserError
+from iqa.teachers import prompt_selection as ps
+from iqa.teachers import select_prompts
 from iqa.teachers.base import to_float01
 from iqa.teachers.classical import classical_scores
 
@@ -284,7 +284,7 @@ def test_selection_job_with_tiny_openclip_end_to_end(compose, selection_cfg, tin
             assert got.ladder == pytest.approx(expected, abs=2e-3)
 
     # The new set labels a corpus right away.
-    from iqa.cli.label import run as label
+    from iqa.teachers.labelling import label
 
     manifest = label(compose("label", [*tiny_overrides(*tiny_dirs), "teacher=openclip_tiny", "prompts=tiny_selected",
                                        f"out={tmp_path}/labels", "num_workers=0", "trainer.accelerator=cpu", "progress=false"]))

@@ -4,7 +4,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from iqa.errors import UserError
-from iqa.prompts import PromptSet, expand_prompts
+from iqa.teachers.prompts import PromptSet, expand_prompts
 
 pytestmark = pytest.mark.unit
 

@@ -128,7 +128,7 @@ def test_resume_compares_splits_by_what_they_select(tmp_path, monkeypatch):
 
     from omegaconf import OmegaConf
 
-    import iqa.cli.train as train
+    import iqa.training as train
     from iqa.data.splits import canonical_recipe
 
     base = {"scheme": "official", "seed": 0, "test_fraction": 0.2, "val_fraction": 0.1, "by_reference": True}

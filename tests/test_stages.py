@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from iqa.cli.train import run
 from iqa.errors import UserError
+from iqa.training import train as run
 
 pytestmark = pytest.mark.integration
 

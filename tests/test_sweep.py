@@ -82,7 +82,7 @@ def test_slurm_launcher_composes_with_one_task_per_gpu(repo_root, tmp_path, monk
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    import iqa.cli.common  # noqa: F401  (resolvers)
+    import iqa.config  # noqa: F401  (resolvers)
 
     def launcher_cfg(*overrides):
         GlobalHydra.instance().clear()
@@ -128,7 +128,7 @@ def test_slurm_launcher_composes_from_the_command_line(run_script):
 
 @pytest.mark.unit
 def test_rank_resolvers_keep_non_zero_ranks_from_writing_hydra_files(monkeypatch):
-    from iqa.cli.launch import _job_dirname, _rank_suffix, launched_rank_zero
+    from iqa.config import _job_dirname, _rank_suffix, launched_rank_zero
 
     for name in ("RANK", "SLURM_PROCID", "LOCAL_RANK", "NODE_RANK", "JSM_NAMESPACE_RANK"):
         monkeypatch.delenv(name, raising=False)
@@ -143,9 +143,9 @@ def test_rank_resolvers_keep_non_zero_ranks_from_writing_hydra_files(monkeypatch
     assert node.sub is None and node.name == "train-node0-local1"
     monkeypatch.delenv("ATTIQA_SWEPT_KEYS", raising=False)
     argv = ["train.py", "-m", "labels=/a/b", "loss=x,y", "backbone=choice(a,b)", "seed=range(2)"]
-    monkeypatch.setattr("iqa.cli.launch.LAUNCH_ARGV", argv)
+    monkeypatch.setattr("iqa.config.LAUNCH_ARGV", argv)
     assert _job_dirname(["labels=/a/b", "loss=y", "backbone=b", "seed=1"], "ignored") == "backbone=b,loss=y,seed=1"
-    monkeypatch.setattr("iqa.cli.launch.LAUNCH_ARGV", ["train.py", "labels=/a/b"])
+    monkeypatch.setattr("iqa.config.LAUNCH_ARGV", ["train.py", "labels=/a/b"])
     assert _job_dirname(["labels=/a/b"], "labels=/a/b,loss=x") == "labels=_a_b,loss=x"
     monkeypatch.setenv("ATTIQA_SWEPT_KEYS", "loss")  # a cluster job: the launcher's command line is not ours
     assert _job_dirname(["labels=/a/b", "loss=y"], "ignored") == "loss=y"

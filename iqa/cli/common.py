@@ -1,100 +1,17 @@
-"""Plumbing shared by label.py, train.py and evaluate.py."""
+"""Hydra plumbing of the pipeline commands (label, train, evaluate, select_prompts): argv in, a job function called."""
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import sys
-import warnings
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from iqa.cli.launch import check_multirun_launch, pin_multirun_job  # also registers the launch resolvers
-from iqa.config import config_dir, instantiate_node, resolve_precision  # noqa: F401  (resolve_precision: re-exported)
-from iqa.errors import UserError, one_line_errors, suggest
-
-log = logging.getLogger("iqa")
-
-#: Trainer arguments that make sense for every task (labelling uses only these).
-HARDWARE_KEYS = ("accelerator", "devices", "num_nodes", "strategy", "precision")
-
-def quiet_libraries() -> None:
-    """Silence chatter that would bury attiqa's own progress output."""
-    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-    warnings.filterwarnings("ignore", message=".*Your `IterableDataset` has `__len__` defined.*")
-    warnings.filterwarnings("ignore", message=".*The number of training batches.*")
-    warnings.filterwarnings("ignore", message=".*infer the batch indices.*")
-    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
-    warnings.filterwarnings("ignore", message=".*TreeSpec.*")
-    for name in ("pytorch_lightning.utilities.rank_zero", "lightning.pytorch.utilities.rank_zero"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    logging.getLogger("pytorch_lightning.accelerators.cuda").setLevel(logging.WARNING)
-    logging.getLogger("root").setLevel(logging.ERROR)  # open_clip's "No pretrained weights loaded"
-    logging.getLogger("iqa").setLevel(logging.INFO)  # ...but attiqa's own warnings (skips, left-out units) must show
-
-
-def setup_run(cfg: DictConfig) -> Path:
-    """Seed, quiet libraries, and pin ``cfg.run_dir`` to the directory Hydra made for this job."""
-    import pytorch_lightning as pl
-    import torch
-
-    quiet_libraries()
-    try:
-        from hydra.core.hydra_config import HydraConfig
-
-        if HydraConfig.initialized():
-            cfg.run_dir = HydraConfig.get().runtime.output_dir
-    except ImportError:  # pragma: no cover
-        pass
-    run_dir = Path(cfg.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    pin_multirun_job()
-    pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
-    if torch.cuda.is_available():
-        torch.set_float32_matmul_precision("high")
-    return run_dir
-
-
-def prepare_data(data: DictConfig) -> None:
-    """Run the data config's ``prepare`` hook (e.g. build the demo corpus once)."""
-    if data.get("prepare"):
-        instantiate_node(data.prepare, drop=())
-
-
-#: The WANDB_DIR this process set for its previous run; a value the user set is never overridden.
-_OWN_WANDB_DIR: list[str] = []
-
-
-def build_logger(cfg: DictConfig):
-    logger_cfg = cfg.get("logger")
-    if logger_cfg is None or logger_cfg.get("_target_") is None:
-        return False
-    if "wandb" in str(logger_cfg._target_).lower():
-        # W&B writes under the run directory of *this* run, also when one process runs several
-        # (a multirun sweep, a notebook): the value set for an earlier run is replaced.
-        if os.environ.get("WANDB_DIR") is None or os.environ.get("WANDB_DIR") in _OWN_WANDB_DIR:
-            os.environ["WANDB_DIR"] = str(cfg.run_dir)
-            _OWN_WANDB_DIR.append(str(cfg.run_dir))
-        if os.environ.get("WANDB_MODE") == "offline":
-            os.environ.setdefault("WANDB_SILENT", "true")
-    return instantiate_node(logger_cfg, drop=())
-
-
-def close_logger(logger) -> None:
-    """Flush and close a logger; W&B runs must be finished or their summary is never written."""
-    if not logger:
-        return
-    if "wandb" in type(logger).__name__.lower():
-        import wandb
-
-        if wandb.run is not None:
-            wandb.finish()
-    else:
-        logger.finalize("success")
+from iqa.config import check_multirun_launch, config_dir  # importing iqa.config registers the resolvers
+from iqa.errors import one_line_errors, suggest
 
 
 def check_overrides(config_name: str, argv: Sequence[str]) -> None:
@@ -199,7 +116,3 @@ def hydra_entry(config_name: str, run: str | Callable[[DictConfig], Any]) -> Non
         return load_job(run)(cfg)
 
     hydra.main(version_base="1.3", config_path=config_dir(), config_name=config_name)(one_line_errors(job))()
-
-
-def fail(message: str) -> None:
-    raise UserError(message)

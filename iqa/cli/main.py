@@ -3,6 +3,7 @@
     iqa score PATH... [--ckpt CKPT] [--batch-size N] --out scores.csv
     iqa rank DIR_A DIR_B... [--ckpt CKPT] [--out DIR]   rank groups of images, with CIs
     iqa demo     [overrides]            the offline demo, end to end
+    iqa model    [overrides]            the offline recipe (make model)
     iqa enhance PATH... --ckpt enhancer.ckpt --out OUTDIR
     iqa label    <hydra overrides>      same as python label.py ...
     iqa train    <hydra overrides>      same as python train.py ...
@@ -16,9 +17,19 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-HYDRA_COMMANDS = ("label", "train", "evaluate", "select_prompts")
-#: The other subcommands: the module whose ``main(argv)`` runs each, imported only when it is chosen.
-SUBCOMMANDS = {"score": "iqa.cli.score", "rank": "iqa.cli.rank", "enhance": "iqa.cli.enhance", "demo": "iqa.demo"}
+#: The pipeline commands: Hydra apps, each running ``module:function`` of the library (imported only when a job runs).
+JOBS = {
+    "label": "iqa.teachers.labelling:label",
+    "train": "iqa.training:train",
+    "evaluate": "iqa.cli.evaluate:run",
+    "select_prompts": "iqa.teachers.select_prompts:select_prompts",
+}
+HYDRA_COMMANDS = tuple(JOBS)
+#: The other subcommands: ``module:function`` taking argv and returning the exit code, imported only when chosen.
+SUBCOMMANDS = {
+    "score": "iqa.cli.score:main", "rank": "iqa.cli.rank:main", "enhance": "iqa.cli.enhance:main",
+    "demo": "iqa.cli.recipes:demo", "model": "iqa.cli.recipes:model",
+}
 
 USAGE = """usage: iqa <command> [args]          (iqa --version, iqa <command> --help)
 
@@ -26,6 +37,7 @@ commands:
   score           score images (files or folders) with a trained checkpoint -> CSV   (iqa score --help)
   rank            rank groups of images (one folder per generator) with CIs          (iqa rank --help)
   demo            the offline demo: label -> pretrain -> fine-tune x2 -> evaluate   (iqa demo --help)
+  model           the offline recipe (make model): the same steps on every train-role photo   (iqa model --help)
   enhance         enhance images with a trained enhancer (stage=enhance), same size and format   (iqa enhance --help)
   label           pseudo-label a corpus            (Hydra overrides, as python label.py)
   train           pretrain / fine-tune / probe     (Hydra overrides, as python train.py)
@@ -77,12 +89,12 @@ def _hydra(command: str, rest: Sequence[str]) -> int:
     from iqa.cli.common import hydra_entry
 
     sys.argv = [f"iqa {command}", *rest]
-    if command == "evaluate":
+    if command == "evaluate":  # data=[a,b] becomes the list of test sets first
         from iqa.cli.evaluate import main as evaluate_main
 
         evaluate_main()
     else:
-        hydra_entry(command, f"iqa.cli.{command}:run")  # label, train, select_prompts: imported when the job runs
+        hydra_entry(command, JOBS[command])
     return 0
 
 
@@ -96,9 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     command, rest = args[0], args[1:]
     if command in SUBCOMMANDS:
-        import importlib
+        from iqa.cli.common import load_job
 
-        return importlib.import_module(SUBCOMMANDS[command]).main(rest)
+        return load_job(SUBCOMMANDS[command])(rest)
     if command in HYDRA_COMMANDS:
         return _hydra(command, rest)
     from iqa.errors import suggest

@@ -104,6 +104,31 @@ def labelled_count(label_dir: str | Path, unit: str) -> int | None:
         return None
 
 
+def sample_count(label_dir: str | Path, unit: str) -> int | None:
+    """Samples a finished unit holds: labelled plus skipped with a key (None without a readable ``.done.json``).
+
+    Another label set of the same corpus that finished a unit knows that unit's size
+    without reading its images (the labelling progress bar's total).
+    """
+    _, done_path = unit_paths(label_dir, unit)
+    try:
+        with open(done_path) as handle:
+            done = json.load(handle)
+        return int(done["labelled"]) + sum(1 for s in done["skipped"] if s.get("key"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def sibling_label_sets(out: str | Path, limit: int = 8) -> list[Path]:
+    """Other label sets beside ``out`` (directories holding a ``label_config.json``), at most ``limit``."""
+    out = Path(out)
+    try:
+        found = [d for d in sorted(out.parent.iterdir()) if d != out and (d / LABEL_CONFIG).is_file()]
+    except OSError:
+        return []
+    return found[:limit]
+
+
 # ---------------------------------------------------------------- label_config.json
 def claim_directory(out: Path, ident: dict[str, Any], is_zero: bool) -> str:
     """Record what these labels are (``label_config.json``), or refuse to mix them with different ones.

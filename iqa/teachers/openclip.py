@@ -27,8 +27,8 @@ import torch.nn.functional as F
 
 from iqa.attributes import ATTRIBUTES
 from iqa.errors import UserError, suggest
-from iqa.prompts import expand_prompts
 from iqa.teachers.base import Teacher, to_float01
+from iqa.teachers.prompts import expand_prompts
 
 log = logging.getLogger(__name__)
 

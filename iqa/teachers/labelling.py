@@ -1,4 +1,6 @@
-"""label.py: pseudo-label a corpus with a teacher (classical or open_clip), resumably, across ranks.
+"""Pseudo-labelling: ``label(cfg)``, the job of ``label.py`` and ``iqa label``.
+
+A corpus is labelled by a teacher (classical or open_clip), resumably, across ranks.
 
 The run, in order:
 
@@ -23,15 +25,19 @@ from typing import Any
 import pytorch_lightning as pl
 from omegaconf import DictConfig
 
-from iqa.cli.common import HARDWARE_KEYS, build_logger, close_logger, prepare_data, setup_run
 from iqa.config import instantiate_node, select_keys
 from iqa.data.corpus import Unit, split_for_rank
 from iqa.data.datamodules import DECODE_CHOICES, LabelDataModule, corpus_units, resolve_decode, resolve_workers
-from iqa.data.label_sets import LABEL_CONFIG, MANIFEST, claim_directory, unit_done, unit_paths, write_manifest
+from iqa.data.label_sets import MANIFEST, claim_directory, sample_count, sibling_label_sets, unit_done, unit_paths, write_manifest
 from iqa.errors import UserError
+from iqa.loggers import build_logger, close_logger
 from iqa.teachers import build_teacher
+from iqa.training import prepare_data, setup_run
 
 log = logging.getLogger("iqa.label")
+
+#: Trainer arguments that make sense for a prediction loop (the hardware; no budget, clipping or validation).
+HARDWARE_KEYS = ("accelerator", "devices", "num_nodes", "strategy", "precision")
 
 
 def label_units(cfg: DictConfig) -> list[Unit]:
@@ -66,12 +72,12 @@ def estimate_share(
     """
     mine = [u for u in split_for_rank(units, rank, world_size) if u.name in pending]
     total, unknown = 0, []
-    siblings = _sibling_label_sets(out)
+    siblings = sibling_label_sets(out)
     for unit in mine:
         if unit.kind == "files":
             total += len(unit.files)
             continue
-        known = _count_from_siblings(siblings, unit.name)
+        known = next((n for n in (sample_count(d, unit.name) for d in siblings) if n is not None), None)
         if known is None:
             unknown.append(unit)
         else:
@@ -100,28 +106,6 @@ def _size(path: str) -> int:
         return 0
 
 
-def _sibling_label_sets(out: Path, limit: int = 8) -> list[Path]:
-    parent = out.parent
-    try:
-        found = [d for d in sorted(parent.iterdir()) if d != out and (d / LABEL_CONFIG).is_file()]
-    except OSError:
-        return []
-    return found[:limit]
-
-
-def _count_from_siblings(siblings: list[Path], unit: str) -> int | None:
-    for sibling in siblings:
-        _, done_path = unit_paths(sibling, unit)
-        if done_path.is_file():
-            try:
-                with open(done_path) as handle:
-                    done = json.load(handle)
-                return int(done["labelled"]) + sum(1 for s in done["skipped"] if s.get("key"))
-            except (OSError, ValueError, KeyError):
-                continue
-    return None
-
-
 def build_trainer(cfg: DictConfig, callbacks: list[Any]) -> pl.Trainer:
     """The ``trainer`` node's hardware keys only: a prediction loop has no budget, clipping or validation."""
     return instantiate_node(
@@ -139,7 +123,8 @@ def describe_job(cfg: DictConfig, ident: dict[str, Any], units: list[Unit], pend
             f"{len(units)} unit(s), {len(pending)} pending -> {out}")
 
 
-def run(cfg: DictConfig) -> dict[str, Any]:
+def label(cfg: DictConfig) -> dict[str, Any]:
+    """Label every pending unit of ``cfg.data``'s corpus into ``cfg.out``; returns the manifest (rank 0)."""
     import torch
 
     from iqa.modules.label import LabelModule, LabelWriter
@@ -211,4 +196,7 @@ def log_histograms(cfg: DictConfig, out: Path, manifest: dict[str, Any]) -> None
     close_logger(logger)
 
 
-__all__ = ["DECODE_CHOICES", "LabelDataModule", "estimate_share", "label_units", "resolve_decode", "resolve_workers", "run"]
+#: The name earlier versions gave :func:`label` (``iqa.cli.label.run``).
+run = label
+
+__all__ = ["DECODE_CHOICES", "LabelDataModule", "estimate_share", "label", "label_units", "resolve_decode", "resolve_workers"]

@@ -1,4 +1,5 @@
-"""select_prompts.py: score every candidate antonym pair on proxy tasks and write the winners as a prompt set.
+"""Prompt selection as a job (``select_prompts.py``, ``iqa select_prompts``): score every candidate antonym pair on
+proxy tasks and write the winners as a prompt set (the proxies and scores: :mod:`iqa.teachers.prompt_selection`).
 
     python select_prompts.py teacher=vit_b32 teacher.pretrained=/weights/ViT-B-32.bin name=mine
     python label.py teacher=vit_b32 teacher.pretrained=/weights/ViT-B-32.bin prompts=mine ...
@@ -21,12 +22,12 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from iqa import prompt_selection as ps
-from iqa.cli.common import setup_run
 from iqa.config import config_dir
 from iqa.errors import UserError
 from iqa.io import atomic_write_json, atomic_write_text
 from iqa.teachers import build_teacher
+from iqa.teachers import prompt_selection as ps
+from iqa.training import setup_run
 
 log = logging.getLogger("iqa.select_prompts")
 
@@ -133,7 +134,12 @@ def select(cfg: DictConfig, teacher: Any) -> dict[str, Any]:
     return record
 
 
-def run(cfg: DictConfig) -> dict[str, Any]:
+def select_prompts(cfg: DictConfig) -> dict[str, Any]:
+    """The job: build the teacher with the candidate pool, then :func:`select`."""
     setup_run(cfg)
     teacher = build_teacher(cfg.teacher)
     return select(cfg, teacher)
+
+
+#: The name earlier versions gave :func:`select_prompts` (``iqa.cli.select_prompts.run``).
+run = select_prompts

@@ -49,7 +49,7 @@ from iqa.attributes import ATTRIBUTES
 from iqa.errors import UserError
 from iqa.ladder import RankGroup, group_correlations, ladder_groups, ladder_record
 from iqa.metrics import srcc_columns
-from iqa.prompts import PromptSet
+from iqa.teachers.prompts import PromptSet
 
 log = logging.getLogger(__name__)
 

@@ -1,11 +1,16 @@
-"""train.py: pretraining (stage=pretrain), fine-tuning (stage=finetune), linear and ridge probing, enhancement (stage=enhance).
+"""Training orchestration: ``train(cfg)``, the job of ``train.py`` and ``iqa train``.
 
-Every object of a run is built from its config node: the student from ``net``
+Stages: pretraining (``stage=pretrain``), fine-tuning (``stage=finetune``),
+linear and ridge probing, enhancement (``stage=enhance``). Every object of a
+run is built from its config node: the student from ``net``
 (:func:`iqa.models.build_student`), ``stage.datamodule``, ``loss``,
 ``stage.module`` (given the net, loss and ``stage.optimizer``), ``logger``, the
 ``callbacks`` group and ``trainer``. What is left here is what only the run
-knows: the dataset's MOS scale, whether a validation split exists, resuming,
-and the metadata a checkpoint records.
+knows: the builder the stage calls for, the dataset's MOS scale, whether a
+validation split exists, resuming (``resume=auto``: ``last.ckpt`` or a newer
+SLURM requeue checkpoint), saving the true last state, and the metadata a
+checkpoint records. :func:`setup_run` and :func:`prepare_data` serve every job
+(labelling and evaluation too).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import logging
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +28,12 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from iqa.attributes import ATTRIBUTES
 from iqa.checkpoints import read_meta, stamp, stamp_run
-from iqa.cli.common import build_logger, close_logger, prepare_data, setup_run
-from iqa.config import instantiate_list, instantiate_node, load_group, to_plain
+from iqa.config import instantiate_list, instantiate_node, load_group, pin_multirun_job, to_plain
 from iqa.data.records import scoring_view
 from iqa.data.splits import canonical_recipe
 from iqa.errors import UserError
 from iqa.io import atomic_write_json
+from iqa.loggers import build_logger, close_logger
 from iqa.models import IQANet
 
 log = logging.getLogger("iqa.train")
@@ -195,10 +201,15 @@ def skipped_all_ranks(module) -> dict[str, int]:
 LAUNCH_VARIABLES = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE", "PL_GLOBAL_SEED")
 
 
-def run(cfg: DictConfig, callbacks: list | None = None) -> dict[str, Any]:
-    """Train one stage; ``callbacks`` are added to the trainer's (benchmarks and tools hook in here)."""
+def train(cfg: DictConfig, callbacks: list | None = None) -> dict[str, Any]:
+    """Train one stage (the job of ``train.py`` / ``iqa train``).
+
+    ``callbacks`` are added to the trainer's (benchmarks and tools hook in here).
+
+    Returns the run's summary, also written to ``<run_dir>/summary.json``.
+    """
     saved = {name: os.environ.get(name) for name in LAUNCH_VARIABLES}
-    argv = list(sys.argv)  # setup_run may point it at this job (see iqa.cli.launch.pin_multirun_job)
+    argv = list(sys.argv)  # setup_run may point it at this job (see iqa.config.pin_multirun_job)
     try:
         return fit(cfg, callbacks or [])
     finally:
@@ -283,3 +294,55 @@ def release_process_group() -> None:
 
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+# -- shared by every job ----------------------------------------------------------------------
+
+
+def quiet_libraries() -> None:
+    """Silence chatter that would bury attiqa's own progress output."""
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*Your `IterableDataset` has `__len__` defined.*")
+    warnings.filterwarnings("ignore", message=".*The number of training batches.*")
+    warnings.filterwarnings("ignore", message=".*infer the batch indices.*")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=".*TreeSpec.*")
+    for name in ("pytorch_lightning.utilities.rank_zero", "lightning.pytorch.utilities.rank_zero"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("pytorch_lightning.accelerators.cuda").setLevel(logging.WARNING)
+    logging.getLogger("root").setLevel(logging.ERROR)  # open_clip's "No pretrained weights loaded"
+    logging.getLogger("iqa").setLevel(logging.INFO)  # ...but attiqa's own warnings (skips, left-out units) must show
+
+
+def setup_run(cfg: DictConfig) -> Path:
+    """Seed, quiet libraries, and pin ``cfg.run_dir`` to the directory Hydra made for this job."""
+    import pytorch_lightning as pl
+    import torch
+
+    quiet_libraries()
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        if HydraConfig.initialized():
+            cfg.run_dir = HydraConfig.get().runtime.output_dir
+    except ImportError:  # pragma: no cover
+        pass
+    run_dir = Path(cfg.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    pin_multirun_job()
+    pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    if torch.cuda.is_available():
+        torch.set_float32_matmul_precision("high")
+    return run_dir
+
+
+def prepare_data(data: DictConfig) -> None:
+    """Run the data config's ``prepare`` hook (e.g. build the demo corpus once)."""
+    if data.get("prepare"):
+        instantiate_node(data.prepare, drop=())
+
+
+#: The name earlier versions gave :func:`train` (``iqa.cli.train.run``).
+run = train
+
+__all__ = ["STAGES", "prepare_data", "resume_path", "save_last", "setup_run", "train"]

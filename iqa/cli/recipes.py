@@ -1,0 +1,164 @@
+"""The recipes: the pipeline's own commands in order, each in its own process, as a user would type them.
+
+``iqa demo`` (``make demo``), on ``experiment=demo``:
+
+1. ``iqa label experiment=demo``: build the demo corpus (first run only) and
+   pseudo-label it with the classical teacher;
+2. ``iqa train experiment=demo stage=pretrain``: attribute-aware pretraining;
+3. ``iqa train experiment=demo stage=finetune init=<pretrain last.ckpt>``;
+4. ``iqa train experiment=demo stage=finetune init=imagenet``: same budget, ImageNet-only;
+5. ``iqa evaluate experiment=demo``: both variants on the held-out test photos.
+
+``iqa demo enhance`` then trains a small enhancer against the demo's fine-tuned checkpoint.
+
+``iqa model`` (``make model``), the offline recipe on ``experiment=offline``: the same
+five steps on the offline corpus (:mod:`iqa.data.offline_corpus`), fine-tuning the whole
+network on the synthetic MOS with regression plus pairwise ranking over batches of
+same-crop groups (``group_size`` in ``experiment=offline``). ``--finetune-stage
+ridge_probe`` (or ``linear_probe``) fits a quality head on the frozen features instead.
+
+Each step runs through ``python -m iqa.cli.main`` (:func:`run_steps`), so the recipes
+work the same from a clone and from an installed wheel, in any directory. Extra
+arguments are Hydra overrides passed to every step (e.g. ``paths.output_dir=/tmp/demo``).
+Each step resumes or skips finished work, so an interrupted recipe continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+
+def output_dir(overrides: Sequence[str]) -> str:
+    for item in overrides:
+        if item.startswith("paths.output_dir="):
+            return item.split("=", 1)[1]
+    return os.environ.get("ATTIQA_OUTPUT_DIR", "outputs")
+
+
+def run_steps(step_list: Sequence[Sequence[str]], overrides: Sequence[str], name: str, outputs: str = "") -> int:
+    """Run each step as ``python -m iqa.cli.main <step> <overrides>``; the exit code. Stops at the first failure.
+
+    On success, prints the total wall time and ``outputs`` (where the results are).
+    """
+    env = dict(os.environ)
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    started = time.perf_counter()
+    total = len(step_list)
+    for number, step in enumerate(step_list, 1):
+        command = [sys.executable, "-m", "iqa.cli.main", *step, *overrides]
+        print(f"\n[{number}/{total}] iqa {' '.join([*step, *overrides])}", flush=True)
+        step_started = time.perf_counter()
+        code = subprocess.call(command, cwd=os.getcwd(), env=env)
+        if code != 0:
+            print(f"{name} step {number} failed (exit {code}); rerun to resume from there", file=sys.stderr)
+            return code
+        print(f"[{number}/{total}] done in {time.perf_counter() - step_started:.1f} s", flush=True)
+    minutes, seconds = divmod(time.perf_counter() - started, 60)
+    print(f"\n{name} finished in {int(minutes)}m{seconds:04.1f}s; outputs: {outputs}")
+    return 0
+
+
+# -- iqa demo ------------------------------------------------------------------------------------
+
+
+DEMO_USAGE = """usage: iqa demo [hydra overrides...]
+       iqa demo enhance [hydra overrides...]
+
+Runs the offline demo (label -> pretrain -> two fine-tunes -> evaluate) on the
+embedded corpus of scikit-image photos. Outputs land in <paths.output_dir>/demo
+(default ./outputs/demo); rerunning resumes where it stopped.
+
+`iqa demo enhance` then trains a small enhancer with the demo's fine-tuned
+checkpoint as its objective (python train.py experiment=demo_enhance) and
+prints PSNR / SSIM and the attribute check on held-out photos.
+"""
+
+
+def demo_steps(output_dir: str) -> list[list[str]]:
+    demo = f"{output_dir}/demo"
+    return [
+        ["label", "experiment=demo"],
+        ["train", "experiment=demo", "stage=pretrain"],
+        ["train", "experiment=demo", "stage=finetune", f"init={demo}/pretrain/checkpoints/last.ckpt", "run_name=finetune-attiqa"],
+        ["train", "experiment=demo", "stage=finetune", "init=imagenet", "run_name=finetune-imagenet"],
+        ["evaluate", "experiment=demo"],
+    ]
+
+
+def demo(argv: Sequence[str] | None = None) -> int:
+    """``iqa demo [enhance] [overrides]``: the exit code."""
+    overrides = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help") for a in overrides):
+        print(DEMO_USAGE, end="")
+        return 0
+    if overrides[:1] == ["enhance"]:
+        return demo_enhance(overrides[1:])
+    out = output_dir(overrides)
+    return run_steps(demo_steps(out), overrides, "demo",
+                     f"{out}/demo (results.json, results.md, scatter.png, labels/, pretrain/, finetune-attiqa/, finetune-imagenet/)")
+
+
+def demo_enhance(overrides: Sequence[str]) -> int:
+    """``iqa demo enhance``: the enhancement demo, once ``iqa demo`` has written its fine-tuned checkpoint."""
+    out = output_dir(overrides)
+    ckpt = f"{out}/demo/finetune-attiqa/checkpoints/last.ckpt"
+    if not any(a.startswith("stage.quality_ckpt=") for a in overrides) and not os.path.isfile(ckpt):
+        print(f"error: {ckpt} not found: run `iqa demo` (or `make demo`) first, or pass stage.quality_ckpt=<checkpoint>",
+              file=sys.stderr)
+        return 2
+    return run_steps([["train", "experiment=demo_enhance"]], overrides, "enhancement demo",
+                     f"{out}/demo/enhance (results.md, results.json, enhance_grid.png, checkpoints/)")
+
+
+# -- iqa model (make model) ----------------------------------------------------------------------
+
+
+MODEL_USAGE = """usage: iqa model [--finetune-stage finetune|ridge_probe|linear_probe] [hydra overrides...]
+
+Builds the offline corpus from the train-role photos of iqa/data/photos.py, labels it with the
+classical teacher, pretrains, fine-tunes (attribute-pretrained and ImageNet-only) and
+evaluates. Outputs land in <paths.output_dir>/offline (default ./outputs/offline).
+"""
+
+FINETUNE_STAGES = ("ridge_probe", "finetune", "linear_probe")
+#: The fine-tuning step's stage and loss: regression plus ranking, over batches of same-crop groups (experiment=offline).
+FINETUNE_ARGS = ("stage=finetune", "loss=regression_ranking")
+
+
+def finetune_args(finetune_stage: str = "finetune") -> list[str]:
+    """The quality step's overrides: ``stage=finetune`` with its loss, or another stage as given."""
+    if finetune_stage not in FINETUNE_STAGES:
+        raise ValueError(f"finetune stage {finetune_stage!r}: expected one of {', '.join(FINETUNE_STAGES)}")
+    return list(FINETUNE_ARGS) if finetune_stage == "finetune" else [f"stage={finetune_stage}"]
+
+
+def model_steps(output_dir: str, finetune_stage: str = "finetune") -> list[list[str]]:
+    base = f"{output_dir}/offline"
+    quality = finetune_args(finetune_stage)
+    return [
+        ["label", "experiment=offline"],
+        ["train", "experiment=offline", "stage=pretrain"],
+        ["train", "experiment=offline", *quality, f"init={base}/pretrain/checkpoints/last.ckpt", "run_name=finetune-attiqa"],
+        ["train", "experiment=offline", *quality, "init=imagenet", "run_name=finetune-imagenet"],
+        ["evaluate", "experiment=offline"],
+    ]
+
+
+def model(argv: Sequence[str] | None = None) -> int:
+    """``iqa model [--finetune-stage S] [overrides]`` (``make model``): the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help") for a in args):
+        print(MODEL_USAGE, end="")
+        return 0
+    finetune_stage = "finetune"
+    if "--finetune-stage" in args:
+        at = args.index("--finetune-stage")
+        finetune_stage = args[at + 1]
+        del args[at : at + 2]
+    out = output_dir(args)
+    return run_steps(model_steps(out, finetune_stage), args, "offline recipe",
+                     f"{out}/offline (labels/, pretrain/, finetune-attiqa/, finetune-imagenet/, results.md)")
