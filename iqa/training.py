@@ -38,7 +38,6 @@ from iqa.models import IQANet
 
 log = logging.getLogger("iqa.train")
 
-STAGES = ("pretrain", "finetune", "linear_probe", "enhance")
 
 
 def apply_stage_alias(cfg: DictConfig) -> None:
@@ -222,30 +221,59 @@ def train(cfg: DictConfig, callbacks: list | None = None) -> dict[str, Any]:
                 os.environ[name] = value
 
 
+def student_stage(cfg: DictConfig):
+    """The builder of the student's stages (``stage.builder`` of pretrain, finetune, linear_probe, ridge_probe).
+
+    Checks the scoring view, prepares the data, builds the net from ``net`` and hands it
+    to :func:`build_pretrain` or :func:`build_finetune`, then stamps what a checkpoint
+    records about the run.
+    """
+    pretrain = cfg.stage.name == "pretrain"
+    # A bad scoring view fails before any data is built.
+    section = None if pretrain else cfg.data.get("iqa")  # no section: build_finetune says why
+    view = scoring_view(section.get("view"), section.get("image_size", 384)) if section else None
+    prepare_data(cfg.data)
+    net = instantiate_node(cfg.net)
+    module, datamodule = (build_pretrain if pretrain else build_finetune)(cfg, net)
+    # Scoring a pretrain checkpoint resizes images as its teacher (and so its training crops) saw them.
+    image_size = datamodule.manifest["teacher"]["image_size"] if pretrain else cfg.data.iqa.image_size
+    stamp_run(module.hparams, stage=cfg.stage.name, init=run_init(cfg), data=cfg.data.name, image_size=image_size, view=view)
+    return module, datamodule
+
+
+def run_init(cfg: DictConfig) -> str | None:
+    """Where the trained network started: ``stage.init`` where the stage has one (enhance), else ``net.init``."""
+    init = cfg.stage.init if "init" in cfg.stage else cfg.net.get("init")
+    return None if init is None else str(init)
+
+
+def stage_builder(cfg: DictConfig):
+    """The stage's ``builder``: ``module:function`` or ``module.function``, called with the config, giving (module, datamodule)."""
+    import importlib
+
+    from iqa.config import group_choices
+
+    target = cfg.stage.get("builder")
+    if not target:
+        raise UserError(f"stage={cfg.stage.name} names no builder (stage.builder: <module>.<function> returning "
+                        f"(LightningModule, LightningDataModule)); the shipped stages: {', '.join(group_choices('stage'))}")
+    module, _, name = str(target).replace(":", ".").rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError):
+        raise UserError(f"stage.builder: cannot import {target}") from None
+
+
 def fit(cfg: DictConfig, extra_callbacks: list) -> dict[str, Any]:
-    if cfg.stage.name not in STAGES:
-        raise UserError(f"unknown stage '{cfg.stage.name}'; valid: {', '.join(STAGES)}")
     apply_stage_alias(cfg)
+    builder = stage_builder(cfg)
     run_dir = setup_run(cfg)
+    module, datamodule = builder(cfg)
+    init = run_init(cfg)
     enhance = cfg.stage.name == "enhance"
-    if enhance:  # an enhancer against a frozen quality checkpoint: no student, no MOS dataset
-        from iqa.enhancement.stage import build_enhance
 
-        init = None if cfg.stage.init is None else str(cfg.stage.init)
-        module, datamodule = build_enhance(cfg)
-    else:
-        # A bad scoring view fails before any data is built.
-        section = None if cfg.stage.name == "pretrain" else cfg.data.get("iqa")  # no section: build_finetune says why
-        view = scoring_view(section.get("view"), section.get("image_size", 384)) if section else None
-        prepare_data(cfg.data)
-        init = None if cfg.net.init is None else str(cfg.net.init)
-        net = instantiate_node(cfg.net)
-        module, datamodule = (build_pretrain if cfg.stage.name == "pretrain" else build_finetune)(cfg, net)
-        # Scoring a pretrain checkpoint resizes images as its teacher (and so its training crops) saw them.
-        image_size = datamodule.manifest["teacher"]["image_size"] if cfg.stage.name == "pretrain" else cfg.data.iqa.image_size
-        stamp_run(module.hparams, stage=cfg.stage.name, init=init, data=cfg.data.name, image_size=image_size, view=view)
-
-    has_val = bool(datamodule.val_dataloader()) if cfg.stage.name != "pretrain" else datamodule.val_stream is not None
+    # A streamed corpus has a validation stream or none; a dataset split has a validation loader or an empty one.
+    has_val = datamodule.val_stream is not None if hasattr(datamodule, "val_stream") else bool(datamodule.val_dataloader())
     no_val = {}
     if not has_val:  # nothing to rank checkpoints by (callbacks.model_checkpoint then keeps no best.ckpt)
         cfg.stage.monitor = None
@@ -345,4 +373,4 @@ def prepare_data(data: DictConfig) -> None:
 #: The name earlier versions gave :func:`train` (``iqa.cli.train.run``).
 run = train
 
-__all__ = ["STAGES", "prepare_data", "resume_path", "save_last", "setup_run", "train"]
+__all__ = ["prepare_data", "resume_path", "save_last", "setup_run", "train"]
