@@ -43,7 +43,7 @@ class EnhanceReport:
 
     out: Path
     written: list[Path] = field(default_factory=list)
-    #: input file -> reason (unreadable, not an image, non-finite output, ...)
+    #: input file -> reason (unreadable, not an image, non-finite output, output not writable, ...)
     skipped: dict[str, str] = field(default_factory=dict)
     #: outputs that already existed and were left alone (``overwrite=False``)
     existing: list[Path] = field(default_factory=list)
@@ -97,7 +97,7 @@ def encode_image(pixels: np.ndarray, original: Image.Image, suffix: str = ".png"
     fmt = original.format or Image.registered_extensions().get(suffix.lower(), "PNG")
     if bit_depth(original) == 16 and fmt in SIXTEEN_BIT_FORMATS:
         luma = pixels @ np.array([0.299, 0.587, 0.114])  # the weights of Pillow's convert("L"), in float
-        out = Image.fromarray(np.ascontiguousarray(np.round(luma * 65535.0).astype(np.uint16)), "I;16")
+        out = Image.fromarray(np.ascontiguousarray(np.round(luma * 65535.0).astype("<u2")))  # mode I;16
     else:
         out = Image.fromarray(np.ascontiguousarray(np.round(pixels * 255.0).astype(np.uint8)), "RGB")
         if mode.startswith("I") or mode in ("L", "F", "1"):
@@ -201,7 +201,8 @@ class Enhancer:
         """Enhance ``(input, output)`` pairs in batches of images of the same size.
 
         A batch holds at most ``batch_size`` images and (when they are large, fewer) ``max_pixels`` pixels.
-        Returns ``(written outputs, {input: reason} of the skipped ones)``.
+        Returns ``(written outputs, {input: reason} of the skipped ones)``: an input that cannot be read,
+        or whose output cannot be written (a full disk, a folder in the way), is skipped, never raised.
         """
         from tqdm.auto import tqdm
 
@@ -236,7 +237,10 @@ class Enhancer:
                             if not torch.isfinite(output).all():
                                 skipped[source] = NON_FINITE
                                 continue
-                            written.append(write_image(output.permute(1, 2, 0).numpy(), original, target))
+                            try:
+                                written.append(write_image(output.permute(1, 2, 0).numpy(), original, target))
+                            except OSError as exc:  # atomic: nothing is left under the target's name
+                                skipped[source] = f"not written to {target}: {exc.strerror or exc}"
                     bar.update(len(members[start : start + step]))
         return written, skipped
 
