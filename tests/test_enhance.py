@@ -482,13 +482,14 @@ def test_16_bit_png_comes_out_16_bit_with_its_precision(tmp_path):
     src.mkdir()
     Image.fromarray(grey).save(src / "deep.png")
     Image.fromarray(grey).save(src / "deep.tif")
+    Image.fromarray(grey).save(src / "deep.pgm")  # Pillow reads 16-bit PGM back as mode I
     Image.fromarray((grey >> 8).astype(np.uint8)).save(src / "shallow.png")
     # The enhancers start at the identity: what comes out must be the input, to the last bit.
     identity = write_enhancer(build_enhancer("zero_dce", width=4, iterations=2), tmp_path / "identity.ckpt")
     enhance(src, identity, tmp_path / "same", device="cpu", progress=False)
-    for name in ("deep.png", "deep.tif"):
+    for name, mode in (("deep.png", "I;16"), ("deep.tif", "I;16"), ("deep.pgm", "I")):
         with Image.open(tmp_path / "same" / name) as image:
-            assert image.mode == "I;16" and image.size == (50, 40), name
+            assert image.mode == mode and image.size == (50, 40), name
             assert np.array_equal(np.asarray(image), grey), name
     with Image.open(tmp_path / "same" / "shallow.png") as image:
         assert image.mode == "L" and np.array_equal(np.asarray(image), grey >> 8)  # 8-bit stays 8-bit

@@ -4,7 +4,7 @@ Files and folders (searched recursively) are enhanced in batches of images of th
 full size, and written under the output folder with their relative paths, in their original format
 (JPEG stays JPEG, PNG stays PNG, ...), size and mode (greyscale stays greyscale; an alpha channel is
 carried over unchanged). Every input is decoded by the library's reader (:mod:`iqa.data.images`) and
-enhanced in float: a 16-bit greyscale PNG or TIFF comes out with 16 bits, its precision kept; other
+enhanced in float: a 16-bit greyscale PNG, TIFF or PGM comes out with 16 bits, its precision kept; other
 inputs come out with 8 bits per channel. Files that cannot be read are skipped with their reason (and
 listed in ``enhance_errors.csv`` in the output folder); they never stop the run. Every output is written
 atomically, so an interrupted run leaves no half-written image.
@@ -31,7 +31,7 @@ from iqa.errors import UserError
 #: Save options per format, so that re-encoding loses as little as it can.
 SAVE_OPTIONS = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"quality": 95}, "PNG": {"compress_level": 6}}
 #: Formats a 16-bit input is written back to with 16 bits per sample (other formats get 8).
-SIXTEEN_BIT_FORMATS = ("PNG", "TIFF")
+SIXTEEN_BIT_FORMATS = ("PNG", "TIFF", "PPM")
 #: The list of skipped inputs and their reasons, written in the output folder when there are any.
 ERRORS_CSV = "enhance_errors.csv"
 NON_FINITE = "the enhancer produced non-finite values"
