@@ -395,3 +395,178 @@ def test_torch_threads_apply_while_fitting_and_are_restored(enhance_cfg, monkeyp
     monkeypatch.setattr(EnhanceModule, "training_step", spy)
     run(enhance_cfg("stage.torch_threads=1", "stage.max_steps=2"))
     assert seen == [1, 1] and torch.get_num_threads() == before
+
+
+# -- the Python API: iqa.enhancement.enhance and Enhancer ------------------------------------------------
+
+def _brightening_ckpt(path: Path) -> Path:
+    from iqa.enhancement.models import build_enhancer, write_enhancer
+
+    model = build_enhancer("zero_dce", width=4, iterations=2)
+    with torch.no_grad():
+        model.c7.bias.fill_(1.0)  # a = tanh(1) everywhere: brightens
+    return write_enhancer(model, path)
+
+
+def _grey16(height: int = 40, width: int = 50) -> np.ndarray:
+    """A 16-bit ramp whose low bytes vary: 2000 distinct values, none of them on the 8-bit grid (multiples of 257)."""
+    ramp = 1000 + 7 * np.arange(height * width, dtype=np.uint32).reshape(height, width)
+    ramp[ramp % 257 == 0] += 1
+    return ramp.astype(np.uint16)
+
+
+@pytest.mark.unit
+def test_library_reader_keeps_16_bit_grey_and_decode_rgb_is_unchanged():
+    import io
+
+    from iqa.data.images import SkipImage, bit_depth, decode_rgb, open_image, rgb_float
+
+    grey = _grey16()
+    buffer = io.BytesIO()
+    Image.fromarray(grey).save(buffer, format="PNG")  # Pillow writes a uint16 array as a 16-bit greyscale PNG
+    image = open_image(buffer.getvalue())
+    assert image.mode == "I;16" and bit_depth(image) == 16
+    pixels = rgb_float(image)
+    assert pixels.shape == (40, 50, 3) and pixels.dtype == np.float32
+    assert np.array_equal(np.round(pixels[..., 1] * 65535).astype(np.uint16), grey)  # every bit kept
+    rgb8 = np.asarray(decode_rgb(buffer.getvalue()))  # existing callers still get 8-bit RGB, scaled, not clipped
+    assert rgb8.dtype == np.uint8 and np.array_equal(rgb8[..., 0], np.clip(grey / 65535 * 255 + 0.5, 0, 255).astype(np.uint8))
+    small = io.BytesIO()
+    Image.fromarray(grey[:10, :12]).save(small, format="PNG")
+    assert open_image(small.getvalue(), min_side=1).size == (12, 10)
+    with pytest.raises(SkipImage, match="too small: 12x10"):
+        decode_rgb(small.getvalue())
+    with pytest.raises(SkipImage, match="not an image"):
+        open_image(b"not an image at all")
+    rgba = Image.fromarray(np.dstack([np.full((4, 4, 3), 40, np.uint8), np.zeros((4, 4, 1), np.uint8)]), "RGBA")
+    assert np.allclose(rgb_float(rgba, composite=False), 40 / 255) and np.allclose(rgb_float(rgba), 1.0)  # on white
+
+
+@pytest.mark.integration
+def test_python_api_enhances_a_folder_and_reports_what_it_did(tmp_path):
+    from iqa.enhancement import EnhanceReport, enhance
+
+    ckpt = _brightening_ckpt(tmp_path / "enh.ckpt")
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    photo = (np.random.default_rng(0).random((30, 41, 3)) * 120).astype(np.uint8)
+    Image.fromarray(photo).save(src / "a.png")
+    Image.fromarray(photo).save(src / "sub" / "b.jpg", quality=90)
+    Image.fromarray(_grey16()).save(src / "deep.png")
+    (src / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)  # a PNG signature, then nothing usable
+    out = tmp_path / "out"
+    report = enhance(src, ckpt, out, device="cpu", batch_size=2, progress=False)
+    assert isinstance(report, EnhanceReport) and report.ok and report.seconds > 0
+    assert sorted(p.relative_to(out).as_posix() for p in report.written) == ["a.png", "deep.png", "sub/b.jpg"]
+    assert list(report.skipped) == [str(src / "broken.png")] and report.skipped[str(src / "broken.png")].startswith("unreadable")
+    assert report.errors_csv == out / "enhance_errors.csv" and "broken.png" in report.errors_csv.read_text()
+    with Image.open(out / "a.png") as image:
+        assert (image.format, image.mode, image.size) == ("PNG", "RGB", (41, 30))
+        assert np.asarray(image).astype(float).mean() > photo.mean() + 5
+    with Image.open(out / "sub" / "b.jpg") as image:
+        assert (image.format, image.size) == ("JPEG", (41, 30))
+    assert not [p for p in out.rglob("*") if p.name.startswith(".")]  # no temporary file left behind
+    # A second run leaves what is there alone; overwrite=True replaces it.
+    again = enhance([src / "a.png"], ckpt, out, device="cpu", progress=False)
+    assert again.written == [] and again.existing == [out / "a.png"] and again.skipped == {}
+    assert enhance([src / "a.png"], ckpt, out, device="cpu", overwrite=True, progress=False).written == [out / "a.png"]
+
+
+@pytest.mark.integration
+def test_16_bit_png_comes_out_16_bit_with_its_precision(tmp_path):
+    from iqa.enhancement import Enhancer, enhance
+    from iqa.enhancement.models import build_enhancer, write_enhancer
+
+    grey = _grey16()
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(grey).save(src / "deep.png")
+    Image.fromarray(grey).save(src / "deep.tif")
+    Image.fromarray(grey).save(src / "deep.pgm")  # Pillow reads 16-bit PGM back as mode I
+    Image.fromarray((grey >> 8).astype(np.uint8)).save(src / "shallow.png")
+    # The enhancers start at the identity: what comes out must be the input, to the last bit.
+    identity = write_enhancer(build_enhancer("zero_dce", width=4, iterations=2), tmp_path / "identity.ckpt")
+    enhance(src, identity, tmp_path / "same", device="cpu", progress=False)
+    for name, mode in (("deep.png", "I;16"), ("deep.tif", "I;16"), ("deep.pgm", "I")):
+        with Image.open(tmp_path / "same" / name) as image:
+            assert image.mode == mode and image.size == (50, 40), name
+            assert np.array_equal(np.asarray(image), grey), name
+    with Image.open(tmp_path / "same" / "shallow.png") as image:
+        assert image.mode == "L" and np.array_equal(np.asarray(image), grey >> 8)  # 8-bit stays 8-bit
+    # A brightening enhancer: brighter, still 16-bit, and off the 8-bit grid (not quantised to 256 levels).
+    report = enhance(src / "deep.png", _brightening_ckpt(tmp_path / "bright.ckpt"), tmp_path / "bright", device="cpu", progress=False)
+    with Image.open(report.written[0]) as image:
+        assert image.mode == "I;16" and image.format == "PNG"
+        pixels = np.asarray(image).astype(np.int64)
+    assert pixels.mean() > grey.mean() + 1000 and len(np.unique(pixels)) > 256 and (pixels % 257 != 0).mean() > 0.9
+    # The same from arrays and single files.
+    enhancer = Enhancer.from_checkpoint(identity, device="cpu")
+    out = enhancer.enhance_array(grey)
+    assert out.shape == (40, 50, 3) and out.dtype == np.float32
+    assert np.array_equal(np.round(out[..., 0] * 65535).astype(np.uint16), grey)
+    assert enhancer.enhance_file(src / "deep.png", tmp_path / "one" / "d.png") == tmp_path / "one" / "d.png"
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "one" / "d.png")), grey)
+
+
+@pytest.mark.integration
+def test_unreadable_inputs_and_unwritable_outputs_are_skipped_with_reasons(tmp_path):
+    from iqa.data.images import SkipImage
+    from iqa.enhancement import Enhancer, enhance
+
+    enhancer = Enhancer.from_checkpoint(_brightening_ckpt(tmp_path / "enh.ckpt"), device="cpu")
+    src = tmp_path / "in"
+    src.mkdir()
+    photo = (np.random.default_rng(1).random((24, 24, 3)) * 200).astype(np.uint8)
+    Image.fromarray(photo).save(src / "good.png")
+    Image.fromarray(photo).save(src / "blocked.png")
+    full = (src / "good.png").read_bytes()
+    (src / "truncated.png").write_bytes(full[: len(full) // 2])
+    (src / "notes.txt").write_text("not an image")
+    out = tmp_path / "out"
+    (out / "blocked.png").mkdir(parents=True)  # a folder where an output should go: it cannot be replaced
+    report = enhance([src], enhancer, out, overwrite=True, progress=False)
+    assert report.written == [out / "good.png"]
+    assert report.skipped[str(src / "notes.txt")] == "unreadable: not an image"
+    assert report.skipped[str(src / "truncated.png")].startswith("unreadable")
+    assert report.skipped[str(src / "blocked.png")].startswith(f"not written to {out / 'blocked.png'}")
+    assert (out / "blocked.png").is_dir() and not [p for p in out.rglob("*") if p.name.startswith(".")]
+    assert not (out / "truncated.png").exists() and not (out / "notes.txt").exists()
+    with pytest.raises(SkipImage, match="not an image"):
+        enhancer.enhance_file(src / "notes.txt", tmp_path / "x.png")
+    with pytest.raises(SkipImage, match="not found"):
+        enhancer.enhance_file(src / "missing.png", tmp_path / "x.png")
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.integration
+def test_cli_reports_existing_outputs_and_16_bit_inputs(tmp_path, capsys):
+    from iqa.cli.enhance import main
+
+    ckpt = _brightening_ckpt(tmp_path / "enh.ckpt")
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(_grey16()).save(src / "deep.png")
+    out = tmp_path / "out"
+    assert main([str(src), "--ckpt", str(ckpt), "--out", str(out), "--device", "cpu"]) == 0
+    printed = capsys.readouterr()
+    assert "enhanced 1 images" in printed.out and "0 unreadable" in printed.out and "(zero_dce) on cpu" in printed.err
+    assert Image.open(out / "deep.png").mode == "I;16"
+    assert main([str(src), "--ckpt", str(ckpt), "--out", str(out), "--device", "cpu"]) == 0
+    assert "enhanced 0 images" in (text := capsys.readouterr().out) and "1 already in" in text and "--overwrite" in text
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "junk.png").write_bytes(b"junk")
+    assert main([str(tmp_path / "bad"), "--ckpt", str(ckpt), "--out", str(tmp_path / "o2"), "--device", "cpu"]) == 1
+    with pytest.raises(SystemExit):
+        main([str(src), "--ckpt", str(ckpt), "--out", str(out), "--batch-size", "0"])
+    assert "--batch-size must be >= 1" in capsys.readouterr().err
+
+
+@pytest.mark.integration  # a subprocess
+def test_importing_the_enhancement_package_loads_no_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, iqa, iqa.enhancement; assert 'torch' not in sys.modules; print(iqa.enhancement.__all__)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "enhance" in result.stdout and "Enhancer" in result.stdout

@@ -79,6 +79,15 @@ def decode_rgb(data: bytes, draft_size: int | None = None) -> Image.Image:
     reduction whose short side is still >= ``draft_size``; a 4000x3000 photo
     bound for 224 px then decodes about 8x faster.
     """
+    return _to_rgb(open_image(data, draft_size))
+
+
+def open_image(data: bytes, draft_size: int | None = None, min_side: int = MIN_SIDE) -> Image.Image:
+    """Decode image bytes to a loaded PIL image in its own mode (first frame), or raise :class:`SkipImage`.
+
+    The checks and reasons of :func:`decode_rgb` (which is this plus the conversion to 8-bit RGB);
+    ``min_side``: the shortest side accepted (1 accepts any size).
+    """
     if not data:
         raise SkipImage("empty file")
     try:
@@ -106,9 +115,40 @@ def decode_rgb(data: bytes, draft_size: int | None = None) -> Image.Image:
         elif "truncated" in message.lower():
             message = f"truncated: {message}"
         raise SkipImage(f"unreadable: {message}") from None
-    if min(image.size) < MIN_SIDE:
-        raise SkipImage(f"too small: {image.size[0]}x{image.size[1]} (min side {MIN_SIDE} px)")
-    return _to_rgb(image)
+    if min(image.size) < min_side:
+        raise SkipImage(f"too small: {image.size[0]}x{image.size[1]} (min side {min_side} px)")
+    return image
+
+
+def bit_depth(image: Image.Image) -> int:
+    """Bits per sample of a decoded image: 16 for 16-bit grey (``I;16*``, or ``I`` holding values above 255), else 8.
+
+    Pillow decodes 16-bit greyscale PNG and TIFF to ``I;16``; 16-bit RGB(A) files it reduces to 8 bits
+    per channel when it opens them, so they count as 8-bit here.
+    """
+    if image.mode.startswith("I;16"):
+        return 16
+    if image.mode == "I":
+        return 16 if image.getextrema()[1] > 255 else 8
+    return 8
+
+
+def rgb_float(image: Image.Image, composite: bool = True) -> np.ndarray:
+    """A decoded image as ``float32 [H, W, 3]`` in 0..1 at its full precision (16-bit grey is not rounded to 8 bits).
+
+    Modes convert as in :func:`decode_rgb`, except that 16-bit samples are divided by 65535 instead of
+    being quantised to 256 levels. ``composite=False``: the colour channels of an image with alpha as
+    they are stored, without compositing on white (for a caller that carries the alpha channel over).
+    """
+    mode = image.mode
+    if mode.startswith("I"):
+        grey = np.asarray(image, dtype=np.float64) / (65535.0 if bit_depth(image) == 16 else 255.0)
+        return np.repeat(np.clip(grey, 0.0, 1.0)[..., None], 3, axis=2).astype(np.float32)
+    if not composite and (mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info)):
+        image = image.convert("RGBA").convert("RGB")
+    else:
+        image = _to_rgb(image)
+    return np.asarray(image, dtype=np.float32) / 255.0
 
 
 def resize_short_side(image: Image.Image, size: int) -> Image.Image:

@@ -17,7 +17,6 @@ every one of ``val.degradations`` at ``val.level``, with the clean crop as refer
 
 from __future__ import annotations
 
-import io
 import os
 import tarfile
 import zlib
@@ -288,12 +287,6 @@ class EnhanceDataModule(pl.LightningDataModule):
         if self.val_set is None:
             return []
         return DataLoader(self.val_set, batch_size=max(1, self.batch_size), shuffle=False, num_workers=0, collate_fn=skip_collate)
-
-
-def png_bytes(image: torch.Tensor) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(to_uint8_image(image)).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def to_uint8_image(image: torch.Tensor) -> np.ndarray:
