@@ -45,6 +45,7 @@ def main() -> None:
     import iqa
     from iqa.inference import export_checkpoint, plan_threads
     from iqa.models import IQANet
+    from iqa.ranking import rank
 
     workers, threads = plan_threads(args.num_workers, torch.device(args.device).type)
     if args.device == "cpu":
@@ -71,8 +72,8 @@ def main() -> None:
         times["score"] = time.perf_counter() - started
         for label in ("cold", "warm"):
             started = time.perf_counter()
-            results = iqa.rank(groups, ckpt=ckpt, cache=tmp / "cache", batch_size=args.batch_size, num_workers=workers, device=args.device,
-                               image_size=args.image_size)
+            results = rank(groups, ckpt=ckpt, cache=tmp / "cache", batch_size=args.batch_size, num_workers=workers, device=args.device,
+                           image_size=args.image_size)
             times[label] = time.perf_counter() - started
             assert results.settings["newly_scored"] == (total if label == "cold" else 0)
         view = results.settings["view"]

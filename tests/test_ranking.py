@@ -16,7 +16,7 @@ from _evaluation_helpers import tiny_image
 from scipy import stats
 
 from iqa.errors import UserError
-from iqa.ranking import ScoreCache, analyse, bootstrap_means, holm, percentile_ci, win_rate
+from iqa.ranking import AttributeShift, ScoreCache, analyse, bootstrap_means, holm, percentile_ci, win_rate
 
 ATTRS = ["sharpness", "brightness", "contrast", "colorfulness", "noisiness"]
 
@@ -97,13 +97,19 @@ def synthetic_scores(seed: int = 0, n: int = 40) -> pd.DataFrame:
 def test_analyse_recovers_a_known_order_attribute_and_verdicts():
     results = analyse(synthetic_scores(), attributes=ATTRS, n_boot=1000, reference="a")
     assert results.order[2:] == ["b", "c"] and set(results.order[:2]) == {"a", "a_twin"}
-    assert results.group("b")["main_attribute"] == "sharpness" and results.group("b")["main_attribute_shift"] < -1
-    assert results.group("c")["main_attribute"] == "noisiness" and results.group("c")["main_attribute_shift"] > 1
-    assert results.pair("a", "b")["distinguishable"] and results.pair("b", "c")["distinguishable"]
+    assert results.group("b").shift.main == "sharpness" and results.group("b").shift.main_shift < -1
+    assert results.group("c").shift.main == "noisiness" and results.group("c").shift.main_shift > 1
+    assert results.group("a").shift == AttributeShift("", None, dict.fromkeys(ATTRS, 0.0))  # the reference
+    assert results.pair("a", "b").distinguishable and results.pair("b", "c").distinguishable
     twins = results.pair("a", "a_twin")
-    assert not twins["distinguishable"] and twins["diff_lo"] < 0 < twins["diff_hi"]
+    assert not twins.distinguishable and twins.diff_lo < 0 < twins.diff_hi
     ab = results.pair("a", "b")
-    assert ab["test"].startswith("wilcoxon") and ab["n_shared"] == 40 and ab["win_rate"] > 0.95
+    assert ab.test.startswith("wilcoxon") and ab.n_shared == 40 and ab.win_rate > 0.95
+    ba = results.pair("b", "a")
+    assert (ba.a, ba.b, ba.win_rate, ba.diff, ba.diff_lo, ba.diff_hi) == ("b", "a", 1 - ab.win_rate, -ab.diff, -ab.diff_hi, -ab.diff_lo)
+    # Rows read by their JSON keys too, as the plain dicts they replace.
+    assert results.group("b")["main_attribute"] == "sharpness" and ab["n_shared"] == 40 and "mos" not in results.group("b")
+    assert results.to_dict()["groups"][2] == results.group("b").to_dict() and results.to_dict()["pairs"][0] == results.pairs[0].to_dict()
     # The paired statistics are the ones scipy computes on the per-prompt differences.
     frame = results.scores
     diffs = (frame[frame.group == "a"].set_index("prompt").quality_norm - frame[frame.group == "b"].set_index("prompt").quality_norm)
@@ -112,7 +118,7 @@ def test_analyse_recovers_a_known_order_attribute_and_verdicts():
     np.testing.assert_allclose([p["p_holm"] for p in results.pairs], holm(raw_p))
     # The group rows: n, CI around the mean, ranks 1..4.
     b = results.group("b")
-    assert b["n"] == 40 and b["quality_lo"] < b["quality"] < b["quality_hi"] and [g["rank"] for g in results.groups] == [1, 2, 3, 4]
+    assert b.n == 40 and b.quality.lo < b.quality.mean < b.quality.hi and [g.rank for g in results.groups] == [1, 2, 3, 4]
 
 
 @pytest.mark.unit
@@ -145,7 +151,7 @@ def test_unreadable_images_are_listed_per_group_and_an_unreadable_group_is_an_er
     frame.loc[frame.index[:3], ["quality_norm", "error"]] = [np.nan, "unreadable: truncated"]
     results = analyse(frame, attributes=ATTRS, n_boot=200)
     assert results.group("a")["n"] == 9 and results.group("a")["unreadable"] == 3
-    assert [Path(i["path"]).name for i in results.unreadable["a"]] == ["0.png", "1.png", "2.png"]
+    assert [Path(i.path).name for i in results.unreadable["a"]] == ["0.png", "1.png", "2.png"]
     assert "Unreadable files" in results.to_markdown() and "a: 3" in results.to_markdown()
     frame.loc[frame.group == "c", ["quality_norm", "error"]] = [np.nan, "not an image"]
     with pytest.raises(UserError, match="group 'c' has no readable image: 12 unreadable"):
@@ -161,13 +167,13 @@ def test_agreement_with_mos_matches_scipy_on_group_means(higher):
     sign = 1 if higher else -1
     frame["mos"] = [sign * true_order[g] + rng.normal(0, 0.1) for g in frame.group]
     results = analyse(frame, attributes=ATTRS, n_boot=200, mos_scale={"higher_is_better": higher})
-    agreement = results.agreement
+    agreement = results.agreement.to_dict()
     model = frame.groupby("group").quality_norm.mean()
     human = sign * frame.groupby("group").mos.mean()
     assert agreement["spearman"] == pytest.approx(stats.spearmanr(model, human)[0])
     assert agreement["kendall"] == pytest.approx(stats.kendalltau(model, human)[0])
     assert agreement["human_order"][:2] == ["a", "a_twin"] and agreement["human_order"][2:] == ["c", "b"]
-    assert results.group("c")["mos_rank"] == 3 and "Agreement with people" in results.to_markdown()
+    assert results.group("c").human.rank == 3 and results.group("c")["mos_rank"] == 3 and "Agreement with people" in results.to_markdown()
 
 
 # -- the cache ----------------------------------------------------------------------------------
@@ -175,7 +181,7 @@ def test_agreement_with_mos_matches_scipy_on_group_means(higher):
 
 @pytest.mark.unit
 def test_cache_survives_a_torn_line_and_keys_follow_the_file(tmp_path):
-    from iqa.ranking import file_key
+    from iqa.ranking.cache import file_key
 
     image = tmp_path / "x.png"
     tiny_image(0).save(image)
@@ -224,7 +230,7 @@ def test_rank_scores_once_then_from_the_cache_and_only_new_groups(ckpt, folders,
     groups = {g: folders / g for g in ("gen_a", "gen_b")}
     first = iqa.rank(groups, ckpt=ckpt, cache=tmp_path / "cache", device="cpu", n_boot=200, batch_size=4)
     assert first.settings["newly_scored"] == 13 and first.settings["from_cache"] == 0
-    assert first.group("gen_b")["unreadable"] == 1 and first.unreadable["gen_b"][0]["path"].endswith("broken.jpg")
+    assert first.group("gen_b").unreadable == 1 and first.unreadable["gen_b"][0].path.endswith("broken.jpg")
     again = iqa.rank(groups, ckpt=ckpt, cache=tmp_path / "cache", device="cpu", n_boot=200)
     assert again.settings["newly_scored"] == 0 and again.settings["from_cache"] == 13
     assert again.to_dict()["groups"] == first.to_dict()["groups"]
@@ -289,7 +295,7 @@ def test_cli_writes_every_table_and_rejects_an_untrained_head(ckpt, folders, tmp
     rows = ["path,group,prompt"] + [f"{folders}/{g}/{i}.png,{g},p{i}" for g in ("gen_a", "gen_b", "gen_c") for i in range(6)]
     table.write_text("\n".join(rows) + "\n")
     code = main(["--csv", str(table), "--ckpt", str(ckpt), "--out", str(out), "--cache", str(tmp_path / "cache"), "--device", "cpu",
-                 "bootstrap=300", "--no-progress"])
+                 "--bootstrap", "300", "--no-progress"])
     assert code == 0
     assert {p.name for p in out.iterdir()} >= {"ranking.md", "ranking.csv", "pairs.csv", "scores.csv", "ranking.json", "ranking.png"}
     payload = json.loads((out / "ranking.json").read_text())
@@ -310,7 +316,87 @@ def test_cli_writes_every_table_and_rejects_an_untrained_head(ckpt, folders, tmp
     assert "error: group 'missing': not found" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main([str(folders / "gen_a"), "bootstrapp=10", "--ckpt", str(ckpt)])
-    assert "unknown setting 'bootstrapp' (did you mean: bootstrap?)" in capsys.readouterr().err
+    assert "'bootstrapp' is no setting (did you mean: bootstrap?)" in capsys.readouterr().err
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("item,flag", [("bootstrap=5000", "--bootstrap 5000"), ("logger=wandb", "--logger wandb"),
+                                       ("min_group=3", "--min-group 3"), ("progress=false", "--no-progress")])
+def test_cli_names_the_flag_for_a_key_value_setting(item, flag, capsys):
+    from iqa.cli.rank import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["gen_a/", item, "gen_b/"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and err == [f"error: {item}: use {flag}"]
+
+
+@pytest.mark.unit
+def test_cli_defaults_are_the_settings_dataclass_and_each_flag_sets_its_field(tmp_path, monkeypatch):
+    from dataclasses import fields
+
+    from iqa.cli.rank import flag, parse
+    from iqa.ranking import RankSettings
+
+    monkeypatch.setenv("ATTIQA_OUTPUT_DIR", str(tmp_path / "o"))  # read when the settings are made, as ${oc.env:...} was
+    settings, inputs, demo = parse(["gen_a/", "gen_b/"])
+    assert settings == RankSettings() and inputs == ["gen_a/", "gen_b/"] and not demo
+    assert settings.out == f"{tmp_path}/o/rank/latest" and settings.cache == f"{tmp_path}/o/rank/cache"
+    assert (settings.bootstrap, settings.seed, settings.level, settings.alpha, settings.logger) == (2000, 0, 0.95, 0.05, "none")
+    assert parse(["--demo"])[0].out == f"{tmp_path}/o/rank/demo" and parse(["--demo", "--out", "x"])[0].out == "x"
+    assert parse(["a/", "b/", "--no-cache"])[0].cache is None and parse(["a/", "b/", "--no-progress"])[0].progress is False
+    values = {"bootstrap": "5000", "seed": "3", "level": "0.9", "alpha": "0.01", "min_group": "4", "reference": "a", "batch_size": "8",
+              "chunk_size": "64", "num_workers": "2", "device": "cpu", "logger": "wandb", "out": "o", "cache": "c", "ckpt": "m.ckpt",
+              "csv": "t.csv", "dataset": "agiqa3k", "root": "r", "split": "test"}
+    argv = [arg for name, value in values.items() for arg in (flag(name), value)]
+    parsed = parse(argv)[0]
+    for f in fields(RankSettings):
+        if f.name in values:
+            assert getattr(parsed, f.name) == f.metadata["parse"](values[f.name]), f.name
+    assert {f.name for f in fields(RankSettings)} == set(values) | {"progress"}
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("argv,message", [(["--bootstrap", "50"], "bootstrap must be >= 100 resamples, got 50"),
+                                          (["--batch-size", "0"], "batch_size must be >= 1, got 0"),
+                                          (["--logger", "tensorboard"], "logger must be none or wandb, got tensorboard")])
+def test_cli_rejects_bad_settings_in_one_line(argv, message, capsys):
+    from iqa.cli.rank import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["gen_a/", "gen_b/", *argv])
+    assert exit_info.value.code == 2 and capsys.readouterr().err.strip().splitlines() == [f"error: {message}"]
+
+
+@pytest.mark.unit
+def test_ranking_modules_import_no_cycle_and_not_the_cli():
+    import ast
+    import pkgutil
+
+    import iqa.ranking
+
+    package = Path(iqa.ranking.__file__).parent
+    names = [m.name for m in pkgutil.iter_modules([str(package)])]
+    edges: dict[str, set[str]] = {}
+    for name in names:
+        tree = ast.parse((package / f"{name}.py").read_text())
+        found = set()
+        for node in ast.walk(tree):  # module level and inside functions alike
+            if isinstance(node, ast.ImportFrom) and node.module:
+                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                continue
+            assert not any(t == "iqa.cli" or t.startswith("iqa.cli.") for t in targets), f"iqa.ranking.{name} imports iqa.cli"
+            assert targets[0] != "iqa.ranking", f"iqa.ranking.{name} imports its own package"  # which imports every module
+            found |= {t.split(".")[2] for t in targets if t.startswith("iqa.ranking.") and t.split(".")[2] in names}
+        edges[name] = found - {name}
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        return any(n == goal or (n not in seen and reaches(n, goal, seen | {n})) for n in edges[start])
+
+    assert not [name for name in names if reaches(name, name, set())]
 
 
 @pytest.mark.integration
@@ -321,12 +407,18 @@ def test_wandb_gets_the_ranking_tables(ckpt, folders, tmp_path, monkeypatch):
     monkeypatch.delenv("WANDB_DIR", raising=False)
     out = tmp_path / "report"
     code = main([str(folders / "gen_a"), str(folders / "gen_c"), "--ckpt", str(ckpt), "--out", str(out), "--no-cache", "--device", "cpu",
-                 "logger=wandb", "bootstrap=200", "--no-progress"])
+                 "--logger", "wandb", "--bootstrap", "200", "--no-progress"])
     assert code == 0
     runs = list((out / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
-    data = next(runs[0].glob("*.wandb")).read_bytes()
-    assert b"ranking_pairs" in data and b"ranking" in data
+    media = runs[0] / "files" / "media"
+    # The group table is logged as "ranking" and the pair table as "ranking_pairs": two tables, told apart by key.
+    tables = {path.name.rsplit("_", 2)[0]: json.loads(path.read_text()) for path in (media / "table").glob("*.table.json")}
+    assert set(tables) == {"ranking", "ranking_pairs"}
+    groups = tables["ranking"]
+    assert groups["columns"][:3] == ["rank", "group", "n"] and {row[1] for row in groups["data"]} == {"gen_a", "gen_c"}
+    assert tables["ranking_pairs"]["columns"][:2] == ["a", "b"] and len(tables["ranking_pairs"]["data"]) == 1
+    assert [path.name.rsplit("_", 2)[0] for path in (media / "images").glob("*.png")] == ["ranking"]
 
 
 @pytest.mark.unit

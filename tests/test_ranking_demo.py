@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from iqa.ranking import analyse
-from iqa.ranking_demo import GENERATORS, build_generators, check, expected_attributes, expected_order
+from iqa.ranking.demo import GENERATORS, build_generators, check, expected_attributes, expected_order
 
 ATTRS = ["sharpness", "brightness", "contrast", "colorfulness", "noisiness"]
 
@@ -82,15 +82,15 @@ def test_generators_apply_their_degradation_to_shared_prompts(tmp_path):
 def test_demo_command_writes_the_reports_and_its_verdict_matches_the_tables(tmp_path, capsys):
     from iqa.inference import export_checkpoint
     from iqa.models import IQANet
-    from iqa.ranking_demo import run_demo
+    from iqa.ranking import RankSettings
+    from iqa.ranking.demo import run_demo
 
     torch.manual_seed(1)
     ckpt = export_checkpoint(IQANet(weights="none"), tmp_path / "tiny.ckpt", stage="finetune", data="demo", mos_range=[1.0, 5.0],
                              higher_is_better=True, image_size=32, attributes_trained=True)
-    values = {"out": str(tmp_path / "demo"), "cache": str(tmp_path / "cache"), "batch_size": 16, "num_workers": 0, "chunk_size": 64,
-              "bootstrap": 200, "seed": 0, "level": 0.95, "alpha": 0.05, "min_group": 10, "reference": None, "device": "cpu",
-              "logger": "none"}
-    code = run_demo(str(ckpt), values, progress=False, size=32, photos=("chelsea",), scales=(2,))
+    settings = RankSettings(ckpt=str(ckpt), out=str(tmp_path / "demo"), cache=str(tmp_path / "cache"), batch_size=16, num_workers=0,
+                            chunk_size=64, bootstrap=200, device="cpu", progress=False)
+    code = run_demo(settings, size=32, photos=("chelsea",), scales=(2,))
     out = tmp_path / "demo"
     verdict = json.loads((out / "demo_check.json").read_text())
     payload = json.loads((out / "ranking.json").read_text())
@@ -104,3 +104,16 @@ def test_demo_command_writes_the_reports_and_its_verdict_matches_the_tables(tmp_
     text = capsys.readouterr().out
     assert "expected order: clean > slightly_dark > blurred > very_noisy" in text and "demo check:" in text
     assert (out / "ranking.png").is_file() and Path(payload["settings"]["cache"]).is_file()
+
+
+@pytest.mark.unit
+def test_the_command_line_demo_runs_the_library_demo_with_the_same_settings(tmp_path, monkeypatch):
+    import iqa.ranking.demo
+    from iqa.cli.rank import main
+    from iqa.ranking import RankSettings
+
+    seen = []
+    monkeypatch.setattr(iqa.ranking.demo, "run_demo", lambda settings: seen.append(settings) or 1)
+    monkeypatch.setenv("ATTIQA_OUTPUT_DIR", str(tmp_path))
+    assert main(["--demo", "--bootstrap", "300", "--device", "cpu"]) == 1
+    assert seen == [RankSettings(out=f"{tmp_path}/rank/demo", bootstrap=300, device="cpu")]

@@ -12,8 +12,10 @@
   per-image scores);
 * ``ranking.png``: group means with CI bars, and one panel per attribute.
 
-Every file is written atomically. :func:`log_ranking` sends the tables and the
-figure to a W&B logger (scalars for other loggers).
+Every file is written atomically, from the results' JSON-ready form
+(``to_dict()``). :func:`log_ranking` sends the tables and the figure to a W&B
+logger (scalars for other loggers); :func:`report` does all of it for a run:
+the files, W&B when asked (``iqa/conf/logger/wandb.yaml``), the printed summary.
 """
 
 from __future__ import annotations
@@ -21,13 +23,25 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from iqa.io import atomic_write_bytes, atomic_write_json, atomic_write_text
-from iqa.ranking import RankingResults
 
-__all__ = ["figure", "group_rows", "log_ranking", "markdown", "pair_rows", "write_reports"]
+__all__ = ["Ranking", "figure", "group_rows", "log_ranking", "markdown", "pair_rows", "report", "write_reports"]
+
+#: File names :func:`write_reports` writes.
+REPORT_FILES = ("ranking.md", "ranking.csv", "pairs.csv", "scores.csv", "ranking.json", "ranking.png")
+
+
+class Ranking(Protocol):
+    """What the reports read: the JSON-ready form and the per-image scores (as :class:`iqa.ranking.RankingResults` has)."""
+
+    scores: Any  # pandas.DataFrame
+
+    def to_dict(self) -> dict[str, Any]: ...
 
 
 def _num(value: Any, digits: int = 3) -> str:
@@ -46,11 +60,14 @@ def _p(value: Any) -> str:
     return f"{value:.2g}" if value >= 1e-4 else "<1e-4"
 
 
-def markdown(results: RankingResults) -> str:
-    s = results.settings
+def markdown(results: Ranking) -> str:
+    """``ranking.md``: the group table, the pair table, the agreement with MOS, warnings and unreadable files."""
+    data = results.to_dict()
+    s, groups, pairs, attributes = data["settings"], data["groups"], data["pairs"], data["attributes"]
+    agreement, warnings, unreadable = data["agreement"], data["warnings"], data["unreadable"]
     level = int(round(100 * s.get("level", 0.95)))
     scale = s.get("quality_scale") or {}
-    lines = [f"# Ranking of {len(results.groups)} groups", ""]
+    lines = [f"# Ranking of {len(groups)} groups", ""]
     if s.get("checkpoint"):
         lines.append(f"Checkpoint `{s['checkpoint']}` (fine-tuned on {s.get('trained_on')}); {s.get('images', '?')} images, "
                      f"{s.get('newly_scored', '?')} newly scored, {s.get('from_cache', '?')} from the cache.")
@@ -58,21 +75,21 @@ def markdown(results: RankingResults) -> str:
     lines.append(f"Quality: mean predicted quality on 0..1 (1 best){on_scale}; {level}% CIs: {s.get('ci')}, seed {s.get('seed')}.")
     lines.append("")
     header = ["rank", "group", "n", "unreadable", f"quality [{level}% CI]"]
-    if any("quality_mos" in g for g in results.groups):
+    if any("quality_mos" in g for g in groups):
         header.append("on the MOS scale")
-    header += [f"{a} [{level}% CI]" for a in results.attributes]
-    if results.attributes:
+    header += [f"{a} [{level}% CI]" for a in attributes]
+    if attributes:
         header.append(f"main attribute vs {s.get('reference')}")
-    if any("mos" in g for g in results.groups):
+    if any("mos" in g for g in groups):
         header += ["MOS (people)", "rank by MOS"]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "---|" * len(header))
-    for g in results.groups:
+    for g in groups:
         cells = [str(g["rank"]), g["group"], str(g["n"]), str(g["unreadable"]), _ci(g, "quality")]
         if "quality_mos" in g:
             cells.append(_ci(g, "quality_mos", 2))
-        cells += [_ci(g, a, 2) for a in results.attributes]
-        if results.attributes:
+        cells += [_ci(g, a, 2) for a in attributes]
+        if attributes:
             main = g.get("main_attribute")
             cells.append(f"{main} {g['main_attribute_shift']:+.2f} SD" if main else "(reference)")
         if "mos" in g:
@@ -81,50 +98,53 @@ def markdown(results: RankingResults) -> str:
     lines += ["", "Attribute scores are raw and relative (higher = more of the attribute; noisiness: higher = noisier). "
               "Main attribute: the one whose group mean differs most from the reference group's, in standard deviations of "
               "that attribute over all images.", ""]
-    lines.append(f"## Pairs (alpha {s.get('alpha')} after Holm's correction over {len(results.pairs)} pairs)")
+    lines.append(f"## Pairs (alpha {s.get('alpha')} after Holm's correction over {len(pairs)} pairs)")
     lines.append("")
     lines.append("| A | B | P(A > B) | mean difference A - B [CI] | test | p | p (Holm) | verdict |")
     lines.append("|---|---|---|---|---|---|---|---|")
-    for p in results.pairs:
+    for p in pairs:
         test = p["test"].split(" (")[0] + (f", {p['n_shared']} prompts" if p.get("n_shared") else "")
         verdict = "distinguishable" if p["distinguishable"] else "not distinguishable"
         lines.append(f"| {p['a']} | {p['b']} | {_num(p['win_rate'])} | {_ci(p, 'diff')} | {test} | {_p(p['p'])} | {_p(p['p_holm'])} | "
                      f"{verdict} |")
-    if results.agreement:
-        a = results.agreement
+    if agreement:
+        a = agreement
         lines += ["", f"## Agreement with people ({a['groups']} groups with MOS)", "",
                   f"- ranking by mean MOS: {' > '.join(a['human_order'])}",
                   f"- the model's ranking: {' > '.join(a['model_order'])}",
                   f"- Spearman {_num(a['spearman'])}, Kendall {_num(a['kendall'])} (group means); "
                   f"image-level SRCC {_num(a.get('image_srcc'))}"]
-    if results.warnings:
-        lines += ["", "## Warnings", ""] + [f"- {w}" for w in results.warnings]
-    if results.unreadable:
+    if warnings:
+        lines += ["", "## Warnings", ""] + [f"- {w}" for w in warnings]
+    if unreadable:
         lines += ["", "## Unreadable files", ""]
-        for group, items in results.unreadable.items():
+        for group, items in unreadable.items():
             shown = ", ".join(f"`{Path(i['path']).name}` ({i['reason']})" for i in items[:10])
             more = f" and {len(items) - 10} more (ranking.json)" if len(items) > 10 else ""
             lines.append(f"- {group}: {len(items)}: {shown}{more}")
     return "\n".join(lines) + "\n"
 
 
-def group_rows(results: RankingResults) -> tuple[list[str], list[list[Any]]]:
+def group_rows(results: Ranking) -> tuple[list[str], list[list[Any]]]:
     """Columns and rows of the group table (``ranking.csv`` and the W&B table)."""
+    data = results.to_dict()
+    groups, attributes = data["groups"], data["attributes"]
     keys = ["rank", "group", "n", "unreadable", "quality", "quality_lo", "quality_hi"]
-    if any("quality_mos" in g for g in results.groups):
+    if any("quality_mos" in g for g in groups):
         keys += ["quality_mos", "quality_mos_lo", "quality_mos_hi"]
-    for a in results.attributes:
+    for a in attributes:
         keys += [a, f"{a}_lo", f"{a}_hi"]
-    if results.attributes:
+    if attributes:
         keys += ["main_attribute", "main_attribute_shift"]
-    if any("mos" in g for g in results.groups):
+    if any("mos" in g for g in groups):
         keys += ["mos", "mos_rank"]
-    return keys, [[g.get(k) for k in keys] for g in results.groups]
+    return keys, [[g.get(k) for k in keys] for g in groups]
 
 
-def pair_rows(results: RankingResults) -> tuple[list[str], list[list[Any]]]:
+def pair_rows(results: Ranking) -> tuple[list[str], list[list[Any]]]:
+    """Columns and rows of the pair table (``pairs.csv`` and the W&B table)."""
     keys = ["a", "b", "n_a", "n_b", "n_shared", "win_rate", "diff", "diff_lo", "diff_hi", "test", "p", "p_holm", "distinguishable"]
-    return keys, [[p.get(k) for k in keys] for p in results.pairs]
+    return keys, [[p.get(k) for k in keys] for p in results.to_dict()["pairs"]]
 
 
 def _csv(columns: list[str], rows: list[list[Any]]) -> str:
@@ -136,23 +156,25 @@ def _csv(columns: list[str], rows: list[list[Any]]) -> str:
     return buffer.getvalue()
 
 
-def figure(results: RankingResults) -> bytes:
+def figure(results: Ranking) -> bytes:
     """PNG: mean quality per group with CI bars, then one panel per attribute (group means with CI bars)."""
+    data = results.to_dict()
+    attributes, rows_by_rank = data["attributes"], data["groups"]
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = ["quality", *results.attributes]
+    panels = ["quality", *attributes]
     columns = min(3, len(panels))
     rows = (len(panels) + columns - 1) // columns
-    fig, axes = plt.subplots(rows, columns, figsize=(4.4 * columns, 0.35 * len(results.groups) + 2.6 * rows), squeeze=False)
-    names = [g["group"] for g in results.groups][::-1]  # best at the top
-    level = int(round(100 * results.settings.get("level", 0.95)))
+    fig, axes = plt.subplots(rows, columns, figsize=(4.4 * columns, 0.35 * len(rows_by_rank) + 2.6 * rows), squeeze=False)
+    names = [g["group"] for g in rows_by_rank][::-1]  # best at the top
+    level = int(round(100 * data["settings"].get("level", 0.95)))
     for ax in axes.flat[len(panels):]:
         ax.axis("off")
     for ax, key in zip(axes.flat, panels):
-        groups = results.groups[::-1]
+        groups = rows_by_rank[::-1]
         means = [g.get(key) if g.get(key) is not None else math.nan for g in groups]
         low = [m - g[f"{key}_lo"] if g.get(f"{key}_lo") is not None else 0.0 for m, g in zip(means, groups)]
         high = [g[f"{key}_hi"] - m if g.get(f"{key}_hi") is not None else 0.0 for m, g in zip(means, groups)]
@@ -165,8 +187,8 @@ def figure(results: RankingResults) -> bytes:
         ax.grid(axis="x", alpha=0.3)
         title = "quality (0..1, 1 best)" if key == "quality" else f"{key} (raw{', higher = noisier' if key == 'noisiness' else ''})"
         ax.set_title(f"{title}, {level}% CI", fontsize=9)
-    if results.attributes:
-        fig.suptitle(f"red: a group's main attribute vs {results.settings.get('reference')}", fontsize=9)
+    if attributes:
+        fig.suptitle(f"red: a group's main attribute vs {data['settings'].get('reference')}", fontsize=9)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
@@ -174,12 +196,12 @@ def figure(results: RankingResults) -> bytes:
     return buffer.getvalue()
 
 
-def write_reports(results: RankingResults, out_dir: str | Path) -> dict[str, Any]:
+def write_reports(results: Ranking, out_dir: str | Path) -> dict[str, Any]:
     """Write every report file (module docstring) into ``out_dir``; returns ``{"markdown": text, "files": [paths]}``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     text = markdown(results)
-    files = {name: out / name for name in ("ranking.md", "ranking.csv", "pairs.csv", "scores.csv", "ranking.json", "ranking.png")}
+    files = {name: out / name for name in REPORT_FILES}
     atomic_write_text(files["ranking.md"], text)
     atomic_write_text(files["ranking.csv"], _csv(*group_rows(results)))
     atomic_write_text(files["pairs.csv"], _csv(*pair_rows(results)))
@@ -190,10 +212,13 @@ def write_reports(results: RankingResults, out_dir: str | Path) -> dict[str, Any
     return {"markdown": text, "files": list(files.values()), "image": files["ranking.png"]}
 
 
-def log_ranking(logger: Any, results: RankingResults, image: str | Path | None = None) -> None:
+
+
+def log_ranking(logger: Any, results: Ranking, image: str | Path | None = None) -> None:
     """Send the group and pair tables (and the figure) to a W&B logger; other loggers get the group means as scalars."""
     if not logger:
         return
+    data = results.to_dict()
     if "wandb" in type(logger).__name__.lower():
         columns, rows = group_rows(results)
         logger.log_table(key="ranking", columns=columns, data=rows)
@@ -201,7 +226,59 @@ def log_ranking(logger: Any, results: RankingResults, image: str | Path | None =
         logger.log_table(key="ranking_pairs", columns=columns, data=rows)
         if image:
             logger.log_image(key="ranking", images=[str(image)])
-        if results.agreement:
-            logger.experiment.summary.update({"rank_spearman": results.agreement["spearman"], "rank_kendall": results.agreement["kendall"]})
+        if data["agreement"]:
+            logger.experiment.summary.update({"rank_spearman": data["agreement"]["spearman"], "rank_kendall": data["agreement"]["kendall"]})
     else:
-        logger.log_metrics({f"quality/{g['group']}": g["quality"] for g in results.groups}, step=0)
+        logger.log_metrics({f"quality/{g['group']}": g["quality"] for g in data["groups"]}, step=0)
+
+
+#: The WANDB_DIR values set here for earlier reports; a value the user set is never overridden.
+_OWN_WANDB_DIR: list[str] = []
+
+
+def _wandb_logger(out: Path, name: str) -> Any:
+    """A W&B logger from ``iqa/conf/logger/wandb.yaml`` writing under ``out`` (offline with WANDB_MODE=offline)."""
+    from omegaconf import OmegaConf
+
+    from iqa.config import instantiate_node, load_group
+
+    cfg = OmegaConf.create({"run_name": name, "run_dir": str(out), "task": "rank", "logger": load_group("logger", "wandb")})
+    if os.environ.get("WANDB_DIR") is None or os.environ.get("WANDB_DIR") in _OWN_WANDB_DIR:
+        os.environ["WANDB_DIR"] = str(out)
+        _OWN_WANDB_DIR.append(str(out))
+    if os.environ.get("WANDB_MODE") == "offline":
+        os.environ.setdefault("WANDB_SILENT", "true")
+    return instantiate_node(cfg.logger, drop=())
+
+
+def _finish_wandb() -> None:
+    """Finish the W&B run: an unfinished run never writes its summary."""
+    import wandb
+
+    if wandb.run is not None:
+        wandb.finish()
+
+
+def report(results: Ranking, out: str | os.PathLike, *, logger: str = "none", seconds: float = 0.0) -> dict[str, Any]:
+    """Write the files into ``out``, log them to W&B when ``logger`` is ``"wandb"``, print the Markdown and a summary line.
+
+    Returns what :func:`write_reports` returns.
+    """
+    out = Path(out)
+    written = write_reports(results, out)
+    if str(logger) == "wandb":
+        run = _wandb_logger(out, out.name or "rank")
+        try:
+            log_ranking(run, results, written["image"])
+        finally:
+            _finish_wandb()
+    print(written["markdown"])
+    data = results.to_dict()
+    s = data["settings"]
+    scored = s.get("newly_scored", 0)
+    rate = f" ({scored / seconds:.1f} img/s incl. loading)" if scored and seconds > 0 else ""
+    print(f"{s.get('images')} images: {scored} scored, {s.get('from_cache')} from the cache, in {seconds:.1f}s{rate} -> "
+          f"{out}/{', '.join(REPORT_FILES)}", file=sys.stderr)
+    for note in data["warnings"]:
+        print(f"warning: {note}", file=sys.stderr)
+    return written

@@ -19,11 +19,12 @@ very_noisy      gaussian_noise          5      1.0                         noisi
 So the ranking must come out ``clean > slightly_dark > blurred > very_noisy``, and
 the attribute panel must name, for each generator against ``clean``, the
 attribute its degradation moves (``DISTORTION_ATTRIBUTE``). :func:`check`
-compares a ranking with that; ``iqa rank --demo`` builds the images, ranks
-them with the demo's fine-tuned checkpoint and exits 1 if the check fails.
+compares a ranking with that; :func:`run_demo` (``iqa rank --demo``) builds
+the images, ranks them with the demo's fine-tuned checkpoint, writes the
+reports and returns 1 if the check fails.
 
     iqa rank --demo                       # after `make demo`
-    python -m iqa.ranking_demo --ckpt outputs/demo/finetune-attiqa/checkpoints/last.ckpt
+    iqa rank --demo --ckpt outputs/demo/finetune-attiqa/checkpoints/last.ckpt
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 import time
 import zlib
 from collections.abc import Mapping, Sequence
@@ -43,6 +43,13 @@ from PIL import Image
 
 from iqa import distortions
 from iqa.io import atomic_write_json, atomic_write_text, locked, replace_dir
+from iqa.ranking.reports import report
+from iqa.ranking.results import RankingResults
+from iqa.ranking.scoring import rank
+from iqa.ranking.settings import RankSettings, demo_out
+
+__all__ = ["GENERATORS", "PHOTOS", "SCALES", "build_generators", "check", "describe", "expected_attributes", "expected_order",
+           "run_demo"]
 
 #: (generator, distortion or None, level), best first.
 GENERATORS: tuple[tuple[str, str | None, int], ...] = (
@@ -124,16 +131,16 @@ def build_generators(root: str | Path, size: int = 160, photos: Sequence[str] = 
     return table
 
 
-def check(results: Any, generators: Sequence[tuple[str, str | None, int]] = GENERATORS) -> dict[str, Any]:
+def check(results: RankingResults, generators: Sequence[tuple[str, str | None, int]] = GENERATORS) -> dict[str, Any]:
     """Whether a ranking of the demo generators found their known order and, per generator, the attribute moved."""
     want = expected_order(generators)
     attributes: dict[str, dict[str, Any]] = {}
     for name, (attribute, sign) in expected_attributes(generators).items():
-        row = results.group(name)
-        found, shift = row.get("main_attribute"), row.get("main_attribute_shift")
-        ok = found == attribute and shift is not None and np.sign(shift) == sign
+        shift = results.group(name).shift
+        found, moved = (shift.main, shift.main_shift) if shift is not None else (None, None)
+        ok = found == attribute and moved is not None and np.sign(moved) == sign
         attributes[name] = {"expected": f"{attribute} {'higher' if sign > 0 else 'lower'}",
-                            "found": f"{found} {shift:+.2f} SD" if found and shift is not None else "none", "ok": bool(ok)}
+                            "found": f"{found} {moved:+.2f} SD" if found and moved is not None else "none", "ok": bool(ok)}
     order_ok = results.order == want
     return {"expected_order": want, "order": results.order, "order_ok": order_ok, "attributes": attributes,
             "attributes_ok": all(a["ok"] for a in attributes.values()) and bool(attributes),
@@ -149,35 +156,25 @@ def describe(verdict: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_demo(ckpt: str | None, values: Mapping[str, Any], progress: bool = True, size: int = 160,
-             photos: Sequence[str] = PHOTOS, scales: Sequence[int] = SCALES) -> int:
-    """Build the generators under ``<out>/generators``, rank them, write the reports, print the check; 0 if it passed."""
-    from iqa.cli.rank import report
-    from iqa.inference import default_checkpoint
-    from iqa.ranking import rank
+def run_demo(settings: RankSettings | None = None, *, size: int = 160, photos: Sequence[str] = PHOTOS,
+             scales: Sequence[int] = SCALES) -> int:
+    """Build the generators beside ``settings.out``, rank them, write the reports, print the check; 0 if it passed, else 1.
 
-    ckpt = ckpt or default_checkpoint()
-    out = Path(values["out"])
+    ``settings``: as for ``iqa rank`` (default: :class:`RankSettings` writing to
+    :func:`~iqa.ranking.settings.demo_out`); the reference group defaults to ``clean``.
+    """
+    from iqa.inference import default_checkpoint
+
+    s = settings if settings is not None else RankSettings(out=demo_out())
+    ckpt = s.ckpt or default_checkpoint()
+    out = Path(s.out)
     table = build_generators(out.parent / f"{out.name}-generators", size=size, photos=photos, scales=scales)
-    device = None if str(values.get("device", "auto")) == "auto" else str(values["device"])
     started = time.perf_counter()
-    results = rank(csv=table, ckpt=ckpt, cache=values.get("cache"), batch_size=int(values["batch_size"]),
-                   num_workers=int(values["num_workers"] or 0), device=device, chunk_size=int(values["chunk_size"]),
-                   n_boot=int(values["bootstrap"]), seed=int(values["seed"]), level=float(values["level"]),
-                   alpha=float(values["alpha"]), min_group=int(values["min_group"]), reference=values.get("reference") or "clean",
-                   progress=progress)
-    report(results, values, time.perf_counter() - started)
+    results = rank(csv=table, ckpt=ckpt, cache=s.cache, batch_size=int(s.batch_size), num_workers=int(s.num_workers or 0),
+                   device=s.torch_device, chunk_size=int(s.chunk_size), n_boot=int(s.bootstrap), seed=int(s.seed), level=float(s.level),
+                   alpha=float(s.alpha), min_group=int(s.min_group), reference=s.reference or "clean", progress=s.progress)
+    report(results, out, logger=s.logger, seconds=time.perf_counter() - started)
     verdict = check(results)
     atomic_write_json(out / "demo_check.json", verdict)
     print(describe(verdict))
     return 0 if verdict["ok"] else 1
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    from iqa.cli.rank import main as rank_main
-
-    return rank_main(["--demo", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())
