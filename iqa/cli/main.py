@@ -18,7 +18,8 @@ from pathlib import Path
 
 HYDRA_COMMANDS = ("label", "train", "evaluate", "select_prompts")
 #: The other subcommands: the module whose ``main(argv)`` runs each, imported only when it is chosen.
-SUBCOMMANDS = {"score": "iqa.cli.score", "rank": "iqa.cli.rank", "enhance": "iqa.cli.enhance", "demo": "iqa.demo"}
+SUBCOMMANDS = {"score": "iqa.cli.score", "rank": "iqa.cli.rank", "enhance": "iqa.cli.enhance", "demo": "iqa.demo",
+               "heldout": "iqa.cli.heldout"}
 
 USAGE = """usage: iqa <command> [args]          (iqa --version, iqa <command> --help)
 
@@ -27,6 +28,7 @@ commands:
   rank            rank groups of images (one folder per generator) with CIs          (iqa rank --help)
   demo            the offline demo: label -> pretrain -> fine-tune x2 -> evaluate   (iqa demo --help)
   enhance         enhance images with a trained enhancer (stage=enhance), same size and format   (iqa enhance --help)
+  heldout         held-out distortion ladders: checkpoints vs BRISQUE, NIQE, teacher (iqa heldout --help)
   label           pseudo-label a corpus            (Hydra overrides, as python label.py)
   train           pretrain / fine-tune / probe     (Hydra overrides, as python train.py)
   evaluate        cross-dataset evaluation         (Hydra overrides, as python evaluate.py)
