@@ -123,7 +123,8 @@ def test_cross_dataset_matrix_medians_and_held_out_splits(compose, eval_cfg, pro
 
 
 def test_dataset_list_rewrite_and_bad_inputs(eval_cfg, probes, tmp_path):
-    from iqa.cli.evaluate import checkpoints, rewrite_dataset_list, run
+    from iqa.cli.evaluate import rewrite_dataset_list, run
+    from iqa.evaluation.job import checkpoints
 
     assert rewrite_dataset_list(["ckpt=a.ckpt", "data=[koniq10k,spaq,livec]"]) == [
         "ckpt=a.ckpt", "datasets=[koniq10k,spaq,livec]", "data=koniq10k", "run_name=koniq10k-spaq-livec"]
