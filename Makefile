@@ -25,7 +25,7 @@ help:
 	@echo "make test-fast - the unit tier only (under about 2 minutes on 2 cores)"
 	@echo "make lint   - ruff check"
 	@echo "make bench  - throughput benchmarks (ratios against bare loops)"
-	@echo "make heldout - held-out distortion ladders: make model's and make demo's checkpoints vs BRISQUE, NIQE, teacher (pip install -e '.[bench]')"
+	@echo "make heldout - iqa heldout: held-out distortion ladders, make model's and make demo's checkpoints vs BRISQUE, NIQE, teacher (pip install -e '.[bench]')"
 	@echo "make install - create $(VENV) with attiqa and its dependencies"
 
 $(STAMP): pyproject.toml
@@ -58,7 +58,7 @@ bench: $(STAMP)
 	@for script in benchmarks/*_throughput.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 heldout: $(STAMP)
-	$(PY) benchmarks/heldout_ladders.py $(HELDOUT_ARGS)
+	$(PY) -m iqa.cli.main heldout $(HELDOUT_ARGS)
 
 clean-demo:
 	rm -rf outputs/demo

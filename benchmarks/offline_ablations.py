@@ -13,7 +13,7 @@ ablation, so they are not trained again):
   ``data.train_fraction`` from the recipe's pretrained checkpoint.
 
 Every fine-tuned checkpoint, the recipe's included, is scored on the
-held-out ladders of ``heldout_ladders.py`` (no peers) and the table goes to
+held-out ladders of ``iqa heldout`` (:mod:`iqa.evaluation.heldout`, no peers) and the table goes to
 ``<out>/ablations.md``. Finished runs are skipped on a rerun (``resume=auto``).
 
     python benchmarks/offline_ablations.py                   # all three
@@ -34,11 +34,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-import heldout_ladders as ladders  # noqa: E402
 
 from iqa.cli.recipes import FINETUNE_ARGS, output_dir  # noqa: E402
+from iqa.evaluation import heldout as ladders  # noqa: E402
 
 PRETRAIN_ARMS = ("regression_loss", "sharpness_only")
 FRACTIONS = (0.1, 0.25, 0.5)

@@ -68,6 +68,9 @@ MOVED_MODULES = {
     "iqa.cli.label": "iqa.teachers.labelling",
     "iqa.cli.launch": "iqa.config",
     "iqa.cli.select_prompts": "iqa.teachers.select_prompts",
+    "iqa.reports": "iqa.evaluation.reports",
+    "iqa.ranking_reports": "iqa.ranking.reports",
+    "iqa.ranking_demo": "iqa.ranking.demo",
 }
 
 

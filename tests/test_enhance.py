@@ -136,7 +136,7 @@ def test_enhancer_checkpoints_round_trip_and_are_not_quality_models(tmp_path, qu
 
 @pytest.mark.integration
 def test_enhance_stage_trains_validates_writes_grid_and_resumes(enhance_cfg, tmp_path):
-    from iqa.cli.train import run
+    from iqa.training import train as run
 
     summary = run(enhance_cfg())
     run_dir = tmp_path / "run"
@@ -166,8 +166,8 @@ def test_enhance_stage_trains_validates_writes_grid_and_resumes(enhance_cfg, tmp
 
 @pytest.mark.integration
 def test_nan_enhancer_output_skips_the_step_and_counts_it(enhance_cfg, monkeypatch):
-    from iqa.cli.train import run
     from iqa.enhancement.models import CurveEstimator
+    from iqa.training import train as run
 
     original = CurveEstimator.enhance
     calls = {"n": 0}
@@ -192,11 +192,11 @@ def test_nan_enhancer_output_skips_the_step_and_counts_it(enhance_cfg, monkeypat
 def test_bad_input_is_one_line_before_training(enhance_cfg, tmp_path, monkeypatch):
     import pytorch_lightning as pl
 
-    from iqa.cli.train import run
     from iqa.enhancement.models import build_enhancer, write_enhancer
     from iqa.errors import UserError
     from iqa.inference import export_checkpoint
     from iqa.models import IQANet
+    from iqa.training import train as run
 
     monkeypatch.setattr(pl.Trainer, "fit", lambda *a, **k: pytest.fail("training started"))
     pretrain = export_checkpoint(IQANet(backbone="test_efficientnet", weights="none"), tmp_path / "pre.ckpt", stage="pretrain")
@@ -274,7 +274,7 @@ def test_iqa_enhance_writes_originals_size_format_and_reports_unreadable(tmp_pat
 @pytest.mark.integration
 def test_unet_enhancer_trains_and_its_checkpoint_applies(enhance_cfg, tmp_path, capsys):
     from iqa.cli.enhance import main as enhance_main
-    from iqa.cli.train import run
+    from iqa.training import train as run
 
     summary = run(enhance_cfg("stage.max_steps=2", enhancer=("enhancer=unet", "enhancer.width=4", "enhancer.depth=1")))
     ckpt = Path(summary["last_checkpoint"])
@@ -289,7 +289,7 @@ def test_unet_enhancer_trains_and_its_checkpoint_applies(enhance_cfg, tmp_path, 
 
 @pytest.mark.integration
 def test_wandb_logger_gets_the_before_after_grid(enhance_cfg, tmp_path, monkeypatch):
-    from iqa.cli.train import run
+    from iqa.training import train as run
 
     monkeypatch.setenv("WANDB_MODE", "offline")
     run(enhance_cfg("logger=wandb", "stage.max_steps=2"))
@@ -301,7 +301,7 @@ def test_wandb_logger_gets_the_before_after_grid(enhance_cfg, tmp_path, monkeypa
 
 @pytest.mark.unit
 def test_demo_enhance_needs_the_fine_tuned_checkpoint(tmp_path, capsys):
-    from iqa.demo import main
+    from iqa.cli.recipes import demo as main
 
     assert main(["enhance", f"paths.output_dir={tmp_path}"]) == 2
     assert "finetune-attiqa/checkpoints/last.ckpt not found: run `iqa demo`" in capsys.readouterr().err
@@ -309,7 +309,7 @@ def test_demo_enhance_needs_the_fine_tuned_checkpoint(tmp_path, capsys):
 
 @pytest.mark.integration
 def test_bf16_mixed_precision_trains_with_finite_losses(enhance_cfg):
-    from iqa.cli.train import run
+    from iqa.training import train as run
 
     summary = run(enhance_cfg("trainer.precision=bf16-mixed", "stage.max_steps=2"))
     assert summary["global_step"] == 2 and summary["nonfinite_batches"] == 0
@@ -381,8 +381,8 @@ def test_training_images_from_a_folder_or_shards_and_paired_validation_folder(tm
 
 @pytest.mark.integration
 def test_torch_threads_apply_while_fitting_and_are_restored(enhance_cfg, monkeypatch):
-    from iqa.cli.train import run
     from iqa.modules.enhance import EnhanceModule
+    from iqa.training import train as run
 
     before = torch.get_num_threads()
     seen = []

@@ -46,7 +46,7 @@ def probes(compose, tiny_overrides, tiny_dirs, tmp_path_factory):
     base = tmp_path_factory.mktemp("probes")
     demo = compose("train", ["experiment=demo", *tiny_overrides(data_dir, output_dir), "stage=finetune"]).data
     kadid = [compose("train", [*_kadid_overrides(data_dir), "data=demo_kadid", f"data.split_seed={seed}"]).data for seed in (0, 1)]
-    from iqa.cli.common import prepare_data
+    from iqa.training import prepare_data
 
     prepare_data(kadid[0])
     assert to_plain(kadid[1])["split_seed"] == 1
@@ -123,7 +123,8 @@ def test_cross_dataset_matrix_medians_and_held_out_splits(compose, eval_cfg, pro
 
 
 def test_dataset_list_rewrite_and_bad_inputs(eval_cfg, probes, tmp_path):
-    from iqa.cli.evaluate import checkpoints, rewrite_dataset_list, run
+    from iqa.cli.evaluate import rewrite_dataset_list, run
+    from iqa.evaluation.job import checkpoints
 
     assert rewrite_dataset_list(["ckpt=a.ckpt", "data=[koniq10k,spaq,livec]"]) == [
         "ckpt=a.ckpt", "datasets=[koniq10k,spaq,livec]", "data=koniq10k", "run_name=koniq10k-spaq-livec"]

@@ -128,7 +128,7 @@ def test_the_library_needs_no_hydra(repo_root, setup, tmp_path):
     """In a fresh interpreter: evaluate and write every report without Hydra ever being imported."""
     code = f"""
 import sys, iqa
-from iqa.reports import write_reports
+from iqa.evaluation.reports import write_reports
 results = iqa.evaluate({{"m": {setup['ckpts']['on_mine']!r}}}, device="cpu", progress=False)
 write_reports(results, {str(tmp_path)!r})
 assert not any(name == "hydra" or name.startswith("hydra.") for name in sys.modules), "hydra was imported"
@@ -139,3 +139,50 @@ print(results.matrix["m"]["mine"]["n"])
     assert result.returncode == 0 and result.stdout.strip() == "2", result.stderr[-2000:]
     assert {p.name for p in tmp_path.iterdir()} >= {"results.json", "results.md", "results.csv", "matrix.csv", "scatter.png",
                                                      "scatter-mine.png", "predictions-m-mine.csv"}
+
+
+@pytest.mark.unit
+def test_the_evaluation_package_has_no_import_cycle_and_no_command_line(repo_root):
+    """Inside iqa.evaluation: no cycle, not even through imports inside functions, and nothing from iqa.cli."""
+    import ast
+
+    graph: dict[str, set[str]] = {}
+    for path in sorted((repo_root / "iqa" / "evaluation").glob("*.py")):
+        module = ".".join(path.relative_to(repo_root).with_suffix("").parts).removesuffix(".__init__")
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+        graph[module] = names - {module}
+    assert not [(m, n) for m, names in graph.items() for n in names if n == "iqa.cli" or n.startswith("iqa.cli.")]
+
+    def reaches(start: str, target: str, seen: set[str]) -> bool:
+        for dep in graph[start] & set(graph):
+            if dep == target or (dep not in seen and reaches(dep, target, seen | {dep})):
+                return True
+        return False
+
+    assert {"iqa.evaluation", "iqa.evaluation.crossdataset", "iqa.evaluation.reports", "iqa.evaluation.job",
+            "iqa.evaluation.heldout", "iqa.evaluation.peers"} <= set(graph)
+    assert [m for m in graph if reaches(m, m, {m})] == []
+
+
+@pytest.mark.unit
+def test_the_old_import_paths_of_the_evaluation_api_still_work():
+    import iqa
+    from iqa.evaluation import (
+        METRICS,
+        EvaluationResults,
+        crossdataset,
+        evaluate,
+        expand_checkpoints,
+        reports,
+        view_for_test_set,
+        write_reports,
+    )
+
+    assert iqa.evaluate is evaluate is crossdataset.evaluate and write_reports is reports.write_reports
+    assert EvaluationResults is crossdataset.EvaluationResults and METRICS == ("srcc", "plcc", "krcc", "plcc_logistic")
+    assert expand_checkpoints is crossdataset.expand_checkpoints and view_for_test_set is crossdataset.view_for_test_set

@@ -1,11 +1,11 @@
-"""The photo registry's held-out split and the held-out ladder benchmark (benchmarks/heldout_ladders.py)."""
+"""The photo registry's held-out split and the held-out ladder benchmark (iqa.evaluation.heldout, iqa heldout)."""
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -13,22 +13,16 @@ import pytest
 from scipy import stats
 
 from iqa import distortions
+from iqa.cli.heldout import run as heldout_command
 from iqa.data import photos
 from iqa.data.synthetic import ROLES, synthetic_mos
+from iqa.errors import UserError
+from iqa.evaluation import heldout as bench
+from iqa.evaluation import peers
 
 
 @pytest.fixture(scope="module")
-def bench(repo_root):
-    """The benchmark script imported as a module."""
-    spec = importlib.util.spec_from_file_location("heldout_ladders", repo_root / "benchmarks" / "heldout_ladders.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def crop(bench):
+def crop():
     """A 96 px crop of a (training) scikit-image photo, float RGB in [0, 1]."""
     return bench.reference_crops(photos.load_photo("astronaut"), 1, 96, np.random.default_rng(0))[0]
 
@@ -86,7 +80,7 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @pytest.mark.unit
-def test_unseen_types_are_new_and_monotone_in_severity(bench, crop):
+def test_unseen_types_are_new_and_monotone_in_severity(crop):
     assert set(bench.UNSEEN).isdisjoint(bench.SEEN) and len(bench.UNSEEN) >= 4
     assert tuple(bench.SEEN) == tuple(distortions.DISTORTIONS)
     for name in bench.UNSEEN:
@@ -101,7 +95,7 @@ def test_unseen_types_are_new_and_monotone_in_severity(bench, crop):
 
 
 @pytest.mark.unit
-def test_reference_crops_depend_only_on_the_seed(bench):
+def test_reference_crops_depend_only_on_the_seed():
     photo = photos.load_photo("astronaut")
     first = bench.reference_crops(photo, 3, 64, np.random.default_rng([7, 1]))
     again = bench.reference_crops(photo, 3, 64, np.random.default_rng([7, 1]))
@@ -112,7 +106,7 @@ def test_reference_crops_depend_only_on_the_seed(bench):
 
 
 @pytest.mark.unit
-def test_narrowed_ladders_use_only_their_types_and_their_own_photo_loader(bench, tmp_path):
+def test_narrowed_ladders_use_only_their_types_and_their_own_photo_loader(tmp_path):
     """The validation ladders' construction: seen types only, photos read by the caller's loader, in their own cache."""
     asked = []
 
@@ -134,22 +128,22 @@ def test_narrowed_ladders_use_only_their_types_and_their_own_photo_loader(bench,
 
 
 @pytest.mark.unit
-def test_checkpoint_arguments_and_photo_choices_fail_before_any_work(bench, tmp_path):
+def test_checkpoint_arguments_and_photo_choices_fail_before_any_work(tmp_path):
     ckpt = tmp_path / "a.ckpt"
     ckpt.write_bytes(b"x")
     assert bench.parse_checkpoints([f"a={ckpt}"]) == {"a": str(ckpt)}
-    with pytest.raises(SystemExit, match="NAME=PATH"):
+    with pytest.raises(UserError, match="NAME=PATH"):
         bench.parse_checkpoints([str(ckpt)])
-    with pytest.raises(SystemExit, match="no such checkpoint"):
+    with pytest.raises(UserError, match="no such checkpoint"):
         bench.parse_checkpoints([f"a={tmp_path / 'missing.ckpt'}"])
-    with pytest.raises(SystemExit, match="not held-out photos: astronaut"):
+    with pytest.raises(UserError, match="not held-out photos: astronaut"):
         bench.heldout_photos(["astronaut"])
     installed = bench.heldout_photos()
     assert installed and set(installed) <= set(photos.heldout_names())
 
 
 @pytest.mark.integration
-def test_ladders_from_a_folder_of_your_own_photos(bench, tmp_path, capsys, monkeypatch):
+def test_ladders_from_a_folder_of_your_own_photos(tmp_path, capsys, monkeypatch):
     from PIL import Image
 
     monkeypatch.setattr(bench, "DEFAULT_CKPTS", {})  # the teacher only, whatever this checkout has built
@@ -163,31 +157,31 @@ def test_ladders_from_a_folder_of_your_own_photos(bench, tmp_path, capsys, monke
     (folder / "broken.png").write_bytes(b"not a png")
     (folder / "notes.txt").write_text("ignored")
     args = ["--photo-dir", str(folder), "--crops-per-photo", "1", "--size", "48", "--no-peers", "--ckpt", "x=" + str(tmp_path / "none")]
-    with pytest.raises(SystemExit, match="no such checkpoint"):  # checked before any ladder is built
-        bench.run(args)
+    with pytest.raises(UserError, match="no such checkpoint"):  # checked before any ladder is built
+        heldout_command(args)
     assert not (tmp_path / "cache").exists()
     args = args[:-2] + ["--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out")]
-    report = bench.run(args)
+    report = heldout_command(args)
     said = capsys.readouterr().out
     assert "photo broken.png skipped: unreadable" in said and "photo tiny.png skipped: 40x40 px" in said
     assert report["meta"]["photos"] == ["a.png", "b.jpg"] and report["meta"]["photo_dir"] == str(folder)
     items = report["items"]
     assert len(items) == 2 * len(bench.TYPES) * len(bench.LEVELS) and {it.photo for it in items} == {"a.png", "b.jpg"}
     # The first ladder image is the first crop of a.png, distorted as the benchmark does it.
-    crop = bench.reference_crops(astronaut[:200, :240], 1, 48, np.random.default_rng([0, bench.zlib.crc32(b"a.png")]))[0]
+    crop = bench.reference_crops(astronaut[:200, :240], 1, 48, np.random.default_rng([0, zlib.crc32(b"a.png")]))[0]
     first = items[0]
-    expected = bench.distort(crop, first.distortion, first.level, np.random.default_rng([0, bench.zlib.crc32(first.key.encode())]))
+    expected = bench.distort(crop, first.distortion, first.level, np.random.default_rng([0, zlib.crc32(first.key.encode())]))
     assert np.array_equal(np.asarray(Image.open(first.path)), distortions.to_uint8(expected))
     # Another file under the same name is another set of ladders, never a stale cache.
     Image.fromarray(astronaut[100:300, 200:400]).save(folder / "a.png")
-    again = bench.run(args)
+    again = heldout_command(args)
     assert again["meta"]["settings"] != report["meta"]["settings"]
-    with pytest.raises(SystemExit, match="exclude each other"):
-        bench.run(args + ["--photos", "grace_hopper"])
-    with pytest.raises(SystemExit, match="no readable photo"):
-        bench.run(["--photo-dir", str(tmp_path / "cache"), "--no-peers"])
-    with pytest.raises(SystemExit, match="no such folder"):
-        bench.run(["--photo-dir", str(tmp_path / "missing"), "--no-peers"])
+    with pytest.raises(UserError, match="exclude each other"):
+        heldout_command(args + ["--photos", "grace_hopper"])
+    with pytest.raises(UserError, match="no readable photo"):
+        heldout_command(["--photo-dir", str(tmp_path / "cache"), "--no-peers"])
+    with pytest.raises(UserError, match="no such folder"):
+        heldout_command(["--photo-dir", str(tmp_path / "missing"), "--no-peers"])
 
 
 # -- metrics ---------------------------------------------------------------------------------------------------------
@@ -201,7 +195,7 @@ def _ladder_arrays(crops: int = 3, types: int = 4):
 
 
 @pytest.mark.unit
-def test_within_ladder_srcc_matches_scipy_and_is_signed(bench):
+def test_within_ladder_srcc_matches_scipy_and_is_signed():
     ladders, levels, _ = _ladder_arrays()
     scores = np.random.default_rng(3).normal(size=levels.shape)
     got = bench.within_ladder_srcc(scores, levels, ladders)
@@ -212,7 +206,7 @@ def test_within_ladder_srcc_matches_scipy_and_is_signed(bench):
 
 
 @pytest.mark.unit
-def test_pairwise_accuracy_matches_a_pair_by_pair_count(bench):
+def test_pairwise_accuracy_matches_a_pair_by_pair_count():
     _, levels, groups = _ladder_arrays()
     scores = np.round(np.random.default_rng(4).normal(size=levels.shape), 1)  # rounding makes ties
     right = total = 0.0
@@ -229,7 +223,7 @@ def test_pairwise_accuracy_matches_a_pair_by_pair_count(bench):
 
 
 @pytest.mark.unit
-def test_summary_global_metrics_match_scipy(bench):
+def test_summary_global_metrics_match_scipy():
     items = [bench.Item(f"c{c}-{t}-{lv}", f"c{c}", "p", t, lv, "") for c in range(2) for t in bench.TYPES for lv in bench.LEVELS]
     scores = np.random.default_rng(5).normal(size=len(items)) - 0.3 * np.array([it.level for it in items])
     mos = np.array([synthetic_mos(it.level) for it in items])
@@ -244,11 +238,11 @@ def test_summary_global_metrics_match_scipy(bench):
 
 
 @pytest.mark.unit
-def test_skvideo_shims_exist_only_inside_the_block(bench):
+def test_skvideo_shims_exist_only_inside_the_block():
     import scipy.misc
 
     before = (hasattr(np, "int"), hasattr(np, "float"), hasattr(scipy.misc, "imresize"))
-    with bench.numpy_compat_for_skvideo():
+    with peers.numpy_compat_for_skvideo():
         assert np.int is int and np.float is float
         half = scipy.misc.imresize(np.arange(64, dtype=np.float32).reshape(8, 8), 0.5, interp="bicubic", mode="F")
         assert half.shape == (4, 4) and half.dtype == np.float32
@@ -256,7 +250,7 @@ def test_skvideo_shims_exist_only_inside_the_block(bench):
 
 
 @pytest.mark.unit
-def test_peer_scores_are_cached_per_image(bench, tmp_path, crop):
+def test_peer_scores_are_cached_per_image(tmp_path, crop):
     from PIL import Image
 
     items = []
@@ -280,26 +274,62 @@ def test_peer_scores_are_cached_per_image(bench, tmp_path, crop):
 # -- peers (bench extra) ----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.unit
+def test_a_missing_bench_extra_is_a_one_line_error_naming_it(monkeypatch):
+    for module in ("brisque", "skvideo", "skvideo.measure"):
+        monkeypatch.setitem(sys.modules, module, None)  # as if not installed: importing it raises ImportError
+    for scorer in (peers.brisque_scorer, peers.niqe_scorer):
+        with pytest.raises(UserError, match=r"needs the bench extra .*pip install 'attiqa\[bench\]'") as caught:
+            scorer()
+        assert "\n" not in str(caught.value)
+
+
 @pytest.mark.integration
-def test_brisque_and_niqe_prefer_the_clean_crop(bench):
+def test_brisque_and_niqe_prefer_the_clean_crop():
     pytest.importorskip("brisque")
     pytest.importorskip("cv2")
     pytest.importorskip("skvideo")
     clean = bench.reference_crops(photos.load_photo("astronaut"), 1, 224, np.random.default_rng(0))[0]
     noisy = bench.distort(clean, "gaussian_noise", 5, np.random.default_rng(0))
     blurred = bench.distort(clean, "gaussian_blur", 5, np.random.default_rng(0))
-    brisque, niqe = bench.brisque_scorer(), bench.niqe_scorer()
+    brisque, niqe = peers.brisque_scorer(), peers.niqe_scorer()
     for scorer in (brisque, niqe):
         assert scorer(distortions.to_uint8(clean)) > scorer(distortions.to_uint8(noisy))
     assert brisque(distortions.to_uint8(clean)) > brisque(distortions.to_uint8(blurred))
     assert not hasattr(np, "int")
 
 
+# -- command line -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.unit
+def test_iqa_heldout_help_lists_its_options(capsys):
+    from iqa.cli.main import main
+
+    with pytest.raises(SystemExit) as caught:
+        main(["heldout", "--help"])
+    assert caught.value.code == 0
+    said = capsys.readouterr().out
+    assert "usage: iqa heldout" in said and "--photo-dir" in said and "--no-peers" in said
+    assert main(["--help"]) == 0 and "heldout" in capsys.readouterr().out
+
+
+@pytest.mark.unit
+def test_iqa_heldout_argument_errors_are_one_line(capsys, tmp_path):
+    from iqa.cli.main import main
+
+    with pytest.raises(SystemExit) as caught:
+        main(["heldout", "--ckpt", "no-name.ckpt", "--cache", str(tmp_path / "cache")])
+    assert caught.value.code == 2
+    assert capsys.readouterr().err.strip() == "error: --ckpt expects NAME=PATH, got 'no-name.ckpt'"
+    assert not (tmp_path / "cache").exists()
+
+
 # -- end to end -------------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.integration
-def test_tiny_end_to_end_run_with_a_checkpoint(bench, tmp_path):
+def test_tiny_end_to_end_run_with_a_checkpoint(tmp_path):
     import torch
 
     from iqa.inference import export_checkpoint
@@ -308,9 +338,9 @@ def test_tiny_end_to_end_run_with_a_checkpoint(bench, tmp_path):
     torch.manual_seed(0)
     ckpt = export_checkpoint(IQANet(backbone="test_efficientnet", weights="none"), tmp_path / "tiny.ckpt", stage="finetune",
                              init="none", data="demo", mos_range=[1.0, 5.0], image_size=64)
-    args = ["--photos", "grace_hopper", "--crops-per-photo", "1", "--size", "96", "--no-peers", "--ckpt", f"tiny={ckpt}",
-            "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out")]
-    report = bench.run(args)
+    # The Python API, as iqa heldout --photos grace_hopper --crops-per-photo 1 --size 96 --no-peers --ckpt tiny=... calls it.
+    report = bench.benchmark({"tiny": ckpt}, photos=["grace_hopper"], crops_per_photo=1, size=96, peers=False,
+                             cache=tmp_path / "cache", out=tmp_path / "out")
     results = report["results"]
     assert list(results) == ["tiny", "classical teacher (fixed combination)"]
     assert report["meta"]["images"] == len(bench.TYPES) * len(bench.LEVELS)
@@ -330,5 +360,6 @@ def test_tiny_end_to_end_run_with_a_checkpoint(bench, tmp_path):
     # Same seed, fresh cache: byte-identical ladder images.
     rebuilt = bench.build_ladders(tmp_path / "again", ["grace_hopper"], 1, 96, 0)
     assert all(open(a.path, "rb").read() == open(b.path, "rb").read() for a, b in zip(items, rebuilt))
-    with pytest.raises(SystemExit):
-        bench.run(["--photos", "astronaut", "--no-peers", "--no-teacher", "--cache", str(tmp_path / "c2"), "--out", str(tmp_path / "o2")])
+    with pytest.raises(UserError, match="not held-out photos: astronaut"):
+        bench.benchmark({}, photos=["astronaut"], peers=False, teacher=False, cache=tmp_path / "c2", out=tmp_path / "o2")
+    assert not (tmp_path / "c2").exists()

@@ -5,6 +5,7 @@
     iqa demo     [overrides]            the offline demo, end to end
     iqa model    [overrides]            the offline recipe (make model)
     iqa enhance PATH... --ckpt enhancer.ckpt --out OUTDIR
+    iqa heldout [--photo-dir DIR] [--ckpt NAME=PATH]...   held-out distortion ladders against classical peers
     iqa label    <hydra overrides>      same as python label.py ...
     iqa train    <hydra overrides>      same as python train.py ...
     iqa evaluate <hydra overrides>      same as python evaluate.py ...
@@ -21,14 +22,14 @@ from pathlib import Path
 JOBS = {
     "label": "iqa.teachers.labelling:label",
     "train": "iqa.training:train",
-    "evaluate": "iqa.cli.evaluate:run",
+    "evaluate": "iqa.evaluation.job:run",
     "select_prompts": "iqa.teachers.select_prompts:select_prompts",
 }
 HYDRA_COMMANDS = tuple(JOBS)
 #: The other subcommands: ``module:function`` taking argv and returning the exit code, imported only when chosen.
 SUBCOMMANDS = {
     "score": "iqa.cli.score:main", "rank": "iqa.cli.rank:main", "enhance": "iqa.cli.enhance:main",
-    "demo": "iqa.cli.recipes:demo", "model": "iqa.cli.recipes:model",
+    "demo": "iqa.cli.recipes:demo", "model": "iqa.cli.recipes:model", "heldout": "iqa.cli.heldout:main",
 }
 
 USAGE = """usage: iqa <command> [args]          (iqa --version, iqa <command> --help)
@@ -39,6 +40,7 @@ commands:
   demo            the offline demo: label -> pretrain -> fine-tune x2 -> evaluate   (iqa demo --help)
   model           the offline recipe (make model): the same steps on every train-role photo   (iqa model --help)
   enhance         enhance images with a trained enhancer (stage=enhance), same size and format   (iqa enhance --help)
+  heldout         held-out distortion ladders: checkpoints vs BRISQUE, NIQE, teacher (iqa heldout --help)
   label           pseudo-label a corpus            (Hydra overrides, as python label.py)
   train           pretrain / fine-tune / probe     (Hydra overrides, as python train.py)
   evaluate        cross-dataset evaluation         (Hydra overrides, as python evaluate.py)

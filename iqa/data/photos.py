@@ -13,7 +13,7 @@ Roles:
     the demo's test split). The demo corpus (:data:`iqa.data.synthetic.ROLES`)
     uses only these.
 ``heldout``
-    Reserved for the held-out benchmark (``benchmarks/heldout_ladders.py``):
+    Reserved for the held-out benchmark (``iqa heldout``, :mod:`iqa.evaluation.heldout`):
     no crop, scale or distorted variant of these photos may ever enter a
     training split. :func:`trainable` refuses them.
 ``excluded``

@@ -15,8 +15,9 @@ set is scored on ``cross_split`` (default ``all`` of its images). Several
 checkpoints per variant report the median of each metric over them, with every
 per-checkpoint value kept.
 
-This module computes; :mod:`iqa.reports` writes the tables and plots and
-``evaluate.py`` (:mod:`iqa.cli.evaluate`) is the Hydra command line around both.
+This module computes; :mod:`iqa.evaluation.reports` writes the tables and
+plots, :mod:`iqa.evaluation.job` turns an ``evaluate`` config into these
+arguments, and ``evaluate.py`` (``iqa evaluate``) is the Hydra command line.
 """
 
 from __future__ import annotations
@@ -305,11 +306,11 @@ def evaluate(
     :func:`view_for_test_set`); ``crop_size``: the centre crop or tile side. ``device``:
     None picks CUDA when present.
     """
-    from iqa.checkpoints import load_net
     from iqa.config import instantiate_node
     from iqa.data.catalog import dataset_from_config, dataset_scale, split_records, split_settings
     from iqa.inference import predict_items
     from iqa.metrics import MOSScale, compute_all
+    from iqa.models import load_net
 
     variants = expand_checkpoints(checkpoints)
     configs = _resolve_datasets(datasets, variants, data_dir, dict(roots or {}), dict(dataset_overrides or {}))
@@ -377,4 +378,5 @@ def evaluate(
     return EvaluationResults(tests=[t["name"] for t in tests], variants=about, cells=cells, split=split, cross_split=cross_split)
 
 
-__all__ = ["METRICS", "CellResult", "EvaluationResults", "Prediction", "data_config", "evaluate", "expand_checkpoints", "median"]
+__all__ = ["METRICS", "METRIC_NAMES", "CellResult", "EvaluationResults", "Prediction", "data_config", "evaluate",
+           "expand_checkpoints", "median", "view_for_test_set"]

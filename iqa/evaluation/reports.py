@@ -1,4 +1,4 @@
-"""Reports of an evaluation (:class:`iqa.evaluation.EvaluationResults`): tables, plots, logger output.
+"""Reports of an evaluation (:class:`~iqa.evaluation.crossdataset.EvaluationResults`): tables, plots, logger output.
 
 :func:`write_reports` writes, in one directory:
 
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from iqa.evaluation import METRIC_NAMES, METRICS, EvaluationResults
+from iqa.evaluation.crossdataset import METRIC_NAMES, METRICS, EvaluationResults
 from iqa.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 Matrix = Mapping[str, Mapping[str, Mapping[str, Any]]]

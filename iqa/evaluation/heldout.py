@@ -1,0 +1,632 @@
+"""Held-out distortion ladders: attiqa checkpoints against BRISQUE, NIQE and the classical teacher, in one run.
+
+Reference crops come only from the photos that :mod:`iqa.data.photos` marks
+``heldout`` (no training split ever sees them), or with ``photo_dir`` from a
+folder of your own photos: ``crops_per_photo`` square crops per photo, each of
+a random side between 45 % and 95 % of the photo's short side at a random
+position, resized to ``size`` px (Lanczos). Each crop gets a ladder per
+distortion type at levels 1..5:
+
+* **seen** types: the eight of :mod:`iqa.distortions`, which the demo and the
+  training recipes use;
+* **unseen** types: the five in :data:`UNSEEN` below, defined here only for this
+  benchmark and never used in training (pixelation, salt-and-pepper noise,
+  colour quantisation, vignetting, over-saturation).
+
+Metrics per method (higher is better everywhere; a score is "higher = better
+quality", so BRISQUE and NIQE are negated):
+
+* within-ladder SRCC: Spearman between level and score inside each ladder
+  (one crop, one type, 5 levels), negated so that a right-signed method is
+  positive, then averaged over ladders: over all types, the seen ones, the
+  unseen ones, and per type;
+* global SRCC and PLCC (linear Pearson) of the scores against the synthetic MOS
+  (:func:`iqa.data.synthetic.synthetic_mos`) over every distorted image;
+* pairwise accuracy: over all pairs of images of the same reference crop at
+  different levels (any types), the share the method orders as the levels do
+  (ties count one half).
+
+Methods: attiqa checkpoints (scored through ``iqa.load(ckpt).score(paths)``,
+i.e. the checkpoint's own view), the classical teacher
+(:data:`TEACHER_FORMULA`), BRISQUE and NIQE (:mod:`iqa.evaluation.peers`, the
+optional ``bench`` extra).
+
+    from iqa.evaluation.heldout import benchmark
+    report = benchmark({"mine": "path/to/last.ckpt"}, photo_dir="~/refs", out="outputs/heldout")
+
+or ``iqa heldout --ckpt mine=path/to/last.ckpt --photo-dir ~/refs`` (``make heldout``).
+:func:`validation_ladders` builds the same ladders, seen types only, on the
+offline recipe's validation photos: the split to tune the recipe on.
+
+Deterministic given ``seed``. Peer scores are cached under ``cache`` (keyed by
+the ladder settings), so a rerun only scores the checkpoints.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import time
+import warnings
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from iqa import distortions
+from iqa.data import photos as photo_registry
+from iqa.data.synthetic import synthetic_mos
+from iqa.errors import UserError
+from iqa.evaluation.peers import PEERS
+from iqa.metrics import srcc
+
+LADDER_VERSION = 1
+LEVELS = tuple(range(1, distortions.NUM_LEVELS + 1))
+DEFAULT_CKPTS = {
+    "attiqa offline recipe, attribute-pretrained": "outputs/offline/finetune-attiqa/checkpoints/last.ckpt",
+    "attiqa offline recipe, ImageNet-only": "outputs/offline/finetune-imagenet/checkpoints/last.ckpt",
+    "attiqa demo, attribute-pretrained": "outputs/demo/finetune-attiqa/checkpoints/last.ckpt",
+    "attiqa demo, ImageNet-only": "outputs/demo/finetune-imagenet/checkpoints/last.ckpt",
+}
+#: Relative to the working directory, as ``make`` runs it from the repository root.
+DEFAULT_OUT = Path("outputs") / "heldout"
+DEFAULT_CACHE = DEFAULT_OUT / "cache"
+VALIDATION_CACHE = Path("outputs") / "val_ladders"
+
+# -- unseen distortions (benchmark only: never imported by training code) ------------------------------------------
+
+UNSEEN_PARAMS: dict[str, tuple[float, ...]] = {
+    "pixelate": (2, 3, 4, 6, 8),  # block side in px (box mean, then nearest upsampling)
+    "impulse_noise": (0.005, 0.01, 0.02, 0.04, 0.08),  # share of pixels set to black or white
+    "quantise": (24, 14, 9, 6, 4),  # grey levels per RGB channel
+    "vignette": (0.2, 0.35, 0.5, 0.65, 0.8),  # darkening at the corners: img * (1 - s * r^2), r = 1 at a corner
+    "oversaturate": (0.3, 0.6, 1.0, 1.5, 2.2),  # w in Y + (1 + w) * (img - Y), clipped
+}
+
+
+def pixelate(img: np.ndarray, level: int, rng: np.random.Generator | None = None) -> np.ndarray:
+    block = int(UNSEEN_PARAMS["pixelate"][level - 1])
+    h, w = img.shape[:2]
+    ph, pw = -h % block, -w % block
+    padded = np.pad(img, ((0, ph), (0, pw), (0, 0)), mode="edge")
+    hb, wb = padded.shape[0] // block, padded.shape[1] // block
+    means = padded.reshape(hb, block, wb, block, 3).mean(axis=(1, 3))
+    return np.repeat(np.repeat(means, block, axis=0), block, axis=1)[:h, :w].astype(np.float32)
+
+
+def impulse_noise(img: np.ndarray, level: int, rng: np.random.Generator) -> np.ndarray:
+    share = UNSEEN_PARAMS["impulse_noise"][level - 1]
+    out = img.copy()
+    hit = rng.random(img.shape[:2]) < share
+    salt = rng.random(img.shape[:2]) < 0.5
+    out[hit & salt] = 1.0
+    out[hit & ~salt] = 0.0
+    return out
+
+
+def quantise(img: np.ndarray, level: int, rng: np.random.Generator | None = None) -> np.ndarray:
+    steps = int(UNSEEN_PARAMS["quantise"][level - 1]) - 1
+    return (np.round(img * steps) / steps).astype(np.float32)
+
+
+def vignette(img: np.ndarray, level: int, rng: np.random.Generator | None = None) -> np.ndarray:
+    strength = UNSEEN_PARAMS["vignette"][level - 1]
+    h, w = img.shape[:2]
+    y = (np.arange(h, dtype=np.float32) - (h - 1) / 2) / ((h - 1) / 2)
+    x = (np.arange(w, dtype=np.float32) - (w - 1) / 2) / ((w - 1) / 2)
+    r2 = (y[:, None] ** 2 + x[None, :] ** 2) / 2.0
+    return (img * (1.0 - strength * r2)[..., None]).astype(np.float32)
+
+
+def oversaturate(img: np.ndarray, level: int, rng: np.random.Generator | None = None) -> np.ndarray:
+    weight = UNSEEN_PARAMS["oversaturate"][level - 1]
+    grey = (img @ distortions.LUMA_WEIGHTS)[..., None]
+    return np.clip(grey + (1.0 + weight) * (img - grey), 0.0, 1.0).astype(np.float32)
+
+
+UNSEEN: dict[str, Callable[..., np.ndarray]] = {
+    "pixelate": pixelate,
+    "impulse_noise": impulse_noise,
+    "quantise": quantise,
+    "vignette": vignette,
+    "oversaturate": oversaturate,
+}
+SEEN: tuple[str, ...] = tuple(distortions.DISTORTIONS)
+TYPES: tuple[str, ...] = SEEN + tuple(UNSEEN)
+
+
+def distort(img: np.ndarray, name: str, level: int, rng: np.random.Generator) -> np.ndarray:
+    """Apply a seen (``iqa.distortions``) or unseen (:data:`UNSEEN`) distortion at ``level`` 1..5."""
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
+    if name in UNSEEN:
+        return np.clip(UNSEEN[name](np.asarray(img, dtype=np.float32), level, rng), 0.0, 1.0).astype(np.float32)
+    return distortions.apply(img, name, level, rng)
+
+
+# -- reference crops ---------------------------------------------------------------------------------------------------
+
+
+def reference_crops(photo: np.ndarray, count: int, size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """``count`` square crops (side 45-95 % of the short side, random position) resized to ``size`` px, float [0, 1]."""
+    h, w = photo.shape[:2]
+    crops = []
+    for _ in range(count):
+        side = int(round(min(h, w) * rng.uniform(0.45, 0.95)))
+        top, left = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
+        patch = Image.fromarray(photo[top : top + side, left : left + side]).resize((size, size), Image.LANCZOS)
+        crops.append(distortions.to_float(np.asarray(patch)))
+    return crops
+
+
+@dataclass(frozen=True)
+class Item:
+    key: str
+    crop: str
+    photo: str
+    distortion: str
+    level: int
+    path: str
+
+
+def ladder_params(names: Sequence[str], crops_per_photo: int, size: int, seed: int, types: Sequence[str] = TYPES,
+                  sources: Mapping[str, str] | None = None) -> dict:
+    params = {"version": LADDER_VERSION, "photos": list(names), "crops_per_photo": int(crops_per_photo), "size": int(size),
+              "seed": int(seed), "seen": {k: list(distortions.LEVEL_PARAMS[k]) for k in SEEN},
+              "unseen": {k: list(v) for k, v in UNSEEN_PARAMS.items()}}
+    # Recorded only when set, so the full benchmark's settings hash stays as it was.
+    if tuple(types) != TYPES:
+        params["types"] = list(types)
+    if sources:
+        params["sources"] = dict(sources)
+    return params
+
+
+def ladder_items(cache: Path, names: Sequence[str], crops_per_photo: int, size: int, seed: int,
+                 types: Sequence[str] = TYPES, load: Callable[[str], np.ndarray] | None = None,
+                 sources: Mapping[str, str] | None = None) -> tuple[str, list[Item]]:
+    """``(settings hash, items)``: the ladders for these settings, built once under ``cache/ladders-<hash>``.
+
+    ``sources`` (``{photo: content hash}``) ties the ladders to the files ``load`` reads, for photos outside the registry.
+    """
+    params = ladder_params(names, crops_per_photo, size, seed, types, sources)
+    settings = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
+    return settings, build_ladders(cache / f"ladders-{settings}", names, crops_per_photo, size, seed, types, load, sources)
+
+
+def build_ladders(folder: Path, names: Sequence[str], crops_per_photo: int, size: int, seed: int,
+                  types: Sequence[str] = TYPES, load: Callable[[str], np.ndarray] | None = None,
+                  sources: Mapping[str, str] | None = None) -> list[Item]:
+    """Write every ladder image as PNG under ``folder`` (once per settings) and list them.
+
+    ``types`` narrows the distortion types (default: all, seen and unseen);
+    ``load`` reads a photo by name (default: the held-out photo registry).
+    """
+    unknown = [t for t in types if t not in TYPES]
+    if unknown:
+        raise ValueError(f"unknown distortion type(s) {', '.join(unknown)}; valid: {', '.join(TYPES)}")
+    load = load or photo_registry.load_photo
+    params = ladder_params(names, crops_per_photo, size, seed, types, sources)
+    record = folder / "ladders.json"
+    items: list[Item] = []
+    plan: list[tuple[Item, np.ndarray | None]] = []
+    built = record.is_file() and json.loads(record.read_text()).get("params") == params
+    for name in names:
+        # Built ladders are only listed: the photo is read and cropped only to write them.
+        crops = ([None] * crops_per_photo if built else
+                 reference_crops(load(name), crops_per_photo, size, np.random.default_rng([seed, zlib.crc32(name.encode())])))
+        for index, crop in enumerate(crops):
+            crop_id = f"{name}-{index:02d}"
+            for dist in types:
+                for level in LEVELS:
+                    key = f"{crop_id}-{dist}-{level}"
+                    item = Item(key, crop_id, name, dist, level, str(folder / "images" / f"{key}.png"))
+                    items.append(item)
+                    if not built:
+                        rng = np.random.default_rng([seed, zlib.crc32(key.encode())])
+                        plan.append((item, distort(crop, dist, level, rng)))
+    if not built:
+        (folder / "images").mkdir(parents=True, exist_ok=True)
+        for item, image in plan:
+            Image.fromarray(distortions.to_uint8(image)).save(item.path, compress_level=1)
+        record.write_text(json.dumps({"params": params, "images": len(items)}, indent=2))
+    return items
+
+
+# -- metrics -----------------------------------------------------------------------------------------------------------
+
+
+def within_ladder_srcc(scores: np.ndarray, levels: np.ndarray, ladders: np.ndarray) -> np.ndarray:
+    """Per ladder (in sorted ladder-id order), Spearman between score and *negated* level: +1 = perfectly right-signed."""
+    scores, levels, ladders = np.asarray(scores, float), np.asarray(levels, float), np.asarray(ladders)
+    out = []
+    for ladder in np.unique(ladders):
+        mask = ladders == ladder
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out.append(srcc(scores[mask], -levels[mask]))
+    return np.asarray(out, dtype=float)
+
+
+def pairwise_accuracy(scores: np.ndarray, levels: np.ndarray, groups: np.ndarray) -> float:
+    """Share of same-group pairs at different levels that the scores order as the levels (lower level = better); ties 1/2."""
+    scores, levels, groups = np.asarray(scores, float), np.asarray(levels, float), np.asarray(groups)
+    right = total = 0.0
+    for group in np.unique(groups):
+        mask = groups == group
+        s, lv = scores[mask], levels[mask]
+        dl = lv[:, None] - lv[None, :]
+        ds = s[:, None] - s[None, :]
+        pairs = dl > 0  # i is more degraded than j: want s_i < s_j
+        total += pairs.sum()
+        right += (ds[pairs] < 0).sum() + 0.5 * (ds[pairs] == 0).sum()
+    return float(right / total) if total else float("nan")
+
+
+def summarise(scores: np.ndarray, items: Sequence[Item]) -> tuple[dict[str, float], dict[str, float]]:
+    """(summary metrics, per-type within-ladder SRCC) of one method's scores on ``items``."""
+    from scipy import stats
+
+    scores = np.asarray(scores, dtype=float)
+    levels = np.array([it.level for it in items], dtype=float)
+    ladders = np.array([f"{it.crop}/{it.distortion}" for it in items])
+    crops = np.array([it.crop for it in items])
+    mos = np.array([synthetic_mos(it.level) for it in items], dtype=float)
+    ids = np.unique(ladders)
+    per_ladder = within_ladder_srcc(scores, levels, ladders)
+    ladder_type = np.array([i.split("/", 1)[1] for i in ids])
+    seen = np.isin(ladder_type, SEEN)
+    per_type = {t: float(per_ladder[ladder_type == t].mean()) for t in TYPES if (ladder_type == t).any()}
+    summary = {
+        "all": float(per_ladder.mean()),
+        "seen": float(per_ladder[seen].mean()) if seen.any() else float("nan"),
+        "unseen": float(per_ladder[~seen].mean()) if (~seen).any() else float("nan"),
+        "global_srcc": srcc(scores, mos),
+        "plcc": float(stats.pearsonr(scores, mos)[0]) if np.ptp(scores) > 0 else 0.0,
+        "pairwise": pairwise_accuracy(scores, levels, crops),
+        "images": int(len(scores)),
+        "ladders": int(len(ids)),
+    }
+    return summary, per_type
+
+
+# -- methods -----------------------------------------------------------------------------------------------------------
+
+TEACHER_FORMULA = "mean(sharpness, contrast, colorfulness, 1 - noisiness, 1 - 2 |brightness - 0.5|) of the classical teacher's scores"
+
+
+def _read(path: str) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def teacher_scores(items: Sequence[Item], batch_size: int = 64) -> np.ndarray:
+    """The classical teacher's five attributes combined by the fixed :data:`TEACHER_FORMULA` (not fitted to anything)."""
+    import torch
+
+    from iqa.attributes import ATTRIBUTES
+    from iqa.teachers.classical import classical_scores
+
+    a = {name: i for i, name in enumerate(ATTRIBUTES)}
+    out = []
+    for start in range(0, len(items), batch_size):
+        batch = np.stack([_read(it.path) for it in items[start : start + batch_size]])
+        s = classical_scores(torch.from_numpy(batch).permute(0, 3, 1, 2).contiguous()).double().numpy()
+        q = (s[:, a["sharpness"]] + s[:, a["contrast"]] + s[:, a["colorfulness"]] + (1 - s[:, a["noisiness"]])
+             + (1 - 2 * np.abs(s[:, a["brightness"]] - 0.5))) / 5.0
+        out.append(q)
+    return np.concatenate(out)
+
+
+def score_checkpoint(ckpt: str, items: Sequence[Item], batch_size: int = 32, device: str | None = None) -> dict:
+    """``{"summary": ..., "per_type": ...}`` of one checkpoint on ``items``: a row of every ladder table."""
+    summary, per_type = summarise(checkpoint_scores(str(ckpt), items, batch_size, device), items)
+    return {"summary": summary, "per_type": per_type}
+
+
+def checkpoint_scores(ckpt: str, items: Sequence[Item], batch_size: int, device: str | None) -> np.ndarray:
+    from iqa.inference import load
+
+    frame = load(ckpt, device=device).score([it.path for it in items], batch_size=batch_size)
+    if frame["error"].astype(bool).any():
+        raise RuntimeError(f"{ckpt}: could not score {int(frame['error'].astype(bool).sum())} images")
+    return frame["quality_norm"].to_numpy(dtype=float)
+
+
+# -- peers -------------------------------------------------------------------------------------------------------------
+
+
+def peer_scores(tag: str, factory: Callable[[], Callable[[np.ndarray], float]], items: Sequence[Item], cache: Path,
+                settings: str) -> np.ndarray:
+    """Scores of one peer, read from / written to ``cache/<tag>-<settings>.json``."""
+    path = cache / f"{tag}-{settings}.json"
+    stored = json.loads(path.read_text()) if path.is_file() else {}
+    missing = [it for it in items if it.key not in stored]
+    if missing:
+        scorer = factory()
+        for it in missing:
+            stored[it.key] = scorer(_read(it.path))
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(stored))
+        tmp.replace(path)
+    return np.array([stored[it.key] for it in items], dtype=float)
+
+
+# -- report ------------------------------------------------------------------------------------------------------------
+
+COLUMNS = (("all", "all types"), ("seen", "seen types"), ("unseen", "unseen types"), ("global_srcc", "global SRCC"),
+           ("plcc", "PLCC"), ("pairwise", "pairwise acc."))
+
+
+def _fmt(value: float) -> str:
+    return "n/a" if value is None or not np.isfinite(value) else f"{value:.3f}"
+
+
+def markdown(results: dict[str, dict]) -> tuple[str, str]:
+    head = "| method | " + " | ".join(label for _, label in COLUMNS) + " |"
+    rows = [head, "|---" * (len(COLUMNS) + 1) + "|"]
+    rows += [f"| {name} | " + " | ".join(_fmt(r["summary"][k]) for k, _ in COLUMNS) + " |" for name, r in results.items()]
+    names = list(results)
+    per = ["| type | seen | " + " | ".join(names) + " |", "|---" * (len(names) + 2) + "|"]
+    for t in TYPES:
+        per.append(f"| {t} | {'yes' if t in SEEN else 'no'} | " + " | ".join(_fmt(results[n]["per_type"].get(t, float('nan')))
+                                                                         for n in names) + " |")
+    return "\n".join(rows), "\n".join(per)
+
+
+def write_outputs(out: Path, results: dict[str, dict], meta: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    table, per_type = markdown(results)
+    (out / "heldout.md").write_text(f"# Held-out distortion ladders\n\n{table}\n\nWithin-ladder SRCC per type:\n\n{per_type}\n\n"
+                                    f"```json\n{json.dumps(meta, indent=2)}\n```\n")
+    with open(out / "summary.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["method", *[k for k, _ in COLUMNS], "images", "ladders"])
+        for name, r in results.items():
+            writer.writerow([name, *[r["summary"][k] for k, _ in COLUMNS], r["summary"]["images"], r["summary"]["ladders"]])
+    with open(out / "per_type.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["type", "seen", *results])
+        for t in TYPES:
+            writer.writerow([t, t in SEEN, *[results[n]["per_type"].get(t) for n in results]])
+    (out / "results.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2))
+
+
+# -- inputs ------------------------------------------------------------------------------------------------------------
+
+
+def parse_checkpoints(specs: Sequence[str]) -> dict[str, str]:
+    """``NAME=PATH`` values (``--ckpt``) as ``{name: path}``; a malformed one or a missing file stops with its reason."""
+    pairs = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise UserError(f"--ckpt expects NAME=PATH, got {spec!r}")
+        pairs[name] = path
+    return check_checkpoints(pairs)
+
+
+def check_checkpoints(checkpoints: Mapping[str, str | Path]) -> dict[str, str]:
+    """``{name: path}`` with every path checked to be a file (so a typo fails before any ladder is built)."""
+    for name, path in checkpoints.items():
+        if not Path(path).is_file():
+            raise UserError(f"--ckpt {name}: no such checkpoint: {path}")
+    return {str(name): str(path) for name, path in checkpoints.items()}
+
+
+def default_checkpoints() -> dict[str, str]:
+    """The fine-tuned checkpoints of ``make model`` and ``make demo`` (:data:`DEFAULT_CKPTS`) that are built, as absolute paths."""
+    found = {name: str(Path(rel).resolve()) for name, rel in DEFAULT_CKPTS.items() if Path(rel).is_file()}
+    if not found:
+        print("no attiqa checkpoint given and none built (make model, make demo); scoring the other methods only")
+    return found
+
+
+def heldout_photos(chosen: Sequence[str] | None = None) -> list[str]:
+    """The held-out photos to build ladders from: ``chosen`` (each checked), or every installed one.
+
+    A held-out photo whose wheel is not installed is skipped with the ``pip install`` that brings it.
+    """
+    heldout = photo_registry.heldout_names()
+    if chosen:
+        bad = [p for p in chosen if p not in heldout]
+        if bad:
+            raise UserError(f"not held-out photos: {', '.join(bad)} (held-out: {', '.join(heldout)})")
+        return list(chosen)
+    names = []
+    for p in heldout:
+        if photo_registry.available(photo_registry.BY_NAME[p]):
+            names.append(p)
+        else:
+            print(f"held-out photo {p!r} skipped: pip install {photo_registry.BY_NAME[p].distribution}")
+    if not names:
+        raise UserError("no held-out photo is installed")
+    return names
+
+
+#: A reference photo from a photo folder must be at least this large on its short side (its crops take 45-95 % of it).
+MIN_PHOTO_SIDE = 64
+
+
+def folder_photos(folder: str | Path) -> tuple[dict[str, Path], dict[str, str]]:
+    """``({name: path}, {name: content hash})`` of the readable photos in ``folder`` (not recursive), in name order.
+
+    The name is the file name. Unreadable or tiny files are skipped with their reason; none left stops the run.
+    """
+    from iqa.data.images import IMAGE_EXTENSIONS
+
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise UserError(f"--photo-dir: no such folder: {folder}")
+    paths, hashes = {}, {}
+    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()):
+        data = path.read_bytes()  # read once: decoded to check it, hashed for the cache key
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                image.load()
+                width, height = image.size
+        except Exception as error:  # noqa: BLE001  (any decoder failure: skip the file, say why)
+            print(f"photo {path.name} skipped: unreadable ({error.__class__.__name__}: {error})")
+            continue
+        if min(width, height) < MIN_PHOTO_SIDE:
+            print(f"photo {path.name} skipped: {width}x{height} px, its short side is under {MIN_PHOTO_SIDE} px")
+            continue
+        paths[path.name] = path
+        hashes[path.name] = hashlib.sha256(data).hexdigest()[:16]
+    if not paths:
+        raise UserError(f"--photo-dir: no readable photo in {folder} (extensions: {', '.join(IMAGE_EXTENSIONS)})")
+    return paths, hashes
+
+
+# -- the benchmark -----------------------------------------------------------------------------------------------------
+
+
+def benchmark(
+    checkpoints: Mapping[str, str | Path] | None = None,
+    *,
+    photos: Sequence[str] | None = None,
+    photo_dir: str | Path | None = None,
+    crops_per_photo: int = 12,
+    size: int = 288,
+    seed: int = 0,
+    peers: bool = True,
+    teacher: bool = True,
+    batch_size: int = 32,
+    device: str | None = None,
+    cache: str | Path = DEFAULT_CACHE,
+    out: str | Path | None = DEFAULT_OUT,
+    command: str | None = None,
+) -> dict:
+    """Build the ladders, score every method on them, write the tables; ``{"meta", "results", "items"}``.
+
+    ``checkpoints``: ``{name: path}`` (None: :func:`default_checkpoints`).
+    ``photos``: held-out photos of the registry (None: every installed one);
+    ``photo_dir``: a folder of your own reference photos instead. ``peers`` /
+    ``teacher``: score BRISQUE and NIQE / the classical teacher (a peer whose
+    extra is missing is skipped with its ``pip install``). ``out``: the folder
+    for ``heldout.md``, ``summary.csv``, ``per_type.csv`` and ``results.json``
+    (None: nothing written). ``command`` is recorded in the report's meta.
+    """
+    started = time.perf_counter()
+    # Before the ladders are built: a typo fails at once.
+    checkpoints = default_checkpoints() if checkpoints is None else check_checkpoints(checkpoints)
+    if photo_dir is not None and photos:
+        raise UserError("--photos and --photo-dir exclude each other")
+    cache = Path(cache)
+    load = sources = None
+    if photo_dir is not None:
+        paths, sources = folder_photos(photo_dir)
+        names = list(paths)
+
+        def load(name: str) -> np.ndarray:
+            return _read(str(paths[name]))
+    else:
+        names = heldout_photos(photos)
+    settings, items = ladder_items(cache, names, crops_per_photo, size, seed, load=load, sources=sources)
+    build_s = time.perf_counter() - started
+    print(f"{len(items)} images: {len(names)} photos x {crops_per_photo} crops x {len(TYPES)} types "
+          f"({len(SEEN)} seen, {len(UNSEEN)} unseen) x {len(LEVELS)} levels, {size} px ({build_s:.1f} s)")
+
+    methods: dict[str, Callable[[], np.ndarray]] = {}
+    for name, path in checkpoints.items():
+        methods[name] = lambda path=path: checkpoint_scores(path, items, batch_size, device)
+    if teacher:
+        methods["classical teacher (fixed combination)"] = lambda: teacher_scores(items)
+    skipped = []
+    if peers:
+        for label, (tag, factory) in PEERS.items():
+            if tag == "niqe" and size <= 193:
+                skipped.append(label)
+                print(f"{label} skipped: NIQE needs crops larger than 193 px (--size {size})")
+                continue
+            try:
+                factory()
+            except UserError as error:
+                skipped.append(label)
+                print(f"{label} skipped: {error}")
+                continue
+            methods[label] = lambda tag=tag, factory=factory: peer_scores(tag, factory, items, cache, settings)
+
+    results: dict[str, dict] = {}
+    for label, fn in methods.items():
+        t0 = time.perf_counter()
+        scores = fn()
+        summary, per_type = summarise(scores, items)
+        results[label] = {"summary": summary, "per_type": per_type, "seconds": round(time.perf_counter() - t0, 1)}
+        print(f"  {label}: {results[label]['seconds']} s")
+    wall = time.perf_counter() - started
+    meta = {"command": command, "photos": names, "photo_dir": str(photo_dir) if photo_dir else None,
+            "crops_per_photo": crops_per_photo, "size": size, "seed": seed,
+            "seen": list(SEEN), "unseen": list(UNSEEN), "levels": list(LEVELS), "images": len(items),
+            "checkpoints": checkpoints, "teacher_formula": TEACHER_FORMULA, "skipped": skipped,
+            "wall_seconds": round(wall, 1), "settings": settings}
+    if out is not None:
+        write_outputs(Path(out), results, meta)
+    table, per_type = markdown(results)
+    print()
+    print(table)
+    print()
+    print("within-ladder SRCC per type:")
+    print(per_type)
+    print(f"\nwall time {wall:.1f} s" + (f"; written to {out}" if out is not None else ""))
+    return {"meta": meta, "results": results, "items": items}
+
+
+# -- validation ladders ------------------------------------------------------------------------------------------------
+
+
+def load_validation_photo(name: str) -> np.ndarray:
+    """A validation photo, refused unless it is a train-role photo (never a held-out one)."""
+    return photo_registry.load_photo(photo_registry.trainable(name).name)
+
+
+def validation_ladders(
+    checkpoints: Mapping[str, str | Path],
+    *,
+    photos: Sequence[str] | None = None,
+    crops_per_photo: int = 12,
+    size: int = 288,
+    seed: int = 0,
+    batch_size: int = 32,
+    cache: str | Path = VALIDATION_CACHE,
+) -> dict[str, dict]:
+    """Seen-type ladders on the offline recipe's *validation* photos: ``{name: score_checkpoint(...)}`` per checkpoint.
+
+    The held-out benchmark (:func:`benchmark`) is for reporting only; choices of
+    the recipe (fine-tuning protocol, budgets) are made on these ladders: the
+    same construction and metrics, on the validation photos of
+    :mod:`iqa.data.offline` (train-role photos, checked by
+    :func:`iqa.data.photos.trainable`, which no training split of the recipe
+    uses) and the seen distortion types only, so the unseen types stay unseen
+    during tuning as well. The rows are also written to ``cache/last.json``.
+    """
+    from iqa.data import offline
+
+    checkpoints = check_checkpoints(checkpoints)  # before the ladders are built: a typo fails at once
+    cache = Path(cache)
+    chosen = list(photos) if photos else list(offline.VAL_PHOTOS)
+    _, items = ladder_items(cache, chosen, crops_per_photo, size, seed, types=SEEN, load=load_validation_photo)
+    rows = {}
+    for name, path in checkpoints.items():
+        rows[name] = score_checkpoint(path, items, batch_size)
+        summary, per_type = rows[name]["summary"], rows[name]["per_type"]
+        print(f"{name}: seen {summary['seen']:.3f}, global SRCC {summary['global_srcc']:.3f}, pairwise {summary['pairwise']:.3f}; "
+              + ", ".join(f"{t} {v:.2f}" for t, v in per_type.items()), flush=True)
+    (cache / "last.json").write_text(json.dumps(rows, indent=2))
+    return rows
+
+
+__all__ = [
+    "COLUMNS", "DEFAULT_CACHE", "DEFAULT_CKPTS", "DEFAULT_OUT", "LADDER_VERSION", "LEVELS", "MIN_PHOTO_SIDE", "SEEN",
+    "TEACHER_FORMULA", "TYPES", "UNSEEN", "UNSEEN_PARAMS", "VALIDATION_CACHE", "Item", "benchmark", "build_ladders",
+    "check_checkpoints", "checkpoint_scores", "default_checkpoints", "distort", "folder_photos", "heldout_photos",
+    "ladder_items", "ladder_params", "load_validation_photo", "markdown", "pairwise_accuracy", "parse_checkpoints",
+    "peer_scores", "reference_crops", "score_checkpoint", "summarise", "teacher_scores", "validation_ladders",
+    "within_ladder_srcc", "write_outputs",
+]
