@@ -30,6 +30,10 @@ torch nor Lightning nor Hydra; each function pulls in only what it needs):
     CIs, win rates, paired tests with Holm's correction, the attribute behind
     each difference, and agreement with MOS where there is one
     (:mod:`iqa.ranking`; scores cached per image).
+``iqa.enhance(paths, ckpt, out)``
+    Enhance image files or folders with a trained enhancer (``stage=enhance``):
+    same size, format and bit depth, written atomically; unreadable files are
+    skipped with a reason (:mod:`iqa.enhancement.apply`).
 """
 
 import importlib as _importlib
@@ -51,6 +55,7 @@ _LAZY = {
     "open_dataset": "iqa.data.catalog",
     "list_datasets": "iqa.data.catalog",
     "rank": "iqa.ranking",
+    "enhance": "iqa.enhancement.apply",
 }
 
 __all__ = ["ATTRIBUTES", "__version__", *_LAZY]

@@ -11,7 +11,7 @@ from _evaluation_helpers import tiny_image
 
 pytestmark = pytest.mark.integration
 
-PUBLIC = ("load", "QualityLoss", "evaluate", "rank", "read_labels", "open_dataset", "list_datasets")
+PUBLIC = ("load", "QualityLoss", "evaluate", "rank", "read_labels", "open_dataset", "list_datasets", "enhance")
 #: What scoring must never import: the training stack and the config system.
 TRAINING_STACK = ("pytorch_lightning", "lightning", "lightning_fabric", "hydra")
 
@@ -33,7 +33,7 @@ def test_public_names_are_listed_lazy_and_documented(repo_root):
 
     for name in PUBLIC:
         assert name in iqa.__all__ and name in out[1] and f"iqa.{name}(" in iqa.__doc__
-    assert iqa.read_labels.__module__ == "iqa.data.label_sets"
+    assert iqa.read_labels.__module__ == "iqa.data.label_sets" and iqa.enhance.__module__ == "iqa.enhancement.apply"
     assert iqa.open_dataset is iqa.data.open_dataset and iqa.list_datasets is iqa.data.list_datasets
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         iqa.nope  # noqa: B018
@@ -81,3 +81,27 @@ def test_list_datasets_agrees_with_the_configs_and_their_classes(compose, tiny_o
     # The same scale that a training run on the built demo data uses.
     data = compose("train", ["experiment=demo", *tiny_overrides(*tiny_dirs), "stage=finetune"]).data
     assert dataset_scale(data) == (listed["demo"]["mos_range"], listed["demo"]["higher_is_better"])
+
+
+@pytest.mark.unit
+def test_module_paths_of_earlier_versions_import_as_their_replacements():
+    import importlib
+    import warnings
+
+    import iqa
+
+    for old, new in iqa.MOVED_MODULES.items():
+        sys.modules.pop(old, None)  # imported by an earlier test: resolve it afresh
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            module = importlib.import_module(old)
+        assert module is importlib.import_module(new), old
+        assert module.__spec__.name == new  # the replacement keeps its own identity
+        assert any(issubclass(w.category, DeprecationWarning) and new in str(w.message) for w in caught), old
+    from iqa.cli.train import run  # what scripts of earlier versions called
+    from iqa.training import train
+
+    assert run is train
+    assert iqa.MOVED_MODULES["iqa.reports"] == "iqa.evaluation.reports"
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("iqa.not_a_module")

@@ -79,6 +79,10 @@ def test_installed_command_runs_the_pipeline_from_an_empty_directory(installed, 
     for group in ("teacher", "prompts", "backbone", "data", "stage", "loss", "trainer", "logger"):
         assert f"\n  {group} " in top, group
         assert f"{group}:" in train_help, group
+    # The applications' commands answer from the wheel too (the held-out ladders are library code now).
+    assert "--photo-dir" in _run([iqa, "heldout", "--help"], cwd=work, env=env).stdout
+    assert "--bootstrap" in _run([iqa, "rank", "--help"], cwd=work, env=env).stdout
+    assert "--finetune-stage" in _run([iqa, "model", "--help"], cwd=work, env=env).stdout
 
     # A prompt set in the user config directory is found next to the shipped ones.
     prompts = work / "user_conf" / "prompts"

@@ -21,7 +21,6 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from iqa.data.datasets import IQADataset
@@ -191,9 +190,11 @@ def list_datasets() -> dict[str, dict[str, Any]]:
     """
     from omegaconf import OmegaConf
 
+    from iqa.config import load_group
+
     found: dict[str, dict[str, Any]] = {}
-    for name, path in dataset_choices().items():
-        node = OmegaConf.load(path)
+    for name in dataset_choices():
+        node = load_group("data", name)
         target = str(OmegaConf.select(node, "iqa.dataset._target_"))
         cls = _import_target(target)
         spec = {k: _literal(node, f"iqa.dataset.{k}") for k in OmegaConf.select(node, "iqa.dataset")}
@@ -222,10 +223,12 @@ def open_dataset(name: str, root: str | os.PathLike | None = None, split: str | 
     """
     from omegaconf import OmegaConf
 
+    from iqa.config import load_group
+
     choices = dataset_choices()
     if name not in choices:
         raise UserError(f"unknown dataset '{name}'{suggest(name, choices)}; valid: {', '.join(choices)}")
-    node = OmegaConf.load(choices[name])  # the file dataset_choices found (shipped or the user's)
+    node = load_group("data", name)
     spec = OmegaConf.to_container(node.iqa.dataset, resolve=False)
     split_seed = options.pop("split_seed", 0)
     train_fraction = options.pop("train_fraction", 1.0)
