@@ -72,8 +72,8 @@ def read_predictions(path: Path) -> list[dict[str, str]]:
 
 
 def test_cross_dataset_matrix_medians_and_held_out_splits(compose, eval_cfg, probes, tmp_path):
-    from iqa.cli.evaluate import run
     from iqa.data.catalog import split_records
+    from iqa.evaluation.job import run
 
     cfg = eval_cfg(probes, tmp_path / "a")
     payload = run(cfg)
@@ -123,8 +123,8 @@ def test_cross_dataset_matrix_medians_and_held_out_splits(compose, eval_cfg, pro
 
 
 def test_dataset_list_rewrite_and_bad_inputs(eval_cfg, probes, tmp_path):
-    from iqa.cli.evaluate import rewrite_dataset_list, run
-    from iqa.evaluation.job import checkpoints
+    from iqa.cli.evaluate import rewrite_dataset_list
+    from iqa.evaluation.job import checkpoints, run
 
     assert rewrite_dataset_list(["ckpt=a.ckpt", "data=[koniq10k,spaq,livec]"]) == [
         "ckpt=a.ckpt", "datasets=[koniq10k,spaq,livec]", "data=koniq10k", "run_name=koniq10k-spaq-livec"]
@@ -197,7 +197,7 @@ def test_a_renamed_csv_dataset_is_its_own_test_set(compose, tiny_crops, tmp_path
     """data=csv data.name=agiqa3k: the checkpoint trained on 'agiqa3k' is scored on that set's test split."""
     from _evaluation_helpers import make_csv
 
-    from iqa.cli.evaluate import run
+    from iqa.evaluation.job import run
 
     labels = make_csv(tmp_path / "agiqa", n=12, split=True)
     overrides = ["data=csv", f"data.csv={labels}", "data.name=agiqa3k", "data.mos_range=[0,5]", "data.higher_is_better=true"]

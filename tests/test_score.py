@@ -268,12 +268,13 @@ def test_every_iqa_command_is_listed_dispatched_and_suggested(capsys):
     import importlib
     import re
 
-    from iqa.cli.main import HYDRA_COMMANDS, SUBCOMMANDS, USAGE, main
+    from iqa.cli.main import HYDRA_COMMANDS, JOBS, SUBCOMMANDS, USAGE, main
 
     listed = re.findall(r"^  (\w+)\s", USAGE.split("commands:")[1], flags=re.M)
     assert sorted(listed) == sorted([*SUBCOMMANDS, *HYDRA_COMMANDS])
-    for module in SUBCOMMANDS.values():
-        assert callable(importlib.import_module(module).main)
+    for target in [*SUBCOMMANDS.values(), *JOBS.values()]:  # every command's function exists where it is named
+        module, _, name = target.partition(":")
+        assert callable(getattr(importlib.import_module(module), name)), target
     for typo, meant in (("enhanse", "enhance"), ("rnak", "rank"), ("scor", "score")):
         assert main([typo]) == 2
         assert f"did you mean: {meant}?" in capsys.readouterr().err
