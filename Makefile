@@ -9,6 +9,8 @@ STAMP := $(VENV)/.attiqa-installed
 #   make TORCH="torch==2.9.1 torchvision==0.24.1" install
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 PYTEST_ARGS ?=
+# Test processes for `make test` (pytest-xdist): one per core; the end-to-end tests start first.
+TEST_WORKERS ?= auto
 
 # Nothing here may reach for the network at run time.
 export HF_HUB_OFFLINE ?= 1
@@ -22,7 +24,7 @@ help:
 	@echo "make model  - the offline recipe: all train-role photos, label, pretrain, fine-tune (2 variants), evaluate (CPU, under 30 min)"
 	@echo "make ablations - the offline recipe's ablation sweeps (pretraining loss, attributes, fine-tuning data), after make model"
 	@echo "make test   - lint (ruff) and run the whole test suite (what CI runs)"
-	@echo "make test-fast - the unit tier only (under about 2 minutes on 2 cores)"
+	@echo "make test-fast - the unit tier only (under a minute on 2 cores)"
 	@echo "make lint   - ruff check"
 	@echo "make bench  - throughput benchmarks (ratios against bare loops)"
 	@echo "make heldout - iqa heldout: held-out distortion ladders, make model's and make demo's checkpoints vs BRISQUE, NIQE, teacher (pip install -e '.[bench]')"
@@ -49,7 +51,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 test: lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist load $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -m unit $(PYTEST_ARGS)

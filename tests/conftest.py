@@ -180,3 +180,7 @@ def pytest_collection_modifyitems(config, items):
     for item, _ in resolved:
         for node in item.listchain()[:-1]:
             node.own_markers[:] = [mark for mark in node.own_markers if mark.name not in TIERS]
+    # The longest tier first: with `-n` (pytest-xdist), the workers start on the end-to-end tests and fill in with
+    # the short ones, instead of one worker finishing a long test alone at the end. The order within a tier is kept.
+    rank = {"slow": 0, "integration": 1, "unit": 2}
+    items[:] = [item for item, _ in sorted(resolved, key=lambda pair: rank[pair[1]])]

@@ -4,12 +4,13 @@ Builds the wheel, installs it (not editable) into a fresh virtual environment
 whose only other packages are this environment's dependencies, and runs the
 ``iqa`` command from an empty directory: help, version, a user prompt set, the
 whole pipeline at a tiny size (label -> pretrain -> two fine-tunes -> evaluate,
-through ``iqa demo``) and ``iqa score``.
+through ``iqa demo``, as ``make demo`` runs it) and ``iqa score``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import site
 import subprocess
@@ -19,6 +20,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,16 +99,34 @@ def test_installed_command_runs_the_pipeline_from_an_empty_directory(installed, 
             "data.prepare.crops={pretrain:1,pretrain_val:1,finetune:1,finetune_val:1,test:1}", "stage.crop_size=48",
             "stage.batch_size=8", "stage.num_workers=0", "stage.max_steps=2", "stage.val_every_steps=2", "num_workers=0",
             "trainer.accelerator=cpu", "trainer.enable_progress_bar=false"]
-    demo = _run([iqa, "demo", *tiny], cwd=work, env=env).stdout
-    assert "demo finished in" in demo and "| attribute_pretrained | demo |" in demo
-    results = json.loads((out / "demo" / "results.json").read_text())["results"]
+    # The whole demo (label -> pretrain -> two fine-tunes -> evaluate) at a tiny size, as `make demo` runs it.
+    demo_out = _run([iqa, "demo", *tiny], cwd=work, env=env).stdout
+    lines = [line for line in demo_out.strip().splitlines() if line.strip()]
+    assert lines[-1].startswith("demo finished in") and f"outputs: {out}/demo" in lines[-1]
+    assert "| attribute_pretrained | demo |" in demo_out and "| imagenet_only | demo |" in demo_out
+    demo = out / "demo"
+    results = json.loads((demo / "results.json").read_text())["results"]
     assert set(results) == {"attribute_pretrained", "imagenet_only"}
+    for variant in results.values():
+        metrics = variant["demo"]
+        assert {"srcc", "plcc"} <= set(metrics) and metrics["n"] == 82
+        assert all(-1 <= metrics[k] <= 1 and not math.isnan(metrics[k]) for k in ("srcc", "plcc"))
+    with Image.open(demo / "scatter.png") as image:
+        assert image.size[0] > 200 and image.size[1] > 200
+    # Each step left its artefacts where the README says.
+    assert (demo / "labels" / "manifest.json").is_file()
+    for run in ("pretrain", "finetune-attiqa", "finetune-imagenet"):
+        assert (demo / run / "checkpoints" / "last.ckpt").is_file(), run
+        assert (demo / run / "metrics.csv").is_file(), run
+    # The same budget for both variants, and the attribute-pretrained one started from the pretraining checkpoint.
+    summaries = {run: json.loads((demo / run / "summary.json").read_text()) for run in ("finetune-attiqa", "finetune-imagenet")}
+    assert summaries["finetune-attiqa"]["global_step"] == summaries["finetune-imagenet"]["global_step"] == 2
+    assert summaries["finetune-attiqa"]["init"] == f"{out}/demo/pretrain/checkpoints/last.ckpt"
+    assert summaries["finetune-imagenet"]["init"] == "imagenet"
 
     ckpt = out / "demo" / "finetune-attiqa" / "checkpoints" / "last.ckpt"
     images = data / "photos"
     images.mkdir()
-    from PIL import Image
-
     for i in range(3):
         Image.new("RGB", (80, 64), (40 * i, 90, 200 - 50 * i)).save(images / f"{i}.jpg")
     scored = _run([iqa, "score", str(images), "--ckpt", str(ckpt), "--out", "scores.csv", "--no-progress"], cwd=work, env=env)
