@@ -270,11 +270,12 @@ def test_every_choice_instantiates(compose, group, choice, tmp_path, monkeypatch
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("choice", sorted(LARGE_TEACHERS))
-def test_full_size_clip_teachers_instantiate_with_random_weights(compose, choice):
+def test_a_full_size_clip_teacher_instantiates_with_random_weights(compose):
+    """One full-size teacher built for real, its prompts encoded (the others share its code path: their model names and
+    arguments are checked against open_clip without building them, in the per-choice test above)."""
     from iqa.teachers import build_teacher
 
-    cfg = compose("label", [f"teacher={choice}", "teacher.pretrained=none"])
+    cfg = compose("label", ["teacher=vit_b32", "teacher.pretrained=none"])
     teacher = build_teacher(cfg.teacher)
     assert teacher.name == cfg.teacher.name and teacher.text_features is not None
 
