@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from iqa.errors import UserError
+from iqa.ranking.inputs import CATEGORY_COLUMNS
 from iqa.ranking.results import Agreement, AttributeShift, Estimate, GroupRow, HumanRating, PairRow, RankingResults, UnreadableFile
 from iqa.ranking.stats import bootstrap_means, finite, holm, keyed_rng, mann_whitney_p, percentile_ci, wilcoxon_p, win_rate
 
@@ -199,7 +200,8 @@ def analyse(
 
     ``scores``: a DataFrame with ``group``, ``path``, ``quality_norm`` (0..1,
     1 best), one column per name in ``attributes``, ``error`` (empty when
-    scored), and optionally ``prompt`` (pairing id) and ``mos``.
+    scored), and optionally ``prompt`` (pairing id), ``mos`` and the prompt's
+    categories (``style``, ``class``: kept in the scores).
     ``quality_scale``: ``{"range": [low, high], "higher_is_better": bool}`` of
     the checkpoint, to report the means on its MOS scale too. ``mos_scale``: the
     direction of the ``mos`` column. ``reference``: the group the attribute
@@ -228,7 +230,9 @@ def analyse(
     agreement = None
     if has_mos:
         groups, agreement = _agreement(groups, all_good, mos_scale, notes)
-    columns = ["group", "path", *(["prompt"] if has_prompt else []), *(["mos"] if has_mos else []), "quality_norm", *attributes, "error"]
+    categories = [c for c in CATEGORY_COLUMNS if c in frame.columns and frame[c].notna().any()]
+    columns = ["group", "path", *(["prompt"] if has_prompt else []), *categories, *(["mos"] if has_mos else []), "quality_norm",
+               *attributes, "error"]
     out_scores = frame[[c for c in columns if c in frame.columns]].reset_index(drop=True)
     info = {"n_boot": int(n_boot), "seed": int(seed), "level": float(level), "alpha": float(alpha), "min_group": int(min_group),
             "reference": reference, "paired": bool(has_prompt), "quality": "quality_norm: 0..1, 1 best (unclipped)",

@@ -11,10 +11,12 @@ from typing import Any
 
 from iqa.errors import UserError
 
-__all__ = ["PROMPT_COLUMNS", "Inputs", "collect_inputs"]
+__all__ = ["CATEGORY_COLUMNS", "PROMPT_COLUMNS", "Inputs", "collect_inputs"]
 
 #: Column names a CSV may use for the prompt / pairing id.
 PROMPT_COLUMNS = ("prompt", "pair")
+#: Categories of a prompt that a dataset's records (or a CSV) may carry, kept as columns of the scores to break rankings down by.
+CATEGORY_COLUMNS = ("style", "class")
 
 
 @dataclass
@@ -72,8 +74,8 @@ def _from_csv(path: str | os.PathLike) -> Inputs:
         reader.fieldnames = columns
         absent = [c for c in ("path", "group") if c not in columns]
         if absent:
-            raise UserError(f"{path}: missing column(s) {', '.join(absent)}; need path and group (optional prompt or pair, mos); "
-                            f"columns are: {', '.join(columns) or 'none'}")
+            raise UserError(f"{path}: missing column(s) {', '.join(absent)}; need path and group (optional prompt or pair, mos, "
+                            f"style, class); columns are: {', '.join(columns) or 'none'}")
         prompt_column = next((c for c in PROMPT_COLUMNS if c in columns), None)
         rows, names = [], []
         for line, row in enumerate(reader, start=2):
@@ -85,6 +87,9 @@ def _from_csv(path: str | os.PathLike) -> Inputs:
             item: dict[str, Any] = {"group": group, "path": relative if os.path.isabs(relative) else str(path.parent / relative)}
             if prompt_column and (row.get(prompt_column) or "").strip():
                 item["prompt"] = row[prompt_column].strip()
+            for column in CATEGORY_COLUMNS:
+                if (row.get(column) or "").strip():
+                    item[column] = row[column].strip()
             if "mos" in columns and (row.get("mos") or "").strip():
                 try:
                     item["mos"] = float(row["mos"])
@@ -110,8 +115,9 @@ def _from_dataset(name: str, root: Any, split: str | None, options: Mapping[str,
         if group is None:
             raise UserError(f"dataset '{name}' gives its images no group (generator); rank folders or a CSV with a group column")
         item = {"group": str(group), "path": record.path, "mos": float(record.mos)}
-        if record.meta.get("prompt") is not None:
-            item["prompt"] = str(record.meta["prompt"])
+        for column in ("prompt", *CATEGORY_COLUMNS):
+            if record.meta.get(column) not in (None, ""):
+                item[column] = str(record.meta[column])
         rows.append(item)
         if str(group) not in names:
             names.append(str(group))
