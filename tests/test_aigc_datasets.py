@@ -126,6 +126,9 @@ def test_aigciqa2023_pic_index_numbered_from_one_or_incomplete(tmp_path):
     make_aigciqa2023(tmp_path, per_generator=4, pic_index=None)
     write_xlsx(tmp_path / "pic-index.xlsx", [["model", "img"], *([AIGCIQA2023_ORDER[(n - 1) // 4], f"{n}.png"] for n in range(1, 25))])
     assert [r.meta["group"] for r in open_dataset("aigciqa2023", tmp_path)[::4]] == AIGCIQA2023_ORDER
+    make_aigciqa2023(tmp_path / "cells", per_generator=4, pic_index=None)  # one cell a row: <generator>_<n>.png
+    write_xlsx(tmp_path / "cells" / "pic-index.xlsx", [[f"{AIGCIQA2023_ORDER[::-1][n // 4]}_{n}.png"] for n in range(24)])
+    assert [r.meta["group"] for r in open_dataset("aigciqa2023", tmp_path / "cells")[::4]] == AIGCIQA2023_ORDER[::-1]
     make_aigciqa2023(tmp_path / "gap", per_generator=4, pic_index=None)
     write_xlsx(tmp_path / "gap" / "pic-index.xlsx", [[AIGCIQA2023_ORDER[n // 4], n] for n in range(20)])
     with pytest.raises(UserError, match="pic-index.xlsx names no generator for 4 of 24 images"):

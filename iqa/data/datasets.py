@@ -659,9 +659,10 @@ class AIGCIQA2023(IQADataset):
     (columns style, class, prompt).
 
     The generator of image n is read from ``pic-index.xlsx`` when present: any
-    row holding a generator name and an image (its index ``n``, ``<n>.png`` or
-    ``allimg/<n>.png``, or a range ``a-b``), in any two columns, with or without
-    a header row; indices numbered from 1 are shifted. Without it the images are
+    row holding a generator name and an image (its index ``n``, ``<n>.png``,
+    ``allimg/<n>.png``, or a range ``a-b``), in any two columns, or one cell
+    ``<generator>/<n>.png`` or ``<generator>_<n>.png``, with or without a header
+    row; indices numbered from 1 are shifted. Without it the images are
     taken in blocks of 400 in the release's order, ``Controlnet, DALLE, Glide,
     Lafite, stable-diffusion, Unidiffuser``; ``generators=[...]`` names the
     blocks explicitly (and then wins over the file). Within a generator, images
@@ -784,7 +785,7 @@ class AIGCIQA2023(IQADataset):
         return records
 
 
-_IMAGE_CELL = re.compile(r"^(?:(?P<folder>.*)[/\\])?(?P<n>\d+)(?:\.(?:png|jpe?g|bmp))?$", re.IGNORECASE)
+_IMAGE_CELL = re.compile(r"^(?:(?P<folder>.*)[/\\_])?(?P<n>\d+)(?:\.(?:png|jpe?g|bmp))?$", re.IGNORECASE)
 _RANGE_CELL = re.compile(r"^(\d+)\s*(?:-|~|–|—|to)\s*(\d+)$", re.IGNORECASE)
 
 
