@@ -99,7 +99,8 @@ def test_analyse_recovers_a_known_order_attribute_and_verdicts():
     assert results.order[2:] == ["b", "c"] and set(results.order[:2]) == {"a", "a_twin"}
     assert results.group("b").shift.main == "sharpness" and results.group("b").shift.main_shift < -1
     assert results.group("c").shift.main == "noisiness" and results.group("c").shift.main_shift > 1
-    assert results.group("a").shift == AttributeShift("", None, dict.fromkeys(ATTRS, 0.0))  # the reference
+    zero = dict.fromkeys(ATTRS, 0.0)
+    assert results.group("a").shift == AttributeShift("", None, zero, zero, zero)  # the reference
     assert results.pair("a", "b").distinguishable and results.pair("b", "c").distinguishable
     twins = results.pair("a", "a_twin")
     assert not twins.distinguishable and twins.diff_lo < 0 < twins.diff_hi
@@ -347,7 +348,8 @@ def test_cli_defaults_are_the_settings_dataclass_and_each_flag_sets_its_field(tm
     assert parse(["a/", "b/", "--no-cache"])[0].cache is None and parse(["a/", "b/", "--no-progress"])[0].progress is False
     values = {"bootstrap": "5000", "seed": "3", "level": "0.9", "alpha": "0.01", "min_group": "4", "reference": "a", "batch_size": "8",
               "chunk_size": "64", "num_workers": "2", "device": "cpu", "logger": "wandb", "out": "o", "cache": "c", "ckpt": "m.ckpt",
-              "csv": "t.csv", "dataset": "agiqa3k", "root": "r", "split": "test"}
+              "csv": "t.csv", "dataset": "agiqa3k", "root": "r", "split": "test", "cluster_by": "scene", "breakdown_by": "style, class",
+              "mos_direction": "lower", "max_pair_groups": "20"}
     argv = [arg for name, value in values.items() for arg in (flag(name), value)]
     parsed = parse(argv)[0]
     for f in fields(RankSettings):
@@ -359,7 +361,9 @@ def test_cli_defaults_are_the_settings_dataclass_and_each_flag_sets_its_field(tm
 @pytest.mark.unit
 @pytest.mark.parametrize("argv,message", [(["--bootstrap", "50"], "bootstrap must be >= 100 resamples, got 50"),
                                           (["--batch-size", "0"], "batch_size must be >= 1, got 0"),
-                                          (["--logger", "tensorboard"], "logger must be none or wandb, got tensorboard")])
+                                          (["--logger", "tensorboard"], "logger must be none or wandb, got tensorboard"),
+                                          (["--mos-direction", "up"], "mos_direction must be one of higher, lower, got up"),
+                                          (["--max-pair-groups", "1"], "max_pair_groups must be >= 2, got 1")])
 def test_cli_rejects_bad_settings_in_one_line(argv, message, capsys):
     from iqa.cli.rank import main
 

@@ -38,6 +38,7 @@ def run_rank(settings: RankSettings, groups: Sequence[str] = ()) -> int:
     results = rank(list(groups) or None, ckpt=ckpt, csv=s.csv, dataset=s.dataset, root=root, split=s.split, cache=s.cache,
                    batch_size=int(s.batch_size), num_workers=workers, device=s.torch_device, chunk_size=int(s.chunk_size),
                    n_boot=int(s.bootstrap), seed=int(s.seed), level=float(s.level), alpha=float(s.alpha), min_group=int(s.min_group),
-                   reference=s.reference, progress=s.progress)
+                   reference=s.reference, progress=s.progress, cluster_by=s.cluster_by, breakdown_by=s.breakdown_by,
+                   mos_direction=s.mos_direction, max_pair_groups=int(s.max_pair_groups))
     report(results, s.out, logger=s.logger, seconds=time.perf_counter() - started)
     return 0

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from iqa.errors import UserError
 
-__all__ = ["CATEGORY_COLUMNS", "PROMPT_COLUMNS", "Inputs", "collect_inputs"]
+__all__ = ["CATEGORY_COLUMNS", "MOS_DIRECTIONS", "PROMPT_COLUMNS", "RESERVED_COLUMNS", "Inputs", "collect_inputs"]
 
 #: Column names a CSV may use for the prompt / pairing id.
 PROMPT_COLUMNS = ("prompt", "pair")
 #: Categories of a prompt that a dataset's records (or a CSV) may carry, kept as columns of the scores to break rankings down by.
-CATEGORY_COLUMNS = ("style", "class")
+CATEGORY_COLUMNS = ("style", "class", "challenge")
+#: CSV columns with a meaning of their own; every other column is kept as it is (a category, a content id, ...).
+RESERVED_COLUMNS = ("path", "group", *PROMPT_COLUMNS, "mos", "dmos", "quality_norm", "error")
+#: Directions of a MOS column.
+MOS_DIRECTIONS = ("higher", "lower")
 
 
 @dataclass
@@ -27,6 +31,7 @@ class Inputs:
     groups: list[str]
     mos_scale: dict[str, Any] | None = None
     source: str = ""
+    notes: list[str] = field(default_factory=list)
 
 
 def _group_name(folder: Path, taken: set[str]) -> str:
@@ -64,7 +69,9 @@ def _from_groups(groups: Any) -> Inputs:
     return Inputs(rows, names, source="folders")
 
 
-def _from_csv(path: str | os.PathLike) -> Inputs:
+def _from_csv(path: str | os.PathLike, mos_direction: str | None = None) -> Inputs:
+    from iqa.attributes import ATTRIBUTES
+
     path = Path(os.path.expanduser(str(path)))
     if not path.is_file():
         raise UserError(f"CSV not found: {path}")
@@ -74,9 +81,13 @@ def _from_csv(path: str | os.PathLike) -> Inputs:
         reader.fieldnames = columns
         absent = [c for c in ("path", "group") if c not in columns]
         if absent:
-            raise UserError(f"{path}: missing column(s) {', '.join(absent)}; need path and group (optional prompt or pair, mos, "
-                            f"style, class); columns are: {', '.join(columns) or 'none'}")
+            raise UserError(f"{path}: missing column(s) {', '.join(absent)}; need path and group (optional prompt or pair, mos or dmos, "
+                            f"style, class, any other column); columns are: {', '.join(columns) or 'none'}")
+        if "mos" in columns and "dmos" in columns:
+            raise UserError(f"{path}: both mos and dmos columns; keep one (mos: higher is better, dmos: lower is better)")
         prompt_column = next((c for c in PROMPT_COLUMNS if c in columns), None)
+        score_column = "mos" if "mos" in columns else "dmos" if "dmos" in columns else None
+        extra = [c for c in columns if c and c not in RESERVED_COLUMNS and c not in ATTRIBUTES]
         rows, names = [], []
         for line, row in enumerate(reader, start=2):
             relative, group = (row.get("path") or "").strip(), (row.get("group") or "").strip()
@@ -87,24 +98,36 @@ def _from_csv(path: str | os.PathLike) -> Inputs:
             item: dict[str, Any] = {"group": group, "path": relative if os.path.isabs(relative) else str(path.parent / relative)}
             if prompt_column and (row.get(prompt_column) or "").strip():
                 item["prompt"] = row[prompt_column].strip()
-            for column in CATEGORY_COLUMNS:
+            for column in extra:
                 if (row.get(column) or "").strip():
                     item[column] = row[column].strip()
-            if "mos" in columns and (row.get("mos") or "").strip():
+            if score_column and (row.get(score_column) or "").strip():
                 try:
-                    item["mos"] = float(row["mos"])
+                    item["mos"] = float(row[score_column])
                 except ValueError:
-                    raise UserError(f"{path}:{line}: mos is not a number: {row['mos']!r}") from None
+                    raise UserError(f"{path}:{line}: {score_column} is not a number: {row[score_column]!r}") from None
             rows.append(item)
             if group not in names:
                 names.append(group)
     if not rows:
         raise UserError(f"{path}: no rows")
-    scale = {"range": None, "higher_is_better": True, "dataset": str(path)} if any("mos" in r for r in rows) else None
-    return Inputs(rows, names, mos_scale=scale, source=str(path))
+    notes = []
+    scale = None
+    if any("mos" in r for r in rows):
+        if mos_direction is not None:
+            higher = mos_direction == "higher"
+        elif score_column == "dmos":
+            higher = False
+        else:
+            higher = True
+            notes.append(f"{path.name}: the mos column is taken as higher-is-better; for a DMOS or any lower-is-better score, "
+                         f"pass --mos-direction lower (or name the column dmos)")
+        scale = {"range": None, "higher_is_better": higher, "dataset": str(path), "column": score_column}
+    return Inputs(rows, names, mos_scale=scale, source=str(path), notes=notes)
 
 
-def _from_dataset(name: str, root: Any, split: str | None, options: Mapping[str, Any]) -> Inputs:
+def _from_dataset(name: str, root: Any, split: str | None, options: Mapping[str, Any], columns: Sequence[str] = (),
+                  mos_direction: str | None = None) -> Inputs:
     from iqa.data.catalog import list_datasets, open_dataset
 
     records = open_dataset(name, root, split=split, **dict(options))
@@ -115,7 +138,7 @@ def _from_dataset(name: str, root: Any, split: str | None, options: Mapping[str,
         if group is None:
             raise UserError(f"dataset '{name}' gives its images no group (generator); rank folders or a CSV with a group column")
         item = {"group": str(group), "path": record.path, "mos": float(record.mos)}
-        for column in ("prompt", *CATEGORY_COLUMNS):
+        for column in dict.fromkeys(("prompt", *CATEGORY_COLUMNS, *columns)):
             if record.meta.get(column) not in (None, ""):
                 item[column] = str(record.meta[column])
         rows.append(item)
@@ -123,20 +146,31 @@ def _from_dataset(name: str, root: Any, split: str | None, options: Mapping[str,
             names.append(str(group))
     mos_range = declared.get("mos_range") or options.get("mos_range")
     higher = declared.get("higher_is_better")
+    if mos_direction is not None:
+        higher = mos_direction == "higher"
     scale = {"range": list(mos_range) if mos_range else None, "higher_is_better": True if higher is None else bool(higher), "dataset": name}
     return Inputs(rows, names, mos_scale=scale, source=f"dataset {name} ({split or 'all'})")
 
 
 def collect_inputs(groups: Any = None, *, csv: Any = None, dataset: str | None = None, root: Any = None, split: str | None = None,
-                   dataset_options: Mapping[str, Any] | None = None) -> Inputs:
-    """The (group, image) rows from exactly one kind of input; see :func:`rank`."""
+                   dataset_options: Mapping[str, Any] | None = None, columns: Sequence[str] = (),
+                   mos_direction: str | None = None) -> Inputs:
+    """The (group, image) rows from exactly one kind of input; see :func:`rank`.
+
+    ``columns``: record fields a dataset should carry into the rows besides the
+    prompt and categories (a CSV keeps all its columns). ``mos_direction``:
+    ``higher`` | ``lower``, overriding the CSV's (``mos`` higher, ``dmos``
+    lower) or the dataset's declared direction.
+    """
+    if mos_direction is not None and mos_direction not in MOS_DIRECTIONS:
+        raise UserError(f"mos direction must be one of {', '.join(MOS_DIRECTIONS)}, got {mos_direction!r}")
     given = [groups is not None and groups != [], csv is not None, dataset is not None]
     if sum(given) != 1:
         raise UserError("give exactly one input: folders (one per group), a CSV (path, group[, prompt][, mos]) or a dataset")
     if csv is not None:
-        inputs = _from_csv(csv)
+        inputs = _from_csv(csv, mos_direction)
     elif dataset is not None:
-        inputs = _from_dataset(dataset, root, split, dataset_options or {})
+        inputs = _from_dataset(dataset, root, split, dataset_options or {}, columns, mos_direction)
     else:
         inputs = _from_groups(groups)
     if len(inputs.groups) < 2:

@@ -88,6 +88,10 @@ def rank(
     reference: str | None = None,
     image_size: int | None = None,
     progress: bool = False,
+    cluster_by: str | None = None,
+    breakdown_by: Sequence[str] | None = None,
+    mos_direction: str | None = None,
+    max_pair_groups: int = 60,
 ) -> RankingResults:
     """Score the groups' images with ``ckpt`` and rank the groups; returns :class:`RankingResults`.
 
@@ -97,12 +101,17 @@ def rank(
     relative to the CSV) or ``dataset`` (a ``data`` choice whose records carry a
     group, e.g. ``agiqa3k``, with ``root``/``split``/``dataset_options``).
     ``cache``: a folder for the per-image score cache (None: no cache).
+    ``cluster_by``, ``breakdown_by``, ``max_pair_groups``: as for :func:`analyse`;
+    ``mos_direction``: ``higher`` | ``lower``, the direction of the inputs' MOS
+    (default: the dataset's; for a CSV, ``mos`` higher and ``dmos`` lower).
     """
     import pandas as pd
 
     from iqa.inference import load
 
-    inputs = collect_inputs(groups, csv=csv, dataset=dataset, root=root, split=split, dataset_options=dataset_options)
+    wanted = [c for c in (cluster_by, *(breakdown_by or ())) if c]
+    inputs = collect_inputs(groups, csv=csv, dataset=dataset, root=root, split=split, dataset_options=dataset_options, columns=wanted,
+                            mos_direction=mos_direction)
     model = load(ckpt, image_size=image_size, device=device)
     if not model.quality_trained:
         raise UserError(f"{ckpt} has no trained quality head (a pretraining checkpoint): rank with a fine-tuned checkpoint")
@@ -127,7 +136,8 @@ def rank(
                 "from_cache": counts["cached"], "attributes_trained": model.attributes_trained}
     results = analyse(frame, attributes=names, n_boot=n_boot, seed=seed, level=level, alpha=alpha, min_group=min_group,
                       reference=reference, quality_scale=model.quality_scale, mos_scale=inputs.mos_scale, group_order=inputs.groups,
-                      settings=settings)
+                      settings=settings, cluster_by=cluster_by, breakdown_by=breakdown_by, max_pair_groups=max_pair_groups)
+    results.warnings[:0] = inputs.notes
     if not model.attributes_trained:
         results.warnings.append(f"{ckpt} starts from init={model.meta.init}: its attribute heads never saw an attribute label, "
                                 f"so the attribute columns and the attribute panel are left out")

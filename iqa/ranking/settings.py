@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from iqa.errors import UserError
+from iqa.ranking.inputs import MOS_DIRECTIONS
 
 __all__ = ["LOGGERS", "RankSettings", "demo_out", "output_dir"]
 
@@ -44,6 +45,10 @@ def _optional_int(text: str) -> int | None:
     return None if text.lower() in ("none", "null", "") else int(text)
 
 
+def _columns(text: str) -> tuple[str, ...]:
+    return tuple(c.strip() for c in text.split(",") if c.strip())
+
+
 def setting(default: Any = None, help: str = "", *, parse: Callable[[str], Any] = str, factory: Callable[[], Any] | None = None,
             metavar: str | None = None) -> Any:
     """A field of :class:`RankSettings`: its default (or a factory called when the settings are made), help and parser of a flag value."""
@@ -68,12 +73,23 @@ class RankSettings:
     cache: str | None = setting(help="per-image score cache folder, one file per checkpoint and view "
                                      "(default: $ATTIQA_OUTPUT_DIR or outputs, then /rank/cache)", factory=default_cache, metavar="DIR")
     bootstrap: int = setting(2000, "bootstrap resamples per confidence interval (at least 100)", parse=int, metavar="N")
-    seed: int = setting(0, "seeds every resample (per group and pair, so adding a group changes no other CI)", parse=int)
+    seed: int = setting(0, "seeds every resample (keyed by group and pair: adding a group that brings no new prompt changes no other "
+                           "CI)", parse=int)
     level: float = setting(0.95, "confidence level of the intervals", parse=float)
     alpha: float = setting(0.05, "a pair is distinguishable when its Holm-adjusted p-value is below this", parse=float)
     min_group: int = setting(10, "groups with fewer readable images get a warning (rough CIs)", parse=int, metavar="N")
     reference: str | None = setting(None, "group the attribute shifts are measured against (default: the top-ranked)",
                                     metavar="GROUP")
+    cluster_by: str | None = setting(None, "column whose values are the independent units the statistics resample (default: the "
+                                           "prompt when there is one, else each image); 'filename': the same file name in every group "
+                                           "is one content", metavar="COLUMN")
+    breakdown_by: tuple[str, ...] | None = setting(None, "category columns to break the ranking down by, comma-separated (default: "
+                                                         "style, class and challenge where present)", parse=_columns,
+                                                   metavar="COLUMNS")
+    mos_direction: str | None = setting(None, "higher | lower: whether a higher MOS is better (default: the dataset's; for a CSV, "
+                                              "mos higher, dmos lower)", metavar="DIR")
+    max_pair_groups: int = setting(60, "with more groups than this, only adjacent pairs are tested (the pair table grows as n^2)",
+                                   parse=int, metavar="N")
     batch_size: int = setting(32, "images per forward pass", parse=int, metavar="N")
     chunk_size: int = setting(2048, "images scored between two appends to the score cache", parse=int, metavar="N")
     num_workers: int | None = setting(None, "decoding processes (default: as iqa score, 0 on small CPUs)", parse=_optional_int,
@@ -87,6 +103,12 @@ class RankSettings:
             raise UserError(f"logger must be none or wandb, got {self.logger}")
         if int(self.bootstrap) < 100:
             raise UserError(f"bootstrap must be >= 100 resamples, got {self.bootstrap}")
+        if self.mos_direction is not None and str(self.mos_direction) not in MOS_DIRECTIONS:
+            raise UserError(f"mos_direction must be one of {', '.join(MOS_DIRECTIONS)}, got {self.mos_direction}")
+        if int(self.max_pair_groups) < 2:
+            raise UserError(f"max_pair_groups must be >= 2, got {self.max_pair_groups}")
+        if isinstance(self.breakdown_by, str):
+            self.breakdown_by = _columns(self.breakdown_by)
         if int(self.batch_size) < 1:
             raise UserError(f"batch_size must be >= 1, got {self.batch_size}")
 
