@@ -140,7 +140,9 @@ class PairRow(_Record):
     image) of ``a`` scores above one of ``b``; ties count 1/2 in both.
     ``unit``: what the test and the intervals resample. ``subset``: the test
     used fewer units than the order (only the prompts both groups have);
-    ``agrees``: the difference it measured has the order's sign.
+    ``agrees``: the difference it measured has the order's sign. ``p_holm``:
+    the adjusted p-value, Holm's over every pair (Bonferroni over the tier
+    walk's tests when there are too many groups to test every pair).
     """
 
     a: str
