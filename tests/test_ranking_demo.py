@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from iqa.ranking import analyse
-from iqa.ranking.demo import GENERATORS, build_generators, check, expected_attributes, expected_order
+from iqa.ranking.demo import GENERATORS, build_generators, check, describe, expected_attributes, expected_order
 
 ATTRS = ["sharpness", "brightness", "contrast", "colorfulness", "noisiness"]
 
@@ -51,9 +51,26 @@ def test_check_passes_a_right_ranking_and_names_what_is_wrong_in_others():
     bad = check(analyse(scores_like(swapped, wrong_sign), attributes=ATTRS, n_boot=200, reference="clean"))
     assert not bad["ok"] and not bad["order_ok"] and bad["order"] == swapped
     assert not bad["attributes"]["slightly_dark"]["ok"] and bad["attributes"]["blurred"]["ok"]
-    other = dict(right, very_noisy=("contrast", 2.0))
-    assert check(analyse(scores_like(expected_order(), other), attributes=ATTRS, n_boot=200, reference="clean"))["attributes"][
-        "very_noisy"]["found"].startswith("contrast")
+
+
+@pytest.mark.unit
+def test_check_passes_when_another_attribute_moves_more_than_the_intended_one():
+    frame = scores_like(expected_order(), {"slightly_dark": ("brightness", -2.0), "blurred": ("sharpness", -2.0),
+                                           "very_noisy": ("noisiness", 1.0)})
+    frame.loc[frame.group == "very_noisy", "colorfulness"] += 3.0  # chroma noise is colourful too
+    verdict = check(analyse(frame, attributes=ATTRS, n_boot=200, reference="clean"))
+    noisy = verdict["attributes"]["very_noisy"]
+    assert verdict["ok"] and noisy["main"] == "colorfulness" and noisy["lo"] > 0 and noisy["shift"] > 0
+
+
+@pytest.mark.unit
+def test_check_fails_an_attribute_whose_interval_includes_zero():
+    frame = scores_like(expected_order(), {"slightly_dark": ("brightness", -2.0), "blurred": ("sharpness", -2.0)}, n=20)
+    verdict = check(analyse(frame, attributes=ATTRS, n_boot=200, reference="clean"))
+    noisy = verdict["attributes"]["very_noisy"]  # noisiness did not move: its interval straddles zero
+    assert noisy["lo"] < 0 < noisy["hi"] and not noisy["ok"] and verdict["order_ok"] and not verdict["ok"]
+    text = describe(verdict)
+    assert "very_noisy" in text and "WRONG" in text and text.endswith("demo check: FAILED")
 
 
 @pytest.mark.integration
@@ -99,7 +116,8 @@ def test_demo_command_writes_the_reports_and_its_verdict_matches_the_tables(tmp_
     assert verdict["order"] == order and verdict["order_ok"] == (order == ["clean", "slightly_dark", "blurred", "very_noisy"])
     for name, (attribute, sign) in expected_attributes().items():
         row = next(g for g in payload["groups"] if g["group"] == name)
-        assert verdict["attributes"][name]["ok"] == (row["main_attribute"] == attribute and np.sign(row["main_attribute_shift"]) == sign)
+        lo, hi = row["attribute_shifts_lo"][attribute], row["attribute_shifts_hi"][attribute]
+        assert verdict["attributes"][name]["ok"] == (np.sign(row["attribute_shifts"][attribute]) == sign and sign * (lo if sign > 0 else hi) > 0)
     assert payload["settings"]["reference"] == "clean" and code == (0 if verdict["ok"] else 1)
     text = capsys.readouterr().out
     assert "expected order: clean > slightly_dark > blurred > very_noisy" in text and "demo check:" in text

@@ -132,26 +132,38 @@ def build_generators(root: str | Path, size: int = 160, photos: Sequence[str] = 
 
 
 def check(results: RankingResults, generators: Sequence[tuple[str, str | None, int]] = GENERATORS) -> dict[str, Any]:
-    """Whether a ranking of the demo generators found their known order and, per generator, the attribute moved."""
+    """Whether a ranking of the demo generators found their known order and, per degraded generator, moved its attribute.
+
+    A generator passes when the attribute its degradation targets moved in the
+    intended direction against the reference group with a CI that excludes
+    zero (``lo > 0`` for a rise, ``hi < 0`` for a fall). Which attribute moved
+    *most* is not checked: chroma noise is also colourful, blur also lowers
+    contrast, and how strongly a small model reacts to each varies by machine.
+    """
     want = expected_order(generators)
     attributes: dict[str, dict[str, Any]] = {}
     for name, (attribute, sign) in expected_attributes(generators).items():
         shift = results.group(name).shift
-        found, moved = (shift.main, shift.main_shift) if shift is not None else (None, None)
-        ok = found == attribute and moved is not None and np.sign(moved) == sign
-        attributes[name] = {"expected": f"{attribute} {'higher' if sign > 0 else 'lower'}",
-                            "found": f"{found} {moved:+.2f} SD" if found and moved is not None else "none", "ok": bool(ok)}
+        moved = lo = hi = None
+        if shift is not None:
+            moved, lo, hi = shift.shifts.get(attribute), shift.lo.get(attribute), shift.hi.get(attribute)
+        bound = lo if sign > 0 else hi
+        ok = moved is not None and bound is not None and np.sign(moved) == sign and sign * bound > 0
+        found = f"{moved:+.2f} SD [{lo:+.2f}, {hi:+.2f}]" if None not in (moved, lo, hi) else "none"
+        attributes[name] = {"expected": f"{attribute} {'higher' if sign > 0 else 'lower'}", "attribute": attribute, "shift": moved,
+                            "lo": lo, "hi": hi, "found": found, "main": shift.main if shift is not None else None, "ok": bool(ok)}
     order_ok = results.order == want
+    attributes_ok = bool(attributes) and all(a["ok"] for a in attributes.values())
     return {"expected_order": want, "order": results.order, "order_ok": order_ok, "attributes": attributes,
-            "attributes_ok": all(a["ok"] for a in attributes.values()) and bool(attributes),
-            "ok": order_ok and bool(attributes) and all(a["ok"] for a in attributes.values())}
+            "attributes_ok": attributes_ok, "ok": order_ok and attributes_ok}
 
 
 def describe(verdict: Mapping[str, Any]) -> str:
     lines = [f"expected order: {' > '.join(verdict['expected_order'])}",
              f"found order:    {' > '.join(verdict['order'])}   {'OK' if verdict['order_ok'] else 'WRONG'}"]
     for name, item in verdict["attributes"].items():
-        lines.append(f"{name:<13} expected {item['expected']:<18} found {item['found']:<22} {'OK' if item['ok'] else 'WRONG'}")
+        lines.append(f"{name:<13} expected {item['expected']:<18} found {item['found']:<24} {'OK' if item['ok'] else 'WRONG'}")
+    lines.append("(an attribute passes when its CI against clean excludes zero in the intended direction)")
     lines.append("demo check: " + ("passed" if verdict["ok"] else "FAILED"))
     return "\n".join(lines)
 
@@ -172,7 +184,8 @@ def run_demo(settings: RankSettings | None = None, *, size: int = 160, photos: S
     started = time.perf_counter()
     results = rank(csv=table, ckpt=ckpt, cache=s.cache, batch_size=int(s.batch_size), num_workers=int(s.num_workers or 0),
                    device=s.torch_device, chunk_size=int(s.chunk_size), n_boot=int(s.bootstrap), seed=int(s.seed), level=float(s.level),
-                   alpha=float(s.alpha), min_group=int(s.min_group), reference=s.reference or "clean", progress=s.progress)
+                   alpha=float(s.alpha), min_group=int(s.min_group), reference=s.reference or "clean", progress=s.progress,
+                   cluster_by=s.cluster_by, breakdown_by=s.breakdown_by, max_pair_groups=int(s.max_pair_groups))
     report(results, out, logger=s.logger, seconds=time.perf_counter() - started)
     verdict = check(results)
     atomic_write_json(out / "demo_check.json", verdict)
