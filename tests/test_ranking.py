@@ -306,7 +306,7 @@ def test_cli_writes_every_table_and_rejects_an_untrained_head(ckpt, folders, tmp
     assert list(ranked["rank"]) == [1, 2, 3] and {"quality_lo", "sharpness_hi", "main_attribute"} <= set(ranked.columns)
     assert len(pd.read_csv(out / "scores.csv")) == 18 and (out / "ranking.png").read_bytes()[:4] == b"\x89PNG"
     captured = capsys.readouterr()
-    assert "| rank | group |" in captured.out and "groups" in captured.out and "18 images: 18 scored" in captured.err
+    assert "| tier | rank [95% CI] | group |" in captured.out and "groups" in captured.out and "18 images: 18 scored" in captured.err
     pretrain = export_checkpoint(IQANet(weights="none"), tmp_path / "pretrain.ckpt", stage="pretrain", image_size=32)
     with pytest.raises(SystemExit) as exit_info:
         main([str(folders / "gen_a"), str(folders / "gen_b"), "--ckpt", str(pretrain), "--no-cache", "--out", str(tmp_path / "x")])
@@ -420,7 +420,9 @@ def test_wandb_gets_the_ranking_tables(ckpt, folders, tmp_path, monkeypatch):
     tables = {path.name.rsplit("_", 2)[0]: json.loads(path.read_text()) for path in (media / "table").glob("*.table.json")}
     assert set(tables) == {"ranking", "ranking_pairs"}
     groups = tables["ranking"]
-    assert groups["columns"][:3] == ["rank", "group", "n"] and {row[1] for row in groups["data"]} == {"gen_a", "gen_c"}
+    at = groups["columns"].index("group")
+    assert groups["columns"][0] == "rank" and {"tier", "rank_lo", "rank_hi", "units"} <= set(groups["columns"])
+    assert {row[at] for row in groups["data"]} == {"gen_a", "gen_c"}
     assert tables["ranking_pairs"]["columns"][:2] == ["a", "b"] and len(tables["ranking_pairs"]["data"]) == 1
     assert [path.name.rsplit("_", 2)[0] for path in (media / "images").glob("*.png")] == ["ranking"]
 

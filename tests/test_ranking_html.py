@@ -5,6 +5,8 @@ The browser test needs Chromium on PATH (Debian: ``apt-get install chromium``) a
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import base64
 import hashlib
 import re
@@ -49,7 +51,7 @@ def test_page_holds_the_tables_plot_thumbnails_and_nothing_from_the_network(tmp_
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
     table = group_table(page)
     assert group_order(table) == results.order and len(body_rows(table)) == 4
-    assert column_keys(table)[:6] == ["rank", "group", "n", "unreadable", "quality", "attr:sharpness"]
+    assert column_keys(table)[:8] == ["rank", "group", "tier", "rank_ci", "n", "unreadable", "quality", "attr:sharpness"]
     top = results.groups[0]
     assert f"{top.quality.mean:.3f}" in table and f"[{top.quality.lo:.3f}, {top.quality.hi:.3f}]" in table
     # The CI plot: a dot and a whisker (line plus two caps) per group.
@@ -115,8 +117,10 @@ def test_missing_and_unreadable_images_show_a_placeholder(tmp_path):
 
 @pytest.mark.unit
 def test_optional_columns_appear_only_when_rows_carry_them():
-    plain = group_table(render_html(results_for(NAMES)))
-    assert not {"tier", "rank_ci", "bt", "quality_mos", "mos"} & set(column_keys(plain))
+    bare = results_for(NAMES)
+    bare.groups = [replace(g, tier=None, rank_lo=None, rank_hi=None) for g in bare.groups]
+    plain = group_table(render_html(bare))
+    assert not {"tier", "rank_ci", "bt", "quality_mos", "mos", "units"} & set(column_keys(plain))
     results = with_extras(results_for(NAMES))
     page = render_html(results)
     keys = column_keys(group_table(page))
@@ -127,7 +131,7 @@ def test_optional_columns_appear_only_when_rows_carry_them():
     assert "&ndash;" in group_table(page) or all(g.rank_lo == g.rank_hi for g in results.groups)
     assert re.search(r'<rect x="0" y="\d+" width="\d+" height="\d+" fill="#[0-9a-f]{6}" fill-opacity', page)  # tier shading
     # One field alone, on some rows: only its column, blank where a row has none.
-    base = results_for(NAMES)
+    base = bare
     base.groups = [Extended(g, tier="A" if g.rank <= 2 else None) for g in base.groups]
     keys = column_keys(group_table(render_html(base)))
     assert "tier" in keys and "rank_ci" not in keys and "bt" not in keys

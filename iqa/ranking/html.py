@@ -234,7 +234,12 @@ def _group_table(results: Any, level: int) -> str:
         columns.append(("tier", "tier", False))
     if has_rank_ci:
         columns.append(("rank_ci", f"rank {level}% CI", False))
-    columns += [("n", "n", False), ("unreadable", "unreadable", False), ("quality", f"quality [{level}% CI]", False)]
+    unit = (results.settings or {}).get("unit", "image")
+    has_units = _has(groups, "units") and unit != "image"
+    columns += [("n", "n", False)]
+    if has_units:
+        columns.append(("units", f"{_e(unit)}s", False))
+    columns += [("unreadable", "unreadable", False), ("quality", f"quality [{level}% CI]", False)]
     has_mos_scale = any(getattr(g, "quality_mos", None) is not None for g in groups)
     if has_mos_scale:
         columns.append(("quality_mos", "on the MOS scale", False))
@@ -257,7 +262,11 @@ def _group_table(results: Any, level: int) -> str:
             lo, hi = _extra(g, "rank_lo"), _extra(g, "rank_hi")
             text = "n/a" if lo is None or hi is None else (f"{_e(lo)}" if lo == hi else f"{_e(lo)}&ndash;{_e(hi)}")
             cells.append(_cell(text, _finite(lo)))
-        cells += [_cell(str(g.n), g.n), _cell(str(g.unreadable), g.unreadable), _estimate_cell(g.quality)]
+        cells.append(_cell(str(g.n), g.n))
+        if has_units:
+            units = _extra(g, "units")
+            cells.append(_cell("" if units is None else str(units), units))
+        cells += [_cell(str(g.unreadable), g.unreadable), _estimate_cell(g.quality)]
         if has_mos_scale:
             cells.append(_estimate_cell(getattr(g, "quality_mos", None), 2))
         if has_bt:
@@ -473,19 +482,34 @@ def _pair_table(results: Any, max_pairs: int) -> str:
         shown = [p for p in pairs if abs(position.get(p.a, -9) - position.get(p.b, -9)) == 1][:max_pairs]
         note = (f'<p class="note">{len(shown)} of {len(pairs)} pairs shown: those of neighbouring ranks, which decide the order '
                 f"(more than <code>max_pairs</code> = {max_pairs}); every pair is in pairs.csv and ranking.json.</p>")
-    columns = [("a", "A", True), ("b", "B", True), ("win_rate", "P(A &gt; B)", False), ("diff", "mean difference A &minus; B [CI]", False),
-               ("test", "test", True), ("p", "p", False), ("p_holm", "p (Holm)", False), ("verdict", "verdict", True)]
-    rows = []
+    columns = [("a", "A", True), ("b", "B", True), ("win_rate", "P(A &gt; B) [CI]", False),
+               ("diff", "mean difference A &minus; B [CI]", False), ("test", "test", True), ("p", "p", False),
+               ("p_holm", "p (adjusted)", False), ("verdict", "verdict", True)]
+    rows, marked = [], set()
     for p in shown:
-        test = p.test.split(" (")[0] + (f", {p.n_shared} prompts" if p.n_shared else "")
+        unit = getattr(p, "unit", "prompt")
+        test = p.test.split(" (")[0] + (f", {p.n_shared} {unit}s" if p.n_shared else "")
+        marks = ""
+        if getattr(p, "subset", False):
+            marks += " &dagger;"
+            marked.add("subset")
+        if not getattr(p, "agrees", True):
+            marks += " &Dagger;"
+            marked.add("against")
         p_text, p_value = _p(p.p)
         holm_text, holm_value = _p(p.p_holm)
         verdict = "distinguishable" if p.distinguishable else "not distinguishable"
         shown_verdict = verdict if p.distinguishable else f'<span class="ci">{verdict}</span>'
-        rows.append([_cell(_e(p.a), p.a, "t"), _cell(_e(p.b), p.b, "t"), _cell(_num(p.win_rate), _finite(p.win_rate)),
-                     _estimate_cell(_Est(p.diff, p.diff_lo, p.diff_hi)), _cell(_e(test), test, "t"), _cell(p_text, p_value),
-                     _cell(holm_text, holm_value), _cell(shown_verdict, verdict, "t")])
-    return note + _table("pairs", columns, rows)
+        win = _Est(p.win_rate, getattr(p, "win_lo", None), getattr(p, "win_hi", None))
+        rows.append([_cell(_e(p.a), p.a, "t"), _cell(_e(p.b), p.b, "t"), _estimate_cell(win),
+                     _estimate_cell(_Est(p.diff, p.diff_lo, p.diff_hi)), _cell(_e(test) + marks, test, "t"),
+                     _cell(p_text, p_value), _cell(holm_text, holm_value), _cell(shown_verdict, verdict, "t")])
+    legend = ""
+    if "subset" in marked:
+        legend += '<p class="note">&dagger; paired on the units both groups have only, fewer than the order uses.</p>'
+    if "against" in marked:
+        legend += '<p class="note">&Dagger; on their shared units B scores higher, against the order (which uses every unit).</p>'
+    return note + _table("pairs", columns, rows) + legend
 
 
 def _agreement(results: Any) -> str:
@@ -495,7 +519,23 @@ def _agreement(results: Any) -> str:
     return (f"<h2>Agreement with people ({a.groups} groups with MOS)</h2><ul>"
             f"<li>ranking by mean MOS: {' &gt; '.join(_e(n) for n in a.human_order)}</li>"
             f"<li>the model's ranking: {' &gt; '.join(_e(n) for n in a.model_order)}</li>"
-            f"<li>Spearman {_num(a.spearman)}, Kendall {_num(a.kendall)} (group means); image-level SRCC {_num(a.image_srcc)}</li></ul>")
+            f"<li>Spearman {_num(a.spearman)} [{_num(getattr(a, 'spearman_lo', None))}, {_num(getattr(a, 'spearman_hi', None))}], "
+            f"Kendall {_num(a.kendall)} [{_num(getattr(a, 'kendall_lo', None))}, {_num(getattr(a, 'kendall_hi', None))}] "
+            f"(group means, bootstrap CIs); image-level SRCC {_num(a.image_srcc)}</li></ul>")
+
+
+def _breakdowns(results: Any, level: int) -> str:
+    rows_all = list(getattr(results, "breakdowns", None) or [])
+    if not rows_all:
+        return ""
+    out = ["<h2>Breakdown</h2>"]
+    for column in dict.fromkeys(b.column for b in rows_all):
+        columns = [("value", _e(column), True), ("rank", "rank", False), ("group", "group", True), ("n", "n", False),
+                   ("units", "units", False), ("quality", f"quality [{level}% CI]", False)]
+        rows = [[_cell(_e(b.value), b.value, "t"), _cell(str(b.rank), b.rank), _cell(_e(b.group), b.group, "t"), _cell(str(b.n), b.n),
+                 _cell(str(b.units), b.units), _estimate_cell(b.quality)] for b in rows_all if b.column == column]
+        out += [f"<h3>By {_e(column)}</h3>", _table(f"breakdown-{_e(column)}", columns, rows)]
+    return "".join(out)
 
 
 def _notes(results: Any) -> str:
@@ -564,9 +604,9 @@ def render_html(results: Any, *, title: str | None = None, thumbnail_groups: int
         f"<h2>Best and worst images per group (by quality, {max(0, int(per_group))} each)</h2>",
         _gallery(results, max(0, int(thumbnail_groups)), max(0, int(per_group)), int(thumbnail_px), root)
         if thumbnail_groups > 0 and per_group > 0 else '<p class="note">Thumbnails turned off.</p>',
-        f"<h2>Pairs ({len(results.pairs)}; alpha {_e(settings.get('alpha', 'n/a'))} after Holm's correction)</h2>",
+        f"<h2>Pairs ({_e(settings.get('pairs') or len(results.pairs))}; alpha {_e(settings.get('alpha', 'n/a'))})</h2>",
         _pair_table(results, int(max_pairs)),
-        _agreement(results), _notes(results), _settings(results),
+        _agreement(results), _breakdowns(results, level), _notes(results), _settings(results),
     ]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
             f'<meta http-equiv="Content-Security-Policy" content="{policy}">\n'

@@ -2,14 +2,19 @@
 
 :func:`write_reports` writes, in one directory:
 
-* ``ranking.md``: the group table (rank, n, mean quality and attributes with
-  95% CIs, the attribute that moves most against the reference group), the
-  pairwise table (win rate, mean difference with CI, p-value, Holm-adjusted
-  p-value, verdict), the agreement with MOS where there is one, warnings and
-  unreadable files per group;
+* ``ranking.md``: the group table (tier, rank with its CI, n, units, mean
+  quality and attributes with CIs, the attribute that moves most against the
+  reference group), the Bradley-Terry table where groups share units, the
+  pairwise table (win rate and mean difference with CIs, p-value, adjusted
+  p-value, verdict; † for a test on a subset of the units, ‡ for a shared-unit
+  difference against the order), the agreement with MOS with CIs, the
+  breakdowns (at most 20 values per column), warnings and unreadable files;
+* ``ranking.html``: the same as one self-contained, sortable page with the CI
+  plot and thumbnails (:mod:`iqa.ranking.html`);
 * ``ranking.csv`` (a row per group), ``pairs.csv`` (a row per pair),
-  ``scores.csv`` (a row per image) and ``ranking.json`` (everything but the
-  per-image scores);
+  ``scores.csv`` (a row per image), ``breakdown.csv`` (a row per category
+  value and group; the header alone when there is no category) and
+  ``ranking.json`` (everything but the per-image scores);
 * ``ranking.png``: group means with CI bars, and one panel per attribute.
 
 Every file is written atomically, from the results' JSON-ready form
@@ -33,7 +38,9 @@ from iqa.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 __all__ = ["Ranking", "figure", "group_rows", "log_ranking", "markdown", "pair_rows", "report", "write_reports"]
 
 #: File names :func:`write_reports` writes.
-REPORT_FILES = ("ranking.md", "ranking.csv", "pairs.csv", "scores.csv", "ranking.json", "ranking.png")
+REPORT_FILES = ("ranking.md", "ranking.html", "ranking.csv", "pairs.csv", "scores.csv", "breakdown.csv", "ranking.json", "ranking.png")
+#: Values per breakdown column shown in ranking.md (breakdown.csv and ranking.html have them all).
+MARKDOWN_BREAKDOWN_VALUES = 20
 
 
 class Ranking(Protocol):
@@ -60,60 +67,113 @@ def _p(value: Any) -> str:
     return f"{value:.2g}" if value >= 1e-4 else "<1e-4"
 
 
+def _rank_ci(g: dict[str, Any]) -> str:
+    lo, hi = g.get("rank_lo"), g.get("rank_hi")
+    if lo is None or hi is None:
+        return str(g["rank"])
+    return f"{g['rank']} [{lo}–{hi}]" if lo != hi else f"{g['rank']} [{lo}]"
+
+
+def _shift(g: dict[str, Any]) -> str:
+    main = g.get("main_attribute")
+    if not main:
+        return "(reference)"
+    lo, hi = (g.get("attribute_shifts_lo") or {}).get(main), (g.get("attribute_shifts_hi") or {}).get(main)
+    bounds = f" [{lo:+.2f}, {hi:+.2f}]" if lo is not None and hi is not None else ""
+    return f"{main} {g['main_attribute_shift']:+.2f} SD{bounds}"
+
+
 def markdown(results: Ranking) -> str:
-    """``ranking.md``: the group table, the pair table, the agreement with MOS, warnings and unreadable files."""
+    """``ranking.md``: the group table (tiers, rank CIs), Bradley-Terry, the pairs, the agreement with MOS, breakdowns, warnings and
+    unreadable files."""
     data = results.to_dict()
     s, groups, pairs, attributes = data["settings"], data["groups"], data["pairs"], data["attributes"]
     agreement, warnings, unreadable = data["agreement"], data["warnings"], data["unreadable"]
+    breakdowns = data.get("breakdowns") or []
     level = int(round(100 * s.get("level", 0.95)))
     scale = s.get("quality_scale") or {}
+    unit = s.get("unit", "image")
     lines = [f"# Ranking of {len(groups)} groups", ""]
     if s.get("checkpoint"):
         lines.append(f"Checkpoint `{s['checkpoint']}` (fine-tuned on {s.get('trained_on')}); {s.get('images', '?')} images, "
                      f"{s.get('newly_scored', '?')} newly scored, {s.get('from_cache', '?')} from the cache.")
     on_scale = f" and on the MOS scale {scale['range']} of {scale.get('dataset')}" if scale.get("range") else ""
     lines.append(f"Quality: mean predicted quality on 0..1 (1 best){on_scale}; {level}% CIs: {s.get('ci')}, seed {s.get('seed')}.")
+    if unit != "image":
+        lines.append(f"Unit of analysis: the {unit} (a group's images of one {unit} are averaged first; {s.get('design')}).")
     lines.append("")
-    header = ["rank", "group", "n", "unreadable", f"quality [{level}% CI]"]
+    header = ["tier", f"rank [{level}% CI]", "group", "n", f"{unit}s" if unit != "image" else "readable", "unreadable",
+              f"quality [{level}% CI]"]
     if any("quality_mos" in g for g in groups):
         header.append("on the MOS scale")
     header += [f"{a} [{level}% CI]" for a in attributes]
     if attributes:
-        header.append(f"main attribute vs {s.get('reference')}")
+        header.append(f"main attribute vs {s.get('reference')} [{level}% CI]")
     if any("mos" in g for g in groups):
         header += ["MOS (people)", "rank by MOS"]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "---|" * len(header))
     for g in groups:
-        cells = [str(g["rank"]), g["group"], str(g["n"]), str(g["unreadable"]), _ci(g, "quality")]
+        units = g.get("units")
+        cells = [str(g.get("tier") or ""), _rank_ci(g), g["group"], str(g["n"]), "" if units is None else str(units),
+                 str(g["unreadable"]), _ci(g, "quality")]
         if "quality_mos" in g:
             cells.append(_ci(g, "quality_mos", 2))
         cells += [_ci(g, a, 2) for a in attributes]
         if attributes:
-            main = g.get("main_attribute")
-            cells.append(f"{main} {g['main_attribute_shift']:+.2f} SD" if main else "(reference)")
+            cells.append(_shift(g))
         if "mos" in g:
             cells += [_num(g.get("mos")), str(g.get("mos_rank") or "")]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "Attribute scores are raw and relative (higher = more of the attribute; noisiness: higher = noisier). "
-              "Main attribute: the one whose group mean differs most from the reference group's, in standard deviations of "
-              "that attribute over all images.", ""]
-    lines.append(f"## Pairs (alpha {s.get('alpha')} after Holm's correction over {len(pairs)} pairs)")
+    lines += ["", "Tier: groups in one tier are not distinguishable from the tier's top group (adjusted p >= alpha). "
+              "Rank CI: the range of the group's rank over the bootstrap resamples.", ""]
+    if attributes:
+        lines += ["Attribute scores are raw and relative (higher = more of the attribute; noisiness: higher = noisier). "
+                  "Main attribute: the one whose group mean differs most from the reference group's, in standard deviations of "
+                  "that attribute over all images.", ""]
+    if any(g.get("bt") is not None for g in groups):
+        lines += [f"## Bradley-Terry (Elo scale: mean 1000, 400 points = 10:1 odds; per-{unit} head-to-heads)", "",
+                  f"| group | rating [{level}% CI] | games |", "|---|---|---|"]
+        for g in sorted(groups, key=lambda g: -(g.get("bt") or 0.0)):
+            lines.append(f"| {g['group']} | {_ci(g, 'bt', 0)} | {_num(g.get('games'), 1)} |")
+        lines.append("")
+    lines.append(f"## Pairs ({s.get('pairs') or f'{len(pairs)} pairs'}; alpha {s.get('alpha')})")
     lines.append("")
-    lines.append("| A | B | P(A > B) | mean difference A - B [CI] | test | p | p (Holm) | verdict |")
+    lines.append(f"| A | B | P(A > B) [{level}% CI] | mean difference A - B [CI] | test | p | p (adjusted) | verdict |")
     lines.append("|---|---|---|---|---|---|---|---|")
     for p in pairs:
-        test = p["test"].split(" (")[0] + (f", {p['n_shared']} prompts" if p.get("n_shared") else "")
+        test = p["test"].split(" (")[0] + (f", {p['n_shared']} {p.get('unit', 'prompt')}s" if p.get("n_shared") else "")
+        marks = ("†" if p.get("subset") else "") + ("‡" if not p.get("agrees", True) else "")
         verdict = "distinguishable" if p["distinguishable"] else "not distinguishable"
-        lines.append(f"| {p['a']} | {p['b']} | {_num(p['win_rate'])} | {_ci(p, 'diff')} | {test} | {_p(p['p'])} | {_p(p['p_holm'])} | "
+        win = f"{_num(p['win_rate'])} [{_num(p.get('win_lo'))}, {_num(p.get('win_hi'))}]"
+        lines.append(f"| {p['a']} | {p['b']} | {win} | {_ci(p, 'diff')}{marks} | {test} | {_p(p['p'])} | {_p(p['p_holm'])} | "
                      f"{verdict} |")
+    if any(p.get("subset") for p in pairs):
+        lines += ["", f"† paired on the {unit}s both groups have only, fewer than the order uses."]
+    if any(not p.get("agrees", True) for p in pairs):
+        lines += ["", f"‡ on their shared {unit}s B scores higher, against the order (which uses every {unit})."]
     if agreement:
         a = agreement
-        lines += ["", f"## Agreement with people ({a['groups']} groups with MOS)", "",
+        intervals = (f"Spearman {_num(a['spearman'])} [{_num(a.get('spearman_lo'))}, {_num(a.get('spearman_hi'))}], "
+                     f"Kendall {_num(a['kendall'])} [{_num(a.get('kendall_lo'))}, {_num(a.get('kendall_hi'))}]")
+        lines += ["", f"## Agreement with people ({a['groups']} groups with MOS, "
+                      f"{'higher' if a.get('mos_higher_is_better', True) else 'lower'} MOS is better)", "",
                   f"- ranking by mean MOS: {' > '.join(a['human_order'])}",
                   f"- the model's ranking: {' > '.join(a['model_order'])}",
-                  f"- Spearman {_num(a['spearman'])}, Kendall {_num(a['kendall'])} (group means); "
-                  f"image-level SRCC {_num(a.get('image_srcc'))}"]
+                  f"- {intervals} (group means, {level}% CIs over {unit}s); image-level SRCC {_num(a.get('image_srcc'))}"]
+    if breakdowns:
+        lines += ["", "## Breakdown", ""]
+        for column in dict.fromkeys(b["column"] for b in breakdowns):
+            rows = [b for b in breakdowns if b["column"] == column]
+            values = list(dict.fromkeys(b["value"] for b in rows))
+            lines += [f"### By {column}", "", f"| {column} | groups, best first: quality [{level}% CI] ({unit}s) |", "|---|---|"]
+            for value in values[:MARKDOWN_BREAKDOWN_VALUES]:
+                cells = sorted((b for b in rows if b["value"] == value), key=lambda b: b["rank"])
+                lines.append(f"| {value} | " + "; ".join(f"{b['rank']}. {b['group']} {_ci(b, 'quality')} ({b['units']})" for b in cells)
+                             + " |")
+            if len(values) > MARKDOWN_BREAKDOWN_VALUES:
+                lines.append(f"| ... | {len(values) - MARKDOWN_BREAKDOWN_VALUES} more values in breakdown.csv |")
+            lines.append("")
     if warnings:
         lines += ["", "## Warnings", ""] + [f"- {w}" for w in warnings]
     if unreadable:
@@ -129,7 +189,9 @@ def group_rows(results: Ranking) -> tuple[list[str], list[list[Any]]]:
     """Columns and rows of the group table (``ranking.csv`` and the W&B table)."""
     data = results.to_dict()
     groups, attributes = data["groups"], data["attributes"]
-    keys = ["rank", "group", "n", "unreadable", "quality", "quality_lo", "quality_hi"]
+    keys = ["rank", "rank_lo", "rank_hi", "tier", "group", "n", "units", "unreadable", "quality", "quality_lo", "quality_hi"]
+    if any(g.get("bt") is not None for g in groups):
+        keys += ["bt", "bt_lo", "bt_hi", "games"]
     if any("quality_mos" in g for g in groups):
         keys += ["quality_mos", "quality_mos_lo", "quality_mos_hi"]
     for a in attributes:
@@ -143,8 +205,15 @@ def group_rows(results: Ranking) -> tuple[list[str], list[list[Any]]]:
 
 def pair_rows(results: Ranking) -> tuple[list[str], list[list[Any]]]:
     """Columns and rows of the pair table (``pairs.csv`` and the W&B table)."""
-    keys = ["a", "b", "n_a", "n_b", "n_shared", "win_rate", "diff", "diff_lo", "diff_hi", "test", "p", "p_holm", "distinguishable"]
+    keys = ["a", "b", "n_a", "n_b", "unit", "n_shared", "subset", "agrees", "win_rate", "win_lo", "win_hi", "diff", "diff_lo", "diff_hi",
+            "test", "p", "p_holm", "distinguishable"]
     return keys, [[p.get(k) for k in keys] for p in results.to_dict()["pairs"]]
+
+
+def breakdown_rows(results: Ranking) -> tuple[list[str], list[list[Any]]]:
+    """Columns and rows of ``breakdown.csv``: one row per (category column, value, group); the header alone when there is none."""
+    keys = ["column", "value", "group", "rank", "n", "units", "quality", "quality_lo", "quality_hi"]
+    return keys, [[b.get(k) for k in keys] for b in results.to_dict().get("breakdowns") or []]
 
 
 def _csv(columns: list[str], rows: list[list[Any]]) -> str:
@@ -207,8 +276,12 @@ def write_reports(results: Ranking, out_dir: str | Path) -> dict[str, Any]:
     atomic_write_text(files["pairs.csv"], _csv(*pair_rows(results)))
     frame = results.scores
     atomic_write_text(files["scores.csv"], _csv(list(frame.columns), frame.astype(object).where(frame.notna(), None).values.tolist()))
+    atomic_write_text(files["breakdown.csv"], _csv(*breakdown_rows(results)))
     atomic_write_json(files["ranking.json"], results.to_dict())
     atomic_write_bytes(files["ranking.png"], figure(results))
+    from iqa.ranking.html import write_html  # the page reads the results only, never these reports
+
+    write_html(results, out)
     return {"markdown": text, "files": list(files.values()), "image": files["ranking.png"]}
 
 
