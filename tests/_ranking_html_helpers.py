@@ -129,8 +129,8 @@ def realistic_results(root: Path) -> Any:
 
     The attribute scores are the classical teacher's measures of each image;
     quality is synthetic (the demo MOS of the degradation level, 1 - 0.16 x
-    level, plus noise), so the order is known. Rows carry the optional tier,
-    rank CI and Bradley-Terry fields (:func:`extras`).
+    level, plus noise), so the order is known. The crops are the prompts, so
+    the tiers, rank CIs and Bradley-Terry ratings are the analysis's own.
     """
     import torch
 
@@ -151,7 +151,7 @@ def realistic_results(root: Path) -> Any:
     table["error"] = ""
     results = analyse(table, attributes=ATTRS, n_boot=1000, reference="clean", min_group=10,
                       settings={"checkpoint": "demo/finetune-attiqa/last.ckpt", "trained_on": "demo"})
-    return with_extras(results)
+    return results
 
 
 # -- headless Chromium -------------------------------------------------------------------------------------------------

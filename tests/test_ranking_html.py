@@ -126,7 +126,7 @@ def test_optional_columns_appear_only_when_rows_carry_them():
     keys = column_keys(group_table(page))
     assert keys[:4] == ["rank", "group", "tier", "rank_ci"] and "bt" in keys
     extras = results.groups[1]
-    assert f"{extras.bt:.2f} <span class=\"ci\">[{extras.bt_lo:.2f}, {extras.bt_hi:.2f}]</span>" in page
+    assert f"{extras.bt:.0f} <span class=\"ci\">[{extras.bt_lo:.0f}, {extras.bt_hi:.0f}]</span>" in page
     assert re.search(r'<span class="tier" style="background:#[0-9a-f]{6}">1</span>', page)
     assert "&ndash;" in group_table(page) or all(g.rank_lo == g.rank_hi for g in results.groups)
     assert re.search(r'<rect x="0" y="\d+" width="\d+" height="\d+" fill="#[0-9a-f]{6}" fill-opacity', page)  # tier shading

@@ -271,7 +271,7 @@ def _group_table(results: Any, level: int) -> str:
             cells.append(_estimate_cell(getattr(g, "quality_mos", None), 2))
         if has_bt:
             bt = _extra(g, "bt")
-            cells.append(_estimate_cell(_Est(bt, _extra(g, "bt_lo"), _extra(g, "bt_hi")) if bt is not None else None, 2))
+            cells.append(_estimate_cell(_Est(bt, _extra(g, "bt_lo"), _extra(g, "bt_hi")) if bt is not None else None, 0))
         cells += [_estimate_cell((g.attributes or {}).get(a), 2) for a in attributes]
         if attributes:
             shift = getattr(g, "shift", None)
@@ -584,9 +584,11 @@ def render_html(results: Any, *, title: str | None = None, thumbnail_groups: int
     if settings.get("checkpoint"):
         meta.append(f"Checkpoint <code>{_e(settings['checkpoint'])}</code> (fine-tuned on {_e(settings.get('trained_on'))}).")
     images = len(results.scores) if results.scores is not None else settings.get("images", "?")
+    pairs = settings.get("pairs") or "Holm's correction"
     meta.append(f"{len(results.groups)} groups, {_e(images)} images. Quality: mean predicted quality "
                 f"(<code>quality_norm</code>, 0..1, 1 best); {level}% CIs: {_e(settings.get('ci', 'bootstrap'))}, "
-                f"seed {_e(settings.get('seed', 'n/a'))}. Pairs: alpha {_e(settings.get('alpha', 'n/a'))} after Holm's correction.")
+                f"seed {_e(settings.get('seed', 'n/a'))}. Pairs: {_e(pairs)}, "
+                f"alpha {_e(settings.get('alpha', 'n/a'))}.")
     script = _SCRIPT.strip()
     digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode("ascii")
     policy = (f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-{digest}'; "
