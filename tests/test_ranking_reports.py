@@ -79,3 +79,21 @@ def test_every_report_file_is_written_and_the_tables_carry_the_new_columns(tmp_p
     assert len(payload["breakdowns"]) == 6 and payload["settings"]["unit"] == "prompt"
     page = (tmp_path / "ranking.html").read_text()
     assert "Bradley&ndash;Terry" in page and "<h3>By style</h3>" in page and "&dagger;" in page
+
+
+def test_the_figure_of_many_groups_draws_the_top_and_bottom_sixty():
+    import io
+
+    from PIL import Image
+
+    from iqa.ranking.reports import FIGURE_GROUPS, figure
+
+    def frame(groups: int) -> pd.DataFrame:
+        rng = np.random.default_rng(groups)
+        return pd.DataFrame([{"group": f"g{g:03d}", "path": f"/x/{g}/{i}.png", "quality_norm": g / groups + rng.normal(0, 0.01),
+                              "noisiness": rng.normal(), "error": ""} for g in range(groups) for i in range(3)])
+
+    def height(groups: int) -> int:
+        return Image.open(io.BytesIO(figure(analyse(frame(groups), attributes=["noisiness"], n_boot=100, min_group=1)))).size[1]
+
+    assert height(200) == height(FIGURE_GROUPS) > height(FIGURE_GROUPS // 2)

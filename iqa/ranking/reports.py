@@ -15,7 +15,8 @@
   ``scores.csv`` (a row per image), ``breakdown.csv`` (a row per category
   value and group; the header alone when there is no category) and
   ``ranking.json`` (everything but the per-image scores);
-* ``ranking.png``: group means with CI bars, and one panel per attribute.
+* ``ranking.png``: group means with CI bars, and one panel per attribute (the
+  top and bottom 30 groups when there are more than 60).
 
 Every file is written atomically, from the results' JSON-ready form
 (``to_dict()``). :func:`log_ranking` sends the tables and the figure to a W&B
@@ -39,6 +40,8 @@ __all__ = ["Ranking", "figure", "group_rows", "log_ranking", "markdown", "pair_r
 
 #: File names :func:`write_reports` writes.
 REPORT_FILES = ("ranking.md", "ranking.html", "ranking.csv", "pairs.csv", "scores.csv", "breakdown.csv", "ranking.json", "ranking.png")
+#: Groups drawn in ranking.png: past this, the top and bottom halves of it.
+FIGURE_GROUPS = 60
 #: Values per breakdown column shown in ranking.md (breakdown.csv and ranking.html have them all).
 MARKDOWN_BREAKDOWN_VALUES = 20
 
@@ -229,6 +232,10 @@ def figure(results: Ranking) -> bytes:
     """PNG: mean quality per group with CI bars, then one panel per attribute (group means with CI bars)."""
     data = results.to_dict()
     attributes, rows_by_rank = data["attributes"], data["groups"]
+    left_out = 0
+    if len(rows_by_rank) > FIGURE_GROUPS:  # a readable figure: the top and the bottom of the order
+        left_out = len(rows_by_rank) - FIGURE_GROUPS
+        rows_by_rank = rows_by_rank[: FIGURE_GROUPS // 2] + rows_by_rank[-(FIGURE_GROUPS // 2):]
     import matplotlib
 
     matplotlib.use("Agg")
@@ -256,8 +263,13 @@ def figure(results: Ranking) -> bytes:
         ax.grid(axis="x", alpha=0.3)
         title = "quality (0..1, 1 best)" if key == "quality" else f"{key} (raw{', higher = noisier' if key == 'noisiness' else ''})"
         ax.set_title(f"{title}, {level}% CI", fontsize=9)
+    title = []
     if attributes:
-        fig.suptitle(f"red: a group's main attribute vs {data['settings'].get('reference')}", fontsize=9)
+        title.append(f"red: a group's main attribute vs {data['settings'].get('reference')}")
+    if left_out:
+        title.append(f"the top and bottom {FIGURE_GROUPS // 2} groups; {left_out} between them in ranking.csv")
+    if title:
+        fig.suptitle("; ".join(title), fontsize=9)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
