@@ -434,6 +434,18 @@ def default_checkpoint() -> str:
     )
 
 
+def usable_cpus() -> int:
+    """The cores this process may use: its CPU affinity (``taskset``, cgroups, SLURM), capped by ``OMP_NUM_THREADS`` when set."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    limit = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if limit.isdigit() and int(limit) > 0:
+        cpus = min(cpus, int(limit))
+    return max(1, cpus)
+
+
 def plan_threads(num_workers: int | None, device_type: str, cpus: int | None = None) -> tuple[int, int]:
     """(decoding processes, torch threads in the main process) for scoring.
 
@@ -443,7 +455,7 @@ def plan_threads(num_workers: int | None, device_type: str, cpus: int | None = N
     the kernel's time (system time) overtakes the work itself. So the workers
     come out of the network's thread budget and the total never exceeds the cores.
     """
-    cpus = max(1, cpus or os.cpu_count() or 1)
+    cpus = max(1, cpus or usable_cpus())
     if device_type != "cpu":
         return (min(8, cpus) if num_workers is None else num_workers), cpus
     workers = (0 if cpus <= 4 else min(8, cpus // 4)) if num_workers is None else num_workers

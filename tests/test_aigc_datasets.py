@@ -380,7 +380,7 @@ def test_cli_ranks_a_dataset_under_the_default_data_dir(tiny_ckpt, tmp_path, mon
     monkeypatch.setenv("ATTIQA_DATA_DIR", str(tmp_path / "data"))
     code = main(["--dataset", "agiqa3k", "--ckpt", str(tiny_ckpt), "--out", str(tmp_path / "out"), "--no-cache", "--device", "cpu",
                  "--bootstrap", "200", "--no-progress"])
-    assert code == 0 and "## Agreement with people (3 groups with MOS)" in capsys.readouterr().out
+    assert code == 0 and "## Agreement with people (3 groups with MOS, higher MOS is better)" in capsys.readouterr().out
     assert (tmp_path / "out" / "ranking.json").is_file()
 
 

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.unit
 
 
 def arena(means: dict[str, float], prompts: int = 30, per_prompt: int = 2, seed: int = 0, missing: float = 0.0, **columns) -> pd.DataFrame:
-    """Groups rendering shared prompts: quality = group mean + prompt effect + noise; ``missing``: share of (group, prompt) cells left out."""
+    """Groups rendering shared prompts: quality = group mean + prompt effect + noise.
+
+    ``missing``: the share of (group, prompt) cells left out."""
     rng = np.random.default_rng(seed)
     effect = rng.normal(0, 0.1, prompts)
     rows = []
@@ -26,7 +28,8 @@ def arena(means: dict[str, float], prompts: int = 30, per_prompt: int = 2, seed:
                 continue
             for k in range(per_prompt):
                 row = {"group": group, "path": f"/x/{group}/p{p}_{k}.png", "prompt": f"p{p}", "error": "",
-                       "quality_norm": mean + effect[p] + rng.normal(0, 0.05), "noisiness": rng.normal() + (2.0 if group == "noisy" else 0.0)}
+                       "quality_norm": mean + effect[p] + rng.normal(0, 0.05),
+                       "noisiness": rng.normal() + (2.0 if group == "noisy" else 0.0)}
                 row.update({name: value(p) for name, value in columns.items()})
                 rows.append(row)
     return pd.DataFrame(rows)

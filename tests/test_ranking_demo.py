@@ -117,7 +117,8 @@ def test_demo_command_writes_the_reports_and_its_verdict_matches_the_tables(tmp_
     for name, (attribute, sign) in expected_attributes().items():
         row = next(g for g in payload["groups"] if g["group"] == name)
         lo, hi = row["attribute_shifts_lo"][attribute], row["attribute_shifts_hi"][attribute]
-        assert verdict["attributes"][name]["ok"] == (np.sign(row["attribute_shifts"][attribute]) == sign and sign * (lo if sign > 0 else hi) > 0)
+        moved_right = np.sign(row["attribute_shifts"][attribute]) == sign and sign * (lo if sign > 0 else hi) > 0
+        assert verdict["attributes"][name]["ok"] == moved_right
     assert payload["settings"]["reference"] == "clean" and code == (0 if verdict["ok"] else 1)
     text = capsys.readouterr().out
     assert "expected order: clean > slightly_dark > blurred > very_noisy" in text and "demo check:" in text

@@ -5,11 +5,10 @@ The browser test needs Chromium on PATH (Debian: ``apt-get install chromium``) a
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import base64
 import hashlib
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np

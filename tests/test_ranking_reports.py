@@ -55,7 +55,8 @@ def test_breakdown_csv_holds_every_row_and_only_the_header_without_categories(tm
         read = list(csv.DictReader(handle))
     assert len(read) == len(results.breakdowns) == 6
     for row, b in zip(read, results.breakdowns):
-        assert (row["column"], row["value"], row["group"], int(row["rank"]), int(row["units"])) == (b.column, b.value, b.group, b.rank, b.units)
+        read_back = (row["column"], row["value"], row["group"], int(row["rank"]), int(row["units"]))
+        assert read_back == (b.column, b.value, b.group, b.rank, b.units)
         assert float(row["quality"]) == pytest.approx(b.quality.mean, abs=1e-6)
     bare = analyse(prompted().drop(columns=["style"]), n_boot=200)
     assert breakdown_rows(bare)[1] == []

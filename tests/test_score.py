@@ -241,6 +241,21 @@ def test_cpu_scoring_never_runs_more_busy_threads_than_cores(cpus):
     assert plan_threads(None, "cuda", cpus=cpus) == (min(8, cpus), cpus)
 
 
+@pytest.mark.unit
+def test_usable_cores_follow_the_affinity_and_omp_num_threads(monkeypatch):
+    import os
+
+    from iqa.inference import plan_threads, usable_cpus
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert usable_cpus() == 3 and plan_threads(None, "cpu") == (0, 3)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert usable_cpus() == 1 and plan_threads(None, "cpu") == (0, 1)
+    monkeypatch.setenv("OMP_NUM_THREADS", "8")  # a cap, never more than the affinity allows
+    assert usable_cpus() == 3
+
+
 def test_labelling_and_scoring_walk_a_folder_by_one_rule(checkpoint, tmp_path):
     """Both take every non-hidden file and judge it by content: an extensionless PNG is an image, a CSV is not."""
     import iqa

@@ -350,18 +350,14 @@ def _group_rows(order: Sequence[str], index: Mapping[str, int], data: Mapping[st
     for position, name in enumerate(order, start=1):
         j, d = index[name], data[name]
         bounds = percentile_ci(boot[:, j], expanded_level(level, d.units)) if d.units >= 2 else None
-
-        def estimate(col: int) -> Estimate:
-            if bounds is None:
-                return Estimate(finite(means[j, col]), None, None)
-            return Estimate(finite(means[j, col]), finite(bounds[0][col]), finite(bounds[1][col]))
-
-        q = estimate(0)
+        estimates = [Estimate(finite(means[j, col]), *((finite(bounds[0][col]), finite(bounds[1][col])) if bounds else (None, None)))
+                     for col in range(means.shape[1])]
+        q = estimates[0]
         on_mos = None
         if low is not None:
             ends = sorted(v for v in (on_scale(q.lo), on_scale(q.hi)) if v is not None)
             on_mos = Estimate(on_scale(q.mean), *((ends[0], ends[1]) if len(ends) == 2 else (None, None)))
-        estimates = {a: estimate(col) for col, a in enumerate(attributes, start=1)}
+        per_attribute = {a: estimates[col] for col, a in enumerate(attributes, start=1)}
         shift = None
         if attributes and name != reference:
             shift_level = expanded_level(level, min(d.units, data[reference].units))
@@ -370,7 +366,7 @@ def _group_rows(order: Sequence[str], index: Mapping[str, int], data: Mapping[st
             shift = AttributeShift("", None, {a: 0.0 for a in attributes}, {a: 0.0 for a in attributes}, {a: 0.0 for a in attributes})
         human = HumanRating(finite(means[j, -1])) if has_mos else None
         rating = (bt or {}).get(name)
-        rows.append(GroupRow(position, name, int(len(d.rows)), int(d.n_bad), q, on_mos, estimates, shift, human, units=d.units,
+        rows.append(GroupRow(position, name, int(len(d.rows)), int(d.n_bad), q, on_mos, per_attribute, shift, human, units=d.units,
                              tier=int(tiers[position - 1]), rank_lo=int(rank_lo[j]), rank_hi=int(rank_hi[j]),
                              bt=rating[0] if rating else None, bt_lo=rating[1] if rating else None,
                              bt_hi=rating[2] if rating else None, games=rating[3] if rating else None))

@@ -16,7 +16,8 @@ from typing import Any
 from iqa.errors import UserError
 from iqa.ranking.reports import markdown, write_reports
 
-__all__ = ["Agreement", "AttributeShift", "BreakdownRow", "Estimate", "GroupRow", "HumanRating", "PairRow", "RankingResults", "UnreadableFile"]
+__all__ = ["Agreement", "AttributeShift", "BreakdownRow", "Estimate", "GroupRow", "HumanRating", "PairRow", "RankingResults",
+           "UnreadableFile"]
 
 
 class _Record:
