@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from iqa.ranking import analyse
+from iqa.ranking import AttributeShift, Estimate, GroupRow, RankingResults, analyse
 from iqa.ranking.demo import GENERATORS, build_generators, check, describe, expected_attributes, expected_order
 
 ATTRS = ["sharpness", "brightness", "contrast", "colorfulness", "noisiness"]
@@ -71,6 +73,75 @@ def test_check_fails_an_attribute_whose_interval_includes_zero():
     assert noisy["lo"] < 0 < noisy["hi"] and not noisy["ok"] and verdict["order_ok"] and not verdict["ok"]
     text = describe(verdict)
     assert "very_noisy" in text and "WRONG" in text and text.endswith("demo check: FAILED")
+
+
+#: Shifts against clean (shift, lo, hi) in SDs that pass: each intended attribute moves its way, its CI clear of zero.
+PASSING = {"slightly_dark": {"brightness": (-1.2, -1.6, -0.8)}, "blurred": {"sharpness": (-2.0, -2.6, -1.4)},
+           "very_noisy": {"noisiness": (2.1, 1.5, 2.7)}}
+
+
+def built(order: list[str], moves: dict[str, dict[str, tuple[float, float, float]]]) -> RankingResults:
+    """A ranking in ``order`` whose groups shift against clean by ``moves`` (other attributes: 0 [-0.3, 0.3])."""
+    groups = []
+    for rank, name in enumerate(order, start=1):
+        moved = {a: moves.get(name, {}).get(a, (0.0, -0.3, 0.3)) for a in ATTRS} if name != "clean" else {a: (0.0, 0.0, 0.0) for a in ATTRS}
+        main = max(ATTRS, key=lambda a: abs(moved[a][0])) if name != "clean" else ""
+        shift = AttributeShift(main, moved[main][0] if main else None, {a: v[0] for a, v in moved.items()},
+                               {a: v[1] for a, v in moved.items()}, {a: v[2] for a, v in moved.items()})
+        groups.append(GroupRow(rank, name, 20, 0, Estimate(1.0 - 0.2 * rank, 0.9 - 0.2 * rank, 1.1 - 0.2 * rank), shift=shift, tier=rank))
+    return RankingResults(groups=groups, pairs=[], attributes=list(ATTRS), scores=pd.DataFrame(), settings={"reference": "clean"})
+
+
+@pytest.mark.unit
+def test_check_of_a_built_ranking_passes_when_another_attribute_moves_more_than_the_intended_one():
+    moves = {**PASSING, "very_noisy": {"noisiness": (0.8, 0.3, 1.3), "colorfulness": (3.0, 2.5, 3.5)},
+             "blurred": {"sharpness": (-0.9, -1.4, -0.4), "contrast": (-2.5, -3.0, -2.0)}}
+    verdict = check(built(expected_order(), moves))
+    assert verdict["ok"] and verdict["order_ok"] and verdict["attributes_ok"]
+    noisy, blurred = verdict["attributes"]["very_noisy"], verdict["attributes"]["blurred"]
+    assert noisy["main"] == "colorfulness" and noisy["ok"] and (noisy["shift"], noisy["lo"], noisy["hi"]) == (0.8, 0.3, 1.3)
+    assert blurred["main"] == "contrast" and blurred["ok"]
+    assert re.search(r"^very_noisy +expected noisiness higher +found \+0\.80 SD \[\+0\.30, \+1\.30\] +OK$", describe(verdict), re.M)
+    assert describe(verdict).endswith("demo check: passed")
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("group, move", [("very_noisy", {"noisiness": (0.8, -0.1, 1.7)}),  # a rise whose CI reaches below zero
+                                         ("slightly_dark", {"brightness": (-0.5, -1.0, 0.1)}),  # a fall whose CI reaches above zero
+                                         ("blurred", {"sharpness": (-0.5, -1.0, 0.0)})])  # a bound on zero does not exclude it
+def test_check_of_a_built_ranking_fails_an_intended_move_whose_interval_includes_zero(group, move):
+    verdict = check(built(expected_order(), {**PASSING, group: move}))
+    assert verdict["order_ok"] and not verdict["attributes"][group]["ok"] and not verdict["attributes_ok"] and not verdict["ok"]
+    assert all(item["ok"] for name, item in verdict["attributes"].items() if name != group)
+    line = next(line for line in describe(verdict).splitlines() if line.startswith(group))
+    assert line.endswith("WRONG") and describe(verdict).endswith("demo check: FAILED")
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("group, move", [("slightly_dark", {"brightness": (1.2, 0.8, 1.6)}),  # brighter, clearly: not darkening
+                                         ("very_noisy", {"noisiness": (-2.1, -2.7, -1.5)})])
+def test_check_of_a_built_ranking_fails_an_intended_attribute_that_moves_the_wrong_way(group, move):
+    verdict = check(built(expected_order(), {**PASSING, group: move}))
+    assert verdict["order_ok"] and not verdict["attributes"][group]["ok"] and not verdict["ok"]
+    assert check(built(expected_order(), PASSING))["ok"]  # the same ranking with the intended signs passes
+
+
+@pytest.mark.unit
+def test_check_of_a_built_ranking_fails_the_wrong_order_even_when_every_attribute_moves_right():
+    swapped = ["clean", "blurred", "slightly_dark", "very_noisy"]
+    verdict = check(built(swapped, PASSING))
+    assert verdict["attributes_ok"] and not verdict["order_ok"] and not verdict["ok"] and verdict["order"] == swapped
+    assert "found order:    clean > blurred > slightly_dark > very_noisy   WRONG" in describe(verdict)
+
+
+@pytest.mark.unit
+def test_check_of_a_built_ranking_fails_a_shift_without_an_interval():
+    results = built(expected_order(), PASSING)
+    noisy = results.group("very_noisy")
+    shift = AttributeShift(noisy.shift.main, noisy.shift.main_shift, dict(noisy.shift.shifts))  # no lo / hi
+    results.groups = [g if g.group != "very_noisy" else replace(g, shift=shift) for g in results.groups]
+    verdict = check(results)
+    assert not verdict["attributes"]["very_noisy"]["ok"] and verdict["attributes"]["very_noisy"]["found"] == "+2.10 SD [n/a, n/a]"
 
 
 @pytest.mark.integration

@@ -16,7 +16,7 @@ import pytest
 from _ranking_html_helpers import ATTRS, Extended, browser, dump_dom, screenshot, synthetic_frame, with_extras
 from PIL import Image
 
-from iqa.ranking import analyse
+from iqa.ranking import Agreement, BreakdownRow, Estimate, analyse
 from iqa.ranking.html import HTML_FILE, THUMBNAIL_GROUPS, render_html, write_html
 
 NAMES = ["gen_2", "gen_10", "gen_1", "gen_20"]
@@ -134,6 +134,37 @@ def test_optional_columns_appear_only_when_rows_carry_them():
     base.groups = [Extended(g, tier="A" if g.rank <= 2 else None) for g in base.groups]
     keys = column_keys(group_table(render_html(base)))
     assert "tier" in keys and "rank_ci" not in keys and "bt" not in keys
+
+
+@pytest.mark.unit
+def test_units_win_intervals_marks_agreement_intervals_shift_intervals_and_sortable_breakdowns():
+    results = results_for(NAMES)
+    results.settings["unit"] = "prompt"
+    results.groups = [replace(g, units=10 + k) for k, g in enumerate(results.groups)]
+    first, second, third = results.pairs[:3]
+    results.pairs[:3] = [replace(first, subset=True, win_lo=0.61, win_hi=0.83), replace(second, agrees=False),
+                         replace(third, win_lo=None, win_hi=None)]
+    results.agreement = Agreement(4, 0.8, 0.667, list(NAMES), list(NAMES), 0.55, True, {}, spearman_lo=0.4, spearman_hi=1.0,
+                                  kendall_lo=0.333, kendall_hi=1.0)
+    results.breakdowns = [BreakdownRow("style & kind", value, name, 4, 2, Estimate(0.7 - 0.1 * r, 0.6 - 0.1 * r, 0.8 - 0.1 * r), r)
+                          for value in ("anime", "<photo>") for r, name in enumerate(results.order, start=1)]
+    page = render_html(results)
+    table = group_table(page)
+    assert column_keys(table)[:6] == ["rank", "group", "tier", "rank_ci", "n", "units"] and ">prompts</th>" in table
+    assert [re.findall(r'<td data-v="([^"]*)"', row)[5] for row in body_rows(table)] == ["10", "11", "12", "13"]
+    shift = results.groups[1].shift
+    assert f"{shift.main} {shift.main_shift:+.2f} SD <span class=\"ci\">[{shift.lo[shift.main]:+.2f}, {shift.hi[shift.main]:+.2f}]</span>" \
+           in table
+    pairs = re.search(r'<table id="pairs".*?</table>', page, re.S).group(0)
+    rows = body_rows(pairs)
+    assert f'{first.win_rate:.3f} <span class="ci">[0.610, 0.830]</span>' in rows[0] and "&dagger;" in rows[0]
+    assert "&Dagger;" in rows[1] and "&dagger;" not in rows[1] and f'>{third.win_rate:.3f}</td>' in rows[2] and "n/a" not in rows[2]
+    assert "&dagger; paired on the prompts both groups have only" in page and "&Dagger; on their shared prompts B scores higher" in page
+    assert "Spearman 0.800 <span class=\"ci\">[0.400, 1.000]</span>, Kendall 0.667 <span class=\"ci\">[0.333, 1.000]</span>" in page
+    breakdown = re.search(r'<table id="breakdown-style &amp; kind" class="sortable">.*?</table>', page, re.S).group(0)
+    assert "<h3>By style &amp; kind</h3>" in page and column_keys(breakdown) == ["value", "rank", "group", "n", "units", "quality"]
+    assert len(body_rows(breakdown)) == 8 and breakdown.count('data-v="&lt;photo&gt;"') == 4 and "<photo>" not in page
+    assert ">prompts</th>" in breakdown and f'<td data-v="{results.order[0]}" class="t">' in breakdown
 
 
 @pytest.mark.unit

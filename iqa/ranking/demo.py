@@ -17,11 +17,12 @@ very_noisy      gaussian_noise          5      1.0                         noisi
 ==============  ======================  =====  ==========================  ==================
 
 So the ranking must come out ``clean > slightly_dark > blurred > very_noisy``, and
-the attribute panel must name, for each generator against ``clean``, the
-attribute its degradation moves (``DISTORTION_ATTRIBUTE``). :func:`check`
-compares a ranking with that; :func:`run_demo` (``iqa rank --demo``) builds
-the images, ranks them with the demo's fine-tuned checkpoint, writes the
-reports and returns 1 if the check fails.
+for each degraded generator the attribute its degradation targets
+(``DISTORTION_ATTRIBUTE``) must move the intended way against ``clean``, with a
+CI that excludes zero; other attributes may move too, even further (blur also
+lowers contrast). :func:`check` compares a ranking with that; :func:`run_demo`
+(``iqa rank --demo``) builds the images, ranks them with the demo's fine-tuned
+checkpoint, writes the reports and returns 1 if the check fails.
 
     iqa rank --demo                       # after `make demo`
     iqa rank --demo --ckpt outputs/demo/finetune-attiqa/checkpoints/last.ckpt
@@ -136,9 +137,15 @@ def check(results: RankingResults, generators: Sequence[tuple[str, str | None, i
 
     A generator passes when the attribute its degradation targets moved in the
     intended direction against the reference group with a CI that excludes
-    zero (``lo > 0`` for a rise, ``hi < 0`` for a fall). Which attribute moved
-    *most* is not checked: chroma noise is also colourful, blur also lowers
-    contrast, and how strongly a small model reacts to each varies by machine.
+    zero (``lo > 0`` for a rise, ``hi < 0`` for a fall; a missing bound
+    fails). Which attribute moved *most* is not checked: chroma noise is also
+    colourful, blur also lowers contrast, and how strongly a small model reacts
+    to each varies by machine. The whole check passes when the order is the
+    expected one and every degraded generator passes.
+
+    Returns ``expected_order``, ``order``, ``order_ok``, ``attributes`` (per
+    degraded generator: ``expected``, ``attribute``, ``shift``, ``lo``, ``hi``,
+    ``found``, ``main`` and ``ok``), ``attributes_ok`` and ``ok``.
     """
     want = expected_order(generators)
     attributes: dict[str, dict[str, Any]] = {}
@@ -149,7 +156,8 @@ def check(results: RankingResults, generators: Sequence[tuple[str, str | None, i
             moved, lo, hi = shift.shifts.get(attribute), shift.lo.get(attribute), shift.hi.get(attribute)
         bound = lo if sign > 0 else hi
         ok = moved is not None and bound is not None and np.sign(moved) == sign and sign * bound > 0
-        found = f"{moved:+.2f} SD [{lo:+.2f}, {hi:+.2f}]" if None not in (moved, lo, hi) else "none"
+        bounds = ", ".join("n/a" if v is None else f"{v:+.2f}" for v in (lo, hi))
+        found = "none" if moved is None else f"{moved:+.2f} SD [{bounds}]"
         attributes[name] = {"expected": f"{attribute} {'higher' if sign > 0 else 'lower'}", "attribute": attribute, "shift": moved,
                             "lo": lo, "hi": hi, "found": found, "main": shift.main if shift is not None else None, "ok": bool(ok)}
     order_ok = results.order == want
@@ -159,6 +167,7 @@ def check(results: RankingResults, generators: Sequence[tuple[str, str | None, i
 
 
 def describe(verdict: Mapping[str, Any]) -> str:
+    """The verdict of :func:`check` as text: the orders, a line per degraded generator, and passed / FAILED."""
     lines = [f"expected order: {' > '.join(verdict['expected_order'])}",
              f"found order:    {' > '.join(verdict['order'])}   {'OK' if verdict['order_ok'] else 'WRONG'}"]
     for name, item in verdict["attributes"].items():

@@ -7,10 +7,11 @@ its hash, so nothing injected could run). It holds:
 
 * the group table: rank, the group, images scored and unreadable, mean quality
   with its CI, and, when the rows carry them, ``tier``, the rank CI
-  (``rank_lo``..``rank_hi``) and a Bradley-Terry rating with its CI (``bt``,
-  ``bt_lo``, ``bt_hi``); the quality on the MOS scale, each attribute mean with
-  its CI, the attribute that moves most against the reference group, and the
-  MOS and its rank where the inputs carry one. Optional columns appear only
+  (``rank_lo``..``rank_hi``), the units resampled (prompts, when the unit is
+  not the image) and a Bradley-Terry rating with its CI (``bt``, ``bt_lo``,
+  ``bt_hi``); the quality on the MOS scale, each attribute mean with its CI,
+  the attribute that moves most against the reference group (with its CI), and
+  the MOS and its rank where the inputs carry one. Optional columns appear only
   when at least one row has a value for them;
 * the CI plot: a dot per group with its CI whisker, best at the top, coloured
   and shaded by tier when there are tiers;
@@ -20,8 +21,14 @@ its hash, so nothing injected could run). It holds:
   rank only (default :data:`THUMBNAIL_GROUPS`), so a ranking of many groups
   stays a few hundred KB; a missing or unreadable file shows a placeholder;
 * the pairs: all of them up to ``max_pairs``; beyond that only the pairs of
-  neighbouring ranks (those that decide the order), with a note;
-* the agreement with MOS, warnings, unreadable files and the settings.
+  neighbouring ranks (those that decide the order), with a note. The win rate
+  and the mean difference carry their CIs; † marks a test on the shared units
+  only (``subset``), ‡ a shared-unit difference against the order (``agrees``
+  false);
+* the agreement with MOS (Spearman and Kendall with their CIs);
+* the breakdowns: per category column, a table of every (value, group) with
+  the group's rank, images, units and quality [CI] on that value;
+* warnings, unreadable files and the settings.
 
 Attribute bars: attribute scores are raw, relative and unbounded (higher = more
 of the attribute; noisiness: higher = noisier), so a bar shows the image's
@@ -184,11 +191,20 @@ def _cell(text: str, sort: Any = None, cls: str = "", title: str | None = None) 
     return f"<td{attrs}>{text}</td>"
 
 
-def _estimate_cell(estimate: Any, digits: int = 3) -> str:
-    """Mean [lo, hi] of an :class:`~iqa.ranking.Estimate` (or None)."""
+def _interval(mean: Any, lo: Any, hi: Any, digits: int = 3) -> str:
+    """``mean [lo, hi]`` as HTML, the bounds muted; the mean alone when there are no bounds."""
+    if lo is None and hi is None:
+        return _num(mean, digits)
+    return f"{_num(mean, digits)} <span class=\"ci\">[{_num(lo, digits)}, {_num(hi, digits)}]</span>"
+
+
+def _estimate_cell(estimate: Any, digits: int = 3, bounds: bool = True) -> str:
+    """Mean [lo, hi] of an :class:`~iqa.ranking.Estimate` (or None); ``bounds=False``: the mean alone when it has no bounds."""
     if estimate is None:
         return _cell("n/a")
     mean = _finite(estimate.mean)
+    if not bounds and estimate.lo is None and estimate.hi is None:
+        return _cell(_num(mean, digits), mean)
     text = f"{_num(mean, digits)} <span class=\"ci\">[{_num(estimate.lo, digits)}, {_num(estimate.hi, digits)}]</span>"
     return _cell(text, mean)
 
@@ -247,7 +263,7 @@ def _group_table(results: Any, level: int) -> str:
         columns.append(("bt", f"Bradley&ndash;Terry [{level}% CI]", False))
     columns += [(f"attr:{a}", f"{_e(a)} [{level}% CI]", False) for a in attributes]
     if attributes:
-        columns.append(("main", f"main attribute vs {_e(reference)}", True))
+        columns.append(("main", f"main attribute vs {_e(reference)} [{level}% CI]", True))
     has_human = any(getattr(g, "human", None) is not None for g in groups)
     if has_human:
         columns += [("mos", "MOS (people)", False), ("mos_rank", "rank by MOS", False)]
@@ -276,9 +292,11 @@ def _group_table(results: Any, level: int) -> str:
         if attributes:
             shift = getattr(g, "shift", None)
             if shift is not None and shift.main and shift.main_shift is not None:
-                cells.append(_cell(f"{_e(shift.main)} {shift.main_shift:+.2f} SD", abs(shift.main_shift), "t"))
+                lo, hi = (getattr(shift, "lo", None) or {}).get(shift.main), (getattr(shift, "hi", None) or {}).get(shift.main)
+                bounds = f' <span class="ci">[{lo:+.2f}, {hi:+.2f}]</span>' if lo is not None and hi is not None else ""
+                cells.append(_cell(f"{_e(shift.main)} {shift.main_shift:+.2f} SD{bounds}", abs(shift.main_shift), "t"))
             else:
-                cells.append(_cell("(reference)" if g.group == reference else "", None, "t"))
+                cells.append(_cell("(reference)" if g.group == reference else "n/a", None, "t"))
         if has_human:
             human = getattr(g, "human", None)
             mos, mos_rank = (human.mos, human.rank) if human is not None else (None, None)
@@ -482,6 +500,7 @@ def _pair_table(results: Any, max_pairs: int) -> str:
         shown = [p for p in pairs if abs(position.get(p.a, -9) - position.get(p.b, -9)) == 1][:max_pairs]
         note = (f'<p class="note">{len(shown)} of {len(pairs)} pairs shown: those of neighbouring ranks, which decide the order '
                 f"(more than <code>max_pairs</code> = {max_pairs}); every pair is in pairs.csv and ranking.json.</p>")
+    unit_name = _e((results.settings or {}).get("unit", "unit"))
     columns = [("a", "A", True), ("b", "B", True), ("win_rate", "P(A &gt; B) [CI]", False),
                ("diff", "mean difference A &minus; B [CI]", False), ("test", "test", True), ("p", "p", False),
                ("p_holm", "p (adjusted)", False), ("verdict", "verdict", True)]
@@ -501,14 +520,15 @@ def _pair_table(results: Any, max_pairs: int) -> str:
         verdict = "distinguishable" if p.distinguishable else "not distinguishable"
         shown_verdict = verdict if p.distinguishable else f'<span class="ci">{verdict}</span>'
         win = _Est(p.win_rate, getattr(p, "win_lo", None), getattr(p, "win_hi", None))
-        rows.append([_cell(_e(p.a), p.a, "t"), _cell(_e(p.b), p.b, "t"), _estimate_cell(win),
+        rows.append([_cell(_e(p.a), p.a, "t"), _cell(_e(p.b), p.b, "t"), _estimate_cell(win, bounds=False),
                      _estimate_cell(_Est(p.diff, p.diff_lo, p.diff_hi)), _cell(_e(test) + marks, test, "t"),
                      _cell(p_text, p_value), _cell(holm_text, holm_value), _cell(shown_verdict, verdict, "t")])
     legend = ""
     if "subset" in marked:
-        legend += '<p class="note">&dagger; paired on the units both groups have only, fewer than the order uses.</p>'
+        legend += f'<p class="note">&dagger; paired on the {unit_name}s both groups have only, fewer than the order uses.</p>'
     if "against" in marked:
-        legend += '<p class="note">&Dagger; on their shared units B scores higher, against the order (which uses every unit).</p>'
+        legend += (f'<p class="note">&Dagger; on their shared {unit_name}s B scores higher, against the order '
+                   f"(which uses every {unit_name}).</p>")
     return note + _table("pairs", columns, rows) + legend
 
 
@@ -516,25 +536,29 @@ def _agreement(results: Any) -> str:
     a = results.agreement
     if a is None:
         return ""
+    spearman = _interval(a.spearman, getattr(a, "spearman_lo", None), getattr(a, "spearman_hi", None))
+    kendall = _interval(a.kendall, getattr(a, "kendall_lo", None), getattr(a, "kendall_hi", None))
+    cis = ", bootstrap CIs" if getattr(a, "spearman_lo", None) is not None or getattr(a, "kendall_lo", None) is not None else ""
     return (f"<h2>Agreement with people ({a.groups} groups with MOS)</h2><ul>"
             f"<li>ranking by mean MOS: {' &gt; '.join(_e(n) for n in a.human_order)}</li>"
             f"<li>the model's ranking: {' &gt; '.join(_e(n) for n in a.model_order)}</li>"
-            f"<li>Spearman {_num(a.spearman)} [{_num(getattr(a, 'spearman_lo', None))}, {_num(getattr(a, 'spearman_hi', None))}], "
-            f"Kendall {_num(a.kendall)} [{_num(getattr(a, 'kendall_lo', None))}, {_num(getattr(a, 'kendall_hi', None))}] "
-            f"(group means, bootstrap CIs); image-level SRCC {_num(a.image_srcc)}</li></ul>")
+            f"<li>Spearman {spearman}, Kendall {kendall} (group means{cis}); image-level SRCC {_num(a.image_srcc)}</li></ul>")
 
 
 def _breakdowns(results: Any, level: int) -> str:
+    """Per category column, a sortable table (``id="breakdown-<column>"``) of every (value, group): rank, images, units, quality [CI]."""
     rows_all = list(getattr(results, "breakdowns", None) or [])
     if not rows_all:
         return ""
-    out = ["<h2>Breakdown</h2>"]
+    unit = (results.settings or {}).get("unit", "image")
+    out = ["<h2>Breakdown</h2>", '<p class="note">Per value of each category column: every group\'s rank among the groups and its '
+           "mean quality on the images with that value.</p>"]
     for column in dict.fromkeys(b.column for b in rows_all):
         columns = [("value", _e(column), True), ("rank", "rank", False), ("group", "group", True), ("n", "n", False),
-                   ("units", "units", False), ("quality", f"quality [{level}% CI]", False)]
+                   ("units", f"{_e(unit)}s", False), ("quality", f"quality [{level}% CI]", False)]
         rows = [[_cell(_e(b.value), b.value, "t"), _cell(str(b.rank), b.rank), _cell(_e(b.group), b.group, "t"), _cell(str(b.n), b.n),
                  _cell(str(b.units), b.units), _estimate_cell(b.quality)] for b in rows_all if b.column == column]
-        out += [f"<h3>By {_e(column)}</h3>", _table(f"breakdown-{_e(column)}", columns, rows)]
+        out += [f"<h3>By {_e(column)}</h3>", _table(f"breakdown-{column}", columns, rows)]
     return "".join(out)
 
 

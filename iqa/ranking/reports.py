@@ -4,7 +4,8 @@
 
 * ``ranking.md``: the group table (tier, rank with its CI, n, units, mean
   quality and attributes with CIs, the attribute that moves most against the
-  reference group), the Bradley-Terry table where groups share units, the
+  reference group with its CI; tier and rank CI only when the results carry
+  them), the Bradley-Terry table where groups have a rating, the
   pairwise table (win rate and mean difference with CIs, p-value, adjusted
   p-value, verdict; † for a test on a subset of the units, ‡ for a shared-unit
   difference against the order), the agreement with MOS with CIs, the
@@ -64,6 +65,13 @@ def _ci(row: dict[str, Any], key: str, digits: int = 3) -> str:
     return f"{_num(row.get(key), digits)} [{_num(row.get(f'{key}_lo'), digits)}, {_num(row.get(f'{key}_hi'), digits)}]"
 
 
+def _interval(mean: Any, lo: Any, hi: Any, digits: int = 3) -> str:
+    """``mean [lo, hi]``, or the mean alone when there are no bounds (an older results file, an interval not computed)."""
+    if lo is None and hi is None:
+        return _num(mean, digits)
+    return f"{_num(mean, digits)} [{_num(lo, digits)}, {_num(hi, digits)}]"
+
+
 def _p(value: Any) -> str:
     if value is None:
         return "n/a"
@@ -77,10 +85,10 @@ def _rank_ci(g: dict[str, Any]) -> str:
     return f"{g['rank']} [{lo}–{hi}]" if lo != hi else f"{g['rank']} [{lo}]"
 
 
-def _shift(g: dict[str, Any]) -> str:
+def _shift(g: dict[str, Any], reference: Any) -> str:
     main = g.get("main_attribute")
-    if not main:
-        return "(reference)"
+    if not main or g.get("main_attribute_shift") is None:
+        return "(reference)" if g["group"] == reference else "n/a"
     lo, hi = (g.get("attribute_shifts_lo") or {}).get(main), (g.get("attribute_shifts_hi") or {}).get(main)
     bounds = f" [{lo:+.2f}, {hi:+.2f}]" if lo is not None and hi is not None else ""
     return f"{main} {g['main_attribute_shift']:+.2f} SD{bounds}"
@@ -105,8 +113,10 @@ def markdown(results: Ranking) -> str:
     if unit != "image":
         lines.append(f"Unit of analysis: the {unit} (a group's images of one {unit} are averaged first; {s.get('design')}).")
     lines.append("")
-    header = ["tier", f"rank [{level}% CI]", "group", "n", f"{unit}s" if unit != "image" else "readable", "unreadable",
-              f"quality [{level}% CI]"]
+    has_tier, has_rank_ci = any(g.get("tier") is not None for g in groups), any(g.get("rank_lo") is not None for g in groups)
+    header = ["tier"] if has_tier else []
+    header += [f"rank [{level}% CI]" if has_rank_ci else "rank", "group", "n", f"{unit}s" if unit != "image" else "readable",
+               "unreadable", f"quality [{level}% CI]"]
     if any("quality_mos" in g for g in groups):
         header.append("on the MOS scale")
     header += [f"{a} [{level}% CI]" for a in attributes]
@@ -118,18 +128,24 @@ def markdown(results: Ranking) -> str:
     lines.append("|" + "---|" * len(header))
     for g in groups:
         units = g.get("units")
-        cells = [str(g.get("tier") or ""), _rank_ci(g), g["group"], str(g["n"]), "" if units is None else str(units),
-                 str(g["unreadable"]), _ci(g, "quality")]
+        cells = [str(g.get("tier") or "")] if has_tier else []
+        cells += [_rank_ci(g), g["group"], str(g["n"]), "" if units is None else str(units), str(g["unreadable"]), _ci(g, "quality")]
         if "quality_mos" in g:
             cells.append(_ci(g, "quality_mos", 2))
         cells += [_ci(g, a, 2) for a in attributes]
         if attributes:
-            cells.append(_shift(g))
+            cells.append(_shift(g, s.get("reference")))
         if "mos" in g:
             cells += [_num(g.get("mos")), str(g.get("mos_rank") or "")]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "Tier: groups in one tier are not distinguishable from the tier's top group (adjusted p >= alpha). "
-              "Rank CI: the range of the group's rank over the bootstrap resamples.", ""]
+    lines.append("")
+    notes = []
+    if has_tier:
+        notes.append("Tier: groups in one tier are not distinguishable from the tier's top group (adjusted p >= alpha).")
+    if has_rank_ci:
+        notes.append("Rank CI: the range of the group's rank over the bootstrap resamples.")
+    if notes:
+        lines += [" ".join(notes), ""]
     if attributes:
         lines += ["Attribute scores are raw and relative (higher = more of the attribute; noisiness: higher = noisier). "
                   "Main attribute: the one whose group mean differs most from the reference group's, in standard deviations of "
@@ -137,7 +153,7 @@ def markdown(results: Ranking) -> str:
     if any(g.get("bt") is not None for g in groups):
         lines += [f"## Bradley-Terry (Elo scale: mean 1000, 400 points = 10:1 odds; per-{unit} head-to-heads)", "",
                   f"| group | rating [{level}% CI] | games |", "|---|---|---|"]
-        for g in sorted(groups, key=lambda g: -(g.get("bt") or 0.0)):
+        for g in sorted(groups, key=lambda g: (g.get("bt") is None, -(g.get("bt") or 0.0))):
             lines.append(f"| {g['group']} | {_ci(g, 'bt', 0)} | {_num(g.get('games'), 1)} |")
         lines.append("")
     lines.append(f"## Pairs ({s.get('pairs') or f'{len(pairs)} pairs'}; alpha {s.get('alpha')})")
@@ -148,7 +164,7 @@ def markdown(results: Ranking) -> str:
         test = p["test"].split(" (")[0] + (f", {p['n_shared']} {p.get('unit', 'prompt')}s" if p.get("n_shared") else "")
         marks = ("†" if p.get("subset") else "") + ("‡" if not p.get("agrees", True) else "")
         verdict = "distinguishable" if p["distinguishable"] else "not distinguishable"
-        win = f"{_num(p['win_rate'])} [{_num(p.get('win_lo'))}, {_num(p.get('win_hi'))}]"
+        win = _interval(p["win_rate"], p.get("win_lo"), p.get("win_hi"))
         lines.append(f"| {p['a']} | {p['b']} | {win} | {_ci(p, 'diff')}{marks} | {test} | {_p(p['p'])} | {_p(p['p_holm'])} | "
                      f"{verdict} |")
     if any(p.get("subset") for p in pairs):
@@ -157,13 +173,14 @@ def markdown(results: Ranking) -> str:
         lines += ["", f"‡ on their shared {unit}s B scores higher, against the order (which uses every {unit})."]
     if agreement:
         a = agreement
-        intervals = (f"Spearman {_num(a['spearman'])} [{_num(a.get('spearman_lo'))}, {_num(a.get('spearman_hi'))}], "
-                     f"Kendall {_num(a['kendall'])} [{_num(a.get('kendall_lo'))}, {_num(a.get('kendall_hi'))}]")
+        intervals = (f"Spearman {_interval(a['spearman'], a.get('spearman_lo'), a.get('spearman_hi'))}, "
+                     f"Kendall {_interval(a['kendall'], a.get('kendall_lo'), a.get('kendall_hi'))}")
+        cis = f", {level}% CIs over {unit}s" if a.get("spearman_lo") is not None or a.get("kendall_lo") is not None else ""
         lines += ["", f"## Agreement with people ({a['groups']} groups with MOS, "
                       f"{'higher' if a.get('mos_higher_is_better', True) else 'lower'} MOS is better)", "",
                   f"- ranking by mean MOS: {' > '.join(a['human_order'])}",
                   f"- the model's ranking: {' > '.join(a['model_order'])}",
-                  f"- {intervals} (group means, {level}% CIs over {unit}s); image-level SRCC {_num(a.get('image_srcc'))}"]
+                  f"- {intervals} (group means{cis}); image-level SRCC {_num(a.get('image_srcc'))}"]
     if breakdowns:
         lines += ["", "## Breakdown", ""]
         for column in dict.fromkeys(b["column"] for b in breakdowns):
@@ -295,8 +312,6 @@ def write_reports(results: Ranking, out_dir: str | Path) -> dict[str, Any]:
 
     write_html(results, out)
     return {"markdown": text, "files": list(files.values()), "image": files["ranking.png"]}
-
-
 
 
 def log_ranking(logger: Any, results: Ranking, image: str | Path | None = None) -> None:
