@@ -222,7 +222,8 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     lab = np.asarray(lab, dtype=np.float64)
     fy = (lab[..., 0] + 16) / 116
     f = np.stack([fy + lab[..., 1] / 500, fy, fy - lab[..., 2] / 200], axis=-1)
-    xyz = np.where(f > 6 / 29, f ** 3, 3 * (6 / 29) ** 2 * (f - 4 / 29)) * _WHITE
+    # Out-of-gamut a*, b* can give negative tristimulus values: they are clipped to 0 first.
+    xyz = np.clip(np.where(f > 6 / 29, f ** 3, 3 * (6 / 29) ** 2 * (f - 4 / 29)), 0.0, None) * _WHITE
     lin = np.clip(xyz @ _XYZ_TO_RGB.T, 0.0, None)
     rgb = np.where(lin > 0.0031308, 1.055 * lin ** (1 / 2.4) - 0.055, 12.92 * lin)
     return np.clip(rgb, 0.0, 1.0).astype(np.float32)
@@ -689,7 +690,7 @@ ATTRIBUTE: dict[str, tuple[str, int] | None] = {
     "mean_shift": ("brightness", 0),
     "jitter": ("sharpness", -1),
     "non_eccentricity_patch": None,
-    "pixelate": ("sharpness", -1),
+    "pixelate": None,
     "quantization": None,
     "color_block": None,
     "high_sharpen": ("sharpness", +1),
