@@ -96,7 +96,9 @@ Registry
 :data:`iqa.attributes.ATTRIBUTES` that it mainly moves as the level grows, sign
 0 for ``mean_shift`` whose direction is random; ``None`` where no attribute
 fits), ``STRUCTURAL`` / ``PHOTOMETRIC`` (the two families, a partition of the
-25) and ``UNSEEN_DEFAULT`` (types a training run leaves out by default). See
+25) and ``UNSEEN_DEFAULT`` (types a training run leaves out by default). Pixelate
+has no attribute: it removes detail but adds hard block edges, so sharpness
+measures move either way. See
 ``docs/distortions.md`` for the reasoning behind each grouping.
 """
 
@@ -706,7 +708,7 @@ PHOTOMETRIC: tuple[str, ...] = GROUPS["color"] + GROUPS["brightness"] + ("contra
 
 UNSEEN_DEFAULT: tuple[str, ...] = ("lens_blur", "jpeg2000", "multiplicative_noise", "color_saturation_lab", "mean_shift")
 """Types training leaves out by default. Each has a sibling in training moving the same attribute
-(gaussian/motion blur, JPEG, white noise, HSV saturation, brighten/darken), so a test on them
+(gaussian/motion blur, JPEG, white noise, colour diffusion, brighten/darken), so a test on them
 measures generalisation to a new form of a known impairment; 3 are structural, 2 photometric."""
 
 COLOUR_ONLY: tuple[str, ...] = ("color_diffusion", "color_saturation_hsv", "color_saturation_lab")
