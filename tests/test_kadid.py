@@ -471,3 +471,23 @@ def test_recipe_mos_reuses_the_combined_rule_and_never_rises_with_a_level():
             assert kadid.recipe_mos(steps) < kadid.recipe_mos(steps[:1])  # adding a distortion lowers the MOS
     with pytest.raises(UserError, match="valid types"):
         kadid.recipe_mos([("blur", 2)])
+
+
+RANDOM_TYPES = ("motion_blur", "color_shift", "white_noise", "white_noise_color_component", "impulse_noise",
+                "multiplicative_noise", "denoise", "mean_shift", "jitter", "non_eccentricity_patch", "color_block")
+
+
+def test_random_types_need_and_follow_the_rng_and_the_others_ignore_it():
+    img = _photo()
+    for name in kadid.TYPES:
+        if name in RANDOM_TYPES:
+            with pytest.raises(UserError, match="default_rng"):
+                kadid.apply(img, name, 3, None)
+            outs = {kadid.apply(img, name, 3, np.random.default_rng(seed)).tobytes() for seed in range(4)}
+            assert len(outs) > 1, f"{name} ignores its rng"
+            assert np.array_equal(kadid.apply(img, name, 0, None), img)  # level 0 draws nothing
+        else:
+            rng = np.random.default_rng(0)
+            state = rng.bit_generator.state
+            assert np.array_equal(kadid.apply(img, name, 3, None), kadid.apply(img, name, 3, rng))
+            assert rng.bit_generator.state == state, f"{name} consumed random numbers"
