@@ -54,6 +54,7 @@ import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -63,6 +64,18 @@ from iqa.data import photos as photo_registry
 from iqa.data.synthetic import synthetic_mos
 from iqa.errors import UserError
 from iqa.evaluation.peers import PEERS
+from iqa.evaluation.protocol import (
+    SEEN,
+    TYPES,
+    UNSEEN,
+    UNSEEN_PARAMS,
+    Family,
+    distort,
+    family,
+    paired_gap,
+    per_photo_means,
+    photo_interval,
+)
 from iqa.metrics import srcc
 
 LADDER_VERSION = 1
@@ -77,77 +90,6 @@ DEFAULT_CKPTS = {
 DEFAULT_OUT = Path("outputs") / "heldout"
 DEFAULT_CACHE = DEFAULT_OUT / "cache"
 VALIDATION_CACHE = Path("outputs") / "val_ladders"
-
-# -- unseen distortions (benchmark only: never imported by training code) ------------------------------------------
-
-UNSEEN_PARAMS: dict[str, tuple[float, ...]] = {
-    "pixelate": (2, 3, 4, 6, 8),  # block side in px (box mean, then nearest upsampling)
-    "impulse_noise": (0.005, 0.01, 0.02, 0.04, 0.08),  # share of pixels set to black or white
-    "quantise": (24, 14, 9, 6, 4),  # grey levels per RGB channel
-    "vignette": (0.2, 0.35, 0.5, 0.65, 0.8),  # darkening at the corners: img * (1 - s * r^2), r = 1 at a corner
-    "oversaturate": (0.3, 0.6, 1.0, 1.5, 2.2),  # w in Y + (1 + w) * (img - Y), clipped
-}
-
-
-def pixelate(img: np.ndarray, level: int, rng: np.random.Generator | None = None) -> np.ndarray:
-    block = int(UNSEEN_PARAMS["pixelate"][level - 1])
-    h, w = img.shape[:2]
-    ph, pw = -h % block, -w % block
-    padded = np.pad(img, ((0, ph), (0, pw), (0, 0)), mode="edge")
-    hb, wb = padded.shape[0] // block, padded.shape[1] // block
-    means = padded.reshape(hb, block, wb, block, 3).mean(axis=(1, 3))
-    return np.repeat(np.repeat(means, block, axis=0), block, axis=1)[:h, :w].astype(np.float32)
-
-
-def impulse_noise(img: np.ndarray, level: int, rng: np.random.Generator) -> np.ndarray:
-    share = UNSEEN_PARAMS["impulse_noise"][level - 1]
-    out = img.copy()
-    hit = rng.random(img.shape[:2]) < share
-    salt = rng.random(img.shape[:2]) < 0.5
-    out[hit & salt] = 1.0
-    out[hit & ~salt] = 0.0
-    return out
-
-
-def quantise(img: np.ndarray, level: int, rng: np.random.Generator | None = None) -> np.ndarray:
-    steps = int(UNSEEN_PARAMS["quantise"][level - 1]) - 1
-    return (np.round(img * steps) / steps).astype(np.float32)
-
-
-def vignette(img: np.ndarray, level: int, rng: np.random.Generator | None = None) -> np.ndarray:
-    strength = UNSEEN_PARAMS["vignette"][level - 1]
-    h, w = img.shape[:2]
-    y = (np.arange(h, dtype=np.float32) - (h - 1) / 2) / ((h - 1) / 2)
-    x = (np.arange(w, dtype=np.float32) - (w - 1) / 2) / ((w - 1) / 2)
-    r2 = (y[:, None] ** 2 + x[None, :] ** 2) / 2.0
-    return (img * (1.0 - strength * r2)[..., None]).astype(np.float32)
-
-
-def oversaturate(img: np.ndarray, level: int, rng: np.random.Generator | None = None) -> np.ndarray:
-    weight = UNSEEN_PARAMS["oversaturate"][level - 1]
-    grey = (img @ distortions.LUMA_WEIGHTS)[..., None]
-    return np.clip(grey + (1.0 + weight) * (img - grey), 0.0, 1.0).astype(np.float32)
-
-
-UNSEEN: dict[str, Callable[..., np.ndarray]] = {
-    "pixelate": pixelate,
-    "impulse_noise": impulse_noise,
-    "quantise": quantise,
-    "vignette": vignette,
-    "oversaturate": oversaturate,
-}
-SEEN: tuple[str, ...] = tuple(distortions.DISTORTIONS)
-TYPES: tuple[str, ...] = SEEN + tuple(UNSEEN)
-
-
-def distort(img: np.ndarray, name: str, level: int, rng: np.random.Generator) -> np.ndarray:
-    """Apply a seen (``iqa.distortions``) or unseen (:data:`UNSEEN`) distortion at ``level`` 1..5."""
-    if level not in LEVELS:
-        raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
-    if name in UNSEEN:
-        return np.clip(UNSEEN[name](np.asarray(img, dtype=np.float32), level, rng), 0.0, 1.0).astype(np.float32)
-    return distortions.apply(img, name, level, rng)
-
 
 # -- reference crops ---------------------------------------------------------------------------------------------------
 
@@ -174,13 +116,19 @@ class Item:
     path: str
 
 
-def ladder_params(names: Sequence[str], crops_per_photo: int, size: int, seed: int, types: Sequence[str] = TYPES,
-                  sources: Mapping[str, str] | None = None) -> dict:
-    params = {"version": LADDER_VERSION, "photos": list(names), "crops_per_photo": int(crops_per_photo), "size": int(size),
-              "seed": int(seed), "seen": {k: list(distortions.LEVEL_PARAMS[k]) for k in SEEN},
-              "unseen": {k: list(v) for k, v in UNSEEN_PARAMS.items()}}
+def ladder_params(names: Sequence[str], crops_per_photo: int, size: int, seed: int, types: Sequence[str] | None = None,
+                  sources: Mapping[str, str] | None = None, fam: Family | None = None) -> dict:
+    fam = fam or family("attiqa")
+    types = fam.types if types is None else tuple(types)
+    if fam.name == "attiqa":
+        params = {"version": LADDER_VERSION, "photos": list(names), "crops_per_photo": int(crops_per_photo), "size": int(size),
+                  "seed": int(seed), "seen": {k: list(distortions.LEVEL_PARAMS[k]) for k in SEEN},
+                  "unseen": {k: list(v) for k, v in UNSEEN_PARAMS.items()}}
+    else:  # which types are unseen is a reporting choice: it does not change the images
+        params = {"version": LADDER_VERSION, "family": fam.name, "photos": list(names), "crops_per_photo": int(crops_per_photo),
+                  "size": int(size), "seed": int(seed), "levels": {k: list(v) for k, v in fam.params.items()}}
     # Recorded only when set, so the full benchmark's settings hash stays as it was.
-    if tuple(types) != TYPES:
+    if tuple(types) != fam.types:
         params["types"] = list(types)
     if sources:
         params["sources"] = dict(sources)
@@ -188,30 +136,33 @@ def ladder_params(names: Sequence[str], crops_per_photo: int, size: int, seed: i
 
 
 def ladder_items(cache: Path, names: Sequence[str], crops_per_photo: int, size: int, seed: int,
-                 types: Sequence[str] = TYPES, load: Callable[[str], np.ndarray] | None = None,
-                 sources: Mapping[str, str] | None = None) -> tuple[str, list[Item]]:
+                 types: Sequence[str] | None = None, load: Callable[[str], np.ndarray] | None = None,
+                 sources: Mapping[str, str] | None = None, fam: Family | None = None) -> tuple[str, list[Item]]:
     """``(settings hash, items)``: the ladders for these settings, built once under ``cache/ladders-<hash>``.
 
     ``sources`` (``{photo: content hash}``) ties the ladders to the files ``load`` reads, for photos outside the registry.
     """
-    params = ladder_params(names, crops_per_photo, size, seed, types, sources)
+    params = ladder_params(names, crops_per_photo, size, seed, types, sources, fam)
     settings = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
-    return settings, build_ladders(cache / f"ladders-{settings}", names, crops_per_photo, size, seed, types, load, sources)
+    return settings, build_ladders(cache / f"ladders-{settings}", names, crops_per_photo, size, seed, types, load, sources, fam)
 
 
 def build_ladders(folder: Path, names: Sequence[str], crops_per_photo: int, size: int, seed: int,
-                  types: Sequence[str] = TYPES, load: Callable[[str], np.ndarray] | None = None,
-                  sources: Mapping[str, str] | None = None) -> list[Item]:
+                  types: Sequence[str] | None = None, load: Callable[[str], np.ndarray] | None = None,
+                  sources: Mapping[str, str] | None = None, fam: Family | None = None) -> list[Item]:
     """Write every ladder image as PNG under ``folder`` (once per settings) and list them.
 
-    ``types`` narrows the distortion types (default: all, seen and unseen);
-    ``load`` reads a photo by name (default: the held-out photo registry).
+    ``fam``: the distortion family (default: ``attiqa``, :mod:`iqa.evaluation.protocol`);
+    ``types`` narrows its types (default: all, seen and unseen);
+    ``load`` reads a photo by name (default: the photo registry).
     """
-    unknown = [t for t in types if t not in TYPES]
+    fam = fam or family("attiqa")
+    types = fam.types if types is None else tuple(types)
+    unknown = [t for t in types if t not in fam.types]
     if unknown:
-        raise ValueError(f"unknown distortion type(s) {', '.join(unknown)}; valid: {', '.join(TYPES)}")
+        raise ValueError(f"unknown distortion type(s) {', '.join(unknown)}; valid: {', '.join(fam.types)}")
     load = load or photo_registry.load_photo
-    params = ladder_params(names, crops_per_photo, size, seed, types, sources)
+    params = ladder_params(names, crops_per_photo, size, seed, types, sources, fam)
     record = folder / "ladders.json"
     items: list[Item] = []
     plan: list[tuple[Item, np.ndarray | None]] = []
@@ -229,7 +180,7 @@ def build_ladders(folder: Path, names: Sequence[str], crops_per_photo: int, size
                     items.append(item)
                     if not built:
                         rng = np.random.default_rng([seed, zlib.crc32(key.encode())])
-                        plan.append((item, distort(crop, dist, level, rng)))
+                        plan.append((item, fam.distort(crop, dist, level, rng)))
     if not built:
         (folder / "images").mkdir(parents=True, exist_ok=True)
         for item, image in plan:
@@ -268,31 +219,80 @@ def pairwise_accuracy(scores: np.ndarray, levels: np.ndarray, groups: np.ndarray
     return float(right / total) if total else float("nan")
 
 
-def summarise(scores: np.ndarray, items: Sequence[Item]) -> tuple[dict[str, float], dict[str, float]]:
-    """(summary metrics, per-type within-ladder SRCC) of one method's scores on ``items``."""
-    from scipy import stats
-
-    scores = np.asarray(scores, dtype=float)
+def _ladders(scores: np.ndarray, items: Sequence[Item]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per ladder (sorted ladder-id order): within-ladder SRCC, its type and its photo."""
     levels = np.array([it.level for it in items], dtype=float)
     ladders = np.array([f"{it.crop}/{it.distortion}" for it in items])
+    photo_of = {f"{it.crop}/{it.distortion}": it.photo for it in items}
+    ids = np.unique(ladders)
+    per_ladder = within_ladder_srcc(np.asarray(scores, dtype=float), levels, ladders)
+    return per_ladder, np.array([i.split("/", 1)[1] for i in ids]), np.array([photo_of[i] for i in ids])
+
+
+#: The subsets of types every report gives, as (key, label).
+PARTS = (("all", "all types"), ("seen", "seen types"), ("unseen", "unseen types"), ("structural", "structural"),
+         ("photometric", "photometric"))
+
+
+def _part_masks(ladder_type: np.ndarray, fam: Family) -> dict[str, np.ndarray]:
+    return {"all": np.ones(len(ladder_type), dtype=bool), "seen": np.isin(ladder_type, fam.seen),
+            "unseen": np.isin(ladder_type, fam.unseen), "structural": np.isin(ladder_type, fam.structural),
+            "photometric": np.isin(ladder_type, fam.photometric)}
+
+
+def summarise(scores: np.ndarray, items: Sequence[Item], fam: Family | None = None) -> tuple[dict[str, float], dict[str, float]]:
+    """(summary metrics, per-type within-ladder SRCC) of one method's scores on ``items`` (``fam``: default ``attiqa``)."""
+    from scipy import stats
+
+    fam = fam or family("attiqa")
+    scores = np.asarray(scores, dtype=float)
+    levels = np.array([it.level for it in items], dtype=float)
     crops = np.array([it.crop for it in items])
     mos = np.array([synthetic_mos(it.level) for it in items], dtype=float)
-    ids = np.unique(ladders)
-    per_ladder = within_ladder_srcc(scores, levels, ladders)
-    ladder_type = np.array([i.split("/", 1)[1] for i in ids])
-    seen = np.isin(ladder_type, SEEN)
-    per_type = {t: float(per_ladder[ladder_type == t].mean()) for t in TYPES if (ladder_type == t).any()}
-    summary = {
-        "all": float(per_ladder.mean()),
-        "seen": float(per_ladder[seen].mean()) if seen.any() else float("nan"),
-        "unseen": float(per_ladder[~seen].mean()) if (~seen).any() else float("nan"),
+    per_ladder, ladder_type, _ = _ladders(scores, items)
+    per_type = {t: float(per_ladder[ladder_type == t].mean()) for t in fam.types if (ladder_type == t).any()}
+    summary = {key: float(per_ladder[mask].mean()) if mask.any() else float("nan")
+               for key, mask in _part_masks(ladder_type, fam).items()}
+    summary.update({
         "global_srcc": srcc(scores, mos),
         "plcc": float(stats.pearsonr(scores, mos)[0]) if np.ptp(scores) > 0 else 0.0,
         "pairwise": pairwise_accuracy(scores, levels, crops),
         "images": int(len(scores)),
-        "ladders": int(len(ids)),
-    }
+        "ladders": int(len(per_ladder)),
+    })
     return summary, per_type
+
+
+def per_photo(scores: np.ndarray, items: Sequence[Item], fam: Family | None = None) -> dict[str, dict[str, float]]:
+    """``{part: {photo: mean within-ladder SRCC}}`` for each of :data:`PARTS` (a photo's crops averaged first)."""
+    fam = fam or family("attiqa")
+    per_ladder, ladder_type, ladder_photo = _ladders(scores, items)
+    return {key: per_photo_means(per_ladder, ladder_photo, mask) for key, mask in _part_masks(ladder_type, fam).items()}
+
+
+def photo_intervals(photos: Mapping[str, Mapping[str, dict[str, float]]], seed: int = 0, n_boot: int = 4000,
+                    level: float = 0.95) -> dict[str, dict[str, dict[str, float]]]:
+    """Per method and part: the mean over photos with its interval resampling photos (:func:`~iqa.evaluation.protocol.photo_interval`)."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for method, parts in photos.items():
+        out[method] = {}
+        for key, values in parts.items():
+            mean, lo, hi = photo_interval(values, n_boot, level, seed, tag=f"{method}/{key}")
+            out[method][key] = {"mean": mean, "lo": lo, "hi": hi, "photos": len(values)}
+    return out
+
+
+def photo_gaps(photos: Mapping[str, Mapping[str, dict[str, float]]], against: Sequence[str], seed: int = 0, n_boot: int = 4000,
+               level: float = 0.95) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
+    """``{method: {peer: {part: gap}}}``: each method minus each of ``against``, paired by photo (:func:`.protocol.paired_gap`)."""
+    out: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
+    for method, parts in photos.items():
+        for peer in against:
+            if peer == method or peer not in photos:
+                continue
+            out.setdefault(method, {})[peer] = {key: paired_gap(parts[key], photos[peer][key], n_boot, level, seed,
+                                                                tag=f"{method}-{peer}/{key}") for key in parts}
+    return out
 
 
 # -- methods -----------------------------------------------------------------------------------------------------------
@@ -360,42 +360,89 @@ def peer_scores(tag: str, factory: Callable[[], Callable[[np.ndarray], float]], 
 
 # -- report ------------------------------------------------------------------------------------------------------------
 
-COLUMNS = (("all", "all types"), ("seen", "seen types"), ("unseen", "unseen types"), ("global_srcc", "global SRCC"),
-           ("plcc", "PLCC"), ("pairwise", "pairwise acc."))
+COLUMNS = (("all", "all types"), ("seen", "seen types"), ("unseen", "unseen types"), ("structural", "structural"),
+           ("photometric", "photometric"), ("global_srcc", "global SRCC"), ("plcc", "PLCC"), ("pairwise", "pairwise acc."))
 
 
-def _fmt(value: float) -> str:
+def _fmt(value: float | None) -> str:
     return "n/a" if value is None or not np.isfinite(value) else f"{value:.3f}"
 
 
-def markdown(results: dict[str, dict]) -> tuple[str, str]:
+def _ci(row: Mapping[str, float], key: str = "mean") -> str:
+    return f"{_fmt(row[key])} [{_fmt(row['lo'])}, {_fmt(row['hi'])}]"
+
+
+def markdown(results: dict[str, dict], fam: Family | None = None) -> tuple[str, str]:
+    """(the summary table, the per-type table) of :func:`benchmark`'s results."""
+    fam = fam or family("attiqa")
     head = "| method | " + " | ".join(label for _, label in COLUMNS) + " |"
     rows = [head, "|---" * (len(COLUMNS) + 1) + "|"]
-    rows += [f"| {name} | " + " | ".join(_fmt(r["summary"][k]) for k, _ in COLUMNS) + " |" for name, r in results.items()]
+    rows += [f"| {name} | " + " | ".join(_fmt(r["summary"].get(k)) for k, _ in COLUMNS) + " |" for name, r in results.items()]
     names = list(results)
-    per = ["| type | seen | " + " | ".join(names) + " |", "|---" * (len(names) + 2) + "|"]
-    for t in TYPES:
-        per.append(f"| {t} | {'yes' if t in SEEN else 'no'} | " + " | ".join(_fmt(results[n]["per_type"].get(t, float('nan')))
-                                                                         for n in names) + " |")
+    per = ["| type | seen | part | " + " | ".join(names) + " |", "|---" * (len(names) + 3) + "|"]
+    for t in fam.types:
+        per.append(f"| {t} | {'no' if t in fam.unseen else 'yes'} | {fam.part(t)} | "
+                   + " | ".join(_fmt(results[n]["per_type"].get(t, float('nan'))) for n in names) + " |")
     return "\n".join(rows), "\n".join(per)
 
 
-def write_outputs(out: Path, results: dict[str, dict], meta: dict) -> None:
+def interval_markdown(results: dict[str, dict], gaps: Mapping[str, Mapping[str, Mapping[str, Mapping[str, float]]]],
+                      level: int = 95) -> str:
+    """The photo-level tables: each method's mean over photos with its CI, the paired gaps, and every photo's value."""
+    keys = [k for k, _ in PARTS]
+    lines = [f"Mean within-ladder SRCC over photos [{level}% CI, resampling photos]:", "",
+             "| method | photos | " + " | ".join(label for _, label in PARTS) + " |", "|---" * (len(PARTS) + 2) + "|"]
+    for name, r in results.items():
+        intervals = r.get("intervals") or {}
+        if intervals:
+            lines.append(f"| {name} | {intervals['all']['photos']} | " + " | ".join(_ci(intervals[k]) for k in keys) + " |")
+    if gaps:
+        lines += ["", f"Paired gaps over photos (method minus other) [{level}% CI]; wins: share of photos where the method is higher:", "",
+                  "| method | minus | " + " | ".join(label for _, label in PARTS) + " |", "|---" * (len(PARTS) + 2) + "|"]
+        for name, others in gaps.items():
+            for other, parts in others.items():
+                cells = [f"{_fmt(parts[k]['gap'])} [{_fmt(parts[k]['lo'])}, {_fmt(parts[k]['hi'])}], wins {_fmt(parts[k]['wins'])}"
+                         for k in keys]
+                lines.append(f"| {name} | {other} | " + " | ".join(cells) + " |")
+    photos = list(dict.fromkeys(p for r in results.values() for p in (r.get("per_photo") or {}).get("all", {})))
+    if photos:
+        lines += ["", "Within-ladder SRCC per photo (all types / structural / photometric):", "",
+                  "| photo | " + " | ".join(results) + " |", "|---" * (len(results) + 1) + "|"]
+        for photo in photos:
+            cells = []
+            for r in results.values():
+                pp = r.get("per_photo") or {}
+                cells.append(" / ".join(_fmt(pp.get(k, {}).get(photo)) for k in ("all", "structural", "photometric")))
+            lines.append(f"| {photo} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_outputs(out: Path, results: dict[str, dict], meta: dict, fam: Family | None = None,
+                  gaps: Mapping[str, Any] | None = None) -> None:
+    fam = fam or family("attiqa")
     out.mkdir(parents=True, exist_ok=True)
-    table, per_type = markdown(results)
-    (out / "heldout.md").write_text(f"# Held-out distortion ladders\n\n{table}\n\nWithin-ladder SRCC per type:\n\n{per_type}\n\n"
+    table, per_type = markdown(results, fam)
+    photo_tables = interval_markdown(results, gaps or {})
+    (out / "heldout.md").write_text(f"# Distortion ladders\n\n{table}\n\n{photo_tables}\n\nWithin-ladder SRCC per type:\n\n{per_type}\n\n"
                                     f"```json\n{json.dumps(meta, indent=2)}\n```\n")
     with open(out / "summary.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["method", *[k for k, _ in COLUMNS], "images", "ladders"])
         for name, r in results.items():
-            writer.writerow([name, *[r["summary"][k] for k, _ in COLUMNS], r["summary"]["images"], r["summary"]["ladders"]])
+            writer.writerow([name, *[r["summary"].get(k) for k, _ in COLUMNS], r["summary"]["images"], r["summary"]["ladders"]])
     with open(out / "per_type.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["type", "seen", *results])
-        for t in TYPES:
-            writer.writerow([t, t in SEEN, *[results[n]["per_type"].get(t) for n in results]])
-    (out / "results.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2))
+        writer.writerow(["type", "seen", "part", *results])
+        for t in fam.types:
+            writer.writerow([t, t not in fam.unseen, fam.part(t), *[results[n]["per_type"].get(t) for n in results]])
+    with open(out / "per_photo.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["method", "part", "photo", "within_ladder_srcc"])
+        for name, r in results.items():
+            for part, values in (r.get("per_photo") or {}).items():
+                for photo, value in values.items():
+                    writer.writerow([name, part, photo, value])
+    (out / "results.json").write_text(json.dumps({"meta": meta, "results": results, "gaps": gaps or {}}, indent=2))
 
 
 # -- inputs ------------------------------------------------------------------------------------------------------------
@@ -502,8 +549,11 @@ def benchmark(
     cache: str | Path = DEFAULT_CACHE,
     out: str | Path | None = DEFAULT_OUT,
     command: str | None = None,
+    distortion_family: str = "attiqa",
+    unseen: Sequence[str] | None = None,
+    n_boot: int = 4000,
 ) -> dict:
-    """Build the ladders, score every method on them, write the tables; ``{"meta", "results", "items"}``.
+    """Build the ladders, score every method on them, write the tables; ``{"meta", "results", "gaps", "items"}``.
 
     ``checkpoints``: ``{name: path}`` (None: :func:`default_checkpoints`).
     ``photos``: held-out photos of the registry (None: every installed one);
@@ -512,8 +562,14 @@ def benchmark(
     extra is missing is skipped with its ``pip install``). ``out``: the folder
     for ``heldout.md``, ``summary.csv``, ``per_type.csv`` and ``results.json``
     (None: nothing written). ``command`` is recorded in the report's meta.
+    ``distortion_family``: ``attiqa`` (13 types) or ``kadid`` (the 25 KADID-10k
+    types); ``unseen`` overrides which of its types are reported as unseen
+    (:func:`iqa.evaluation.protocol.family`). Each method also gets its mean over
+    photos with a CI that resamples photos, and every attiqa checkpoint its gap to
+    every other method, paired by photo (``n_boot`` resamples).
     """
     started = time.perf_counter()
+    fam = family(distortion_family, unseen)
     # Before the ladders are built: a typo fails at once.
     checkpoints = default_checkpoints() if checkpoints is None else check_checkpoints(checkpoints)
     if photo_dir is not None and photos:
@@ -528,10 +584,11 @@ def benchmark(
             return _read(str(paths[name]))
     else:
         names = heldout_photos(photos)
-    settings, items = ladder_items(cache, names, crops_per_photo, size, seed, load=load, sources=sources)
+    settings, items = ladder_items(cache, names, crops_per_photo, size, seed, load=load, sources=sources, fam=fam)
     build_s = time.perf_counter() - started
-    print(f"{len(items)} images: {len(names)} photos x {crops_per_photo} crops x {len(TYPES)} types "
-          f"({len(SEEN)} seen, {len(UNSEEN)} unseen) x {len(LEVELS)} levels, {size} px ({build_s:.1f} s)")
+    print(f"{len(items)} images: {len(names)} photos x {crops_per_photo} crops x {len(fam.types)} {fam.name} types "
+          f"({len(fam.seen)} seen, {len(fam.unseen)} unseen; {len(fam.structural)} structural, {len(fam.photometric)} photometric) "
+          f"x {len(LEVELS)} levels, {size} px ({build_s:.1f} s)")
 
     methods: dict[str, Callable[[], np.ndarray]] = {}
     for name, path in checkpoints.items():
@@ -557,25 +614,35 @@ def benchmark(
     for label, fn in methods.items():
         t0 = time.perf_counter()
         scores = fn()
-        summary, per_type = summarise(scores, items)
-        results[label] = {"summary": summary, "per_type": per_type, "seconds": round(time.perf_counter() - t0, 1)}
+        summary, per_type = summarise(scores, items, fam)
+        results[label] = {"summary": summary, "per_type": per_type, "per_photo": per_photo(scores, items, fam),
+                          "seconds": round(time.perf_counter() - t0, 1)}
         print(f"  {label}: {results[label]['seconds']} s")
+    photo_level = photo_intervals({k: r["per_photo"] for k, r in results.items()}, seed=seed, n_boot=n_boot)
+    for label, r in results.items():
+        r["intervals"] = photo_level[label]
+    gaps = photo_gaps({k: r["per_photo"] for k, r in results.items() if k in checkpoints},
+                      against=list(results), seed=seed, n_boot=n_boot)
+    gaps = {k: v for k, v in gaps.items() if v}
     wall = time.perf_counter() - started
     meta = {"command": command, "photos": names, "photo_dir": str(photo_dir) if photo_dir else None,
             "crops_per_photo": crops_per_photo, "size": size, "seed": seed,
-            "seen": list(SEEN), "unseen": list(UNSEEN), "levels": list(LEVELS), "images": len(items),
+            "family": fam.name, "seen": list(fam.seen), "unseen": list(fam.unseen), "structural": list(fam.structural),
+            "photometric": list(fam.photometric), "levels": list(LEVELS), "images": len(items), "interval_unit": "photo",
             "checkpoints": checkpoints, "teacher_formula": TEACHER_FORMULA, "skipped": skipped,
             "wall_seconds": round(wall, 1), "settings": settings}
     if out is not None:
-        write_outputs(Path(out), results, meta)
-    table, per_type = markdown(results)
+        write_outputs(Path(out), results, meta, fam, gaps)
+    table, per_type = markdown(results, fam)
     print()
     print(table)
+    print()
+    print(interval_markdown(results, gaps))
     print()
     print("within-ladder SRCC per type:")
     print(per_type)
     print(f"\nwall time {wall:.1f} s" + (f"; written to {out}" if out is not None else ""))
-    return {"meta": meta, "results": results, "items": items}
+    return {"meta": meta, "results": results, "gaps": gaps, "items": items}
 
 
 # -- validation ladders ------------------------------------------------------------------------------------------------
@@ -624,9 +691,10 @@ def validation_ladders(
 
 __all__ = [
     "COLUMNS", "DEFAULT_CACHE", "DEFAULT_CKPTS", "DEFAULT_OUT", "LADDER_VERSION", "LEVELS", "MIN_PHOTO_SIDE", "SEEN",
-    "TEACHER_FORMULA", "TYPES", "UNSEEN", "UNSEEN_PARAMS", "VALIDATION_CACHE", "Item", "benchmark", "build_ladders",
+    "PARTS", "TEACHER_FORMULA", "TYPES", "UNSEEN", "UNSEEN_PARAMS", "VALIDATION_CACHE", "Item", "benchmark", "build_ladders",
     "check_checkpoints", "checkpoint_scores", "default_checkpoints", "distort", "folder_photos", "heldout_photos",
-    "ladder_items", "ladder_params", "load_validation_photo", "markdown", "pairwise_accuracy", "parse_checkpoints",
+    "interval_markdown", "ladder_items", "ladder_params", "load_validation_photo", "markdown", "pairwise_accuracy",
+    "parse_checkpoints", "per_photo", "photo_gaps", "photo_intervals",
     "peer_scores", "reference_crops", "score_checkpoint", "summarise", "teacher_scores", "validation_ladders",
     "within_ladder_srcc", "write_outputs",
 ]
