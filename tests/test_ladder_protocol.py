@@ -123,3 +123,17 @@ def test_kadid_ladders_end_to_end_with_photo_intervals(tmp_path, monkeypatch):
     text = (tmp_path / "out" / "heldout.md").read_text()
     assert "resampling photos" in text and "| p1.png |" in text and "| color_block | yes | structural |" in text
     assert (tmp_path / "out" / "per_photo.csv").read_text().count("\n") == 1 + 3 * len(bench.PARTS)
+
+
+@pytest.mark.unit
+def test_iqa_heldout_takes_the_family_and_checks_unseen_types_before_any_work(tmp_path, capsys):
+    from iqa.cli.heldout import parser, run
+
+    args = parser().parse_args(["--family", "kadid", "--unseen", "denoise", "jitter", "--bootstrap", "100"])
+    assert (args.family, args.unseen, args.bootstrap) == ("kadid", ["denoise", "jitter"], 100)
+    with pytest.raises(SystemExit):
+        parser().parse_args(["--family", "tid"])
+    assert "invalid choice: 'tid'" in capsys.readouterr().err
+    with pytest.raises(UserError, match="not in the kadid family: vignette"):
+        run(["--family", "kadid", "--unseen", "vignette", "--no-peers", "--cache", str(tmp_path / "c"), "--out", str(tmp_path / "o")])
+    assert not (tmp_path / "c").exists()

@@ -3,6 +3,7 @@
     iqa heldout                                         # make model's and make demo's checkpoints if built, peers, teacher
     iqa heldout --ckpt mine=path/to/last.ckpt --out outputs/heldout
     iqa heldout --photo-dir ~/refs --ckpt mine=path/to/last.ckpt   # your own reference photos
+    iqa heldout --family kadid --ckpt mine=path/to/last.ckpt       # the 25 KADID-10k types
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--photos", nargs="+", default=None, help="held-out photos to use (default: all installed held-out photos)")
     parser.add_argument("--photo-dir", type=Path, default=None,
                         help="build the ladders from the photos in this folder instead (your own references, never trained on)")
+    parser.add_argument("--family", choices=("attiqa", "kadid"), default="attiqa",
+                        help="distortion family: attiqa (8 trained-on types + 5 unseen) or kadid (the 25 KADID-10k types)")
+    parser.add_argument("--unseen", nargs="+", default=None, metavar="TYPE",
+                        help="the family's types to report as unseen (default: the family's own list)")
+    parser.add_argument("--bootstrap", type=int, default=4000, help="bootstrap resamples of photos for the intervals")
     parser.add_argument("--crops-per-photo", type=int, default=12)
     parser.add_argument("--size", type=int, default=288, help="reference crop side in px (NIQE needs more than 193)")
     parser.add_argument("--seed", type=int, default=0)
@@ -49,7 +55,8 @@ def run(argv: Sequence[str] | None = None) -> dict:
     return benchmark(parse_checkpoints(args.ckpt) if args.ckpt else None, photos=args.photos, photo_dir=args.photo_dir,
                      crops_per_photo=args.crops_per_photo, size=args.size, seed=args.seed, peers=not args.no_peers,
                      teacher=not args.no_teacher, batch_size=args.batch_size, device=args.device, cache=args.cache, out=args.out,
-                     command=" ".join(["iqa", "heldout", *argv]))
+                     command=" ".join(["iqa", "heldout", *argv]), distortion_family=args.family, unseen=args.unseen,
+                     n_boot=args.bootstrap)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
