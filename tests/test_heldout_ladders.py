@@ -58,7 +58,7 @@ def test_training_code_cannot_take_a_heldout_or_excluded_photo():
 @pytest.mark.unit
 def test_registry_entries_are_unique_files_inside_their_wheels_with_a_licence():
     assert len({p.name for p in photos.PHOTOS}) == len(photos.PHOTOS)
-    assert len({(p.package, p.path) for p in photos.PHOTOS}) == len(photos.PHOTOS)
+    assert len({(p.package, p.path, p.member) for p in photos.PHOTOS}) == len(photos.PHOTOS)
     for photo in photos.PHOTOS:
         assert photo.role in photos.ROLES and photo.licence and photo.credit
         path = photos.locate(photo)

@@ -6,6 +6,7 @@
     iqa model    [overrides]            the offline recipe (make model)
     iqa enhance PATH... --ckpt enhancer.ckpt --out OUTDIR
     iqa heldout [--photo-dir DIR] [--ckpt NAME=PATH]...   held-out distortion ladders against classical peers
+    iqa photos list|fetch|check [--split S] [--dir DIR]   the registered real photos and their cache
     iqa label    <hydra overrides>      same as python label.py ...
     iqa train    <hydra overrides>      same as python train.py ...
     iqa evaluate <hydra overrides>      same as python evaluate.py ...
@@ -30,6 +31,7 @@ HYDRA_COMMANDS = tuple(JOBS)
 SUBCOMMANDS = {
     "score": "iqa.cli.score:main", "rank": "iqa.cli.rank:main", "enhance": "iqa.cli.enhance:main",
     "demo": "iqa.cli.recipes:demo", "model": "iqa.cli.recipes:model", "heldout": "iqa.cli.heldout:main",
+    "photos": "iqa.cli.photos:main",
 }
 
 USAGE = """usage: iqa <command> [args]          (iqa --version, iqa <command> --help)
@@ -41,6 +43,7 @@ commands:
   model           the offline recipe (make model): the same steps on every train-role photo   (iqa model --help)
   enhance         enhance images with a trained enhancer (stage=enhance), same size and format   (iqa enhance --help)
   heldout         held-out distortion ladders: checkpoints vs BRISQUE, NIQE, teacher (iqa heldout --help)
+  photos          the registered real photos: list, fetch into the cache, check   (iqa photos --help)
   label           pseudo-label a corpus            (Hydra overrides, as python label.py)
   train           pretrain / fine-tune / probe     (Hydra overrides, as python train.py)
   evaluate        cross-dataset evaluation         (Hydra overrides, as python evaluate.py)

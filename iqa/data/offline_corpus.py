@@ -67,9 +67,11 @@ DEFAULT_VARIANTS = {"pretrain": 8, "pretrain_val": 8, "finetune": 10, "finetune_
 def roles(photos: Sequence[str] | None = None, val: Sequence[str] = VAL_PHOTOS, test: Sequence[str] = TEST_PHOTOS) -> dict[str, tuple[str, ...]]:
     """Photo names per role; every name goes through :func:`iqa.data.photos.trainable` (held-out ones raise).
 
-    ``photos``: the train-role photos to use (default: every installed one).
+    ``photos``: the train-split photos to use (default: every installed one of
+    :func:`iqa.data.photos.recipe_train_photos`, scikit-image's; the package
+    photos of the train split join the recipe only by a deliberate change).
     """
-    names = list(photos) if photos is not None else [p.name for p in registry.photos("train") if registry.available(p)]
+    names = list(photos) if photos is not None else [p.name for p in registry.recipe_train_photos() if registry.available(p)]
     for name in [*names, *val, *test]:
         registry.trainable(name)
     if set(val) & set(test):
