@@ -17,7 +17,7 @@ export HF_HUB_OFFLINE ?= 1
 export WANDB_MODE ?= offline
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo model ablations test test-fast lint bench heldout clean clean-demo help
+.PHONY: install demo model ablations test test-fast lint bench heldout photos clean clean-demo help
 
 help:
 	@echo "make demo   - build the demo corpus, label, pretrain, fine-tune (2 variants), evaluate (CPU, offline)"
@@ -28,6 +28,7 @@ help:
 	@echo "make lint   - ruff check"
 	@echo "make bench  - throughput benchmarks (ratios against bare loops)"
 	@echo "make heldout - iqa heldout: held-out distortion ladders, make model's and make demo's checkpoints vs BRISQUE, NIQE, teacher (pip install -e '.[bench]')"
+	@echo "make photos - iqa photos fetch: the registered real photos (train, tune, test) into ~/.cache/attiqa/photos (PHOTOS_ARGS='--split test')"
 	@echo "make install - create $(VENV) with attiqa and its dependencies"
 
 # --no-compile: Python compiles the modules it imports on first use instead of every file of every
@@ -63,6 +64,9 @@ bench: $(STAMP)
 
 heldout: $(STAMP)
 	$(PY) -m iqa.cli.main heldout $(HELDOUT_ARGS)
+
+photos: $(STAMP)
+	$(PY) -m iqa.cli.main photos fetch $(PHOTOS_ARGS)
 
 clean-demo:
 	rm -rf outputs/demo
