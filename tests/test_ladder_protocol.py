@@ -137,3 +137,20 @@ def test_iqa_heldout_takes_the_family_and_checks_unseen_types_before_any_work(tm
     with pytest.raises(UserError, match="not in the kadid family: vignette"):
         run(["--family", "kadid", "--unseen", "vignette", "--no-peers", "--cache", str(tmp_path / "c"), "--out", str(tmp_path / "o")])
     assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.unit
+def test_split_reports_take_the_whole_split_and_stop_when_photos_are_missing(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTIQA_PHOTOS", str(tmp_path / "empty-cache"))
+    test_photos = [p.name for p in photos.photos("test")]
+    with pytest.raises(UserError, match=rf"of the {len(test_photos)} test photos are not local.*iqa photos fetch --split test"):
+        bench.split_photos("test")
+    with pytest.raises(UserError, match="must be one of tune, test"):
+        bench.split_photos("train")
+    with pytest.raises(UserError, match="not tune photos: astronaut"):
+        bench.split_photos("tune", ["astronaut"])
+    assert bench.split_photos("tune", ["grace_hopper", "china"]) == ["grace_hopper", "china"]
+    with pytest.raises(UserError, match="--split and --photo-dir exclude each other"):
+        bench.benchmark({}, split="tune", photo_dir=tmp_path, peers=False, cache=tmp_path / "c", out=None)
+    commit = bench.source_commit()
+    assert commit is None or len(commit.split("-")[0]) == 40

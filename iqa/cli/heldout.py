@@ -4,6 +4,7 @@
     iqa heldout --ckpt mine=path/to/last.ckpt --out outputs/heldout
     iqa heldout --photo-dir ~/refs --ckpt mine=path/to/last.ckpt   # your own reference photos
     iqa heldout --family kadid --ckpt mine=path/to/last.ckpt       # the 25 KADID-10k types
+    iqa heldout --split test --family kadid --crops-per-photo 2    # the test split (iqa photos fetch --split test first)
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ def parser() -> argparse.ArgumentParser:
                         help="an attiqa checkpoint to score (repeatable); default: the fine-tuned checkpoints of make model and make demo, "
                              "where built")
     parser.add_argument("--photos", nargs="+", default=None, help="held-out photos to use (default: all installed held-out photos)")
+    parser.add_argument("--split", choices=("tune", "test"), default=None,
+                        help="every photo of this split of the photo registry (fetch them first: iqa photos fetch --split ...); "
+                             "test: once per recipe version")
     parser.add_argument("--photo-dir", type=Path, default=None,
                         help="build the ladders from the photos in this folder instead (your own references, never trained on)")
     parser.add_argument("--family", choices=("attiqa", "kadid"), default="attiqa",
@@ -56,7 +60,7 @@ def run(argv: Sequence[str] | None = None) -> dict:
                      crops_per_photo=args.crops_per_photo, size=args.size, seed=args.seed, peers=not args.no_peers,
                      teacher=not args.no_teacher, batch_size=args.batch_size, device=args.device, cache=args.cache, out=args.out,
                      command=" ".join(["iqa", "heldout", *argv]), distortion_family=args.family, unseen=args.unseen,
-                     n_boot=args.bootstrap)
+                     n_boot=args.bootstrap, split=args.split)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

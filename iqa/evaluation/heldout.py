@@ -497,6 +497,48 @@ def heldout_photos(chosen: Sequence[str] | None = None) -> list[str]:
     return names
 
 
+#: The registry splits a ladder report may use: ``tune`` for every choice, ``test`` to report, once per recipe version.
+REPORT_SPLITS = ("tune", "test")
+
+
+def split_photos(split: str, chosen: Sequence[str] | None = None) -> list[str]:
+    """Every photo of the registry split ``split`` (``tune`` or ``test``), or the ``chosen`` ones of it.
+
+    All must be local (installed or in the photo cache): a missing one stops the
+    run, naming the ``iqa photos fetch`` that brings it, since a report on
+    whichever photos happen to be present would not be the split's report.
+    """
+    if split not in REPORT_SPLITS:
+        raise UserError(f"--split must be one of {', '.join(REPORT_SPLITS)} (train photos are trained on), got {split!r}")
+    members = [p.name for p in photo_registry.photos(split)]
+    if chosen:
+        bad = [p for p in chosen if p not in members]
+        if bad:
+            raise UserError(f"not {split} photos: {', '.join(bad)} (iqa photos list --split {split} shows them)")
+        members = list(chosen)
+    missing = [p for p in members if not photo_registry.available(photo_registry.BY_NAME[p])]
+    if missing:
+        raise UserError(f"{len(missing)} of the {len(members)} {split} photos are not local ({', '.join(missing[:4])}"
+                        f"{', ...' if len(missing) > 4 else ''}): run `iqa photos fetch --split {split}` first")
+    return members
+
+
+def source_commit() -> str | None:
+    """The git commit of the code that runs (``-dirty`` when it has uncommitted changes), or None outside a clone."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        if commit.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
 #: A reference photo from a photo folder must be at least this large on its short side (its crops take 45-95 % of it).
 MIN_PHOTO_SIDE = 64
 
@@ -552,12 +594,16 @@ def benchmark(
     distortion_family: str = "attiqa",
     unseen: Sequence[str] | None = None,
     n_boot: int = 4000,
+    split: str | None = None,
 ) -> dict:
     """Build the ladders, score every method on them, write the tables; ``{"meta", "results", "gaps", "items"}``.
 
     ``checkpoints``: ``{name: path}`` (None: :func:`default_checkpoints`).
     ``photos``: held-out photos of the registry (None: every installed one);
-    ``photo_dir``: a folder of your own reference photos instead. ``peers`` /
+    ``split``: every photo of the registry's ``tune`` or ``test`` split instead
+    (``photos`` then narrows it; the test split is for the one report per recipe
+    version, and its meta records the commit); ``photo_dir``: a folder of your
+    own reference photos instead. ``peers`` /
     ``teacher``: score BRISQUE and NIQE / the classical teacher (a peer whose
     extra is missing is skipped with its ``pip install``). ``out``: the folder
     for ``heldout.md``, ``summary.csv``, ``per_type.csv`` and ``results.json``
@@ -572,8 +618,8 @@ def benchmark(
     fam = family(distortion_family, unseen)
     # Before the ladders are built: a typo fails at once.
     checkpoints = default_checkpoints() if checkpoints is None else check_checkpoints(checkpoints)
-    if photo_dir is not None and photos:
-        raise UserError("--photos and --photo-dir exclude each other")
+    if photo_dir is not None and (photos or split):
+        raise UserError(f"--{'split' if split else 'photos'} and --photo-dir exclude each other")
     cache = Path(cache)
     load = sources = None
     if photo_dir is not None:
@@ -582,6 +628,13 @@ def benchmark(
 
         def load(name: str) -> np.ndarray:
             return _read(str(paths[name]))
+    elif split is not None:
+        names = split_photos(split, photos)
+        if split == "test":
+            print(f"the test split ({len(names)} photos): score each recipe version once, after every choice is made on tune")
+
+        def load(name: str) -> np.ndarray:
+            return photo_registry.load_photo(name)
     else:
         names = heldout_photos(photos)
     settings, items = ladder_items(cache, names, crops_per_photo, size, seed, load=load, sources=sources, fam=fam)
@@ -625,7 +678,8 @@ def benchmark(
                       against=list(results), seed=seed, n_boot=n_boot)
     gaps = {k: v for k, v in gaps.items() if v}
     wall = time.perf_counter() - started
-    meta = {"command": command, "photos": names, "photo_dir": str(photo_dir) if photo_dir else None,
+    meta = {"command": command, "commit": source_commit(), "split": split, "photos": names,
+            "photo_dir": str(photo_dir) if photo_dir else None,
             "crops_per_photo": crops_per_photo, "size": size, "seed": seed,
             "family": fam.name, "seen": list(fam.seen), "unseen": list(fam.unseen), "structural": list(fam.structural),
             "photometric": list(fam.photometric), "levels": list(LEVELS), "images": len(items), "interval_unit": "photo",
@@ -694,7 +748,7 @@ __all__ = [
     "PARTS", "TEACHER_FORMULA", "TYPES", "UNSEEN", "UNSEEN_PARAMS", "VALIDATION_CACHE", "Item", "benchmark", "build_ladders",
     "check_checkpoints", "checkpoint_scores", "default_checkpoints", "distort", "folder_photos", "heldout_photos",
     "interval_markdown", "ladder_items", "ladder_params", "load_validation_photo", "markdown", "pairwise_accuracy",
-    "parse_checkpoints", "per_photo", "photo_gaps", "photo_intervals",
+    "REPORT_SPLITS", "parse_checkpoints", "per_photo", "photo_gaps", "photo_intervals", "source_commit", "split_photos",
     "peer_scores", "reference_crops", "score_checkpoint", "summarise", "teacher_scores", "validation_ladders",
     "within_ladder_srcc", "write_outputs",
 ]
