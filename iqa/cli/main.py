@@ -4,6 +4,7 @@
     iqa rank DIR_A DIR_B... [--ckpt CKPT] [--out DIR]   rank groups of images, with CIs
     iqa demo     [overrides]            the offline demo, end to end
     iqa model    [overrides]            the offline recipe (make model)
+    iqa models [list|show|verify|export]   the models shipped inside the package
     iqa enhance PATH... --ckpt enhancer.ckpt --out OUTDIR
     iqa heldout [--photo-dir DIR] [--ckpt NAME=PATH]...   held-out distortion ladders against classical peers
     iqa photos list|fetch|check [--split S] [--dir DIR]   the registered real photos and their cache
@@ -32,6 +33,7 @@ SUBCOMMANDS = {
     "score": "iqa.cli.score:main", "rank": "iqa.cli.rank:main", "enhance": "iqa.cli.enhance:main",
     "demo": "iqa.cli.recipes:demo", "model": "iqa.cli.recipes:model", "heldout": "iqa.cli.heldout:main",
     "photos": "iqa.cli.photos:main",
+    "models": "iqa.cli.models:main",
 }
 
 USAGE = """usage: iqa <command> [args]          (iqa --version, iqa <command> --help)
@@ -41,6 +43,7 @@ commands:
   rank            rank groups of images (one folder per generator) with CIs          (iqa rank --help)
   demo            the offline demo: label -> pretrain -> fine-tune x2 -> evaluate   (iqa demo --help)
   model           the offline recipe (make model): the same steps on every train-role photo   (iqa model --help)
+  models          the models shipped inside the package: list, show, verify, export          (iqa models --help)
   enhance         enhance images with a trained enhancer (stage=enhance), same size and format   (iqa enhance --help)
   heldout         held-out distortion ladders: checkpoints vs BRISQUE, NIQE, teacher (iqa heldout --help)
   photos          the registered real photos: list, fetch into the cache, check   (iqa photos --help)
