@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -377,7 +378,7 @@ class QualityModel:
 
 
 def load(
-    ckpt: str | os.PathLike,
+    ckpt: str | os.PathLike | None = None,
     image_size: int | None = None,
     policy: str | None = None,
     crop_size: int | None = None,
@@ -387,15 +388,15 @@ def load(
 ) -> QualityModel:
     """Load a fine-tuned (or pretrained) attiqa checkpoint for scoring.
 
+    ``ckpt``: a checkpoint file, or the name of a shipped model (``iqa models``);
+    None: :func:`default_checkpoint` (``$ATTIQA_CKPT``, else the shipped default model).
     The :class:`View` is the one the checkpoint recorded (``data.iqa.view`` at
     fine-tuning; otherwise: resize to the size it was fine-tuned at); each
     argument given here overrides its part: ``image_size``, ``policy``
     (``resize``: whole image, short side ``image_size``; ``tiles``: mean over
     a grid of ``crop_size`` tiles), ``crop_size``, ``max_side``, ``upscale``.
     """
-    if not Path(ckpt).is_file():
-        raise UserError(f"checkpoint not found: {ckpt}")
-    net, meta = load_net(str(ckpt))
+    net, meta = load_net(resolve_checkpoint(ckpt))
     scale = MOSScale(*meta.mos_range, meta.higher_is_better)
     view = View(**meta.scoring_view(image_size=image_size, policy=policy, crop_size=crop_size, max_side=max_side, upscale=upscale))
     return QualityModel(net.eval(), scale, view, meta.hparams(), torch.device(device) if device else None, meta)
@@ -413,25 +414,45 @@ def export_checkpoint(net: IQANet, path: str | os.PathLike, **hparams: Any) -> P
     return write_checkpoint(net, path, **hparams)
 
 
-__all__ = ["QualityModel", "View", "expand_paths", "export_checkpoint", "load", "predict_items", "prepare_net"]
+__all__ = ["QualityModel", "View", "default_checkpoint", "expand_paths", "export_checkpoint", "load", "predict_items", "prepare_net",
+           "resolve_checkpoint"]
 
 
-#: Tried in order when --ckpt is not given.
+#: Read when no checkpoint is given: a checkpoint file or a shipped model's name.
 CKPT_ENV = "ATTIQA_CKPT"
+#: The checkpoint ``make demo`` fine-tunes, under ``$ATTIQA_OUTPUT_DIR`` (``iqa rank --demo`` prefers it).
 DEMO_CKPT = "demo/finetune-attiqa/checkpoints/last.ckpt"
 
 
+def resolve_checkpoint(ckpt: str | os.PathLike | None = None) -> str:
+    """The checkpoint file to load: ``ckpt`` as a file, else as a shipped model's name; None: :func:`default_checkpoint`."""
+    if ckpt is None or str(ckpt) == "":
+        return default_checkpoint()
+    if Path(ckpt).expanduser().is_file():
+        return str(Path(ckpt).expanduser())
+    from iqa import zoo
+
+    shipped = zoo.names()
+    if str(ckpt) in shipped:
+        return str(zoo.path(str(ckpt)))
+    if Path(ckpt).is_dir():
+        raise UserError(f"checkpoint is a directory, not a file: {ckpt}")
+    raise UserError(f"checkpoint not found: {ckpt} (neither a file nor a shipped model; shipped: {', '.join(shipped) or 'none'})")
+
+
 def default_checkpoint() -> str:
-    """``$ATTIQA_CKPT``, else the demo's fine-tuned checkpoint if it exists, else a clear error."""
+    """The checkpoint used when none is given: ``$ATTIQA_CKPT`` (a file or a shipped name), else the shipped default model.
+
+    Falling back to the shipped model says so in one line on stderr.
+    """
     if os.environ.get(CKPT_ENV):
-        return os.environ[CKPT_ENV]
-    demo = Path(os.environ.get("ATTIQA_OUTPUT_DIR", "outputs")) / DEMO_CKPT
-    if demo.is_file():
-        return str(demo)
-    raise UserError(
-        f"no checkpoint: pass --ckpt PATH (e.g. outputs/train/finetune-<data>-<backbone>/checkpoints/best.ckpt) "
-        f"or set {CKPT_ENV}; `make demo` creates {demo}"
-    )
+        return resolve_checkpoint(os.environ[CKPT_ENV])
+    from iqa import zoo
+
+    model = zoo.get()
+    weights = zoo.check(model)
+    print(model.notice(), file=sys.stderr, flush=True)
+    return str(weights)
 
 
 def usable_cpus() -> int:

@@ -133,14 +133,19 @@ def test_pretrain_checkpoint_scores_attributes_only(tmp_path, photos):
     assert np.isnan(frame["quality"][0]) and np.isfinite(frame["sharpness"][0]) and "sharpness_percentile" not in frame
 
 
-def test_default_checkpoint_and_the_iqa_command(checkpoint, monkeypatch, tmp_path, photos):
+def test_default_checkpoint_and_the_iqa_command(checkpoint, monkeypatch, tmp_path, photos, capsys):
+    from iqa import zoo
     from iqa.cli.main import main
-    from iqa.inference import default_checkpoint
+    from iqa.inference import DEMO_CKPT, default_checkpoint
 
     monkeypatch.delenv("ATTIQA_CKPT", raising=False)
-    monkeypatch.setenv("ATTIQA_OUTPUT_DIR", str(tmp_path / "nothing"))
-    with pytest.raises(UserError, match="no checkpoint: pass --ckpt PATH"):
-        default_checkpoint()
+    # A demo run's checkpoint is no longer a fallback: without $ATTIQA_CKPT the shipped default model is used, and said so.
+    demo = tmp_path / "outputs" / DEMO_CKPT
+    demo.parent.mkdir(parents=True)
+    demo.write_bytes(checkpoint.read_bytes())
+    monkeypatch.setenv("ATTIQA_OUTPUT_DIR", str(tmp_path / "outputs"))
+    assert default_checkpoint() == str(zoo.path())
+    assert capsys.readouterr().err.splitlines() == [zoo.get().notice()]
     monkeypatch.setenv("ATTIQA_CKPT", str(checkpoint))
     assert default_checkpoint() == str(checkpoint)
     assert main(["score", str(photos / "img1.png"), "--out", str(tmp_path / "s.csv"), "--num-workers", "0", "--no-progress"]) == 0

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from iqa.errors import UserError
-from iqa.inference import CKPT_ENV, DEMO_CKPT, default_checkpoint, plan_threads  # noqa: F401  (re-exported)
+from iqa.inference import CKPT_ENV, DEMO_CKPT, default_checkpoint, plan_threads, resolve_checkpoint  # noqa: F401  (re-exported)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -32,7 +32,8 @@ def parser() -> argparse.ArgumentParser:
         epilog="Columns, ranges and directions: docs/evaluation.md (and <out>.meta.json beside the CSV).",
     )
     p.add_argument("paths", nargs="+", help="image files and/or folders (searched recursively)")
-    p.add_argument("--ckpt", help=f"checkpoint (default: ${CKPT_ENV}, else outputs/{DEMO_CKPT} if present)")
+    p.add_argument("--ckpt", help=f"checkpoint file or shipped model name (default: ${CKPT_ENV}, else the shipped default model; "
+                                   f"iqa models)")
     p.add_argument("--out", default="scores.csv", help="output CSV (default: scores.csv)")
     p.add_argument("--batch-size", type=int, default=32, help="images per forward pass (default: 32)")
     p.add_argument("--num-workers", type=int, default=None,
@@ -75,7 +76,7 @@ def write_scores(frame, out: Path, meta: dict) -> Path:
 def run(args: argparse.Namespace) -> int:
     from iqa.inference import default_device, expand_paths, load
 
-    ckpt = args.ckpt or default_checkpoint()
+    ckpt = resolve_checkpoint(args.ckpt)
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
     missing = [p for p in args.paths if not Path(os.path.expanduser(p)).exists()]

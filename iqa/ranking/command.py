@@ -17,7 +17,7 @@ def run_rank(settings: RankSettings, groups: Sequence[str] = ()) -> int:
     """Rank one folder (or file) per group, or ``settings.csv`` / ``settings.dataset``; write and print the reports; returns 0."""
     import torch
 
-    from iqa.inference import default_checkpoint, default_device, plan_threads
+    from iqa.inference import default_device, plan_threads, resolve_checkpoint
 
     s = settings
     if not groups and not s.csv and not s.dataset:
@@ -29,7 +29,7 @@ def run_rank(settings: RankSettings, groups: Sequence[str] = ()) -> int:
         from iqa.data.catalog import data_config
 
         root = data_config(s.dataset).get("root")  # the config's default: $ATTIQA_DATA_DIR (or data/) / <name>
-    ckpt = s.ckpt or default_checkpoint()
+    ckpt = resolve_checkpoint(s.ckpt)
     dev = torch.device(s.torch_device) if s.torch_device else default_device()
     workers, threads = plan_threads(s.num_workers, dev.type)
     if dev.type == "cpu":

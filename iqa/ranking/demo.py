@@ -33,6 +33,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import time
 import zlib
 from collections.abc import Mapping, Sequence
@@ -177,6 +178,17 @@ def describe(verdict: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def demo_checkpoint(ckpt: str | None = None) -> str:
+    """The demo's checkpoint: ``ckpt``, else ``$ATTIQA_CKPT``, else the one ``make demo`` fine-tunes if it exists,
+    else the shipped default model."""
+    from iqa.inference import CKPT_ENV, DEMO_CKPT, resolve_checkpoint
+
+    if ckpt or os.environ.get(CKPT_ENV):
+        return resolve_checkpoint(ckpt)
+    demo = Path(os.environ.get("ATTIQA_OUTPUT_DIR", "outputs")) / DEMO_CKPT
+    return str(demo) if demo.is_file() else resolve_checkpoint(None)
+
+
 def run_demo(settings: RankSettings | None = None, *, size: int = 160, photos: Sequence[str] = PHOTOS,
              scales: Sequence[int] = SCALES) -> int:
     """Build the generators beside ``settings.out``, rank them, write the reports, print the check; 0 if it passed, else 1.
@@ -184,10 +196,8 @@ def run_demo(settings: RankSettings | None = None, *, size: int = 160, photos: S
     ``settings``: as for ``iqa rank`` (default: :class:`RankSettings` writing to
     :func:`~iqa.ranking.settings.demo_out`); the reference group defaults to ``clean``.
     """
-    from iqa.inference import default_checkpoint
-
     s = settings if settings is not None else RankSettings(out=demo_out())
-    ckpt = s.ckpt or default_checkpoint()
+    ckpt = demo_checkpoint(s.ckpt)
     out = Path(s.out)
     table = build_generators(out.parent / f"{out.name}-generators", size=size, photos=photos, scales=scales)
     started = time.perf_counter()

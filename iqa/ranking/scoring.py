@@ -69,7 +69,7 @@ def score_paths(
 def rank(
     groups: Any = None,
     *,
-    ckpt: str | os.PathLike,
+    ckpt: str | os.PathLike | None = None,
     csv: str | os.PathLike | None = None,
     dataset: str | None = None,
     root: str | os.PathLike | None = None,
@@ -95,6 +95,8 @@ def rank(
 ) -> RankingResults:
     """Score the groups' images with ``ckpt`` and rank the groups; returns :class:`RankingResults`.
 
+    ``ckpt``: a checkpoint file or a shipped model's name; None: ``$ATTIQA_CKPT``, else the shipped default model.
+
     Exactly one input: ``groups`` (a mapping ``{name: folder, file or list}``,
     or a list of folders named after themselves), ``csv`` (columns ``path``,
     ``group``, optional ``prompt`` or ``pair`` and ``mos``; relative paths are
@@ -107,11 +109,12 @@ def rank(
     """
     import pandas as pd
 
-    from iqa.inference import load
+    from iqa.inference import load, resolve_checkpoint
 
     wanted = [c for c in (cluster_by, *(breakdown_by or ())) if c]
     inputs = collect_inputs(groups, csv=csv, dataset=dataset, root=root, split=split, dataset_options=dataset_options, columns=wanted,
                             mos_direction=mos_direction)
+    ckpt = resolve_checkpoint(ckpt)
     model = load(ckpt, image_size=image_size, device=device)
     if not model.quality_trained:
         raise UserError(f"{ckpt} has no trained quality head (a pretraining checkpoint): rank with a fine-tuned checkpoint")

@@ -62,7 +62,8 @@ def setting(default: Any = None, help: str = "", *, parse: Callable[[str], Any] 
 class RankSettings:
     """Every setting of ``iqa rank``, with its default."""
 
-    ckpt: str | None = setting(None, "fine-tuned checkpoint (default: $ATTIQA_CKPT, else the demo's)", metavar="PATH")
+    ckpt: str | None = setting(None, "fine-tuned checkpoint or shipped model name (default: $ATTIQA_CKPT, else the shipped default model; "
+                                  "--demo: else the demo's own checkpoint if `make demo` made it)", metavar="PATH")
     csv: str | None = setting(None, "CSV with columns path, group and optionally prompt (or pair) and mos", metavar="FILE")
     dataset: str | None = setting(None, "a MOS dataset whose images carry a group (agiqa3k, agiqa1k, aigciqa2023, ...)",
                                   metavar="NAME")
