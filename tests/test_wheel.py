@@ -4,7 +4,8 @@ Builds the wheel, installs it (not editable) into a fresh virtual environment
 whose only other packages are this environment's dependencies, and runs the
 ``iqa`` command from an empty directory: help, version, a user prompt set, the
 whole pipeline at a tiny size (label -> pretrain -> two fine-tunes -> evaluate,
-through ``iqa demo``, as ``make demo`` runs it) and ``iqa score``.
+through ``iqa demo``, as ``make demo`` runs it), ``iqa score``, and ``iqa score`` with no
+checkpoint at all (the shipped default model).
 """
 
 from __future__ import annotations
@@ -64,6 +65,10 @@ def test_wheel_ships_the_configs(installed):
     on_disk = {p.relative_to(ROOT).as_posix() for p in (ROOT / "iqa" / "conf").rglob("*.yaml")}
     assert shipped == on_disk and {"iqa/conf/train.yaml", "iqa/conf/label.yaml", "iqa/conf/evaluate.yaml"} <= shipped
     assert "iqa/resources/attiqa-tiny.json" in names
+    # The shipped models: weights, manifest and card of each, and the registry naming the default.
+    models = {p.relative_to(ROOT).as_posix() for p in (ROOT / "iqa" / "resources" / "models").rglob("*") if p.is_file()}
+    assert "iqa/resources/models/registry.json" in models and any(n.endswith(".ckpt") for n in models)
+    assert models <= set(names)
     assert not any(n.startswith(("tests/", "benchmarks/", "conf/")) for n in names)
 
 
@@ -132,3 +137,16 @@ def test_installed_command_runs_the_pipeline_from_an_empty_directory(installed, 
     scored = _run([iqa, "score", str(images), "--ckpt", str(ckpt), "--out", "scores.csv", "--no-progress"], cwd=work, env=env)
     assert "scored 3 images (0 unreadable" in scored.stdout
     assert (work / "scores.csv").read_text().count("\n") == 4
+
+
+    # No checkpoint at all, in an empty folder: the shipped default model scores, and says so in one line.
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    Image.new("RGB", (120, 90), (200, 120, 60)).save(fresh / "photo.jpg")
+    bare = {k: v for k, v in env.items() if k not in ("ATTIQA_CKPT", "ATTIQA_OUTPUT_DIR")}
+    shipped = _run([iqa, "score", "photo.jpg", "--no-progress"], cwd=fresh, env=bare)
+    assert shipped.stderr.startswith("using the shipped model ") and "(iqa models show " in shipped.stderr.splitlines()[0]
+    assert "scored 1 images (0 unreadable" in shipped.stdout
+    rows = (fresh / "scores.csv").read_text().splitlines()
+    assert len(rows) == 2 and rows[1].startswith("photo.jpg,") and rows[1].split(",")[1] != ""
+    assert "sha256 ok, fixture scores ok" in _run([iqa, "models", "verify"], cwd=fresh, env=bare).stdout
