@@ -40,6 +40,20 @@ reported value to 0..100 instead). Raw attribute scores are relative and
 unbounded; the percentile form gives every attribute the same scale.
 
 The total is the weighted sum of the terms, averaged over the batch.
+
+Inside an outside training loop:
+
+* inputs are float16 / bfloat16 / float32 / float64 in 0..1, or uint8 (no gradient); other dtypes
+  are refused. Values outside 0..1 (beyond :data:`RANGE_TOLERANCE`) are refused too: on the CPU with
+  a :class:`UserError` (the values are at hand, no sync involved), on accelerators and under
+  ``torch.compile`` with ``torch._assert_async`` (no host sync per call; a violation stops the run at
+  its next sync). ``check_range=False`` skips the check;
+* the resize runs with autocast off, in float32 (float64 kept), with PIL's weights cached per
+  (device, dtype, sizes); ``.to()`` empties the cache;
+* no Python branch depends on tensor values, so ``torch.compile(loss, fullgraph=True)`` traces one graph;
+* scoring an input smaller than the view (upsampling it) warns once;
+* the frozen network is held outside the module tree: it is in neither ``parameters()`` nor the
+  ``state_dict()`` of a module that owns the loss (older state dicts holding it load, the keys ignored).
 """
 
 from __future__ import annotations
@@ -47,7 +61,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-from collections.abc import Mapping
+import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,26 +147,30 @@ def _bicubic(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x < 1, near, torch.where(x < 2, far, torch.zeros_like(x)))
 
 
-@functools.lru_cache(maxsize=32)
-def resample_matrix(in_size: int, out_size: int) -> torch.Tensor:
+def _resample_weights(in_size: int, out_size: int) -> torch.Tensor:
     """``[out, in]`` float64 weights of PIL's bicubic resampling along one axis (its coefficient rule, antialiased).
 
     As PIL computes them: the kernel is stretched by the scale when shrinking, each output sample
     takes the input samples within ``2 * scale`` of its centre, and each row is normalised to sum to 1.
+    Built with tensor operations only (no branch on values), so it can run inside a compiled graph.
     """
     scale = in_size / out_size
     filterscale = max(scale, 1.0)
     support = 2.0 * filterscale
-    weights = torch.zeros(out_size, in_size, dtype=torch.float64)
-    for out in range(out_size):
-        centre = (out + 0.5) * scale
-        lo = max(0, int(centre - support + 0.5))
-        hi = min(in_size, int(centre + support + 0.5))
-        taps = torch.arange(lo, hi, dtype=torch.float64)
-        w = _bicubic((taps - centre + 0.5) / filterscale)
-        total = w.sum()
-        weights[out, lo:hi] = w / total if total != 0 else w
-    return weights
+    centre = (torch.arange(out_size, dtype=torch.float64) + 0.5) * scale
+    lo = torch.floor(centre - support + 0.5).clamp(min=0.0)  # PIL: max(0, int(centre - support + 0.5))
+    hi = torch.floor(centre + support + 0.5).clamp(max=float(in_size))
+    taps = torch.arange(in_size, dtype=torch.float64)
+    inside = (taps[None, :] >= lo[:, None]) & (taps[None, :] < hi[:, None])
+    weights = torch.where(inside, _bicubic((taps[None, :] - centre[:, None] + 0.5) / filterscale), 0.0)
+    total = weights.sum(dim=1, keepdim=True)
+    return torch.where(total != 0, weights / torch.where(total != 0, total, 1.0), weights)
+
+
+@functools.lru_cache(maxsize=32)
+def resample_matrix(in_size: int, out_size: int) -> torch.Tensor:
+    """``[out, in]`` float64 CPU weights of PIL's bicubic resampling along one axis (cached; see :func:`_resample_weights`)."""
+    return _resample_weights(in_size, out_size)
 
 
 def quantise_8bit(x: torch.Tensor) -> torch.Tensor:
@@ -159,21 +178,25 @@ def quantise_8bit(x: torch.Tensor) -> torch.Tensor:
     return x + ((x * 255.0).round() / 255.0 - x).detach()
 
 
-def resize_like_pil(x: torch.Tensor, height: int, width: int, quantise: bool = False) -> torch.Tensor:
+def resize_like_pil(x: torch.Tensor, height: int, width: int, quantise: bool = False,
+                    matrix: Callable[[int, int, torch.device, torch.dtype], torch.Tensor] | None = None) -> torch.Tensor:
     """Differentiable bicubic resize of ``[B, C, H, W]`` (0..1) as PIL does it for an 8-bit image: a horizontal
     pass, then a vertical one, each with PIL's weights and clipped to 0..1 (with ``quantise``, also rounded
-    to 8 bits, straight-through: then the pixels are exactly PIL's)."""
+    to 8 bits, straight-through: then the pixels are exactly PIL's). ``matrix(in, out, device, dtype)``
+    supplies the weights (a cache); by default they are built for the call."""
     for axis, size in ((-1, width), (-2, height)):
         if x.shape[axis] == size:
             continue
-        weights = resample_matrix(x.shape[axis], size).to(x.device, x.dtype)
+        weights = (matrix(x.shape[axis], size, x.device, x.dtype) if matrix is not None
+                   else _resample_weights(x.shape[axis], size).to(x.device, x.dtype))
         x = torch.einsum("bchw,vw->bchv" if axis == -1 else "bchw,vh->bcvw", x, weights).clamp(0.0, 1.0)
         if quantise:
             x = quantise_8bit(x)
     return x
 
 
-def differentiable_view(images: torch.Tensor, view: View, quantise: bool = False) -> torch.Tensor:
+def differentiable_view(images: torch.Tensor, view: View, quantise: bool = False,
+                        matrix: Callable[[int, int, torch.device, torch.dtype], torch.Tensor] | None = None) -> torch.Tensor:
     """``images`` (float ``[B, 3, H, W]`` in 0..1) as the network sees them under ``view``, differentiably.
 
     Returns ``[B, 3, h, w]`` (resize, optionally centre-cropped) or ``[B * T, 3, S, S]`` (tiles, image-major).
@@ -188,7 +211,7 @@ def differentiable_view(images: torch.Tensor, view: View, quantise: bool = False
     w, h = view.target_size(width, height)
     x = images
     if (w, h) != (width, height):
-        x = resize_like_pil(x, h, w, quantise)
+        x = resize_like_pil(x, h, w, quantise, matrix)
     if view.policy == "tiles":
         side = min(view.tile, w, h)
         tiles = [x[:, :, y : y + side, s : s + side] for y in View._starts(h, side) for s in View._starts(w, side)]
@@ -230,6 +253,24 @@ def soft_percentile(values: torch.Tensor, knots: torch.Tensor, levels: torch.Ten
     return torch.where(values < knots[0], below, torch.where(values > knots[-1], above, inside))
 
 
+#: Input dtypes :class:`QualityLoss` accepts (floats in 0..1; uint8 in 0..255, scored without a gradient).
+INPUT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.uint8)
+#: How far outside 0..1 a float input may stray (about a quarter of an 8-bit level) before the range check objects.
+RANGE_TOLERANCE = 1e-3
+
+
+def _drop_stored_network(module: QualityLoss, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+    """Load hook: weights of the frozen network stored by older checkpoints are ignored (it loads from its own checkpoint)."""
+    stored = [key for key in state_dict if key.startswith(prefix + "net.")]
+    for key in stored:
+        del state_dict[key]
+    if stored and not module._ignored_keys_noted:
+        module._ignored_keys_noted = True
+        warnings.warn(f"quality loss: ignored {len(stored)} stored weights of the frozen quality network "
+                      f"({prefix}net.*); it keeps the weights of {module.source or 'the model it was built from'}",
+                      UserWarning, stacklevel=2)
+
+
 def _at_least_float32(x: torch.Tensor) -> torch.Tensor:
     """bf16/fp16 outputs (autocast) as float32; float64 kept (gradient checks)."""
     return x if x.dtype == torch.float64 else x.float()
@@ -261,6 +302,8 @@ class QualityLoss(nn.Module):
         image_size: int | None = None,
         channels_last: bool = True,
         quantise: bool = False,
+        check_range: bool = True,
+        device: str | torch.device | None = None,
     ) -> None:
         super().__init__()
         #: The checkpoint this loss was built from (empty when given a loaded model).
@@ -272,10 +315,16 @@ class QualityLoss(nn.Module):
         else:  # a loaded QualityModel (``iqa.load(ckpt).as_loss()``), left as it is
             net, meta, scale = model.net, model.meta, model.scale
             view = model.view if image_size is None else dataclasses.replace(model.view, image_size=int(image_size))
+            device = device if device is not None else getattr(model, "device", None)
         self.view: View = view
         self.resize = bool(resize)
         self.quantise = bool(quantise)
+        self.check_range = bool(check_range)
         self.scale = scale
+        #: Resampling matrices per (device, dtype, input size, output size), built on first use.
+        self._resample_cache: dict[tuple[str, torch.dtype, int, int], torch.Tensor] = {}
+        self._warned_upsample = False
+        self._ignored_keys_noted = False
         self.attributes = tuple(net.attributes)
         try:
             self.quality_weight = float(quality or 0.0)
@@ -306,13 +355,37 @@ class QualityLoss(nn.Module):
             knots, levels = _percentile_table(calibration["quantiles"][index]) if calibration else (torch.zeros(1), torch.zeros(1))
             self.register_buffer(f"_knots_{name}", knots.float(), persistent=False)
             self.register_buffer(f"_levels_{name}", levels.float(), persistent=False)
-        self.net = net
-        self.net.requires_grad_(False)
-        self.net.eval()
-        if channels_last and not self.net.channels_last:
+        # The frozen network is held outside the module tree (not a registered submodule): its weights
+        # stay out of ``parameters()`` and out of the ``state_dict()`` of any module that holds this loss,
+        # so an owner's checkpoint carries only its own weights. ``.to()`` / ``.cuda()`` / ``.half()``
+        # still reach it (see ``_apply``).
+        net.requires_grad_(False)
+        net.eval()
+        self.__dict__["_frozen"] = (net,)
+        if channels_last and not net.channels_last:
             # Depthwise convolutions (EfficientNet) run about twice as fast in this layout, on CPUs too.
-            self.net.to(memory_format=torch.channels_last)
-            self.net.channels_last = True
+            net.to(memory_format=torch.channels_last)
+            net.channels_last = True
+        self.register_load_state_dict_pre_hook(_drop_stored_network)
+        if device is not None:
+            self.to(torch.device(device))
+
+    @property
+    def net(self) -> nn.Module:
+        """The frozen IQA network (eval mode, no gradients; not part of this module's ``state_dict``)."""
+        return self.__dict__["_frozen"][0]
+
+    @property
+    def device(self) -> torch.device:
+        """Where the network's weights are."""
+        return next(self.net.parameters()).device
+
+    def _apply(self, fn: Any, recurse: bool = True) -> QualityLoss:
+        # .to() / .cuda() / .half() / channels-last: the buffers here, the frozen network, and a fresh cache
+        super()._apply(fn, recurse)
+        self.net._apply(fn)
+        self._resample_cache.clear()
+        return self
 
     # The network stays in eval mode: a trainer calling .train() on the module that owns this loss
     # must not switch batch norm to batch statistics (or let its running averages drift).
@@ -326,28 +399,72 @@ class QualityLoss(nn.Module):
         lines = [f"quality: 1 - quality_norm (weight {self.quality_weight:g})"] if self.quality_weight else []
         return lines + [t.describe() for t in self.terms_config]
 
+    def resample_weights(self, in_size: int, out_size: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        """PIL's bicubic weights ``[out, in]`` on ``device`` in ``dtype``, built once per (device, dtype, sizes)."""
+        key = (str(device), dtype, int(in_size), int(out_size))
+        weights = self._resample_cache.get(key)
+        if weights is None:
+            weights = _resample_weights(in_size, out_size).to(device, dtype)
+            self._resample_cache[key] = weights
+        return weights
+
+    def _check_range(self, x: torch.Tensor) -> None:
+        """Inputs must lie in 0..1 (within :data:`RANGE_TOLERANCE`); see the ``check_range`` argument."""
+        lo, hi = torch.aminmax(x.detach())
+        ok = (lo >= -RANGE_TOLERANCE) & (hi <= 1.0 + RANGE_TOLERANCE)  # False for NaN too
+        if torch.compiler.is_compiling() or x.device.type != "cpu":
+            # No host sync: the check runs on the device and a violation stops the run at its next sync.
+            torch._assert_async(ok, "quality loss: images must lie in 0..1 (float) or be uint8; got values outside 0..1 "
+                                    "(or NaN); pass check_range=False to skip this check")
+        elif not bool(ok):  # on the CPU the values are at hand: a plain check, with the values found
+            raise UserError(f"quality loss: images must lie in 0..1 (float) or be uint8 (0..255); got values in "
+                            f"{float(lo):.4g}..{float(hi):.4g}{' (NaN present)' if bool(torch.isnan(x).any()) else ''}; "
+                            f"clamp or rescale them (check_range=False skips this check)")
+
     def _prepare(self, images: torch.Tensor) -> tuple[torch.Tensor, int]:
         if images.ndim == 3:
             images = images[None]
         if images.ndim != 4 or images.shape[1] != 3:
             raise UserError(f"quality loss: images must be [B, 3, H, W] (float 0..1), got {tuple(images.shape)}")
-        x = images.float().div(255.0) if images.dtype == torch.uint8 else images
-        if not x.is_floating_point():
-            raise UserError(f"quality loss: images must be float (0..1) or uint8, got {images.dtype}")
-        if x.dtype in (torch.float16, torch.bfloat16):  # an enhancer's output under autocast: resample in float32
-            x = x.float()
-        if self.quantise:  # as the image would be saved (8 bits a channel) and scored
-            x = quantise_8bit(x)
-        if not self.resize:
-            return x, 1
-        x = differentiable_view(x, self.view, self.quantise)
+        if images.dtype not in INPUT_DTYPES:
+            raise UserError(f"quality loss: images of dtype {images.dtype} are not accepted; "
+                            f"valid: {', '.join(str(d).removeprefix('torch.') for d in INPUT_DTYPES)} "
+                            f"(floats in 0..1; uint8 in 0..255, without a gradient)")
+        if images.dtype == torch.uint8:
+            x = images.float().div(255.0)
+        else:
+            if self.check_range:
+                self._check_range(images)
+            # float16 / bfloat16 (an enhancer's output under autocast) resample in float32; float64 stays (gradient checks)
+            x = images if images.dtype == torch.float64 else images.float()
+        if self.resize and not self._warned_upsample and not torch.compiler.is_compiling():
+            height, width = x.shape[-2:]
+            w, h = self.view.target_size(width, height)
+            if w > width or h > height:
+                self._warned_upsample = True
+                warnings.warn(f"quality loss: {width}x{height} inputs are enlarged to {w}x{h} for scoring (the checkpoint "
+                              f"scores at short side {self.view.image_size}); the network sees upsampled pixels, which "
+                              f"look blurrier than the images themselves. Pass larger images, or image_size= / resize=False",
+                              UserWarning, stacklevel=4)
+        # The resampling runs in float32 (float64 kept) whatever autocast the caller runs under.
+        with torch.autocast(x.device.type, enabled=False):
+            if self.quantise:  # as the image would be saved (8 bits a channel) and scored
+                x = quantise_8bit(x)
+            if not self.resize:
+                return x, 1
+            x = differentiable_view(x, self.view, self.quantise, self.resample_weights)
         tiles = x.shape[0] // images.shape[0]
         return x, tiles
+
+    def _to_net_dtype(self, x: torch.Tensor) -> torch.Tensor:
+        """Float64 inputs resample in float64; the network then gets its own dtype (float32 unless made double)."""
+        dtype = next(self.net.parameters()).dtype
+        return x if x.dtype == dtype else x.to(dtype)
 
     def predict(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         """Differentiable predictions: ``quality_norm [B]`` (1 best) and raw ``attributes [B, A]``, in float32."""
         x, tiles = self._prepare(images)
-        out = self.net(x)
+        out = self.net(self._to_net_dtype(x))
         batch = x.shape[0] // tiles
         quality = _at_least_float32(out["quality"]).view(batch, tiles).mean(1)
         attributes = _at_least_float32(out["attributes"]).view(batch, tiles, -1).mean(1)
@@ -388,5 +505,5 @@ class QualityLoss(nn.Module):
         return per_image.mean()
 
 
-__all__ = ["DIRECTIONS", "AttributeTerm", "QualityLoss", "differentiable_view", "parse_attribute_terms", "quantise_8bit",
-           "resample_matrix", "resize_like_pil", "soft_percentile"]
+__all__ = ["DIRECTIONS", "INPUT_DTYPES", "RANGE_TOLERANCE", "AttributeTerm", "QualityLoss", "differentiable_view",
+           "parse_attribute_terms", "quantise_8bit", "resample_matrix", "resize_like_pil", "soft_percentile"]

@@ -54,7 +54,7 @@ def test_gradient_reaches_the_input_finite_and_nonzero(tiny_ckpt):
     assert loss.ndim == 0 and torch.isfinite(loss)
     assert image.grad is not None and torch.isfinite(image.grad).all() and image.grad.abs().sum() > 0
     # Only the input got a gradient: every parameter of the IQA network is frozen.
-    assert all(not p.requires_grad and p.grad is None for p in loss_fn.parameters())
+    assert all(not p.requires_grad and p.grad is None for p in loss_fn.net.parameters())
 
 
 @pytest.mark.unit
@@ -88,7 +88,8 @@ def test_iqa_parameters_unchanged_after_an_enhancer_step(tiny_ckpt):
     import iqa
 
     loss_fn = iqa.load(tiny_ckpt).as_loss(quality=1.0, attributes={"brightness": "raise"})
-    before = {k: v.clone() for k, v in loss_fn.state_dict().items()}
+    before = {k: v.clone() for k, v in loss_fn.net.state_dict().items()}
+    assert before  # weights and batch-norm statistics of the frozen network
     enhancer = torch.nn.Sequential(torch.nn.Conv2d(3, 3, 3, padding=1), torch.nn.Sigmoid())
     owner = torch.nn.ModuleDict({"enhancer": enhancer, "loss": loss_fn}).train()  # a trainer's .train() reaches the loss too
     assert not loss_fn.net.training and not any(m.training for m in loss_fn.net.modules())
@@ -98,7 +99,7 @@ def test_iqa_parameters_unchanged_after_an_enhancer_step(tiny_ckpt):
         optimiser.zero_grad()
         loss_fn(enhancer(_photo())).backward()
         optimiser.step()
-    after = loss_fn.state_dict()
+    after = loss_fn.net.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)  # weights and batch-norm statistics
     assert any(not torch.equal(a, b) for a, b in zip(enhancer_before, enhancer.parameters()))
 
