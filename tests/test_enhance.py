@@ -150,6 +150,11 @@ def test_enhance_stage_trains_validates_writes_grid_and_resumes(enhance_cfg, tmp
     for row in val.values():
         assert all(np.isfinite(row[k]) for k in ("psnr_input", "psnr_output", "ssim_input", "ssim_output"))
     assert val["darken"]["attribute"] == "brightness" and 0.0 <= val["all"]["moved_intended_way"] <= 1.0
+    # the guard: every output checked on all five attributes, per image and per degradation
+    assert len(val["all"]["guard_images"]) == val["all"]["images"] == 4  # one crop of one photo, four degradations
+    assert all(set(r["output"]) == {"sharpness", "brightness", "contrast", "colorfulness", "noisiness"} for r in val["all"]["guard_images"])
+    assert all(row["guard"]["images"] == row["images"] for row in val.values())
+    assert val["all"]["guard_line"].startswith("guard: ") and val["all"]["guard_line"] in (run_dir / "results.md").read_text()
     assert "val/psnr" in summary["metrics"] and "val/teacher_moved" in summary["metrics"]
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)
     assert not [k for k in ckpt["state_dict"] if not k.startswith("net.")]  # the frozen quality network is left out
