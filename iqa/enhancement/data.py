@@ -8,11 +8,15 @@ Training is **unpaired**: the enhancer only ever sees degraded images, never wha
   level in ``train.levels``: darkened, low-contrast, desaturated, noisy;
 * ``folder``: every image below ``train.path`` (already degraded, e.g. real low-light photos; set
   ``train.degrade: true`` to degrade clean photos on the fly instead);
-* ``shards``: the images inside WebDataset tar shards matching ``train.path``.
+* ``shards``: the images inside WebDataset tar shards matching ``train.path``;
+* ``lol``: the low-light images of the LOL dataset's training split, ``<train.path>/our485/low`` (its
+  ``high`` references are never read: training stays unpaired).
 
 Validation is **paired**: held-out photos the enhancer never trains on (``val.photos``), each degraded by
 every one of ``val.degradations`` at ``val.level``, with the clean crop as reference; or a folder
-``val.path`` holding ``input/`` and ``reference/`` images of the same names.
+``val.path`` holding ``input/`` and ``reference/`` images of the same names; or the LOL layout
+(``<val.path>/eval15/{low,high}``, paired by identical file names; ``val.layout: lol``, found by itself
+with ``auto``), whose pairs count as the degradation ``low_light`` (intended change: brightness up).
 """
 
 from __future__ import annotations
@@ -41,11 +45,19 @@ DEFAULT_DEGRADATIONS = ("darken", "contrast_decrease", "saturation_decrease", "g
 TRAIN_PHOTOS = ("coffee", "astronaut", "rocket", "immunohistochemistry", "retina", "camera", "brick", "grass", "gravel",
                 "clock", "coins", "hubble_deep_field")
 VAL_PHOTOS = ("chelsea", "motorcycle")
-SOURCES = ("photos", "folder", "shards")
+SOURCES = ("photos", "folder", "shards", "lol")
+#: The LOL dataset's splits: each holds ``low/`` and ``high/`` images paired by identical file names.
+LOL_SPLITS = ("our485", "eval15")
+#: How a validation folder is laid out: ``pairs`` (input/, reference/), ``lol`` (<split>/low, <split>/high), or found.
+VAL_LAYOUTS = ("auto", "pairs", "lol")
+#: The degradation real low-light pairs (LOL) count as in the report: brightness is the attribute to raise.
+LOW_LIGHT = "low_light"
 
 
 def intended_change(degradation: str) -> tuple[str, int] | None:
     """``(attribute, +1 | -1)``: which way an enhancer should move the attribute a degradation moved; None if unknown."""
+    if degradation == LOW_LIGHT:
+        return "brightness", +1
     if degradation not in distortions.DISTORTION_ATTRIBUTE:
         return None
     attribute, sign = distortions.DISTORTION_ATTRIBUTE[degradation]
@@ -74,6 +86,61 @@ def _resize_short(image: np.ndarray, size: int) -> np.ndarray:
 
 def _to_tensor(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float()
+
+
+def _few(names: Sequence[str], count: int = 5) -> str:
+    """``a, b, c, ... (12 in all)``: a few names of a list, for an error message."""
+    names = list(names)
+    return ", ".join(names[:count]) + (f", ... ({len(names)} in all)" if len(names) > count else "")
+
+
+def _lol_order(name: str) -> tuple[int, str]:
+    stem = Path(name).stem
+    return (int(stem), name) if stem.isdigit() else (1 << 62, name)
+
+
+def _lol_images(folder: Path) -> dict[str, Path]:
+    return {p.name: p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
+            and p.suffix.lower() in IMAGE_EXTENSIONS}
+
+
+def lol_low_dir(root: Any, split: str = "our485", where: str = "stage.data.train.path") -> Path:
+    """``<root>/<split>/low``, checked: a one-line :class:`UserError` says what the LOL layout expects."""
+    if split not in LOL_SPLITS:
+        raise UserError(f"LOL split '{split}' unknown{suggest(str(split), LOL_SPLITS)}; valid: {', '.join(LOL_SPLITS)}")
+    if not root or not Path(str(root)).is_dir():
+        raise UserError(f"{where}: LOL folder not found: {root}")
+    low = Path(str(root)) / split / "low"
+    if not low.is_dir():
+        found = sorted(p.name for p in Path(str(root)).iterdir() if p.is_dir())
+        raise UserError(f"{where}: {root} is not in the LOL layout: expected {low} (our485/{{low,high}}, eval15/{{low,high}}); "
+                        f"found folders: {_few(found) or 'none'}")
+    return low
+
+
+def lol_pairs(root: Any, split: str = "eval15", where: str = "stage.data.val.path") -> list[tuple[Path, Path]]:
+    """``(low, high)`` image paths of a LOL split, paired by identical file names, in numeric order.
+
+    A low image without a ``high`` twin, or a high image without a low one, is a one-line :class:`UserError`
+    listing a few of them.
+    """
+    low_dir = lol_low_dir(root, split, where)
+    high_dir = low_dir.parent / "high"
+    if not high_dir.is_dir():
+        raise UserError(f"{where}: {high_dir} not found: the LOL layout pairs {low_dir} with {high_dir} (same file names)")
+    low, high = _lol_images(low_dir), _lol_images(high_dir)
+    problems = []
+    missing = sorted(set(low) - set(high), key=_lol_order)
+    if missing:
+        problems.append(f"{len(missing)} low image(s) without a high twin in {high_dir}: {_few(missing)}")
+    orphans = sorted(set(high) - set(low), key=_lol_order)
+    if orphans:
+        problems.append(f"{len(orphans)} high image(s) without a low one in {low_dir}: {_few(orphans)}")
+    if problems:
+        raise UserError(f"{where}: LOL pairs are matched by identical file names; " + "; ".join(problems))
+    if not low:
+        raise UserError(f"{where}: no images in {low_dir}")
+    return [(low[name], high[name]) for name in sorted(low, key=_lol_order)]
 
 
 def _shard_images(patterns: Any) -> list[tuple[str, int, int, str]]:
@@ -130,6 +197,8 @@ class DegradedCrops(Dataset):
             if not path or not Path(str(path)).is_dir():
                 raise UserError(f"stage.data.train.path: folder not found: {path}")
             self.files = folder_files(str(path))
+        elif source == "lol":  # the low-light images of the training split only: their references stay unseen
+            self.files = folder_files(str(lol_low_dir(path, "our485")))
         else:
             self.files = _shard_images(path)
         if not (self.photos or self.files):
@@ -188,13 +257,22 @@ class HeldOutPairs(Dataset):
         level: int = 3,
         size: int = 128,
         crops: int = 2,
+        layout: str = "auto",
+        split: str = "eval15",
     ) -> None:
         self.size = int(size)
         self.inputs: list[torch.Tensor] = []
         self.references: list[torch.Tensor] = []
         self.meta: list[dict[str, Any]] = []
+        if layout not in VAL_LAYOUTS:
+            raise UserError(f"stage.data.val.layout: unknown layout '{layout}'{suggest(str(layout), VAL_LAYOUTS)}; "
+                            f"valid: {', '.join(VAL_LAYOUTS)}")
         if path:
-            self._from_folder(Path(str(path)))
+            root = Path(str(path))
+            if layout == "lol" or (layout == "auto" and (root / split / "low").is_dir() and not (root / "input").is_dir()):
+                self._from_lol(root, split)
+            else:
+                self._from_folder(root)
             return
         from iqa.data.synthetic import load_reference, reference_crops
 
@@ -212,6 +290,33 @@ class HeldOutPairs(Dataset):
                     self.references.append(_to_tensor(crop))
                     self.meta.append({"key": f"{photo}-c{index}-{name}-{level}", "photo": str(photo), "degradation": name,
                                       "level": level})
+
+    def _add_pair(self, source: Path, reference: Path, where: str) -> None:
+        """Both images resized to short side ``size`` and centre-cropped to a square, as tensors."""
+        pair = [distortions.to_float(np.asarray(decode_rgb(p.read_bytes()))) for p in (source, reference)]
+        if pair[0].shape != pair[1].shape:
+            raise UserError(f"{where}: {source.name} and its reference differ in size "
+                            f"({pair[0].shape[1]}x{pair[0].shape[0]} vs {pair[1].shape[1]}x{pair[1].shape[0]})")
+        crops = []
+        for image in pair:
+            image = _resize_short(image, self.size)
+            top, left = (image.shape[0] - self.size) // 2, (image.shape[1] - self.size) // 2
+            crops.append(_to_tensor(np.ascontiguousarray(image[top : top + self.size, left : left + self.size])))
+        self.inputs.append(crops[0])
+        self.references.append(crops[1])
+
+    def _from_lol(self, root: Path, split: str) -> None:
+        """The LOL layout: ``<root>/<split>/low/<name>`` with its reference ``<root>/<split>/high/<name>``."""
+        unreadable = []
+        for low, high in lol_pairs(root, split):
+            try:
+                self._add_pair(low, high, "stage.data.val.path")
+            except (SkipImage, OSError) as exc:
+                unreadable.append(f"{low.name} ({exc})")
+                continue
+            self.meta.append({"key": f"{split}-{low.stem}", "photo": low.stem, "degradation": LOW_LIGHT, "level": 0})
+        if unreadable:
+            raise UserError(f"stage.data.val.path: unreadable LOL pair(s) in {root / split}: {_few(unreadable, 3)}")
 
     def _from_folder(self, root: Path) -> None:
         inputs, references = root / "input", root / "reference"
@@ -294,5 +399,5 @@ def to_uint8_image(image: torch.Tensor) -> np.ndarray:
     return (image.detach().float().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy())
 
 
-__all__ = ["DEFAULT_DEGRADATIONS", "SOURCES", "TRAIN_PHOTOS", "VAL_PHOTOS", "DegradedCrops", "EnhanceDataModule", "HeldOutPairs",
-           "intended_change", "skip_collate", "to_uint8_image"]
+__all__ = ["DEFAULT_DEGRADATIONS", "LOL_SPLITS", "LOW_LIGHT", "SOURCES", "TRAIN_PHOTOS", "VAL_LAYOUTS", "VAL_PHOTOS", "DegradedCrops",
+           "EnhanceDataModule", "HeldOutPairs", "intended_change", "lol_low_dir", "lol_pairs", "skip_collate", "to_uint8_image"]
