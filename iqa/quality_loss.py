@@ -44,7 +44,8 @@ The total is the weighted sum of the terms, averaged over the batch.
 Inside an outside training loop:
 
 * inputs are float16 / bfloat16 / float32 / float64 in 0..1, or uint8 (no gradient); other dtypes
-  are refused. Values outside 0..1 (beyond :data:`RANGE_TOLERANCE`) are refused too: on the CPU with
+  are refused. Finite values outside 0..1 (beyond :data:`RANGE_TOLERANCE`) are refused too (NaN / inf
+  pass through, for the training loop's own non-finite handling): on the CPU with
   a :class:`UserError` (the values are at hand, no sync involved), on accelerators and under
   ``torch.compile`` with ``torch._assert_async`` (no host sync per call; a violation stops the run at
   its next sync). ``check_range=False`` skips the check;
@@ -409,17 +410,22 @@ class QualityLoss(nn.Module):
         return weights
 
     def _check_range(self, x: torch.Tensor) -> None:
-        """Inputs must lie in 0..1 (within :data:`RANGE_TOLERANCE`); see the ``check_range`` argument."""
-        lo, hi = torch.aminmax(x.detach())
-        ok = (lo >= -RANGE_TOLERANCE) & (hi <= 1.0 + RANGE_TOLERANCE)  # False for NaN too
+        """Finite inputs must lie in 0..1 (within :data:`RANGE_TOLERANCE`); see the ``check_range`` argument.
+
+        NaN and inf pass through (the loss is then non-finite): a training loop's own non-finite handling,
+        such as skipping the step, deals with them rather than an error in the middle of a run.
+        """
+        x = x.detach()
+        outside = torch.isfinite(x) & ((x < -RANGE_TOLERANCE) | (x > 1.0 + RANGE_TOLERANCE))
         if torch.compiler.is_compiling() or x.device.type != "cpu":
             # No host sync: the check runs on the device and a violation stops the run at its next sync.
-            torch._assert_async(ok, "quality loss: images must lie in 0..1 (float) or be uint8; got values outside 0..1 "
-                                    "(or NaN); pass check_range=False to skip this check")
-        elif not bool(ok):  # on the CPU the values are at hand: a plain check, with the values found
+            torch._assert_async(~outside.any(), "quality loss: images must lie in 0..1 (float) or be uint8; got values "
+                                                "outside 0..1; pass check_range=False to skip this check")
+        elif bool(outside.any()):  # on the CPU the values are at hand: a plain check, with the range found
+            finite = x[torch.isfinite(x)]
             raise UserError(f"quality loss: images must lie in 0..1 (float) or be uint8 (0..255); got values in "
-                            f"{float(lo):.4g}..{float(hi):.4g}{' (NaN present)' if bool(torch.isnan(x).any()) else ''}; "
-                            f"clamp or rescale them (check_range=False skips this check)")
+                            f"{float(finite.min()):.4g}..{float(finite.max()):.4g}; clamp or rescale them "
+                            f"(check_range=False skips this check)")
 
     def _prepare(self, images: torch.Tensor) -> tuple[torch.Tensor, int]:
         if images.ndim == 3:

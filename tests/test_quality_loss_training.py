@@ -83,8 +83,12 @@ def test_values_outside_0_1_are_refused_with_the_range_found_unless_the_check_is
         loss_fn(high)
     with pytest.raises(UserError, match=r"got values in -0\.5\.\.0\.9;"):
         loss_fn(low)
-    with pytest.raises(UserError, match="NaN present"):
-        loss_fn(torch.where(images > 0.85, float("nan"), images))
+    # NaN / inf pass through to a non-finite loss: the training loop's own non-finite handling skips the step
+    with_nan, high_with_nan = images.clone(), high.clone()
+    with_nan[0, 0, 0, 0] = high_with_nan[0, 0, 0, 0] = float("nan")
+    assert torch.isnan(loss_fn(with_nan))
+    with pytest.raises(UserError, match=r"got values in 0\.1\.\.1\.25;"):  # the range reported ignores the NaN
+        loss_fn(high_with_nan)
     # within the tolerance (a rounding slip, e.g. after a colour conversion) it is fine
     slightly = images.clone()
     slightly[0, 0, 0, 0], slightly[0, 0, 0, 1] = 1.0 + RANGE_TOLERANCE / 2, -RANGE_TOLERANCE / 2
@@ -268,3 +272,26 @@ def test_an_older_state_dict_with_the_network_weights_loads_strictly_and_ignores
     # a typo'd key of the owner's own is still an error under strict loading
     with pytest.raises(RuntimeError, match="enhancer.wieght"):
         owner.load_state_dict({**owner.state_dict(), "enhancer.wieght": torch.zeros(1)}, strict=True)
+
+
+@pytest.mark.unit
+def test_an_enhancement_module_state_dict_holds_only_the_enhancer_and_old_ones_still_load(tiny_ckpt):
+    """stage=enhance's LightningModule holds the objective (with the loss) as ``loss``: the same holds one level down."""
+    from iqa.enhancement.objective import EnhancementObjective
+
+    class Module(torch.nn.Module):  # the shape of EnhanceModule: ``net`` (the enhancer) and ``loss`` (the objective)
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = torch.nn.Conv2d(3, 3, 1)
+            self.loss = EnhancementObjective(str(tiny_ckpt), quality=1.0)
+
+    module = Module()
+    assert sorted(module.state_dict()) == ["net.bias", "net.weight"]
+    network = module.loss.attiqa.net.state_dict()
+    old = {**module.state_dict(), **{f"loss.attiqa.net.{k}": v + 1 for k, v in network.items() if v.is_floating_point()}}
+    fresh = Module()
+    with pytest.warns(UserWarning, match=r"ignored \d+ stored weights of the frozen quality network \(loss\.attiqa\.net\.\*\); "
+                                         r"it keeps the weights of .*tiny\.ckpt"):
+        fresh.load_state_dict(old, strict=True)
+    assert torch.equal(fresh.net.weight, module.net.weight)
+    assert all(torch.equal(v, fresh.loss.attiqa.net.state_dict()[k]) for k, v in network.items())
