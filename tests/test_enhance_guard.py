@@ -172,3 +172,21 @@ def test_unknown_band_attribute_is_one_clear_line(pairs):
     inputs, references, meta = pairs
     with pytest.raises(UserError, match=r"unknown attribute\(s\) \['colourfulness'\]; valid: sharpness, brightness"):
         report.guard(report.image_metrics(inputs, references, references), meta, bands={"colourfulness": 0.1})
+
+
+@pytest.mark.unit
+def test_a_grey_reference_does_not_turn_a_faint_tint_into_a_huge_ratio():
+    from iqa.enhancement import report
+
+    grey = torch.rand(2, 1, 40, 40, generator=torch.Generator().manual_seed(0)).expand(2, 3, 40, 40).contiguous()
+    tint = torch.tensor([0.004, 0.0, -0.004]).view(1, 3, 1, 1)  # about one 8-bit level: looks grey
+    cast = torch.tensor([0.06, 0.0, -0.06]).view(1, 3, 1, 1)  # a visible warm cast
+    meta = [{"degradation": "unknown"}] * 2
+    faint = report.guard(report.image_metrics(grey, (grey + tint).clamp(0, 1), grey), meta)
+    assert all(r["colourfulness_ratio"] < 1.0 and "over_saturated" not in r["flags"] for r in faint)
+    warm = report.guard(report.image_metrics(grey, (grey + cast).clamp(0, 1), grey), meta)
+    # M of the cast / the floor (the grey reference has M = 0)
+    expected = report.colourfulness((grey + cast).clamp(0, 1)) / report.COLOURFULNESS_FLOOR
+    assert [r["colourfulness_ratio"] for r in warm] == pytest.approx(expected.tolist())
+    assert all("over_saturated" in r["flags"] for r in warm)
+

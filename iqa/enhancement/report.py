@@ -23,7 +23,8 @@ by inflating its colours does not count as a success:
 * every other attribute must stay within its band (:data:`GUARD_BANDS`, classical score units 0..1) of
   the reference, or be no further from it than the input was (the enhancer is not blamed for a side
   effect of the degradation it left alone); without a reference, within its band of the input;
-* colourfulness ratio: Hasler-Suesstrunk colourfulness of the output over that of the reference; above
+* colourfulness ratio: Hasler-Suesstrunk colourfulness of the output over that of the reference (at least
+  :data:`COLOURFULNESS_FLOOR`, so a grey reference does not turn a faint tint into a huge ratio); above
   ``max_colourfulness_ratio`` (1.15) the output is flagged over-saturated. Without a reference the
   ratio is taken per unit of brightness against the input (colourfulness / mean luma), so that
   brightening an under-exposed image, which scales both, is not mistaken for saturating it (a tone
@@ -61,6 +62,9 @@ from iqa.enhancement.data import intended_change, to_uint8_image
 GUARD_BANDS: dict[str, float] = {"sharpness": 0.12, "brightness": 0.08, "contrast": 0.05, "colorfulness": 0.08, "noisiness": 0.15}
 #: Colourfulness of the output over the reference's beyond which the output counts as over-saturated.
 MAX_COLOURFULNESS_RATIO = 1.15
+#: The least colourfulness (Hasler-Suesstrunk M, 0..255 RGB) a ratio is taken against: below ~5 an image looks
+#: grey, and a ratio to a near-zero reference would call any faint tint "over-saturated" by orders of magnitude.
+COLOURFULNESS_FLOOR = 5.0
 #: Chroma-weighted mean hue difference (degrees) beyond which the output counts as hue-shifted.
 MAX_HUE_DRIFT = 10.0
 #: Flag names, in the order the console line lists them.
@@ -158,10 +162,10 @@ def guard(metrics: dict[str, np.ndarray], meta: Sequence[dict[str, Any]], bands:
     before, after = metrics["teacher_input"], metrics["teacher_output"]
     target = metrics["teacher_reference"] if paired else before
     if paired:
-        ratio = metrics["colourfulness_output"] / np.maximum(metrics["colourfulness_reference"], 1e-6)
+        ratio = metrics["colourfulness_output"] / np.maximum(metrics["colourfulness_reference"], COLOURFULNESS_FLOOR)
     else:  # per unit of brightness, against the input: brightening a dark image scales both alike
-        ratio = ((metrics["colourfulness_output"] / np.maximum(metrics["luma_output"], 1e-6))
-                 / np.maximum(metrics["colourfulness_input"] / np.maximum(metrics["luma_input"], 1e-6), 1e-6))
+        gain = np.maximum(metrics["luma_output"], 1e-6) / np.maximum(metrics["luma_input"], 1e-6)
+        ratio = metrics["colourfulness_output"] / (gain * np.maximum(metrics["colourfulness_input"], COLOURFULNESS_FLOOR))
     rows: list[dict[str, Any]] = []
     for i, item in enumerate(meta):
         degradation = str(item.get("degradation", "unknown"))
@@ -361,5 +365,6 @@ def write_grid(path: str | Path, inputs: torch.Tensor, outputs: torch.Tensor, re
     return path
 
 
-__all__ = ["GUARD_BANDS", "GUARD_FLAGS", "MAX_COLOURFULNESS_RATIO", "MAX_HUE_DRIFT", "colourfulness", "format_table", "guard",
-           "guard_line", "guard_summary", "hue_drift", "image_metrics", "srgb_to_lab", "summarise", "write_grid"]
+__all__ = ["COLOURFULNESS_FLOOR", "GUARD_BANDS", "GUARD_FLAGS", "MAX_COLOURFULNESS_RATIO", "MAX_HUE_DRIFT", "colourfulness",
+           "format_table", "guard", "guard_line", "guard_summary", "hue_drift", "image_metrics", "srgb_to_lab", "summarise",
+           "write_grid"]
