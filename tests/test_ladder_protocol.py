@@ -154,3 +154,13 @@ def test_split_reports_take_the_whole_split_and_stop_when_photos_are_missing(tmp
         bench.benchmark({}, split="tune", photo_dir=tmp_path, peers=False, cache=tmp_path / "c", out=None)
     commit = bench.source_commit()
     assert commit is None or len(commit.split("-")[0]) == 40
+
+
+@pytest.mark.unit
+def test_each_checkpoint_gets_its_gap_to_every_other_method():
+    per = {"mine": {"all": {"a": 0.9, "b": 0.8, "c": 0.7}}, "peer": {"all": {"a": 0.5, "b": 0.9, "c": 0.6}},
+           "teacher": {"all": {"a": 0.1, "b": 0.2, "c": 0.3}}}
+    gaps = bench.photo_gaps(per, ["mine"], n_boot=200)
+    assert set(gaps) == {"mine"} and set(gaps["mine"]) == {"peer", "teacher"}
+    assert gaps["mine"]["peer"]["all"]["gap"] == pytest.approx((0.4 - 0.1 + 0.1) / 3)
+    assert gaps["mine"]["peer"]["all"]["wins"] == pytest.approx(2 / 3) and gaps["mine"]["teacher"]["all"]["wins"] == 1.0

@@ -282,16 +282,16 @@ def photo_intervals(photos: Mapping[str, Mapping[str, dict[str, float]]], seed: 
     return out
 
 
-def photo_gaps(photos: Mapping[str, Mapping[str, dict[str, float]]], against: Sequence[str], seed: int = 0, n_boot: int = 4000,
+def photo_gaps(photos: Mapping[str, Mapping[str, dict[str, float]]], methods: Sequence[str], seed: int = 0, n_boot: int = 4000,
                level: float = 0.95) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
-    """``{method: {peer: {part: gap}}}``: each method minus each of ``against``, paired by photo (:func:`.protocol.paired_gap`)."""
+    """``{method: {other: {part: gap}}}``: each of ``methods`` minus every other method of ``photos``, paired by photo."""
     out: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
-    for method, parts in photos.items():
-        for peer in against:
-            if peer == method or peer not in photos:
+    for method in methods:
+        for other, parts in photos.items():
+            if other == method:
                 continue
-            out.setdefault(method, {})[peer] = {key: paired_gap(parts[key], photos[peer][key], n_boot, level, seed,
-                                                                tag=f"{method}-{peer}/{key}") for key in parts}
+            out.setdefault(method, {})[other] = {key: paired_gap(photos[method][key], parts[key], n_boot, level, seed,
+                                                                 tag=f"{method}-{other}/{key}") for key in photos[method]}
     return out
 
 
@@ -674,9 +674,8 @@ def benchmark(
     photo_level = photo_intervals({k: r["per_photo"] for k, r in results.items()}, seed=seed, n_boot=n_boot)
     for label, r in results.items():
         r["intervals"] = photo_level[label]
-    gaps = photo_gaps({k: r["per_photo"] for k, r in results.items() if k in checkpoints},
-                      against=list(results), seed=seed, n_boot=n_boot)
-    gaps = {k: v for k, v in gaps.items() if v}
+    gaps = photo_gaps({k: r["per_photo"] for k, r in results.items()}, [k for k in results if k in checkpoints], seed=seed,
+                      n_boot=n_boot)
     wall = time.perf_counter() - started
     meta = {"command": command, "commit": source_commit(), "split": split, "photos": names,
             "photo_dir": str(photo_dir) if photo_dir else None,
