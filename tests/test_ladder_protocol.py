@@ -149,7 +149,7 @@ def test_split_reports_take_the_whole_split_and_stop_when_photos_are_missing(tmp
         bench.split_photos("train")
     with pytest.raises(UserError, match="not tune photos: astronaut"):
         bench.split_photos("tune", ["astronaut"])
-    assert bench.split_photos("tune", ["grace_hopper", "china"]) == ["grace_hopper", "china"]
+    assert bench.split_photos("tune", ["grace_hopper"]) == ["grace_hopper"]  # matplotlib's, always installed
     with pytest.raises(UserError, match="--split and --photo-dir exclude each other"):
         bench.benchmark({}, split="tune", photo_dir=tmp_path, peers=False, cache=tmp_path / "c", out=None)
     commit = bench.source_commit()
