@@ -327,18 +327,9 @@ class HeldOutPairs(Dataset):
             if path.name.startswith(".") or not partner.is_file():
                 continue
             try:
-                pair = [distortions.to_float(np.asarray(decode_rgb(p.read_bytes()))) for p in (path, partner)]
+                self._add_pair(path, partner, "stage.data.val.path")
             except (SkipImage, OSError):
                 continue
-            if pair[0].shape != pair[1].shape:
-                raise UserError(f"stage.data.val.path: {path.name} and its reference differ in size")
-            crops = []
-            for image in pair:
-                image = _resize_short(image, self.size)
-                top, left = (image.shape[0] - self.size) // 2, (image.shape[1] - self.size) // 2
-                crops.append(_to_tensor(np.ascontiguousarray(image[top : top + self.size, left : left + self.size])))
-            self.inputs.append(crops[0])
-            self.references.append(crops[1])
             self.meta.append({"key": path.stem, "photo": path.stem, "degradation": "unknown", "level": 0})
         if not self.inputs:
             raise UserError(f"stage.data.val.path: no readable input/reference pairs in {root}")
