@@ -26,8 +26,8 @@ Terms (each with a weight; weights of 0 are dropped):
 term                          value per image (lower is better)
 ============================  ================================================================
 ``quality``                   ``1 - quality_norm``
-attribute ``raise``           ``1 - percentile / 100`` with a calibrated checkpoint, else ``-raw``
-attribute ``lower``           ``percentile / 100`` with a calibrated checkpoint, else ``+raw``
+attribute ``raise``           ``1 - min(percentile, 100) / 100`` with a calibrated checkpoint, else ``-raw``
+attribute ``lower``           ``max(percentile, 0) / 100`` with a calibrated checkpoint, else ``+raw``
 attribute ``target: P``       ``((percentile - P) / 100) ** 2`` (needs a calibration)
 ============================  ================================================================
 
@@ -36,7 +36,10 @@ calibration images (the ``<attribute>_percentile`` column of ``score()``),
 made differentiable by linear interpolation between its quantiles and
 extended linearly beyond the 0th and 100th percentiles, so that the gradient
 never vanishes on images outside the reference range (``score()`` clips the
-reported value to 0..100 instead). Raw attribute scores are relative and
+reported value to 0..100 instead). ``raise`` and ``lower`` stop paying at the
+end they ask for (beyond the 100th or below the 0th percentile), so that no
+optimiser is rewarded for pushing an attribute past everything the model was
+calibrated on; from the other side the gradient stays. Raw attribute scores are relative and
 unbounded; the percentile form gives every attribute the same scale.
 
 The total is the weighted sum of the terms, averaged over the batch.
@@ -495,7 +498,11 @@ class QualityLoss(nn.Module):
                 if term.target is not None:
                     value = (value - term.target / 100.0).square()
                 elif term.direction == "raise":
-                    value = 1.0 - value
+                    # Capped at the calibration's top: past the 100th percentile "more" earns nothing, so the
+                    # optimiser has no reason to push an attribute beyond anything the model was calibrated on.
+                    value = 1.0 - value.clamp(max=1.0)
+                else:
+                    value = value.clamp(min=0.0)
             else:
                 value = -raw if term.direction == "raise" else raw
             out[term.name] = term.weight * value

@@ -158,7 +158,7 @@ def test_enhance_stage_trains_validates_writes_grid_and_resumes(enhance_cfg, tmp
     assert "val/psnr" in summary["metrics"] and "val/teacher_moved" in summary["metrics"]
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)
     assert not [k for k in ckpt["state_dict"] if not k.startswith("net.")]  # the frozen quality network is left out
-    assert ckpt["hyper_parameters"]["enhancer"] == {"arch": "zero_dce", "width": 4, "iterations": 2, "downscale": 1,
+    assert ckpt["hyper_parameters"]["enhancer"] == {"arch": "zero_dce", "width": 4, "iterations": 2, "downscale": 1, "curve": "quadratic",
                                                     "per_channel": False}
     # Only the enhancer learnt: the quality checkpoint's network is what it was.
     from iqa.enhancement.models import read_enhancer_checkpoint
@@ -208,7 +208,6 @@ def test_bad_input_is_one_line_before_training(enhance_cfg, tmp_path, monkeypatc
     cases = [
         ([f"stage.quality_ckpt={pretrain}"], "stage=pretrain, whose quality head never saw a MOS"),
         (["+stage.objective.attributes.brightnes=raise"], "unknown attribute 'brightnes'"),
-        (["stage.quality_ckpt=null"], "needs the quality model it optimises"),
         ([f"stage.quality_ckpt={tmp_path}/missing.ckpt"], "checkpoint not found"),
         (["stage.data.train.degradations=[darkn]"], "unknown degradation 'darkn'"),
     ]
@@ -305,11 +304,40 @@ def test_wandb_logger_gets_the_before_after_grid(enhance_cfg, tmp_path, monkeypa
 
 
 @pytest.mark.unit
-def test_demo_enhance_needs_the_fine_tuned_checkpoint(tmp_path, capsys):
-    from iqa.cli.recipes import demo as main
+def test_demo_enhance_trains_both_arms_then_compares_on_test_photos(tmp_path, monkeypatch, capsys):
+    import subprocess
 
-    assert main(["enhance", f"paths.output_dir={tmp_path}"]) == 2
-    assert "finetune-attiqa/checkpoints/last.ckpt not found: run `iqa demo`" in capsys.readouterr().err
+    from iqa.cli import recipes
+
+    steps, background = [], []
+
+    class FakeProcess:
+        def __init__(self, command, **kwargs):
+            background.append(command)
+            self.code = 0 if "bad" not in " ".join(command) else 3
+
+        def wait(self):
+            return self.code
+
+        def kill(self):
+            pass
+
+    monkeypatch.setattr(subprocess, "Popen", FakeProcess)
+    monkeypatch.setattr(recipes, "run_steps", lambda step_list, overrides, name, outputs="": steps.extend(step_list) or 0)
+    assert recipes.demo(["enhance", f"paths.output_dir={tmp_path}", "seed=2"]) == 0
+    # The arm without the attiqa term: same experiment and overrides, the attiqa weight at 0, its own run directory.
+    (arm,) = background
+    assert arm[3:6] == ["train", "experiment=demo_enhance", "stage.objective.attiqa_weight=0"]
+    assert "run_name=enhance-no-attiqa" in arm and "seed=2" in arm
+    train, compare = steps
+    assert train == ["train", "experiment=demo_enhance", f"paths.output_dir={tmp_path}", "seed=2"]
+    assert compare[0] == "enhance-compare" and compare[compare.index("--split") + 1] == "test" and "--fetch" in compare
+    assert f"attiqa={tmp_path}/demo/enhance/checkpoints/best.ckpt" in compare
+    assert f"no_attiqa={tmp_path}/demo/enhance-no-attiqa/checkpoints/best.ckpt" in compare
+    # A failing background arm stops the demo before the comparison, with its exit code and log.
+    steps.clear()
+    assert recipes.demo(["enhance", f"paths.output_dir={tmp_path}", "run_name=bad"]) == 3
+    assert len(steps) == 1 and "enhance-no-attiqa.log" in capsys.readouterr().err
 
 
 @pytest.mark.integration
@@ -370,7 +398,7 @@ def test_training_images_from_a_folder_or_shards_and_paired_validation_folder(tm
                            photo_size=40, crop_size=16, length=4)
     assert len(shards.files) == 2 and shards[0]["images"].shape == (3, 16, 16)
     with pytest.raises(UserError, match="held out for validation"):
-        DegradedCrops(photos=["chelsea"])
+        DegradedCrops(photos=["grace_hopper"])
     with pytest.raises(UserError, match="folder not found"):
         DegradedCrops(source="folder", path=str(tmp_path / "missing"))
     pairs = tmp_path / "pairs"

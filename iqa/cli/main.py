@@ -31,6 +31,7 @@ HYDRA_COMMANDS = tuple(JOBS)
 #: The other subcommands: ``module:function`` taking argv and returning the exit code, imported only when chosen.
 SUBCOMMANDS = {
     "score": "iqa.cli.score:main", "rank": "iqa.cli.rank:main", "enhance": "iqa.cli.enhance:main",
+    "enhance-compare": "iqa.enhancement.benchmark:main",
     "demo": "iqa.cli.recipes:demo", "model": "iqa.cli.recipes:model", "heldout": "iqa.cli.heldout:main",
     "photos": "iqa.cli.photos:main",
     "models": "iqa.cli.models:main",
@@ -45,6 +46,7 @@ commands:
   model           the offline recipe (make model): the same steps on every train-role photo   (iqa model --help)
   models          the models shipped inside the package: list, show, verify, export          (iqa models --help)
   enhance         enhance images with a trained enhancer (stage=enhance), same size and format   (iqa enhance --help)
+  enhance-compare trained enhancers beside auto-gamma and CLAHE on the test photos   (iqa enhance-compare --help)
   heldout         held-out distortion ladders: checkpoints vs BRISQUE, NIQE, teacher (iqa heldout --help)
   photos          the registered real photos: list, fetch into the cache, check   (iqa photos --help)
   label           pseudo-label a corpus            (Hydra overrides, as python label.py)

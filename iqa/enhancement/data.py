@@ -21,6 +21,7 @@ with ``auto``), whose pairs count as the degradation ``low_light`` (intended cha
 
 from __future__ import annotations
 
+import logging
 import os
 import tarfile
 import zlib
@@ -39,12 +40,15 @@ from iqa.data.corpus import expand_shard_patterns
 from iqa.data.images import IMAGE_EXTENSIONS, SkipImage, decode_rgb, folder_files
 from iqa.errors import UserError, suggest
 
+log = logging.getLogger("iqa.train")
+
 #: Degradations training and validation draw from by default, and the attribute each lowers or raises.
 DEFAULT_DEGRADATIONS = ("darken", "contrast_decrease", "saturation_decrease", "gaussian_noise")
 #: Photos the enhancer trains on (colour and grey), and the held-out ones it is validated on (never trained on).
 TRAIN_PHOTOS = ("coffee", "astronaut", "rocket", "immunohistochemistry", "retina", "camera", "brick", "grass", "gravel",
                 "clock", "coins", "hubble_deep_field")
-VAL_PHOTOS = ("chelsea", "motorcycle")
+#: Validation (and best.ckpt) uses photos of the registry's ``tune`` split; ``test`` photos are never used for a choice.
+VAL_PHOTOS = ("grace_hopper", "china", "flower")
 SOURCES = ("photos", "folder", "shards", "lol")
 #: The LOL dataset's splits: each holds ``low/`` and ``high/`` images paired by identical file names.
 LOL_SPLITS = ("our485", "eval15")
@@ -73,6 +77,32 @@ def check_degradations(names: Sequence[str], where: str) -> list[str]:
     if not names:
         raise UserError(f"{where}: no degradations")
     return names
+
+
+def _split(name: str) -> str | None:
+    """The registry split of a photo name (None for a name the registry does not hold)."""
+    from iqa.data import photos as registry
+
+    return registry.BY_NAME[name].split if name in registry.BY_NAME else None
+
+
+def load_photo(name: str) -> np.ndarray:
+    """A photo as float32 RGB in 0..1: scikit-image's own names first, then the photo registry (installed wheels
+    or the cache, never the network). A name found in neither is a :class:`UserError`."""
+    import skimage.data
+
+    from iqa.data.synthetic import load_reference
+
+    if name == "motorcycle" or (callable(getattr(skimage.data, name, None)) and _split(name) in (None, "train", "excluded")):
+        return load_reference(name)
+    from iqa.data import photos as registry
+
+    if name not in registry.BY_NAME:
+        raise UserError(f"unknown photo '{name}'{suggest(name, tuple(registry.BY_NAME))}; see iqa photos list")
+    try:
+        return distortions.to_float(registry.load_photo(name))
+    except (OSError, registry.HeldOutPhotoError, UserError) as exc:
+        raise UserError(f"photo {name} is not here ({exc}); fetch it with `iqa photos fetch {name}`") from None
 
 
 def _resize_short(image: np.ndarray, size: int) -> np.ndarray:
@@ -186,13 +216,12 @@ class DegradedCrops(Dataset):
         self.photos: list[np.ndarray] = []
         self.files: list[Any] = []
         if source == "photos":
-            from iqa.data.synthetic import load_reference
-
             photos = list(photos or TRAIN_PHOTOS)
-            unknown = [p for p in photos if p in VAL_PHOTOS]
+            unknown = [p for p in photos if p in VAL_PHOTOS or _split(str(p)) in ("tune", "test")]
             if unknown:
-                raise UserError(f"stage.data.train.photos: {unknown} are held out for validation; train on others")
-            self.photos = [_resize_short(load_reference(str(p)), self.photo_size) for p in photos]
+                raise UserError(f"stage.data.train.photos: {unknown} are held out for validation or testing (tune / test "
+                                f"photos); train on others (iqa photos list --split train)")
+            self.photos = [_resize_short(load_photo(str(p)), self.photo_size) for p in photos]
         elif source == "folder":
             if not path or not Path(str(path)).is_dir():
                 raise UserError(f"stage.data.train.path: folder not found: {path}")
@@ -274,14 +303,23 @@ class HeldOutPairs(Dataset):
             else:
                 self._from_folder(root)
             return
-        from iqa.data.synthetic import load_reference, reference_crops
+        from iqa.data.synthetic import reference_crops
 
         names = check_degradations(degradations, "stage.data.val.degradations")
         level = int(level)
         if not 1 <= level <= distortions.NUM_LEVELS:
             raise UserError(f"stage.data.val.level must lie in 1..{distortions.NUM_LEVELS}, got {level}")
+        loaded = {}
         for photo in photos or VAL_PHOTOS:
-            for index, crop in enumerate(reference_crops(load_reference(str(photo)), self.size, int(crops))):
+            try:
+                loaded[str(photo)] = load_photo(str(photo))
+            except UserError as exc:  # a tune photo from a wheel that is not installed: validate on the others
+                log.warning("stage.data.val.photos: %s skipped (%s)", photo, exc)
+        if not loaded:
+            raise UserError(f"stage.data.val.photos: none of {list(photos or VAL_PHOTOS)} is here; fetch them with "
+                            f"`iqa photos fetch --split tune`, or name others")
+        for photo, image in loaded.items():
+            for index, crop in enumerate(reference_crops(image, self.size, int(crops))):
                 crop = distortions.to_float(distortions.to_uint8(crop))  # on the 8-bit grid, like a saved reference
                 for name in names:
                     rng = np.random.default_rng(zlib.crc32(f"{photo}/{index}/{name}/{level}".encode()))

@@ -8,7 +8,10 @@ illumination-smoothness regulariser acts on (the curve maps of :class:`CurveEsti
 per pixel and channel, the parameters ``a`` of a quadratic light-enhancement curve
 ``LE(x) = x + a x (1 - x)`` (``a`` in -1..1), applied ``iterations`` times. The curve is monotone and keeps
 0 and 1 fixed, so the output can only re-tone the input: it cannot invent texture, which makes it hard to
-fool a quality model with artefacts. ``downscale > 1`` estimates the curves on a smaller copy and
+fool a quality model with artefacts. ``curve="power"`` applies ``x ** gamma`` per pixel instead, with
+``log2 gamma = -(a_1 + ... + a_iterations)``: also monotone with 0 and 1 fixed, and, unlike the quadratic
+curve, it brightens without raising colourfulness (at a matched mean luma the quadratic curve leaves a
+power-darkened photo about 1.2x as colourful as it was). ``downscale > 1`` estimates the curves on a smaller copy and
 upsamples them (cheap on large photos; the curves are smooth anyway). By default one curve per pixel
 is shared by R, G and B, which re-tones without shifting hue; ``per_channel=True`` predicts one per
 channel as Zero-DCE does, which can correct a colour cast but also create one (green raises luma
@@ -28,14 +31,21 @@ from torch import nn
 
 from iqa.errors import UserError, suggest
 
+#: Curve families of :class:`CurveEstimator`: Zero-DCE's quadratic ``x + a x (1 - x)``, or a power ``x ** gamma``.
+CURVES = ("quadratic", "power")
+
 
 class CurveEstimator(nn.Module):
     """Zero-DCE-style deep curve estimation: seven 3x3 convolutions with symmetric skip concatenations."""
 
-    def __init__(self, width: int = 32, iterations: int = 8, downscale: int = 1, per_channel: bool = False) -> None:
+    def __init__(self, width: int = 32, iterations: int = 8, downscale: int = 1, per_channel: bool = False,
+                 curve: str = "quadratic") -> None:
         super().__init__()
         if int(width) < 1 or int(iterations) < 1 or int(downscale) < 1:
             raise UserError(f"enhancer: width, iterations and downscale must be >= 1, got {width}, {iterations}, {downscale}")
+        if curve not in CURVES:
+            raise UserError(f"enhancer: unknown curve '{curve}'{suggest(str(curve), CURVES)}; valid: {', '.join(CURVES)}")
+        self.curve = str(curve)
         self.width, self.iterations, self.downscale = int(width), int(iterations), int(downscale)
         self.per_channel = bool(per_channel)
         self.groups = 3 if self.per_channel else 1
@@ -74,6 +84,11 @@ class CurveEstimator(nn.Module):
 
     def enhance(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         maps = self.curves(x)
+        if self.curve == "power":
+            # x ** gamma with log2(gamma) = -(sum of the maps): each map halves or doubles the exponent at most.
+            exponent = torch.exp2(-maps.view(maps.shape[0], self.iterations, self.groups, *maps.shape[-2:]).sum(1))
+            safe = x.clamp_min(1e-6)  # 0 stays 0 (and its gradient finite)
+            return torch.exp(exponent * torch.log(safe)) * (x > 0).to(x.dtype), maps
         y = x
         for a in maps.split(self.groups, dim=1):  # one shared curve broadcasts over R, G and B
             y = y + a * y * (1 - y)
@@ -146,9 +161,17 @@ def build_enhancer(arch: str = "zero_dce", **kwargs: Any) -> nn.Module:
     return model
 
 
+def stored_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """An enhancer config as stored in a checkpoint, with the settings added since filled in at their old values."""
+    config = dict(config)
+    if config.get("arch") == "zero_dce":
+        config.setdefault("curve", "quadratic")
+    return config
+
+
 def enhancer_from_state(config: Mapping[str, Any], state: Mapping[str, torch.Tensor], source: str = "checkpoint") -> nn.Module:
     """Rebuild an enhancer from its stored config and weights; a mismatch is a one-line :class:`UserError`."""
-    config = dict(config)
+    config = stored_config(config)
     model = build_enhancer(**config)
     try:
         model.load_state_dict(dict(state))
@@ -186,5 +209,5 @@ def write_enhancer(model: nn.Module, path: str | os.PathLike, **hparams: Any):
     return Path(path)
 
 
-__all__ = ["ARCHITECTURES", "CurveEstimator", "SmallUNet", "build_enhancer", "enhancer_from_state", "read_enhancer_checkpoint",
-           "write_enhancer"]
+__all__ = ["ARCHITECTURES", "CURVES", "CurveEstimator", "SmallUNet", "build_enhancer", "enhancer_from_state", "read_enhancer_checkpoint",
+           "stored_config", "write_enhancer"]

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 
 from iqa.config import instantiate_node, to_plain
 from iqa.errors import UserError
@@ -15,10 +15,15 @@ log = logging.getLogger("iqa.train")
 
 
 def check_quality_ckpt(path: Any) -> str:
-    """The quality checkpoint the objective loads: it must exist and be a quality model (not an enhancer)."""
-    if not path:
-        raise UserError("stage=enhance needs the quality model it optimises: pass stage.quality_ckpt=<fine-tuned checkpoint> "
-                        "(`make demo` writes outputs/demo/finetune-attiqa/checkpoints/last.ckpt)")
+    """The quality checkpoint the objective loads: it must exist and be a quality model (not an enhancer).
+    ``None`` (or ``default``): the shipped default model, said in one line."""
+    if not path or str(path) == "default":
+        import iqa.zoo
+
+        shipped = iqa.zoo.path()
+        log.info("stage.quality_ckpt not given: optimising the shipped model %s (iqa models show %s)",
+                 iqa.zoo.default_name(), iqa.zoo.default_name())
+        return str(shipped)
     if not Path(str(path)).is_file():
         raise UserError(f"stage.quality_ckpt: checkpoint not found: {path}")
     return str(path)
@@ -35,6 +40,10 @@ def check_resume(cfg: DictConfig, enhancer_config: dict[str, Any], quality_ckpt:
 
     hparams = read_checkpoint(last).get("hyper_parameters") or {}
     stored = hparams.get("enhancer")
+    if stored is not None:
+        from iqa.enhancement.models import stored_config
+
+        stored = stored_config(stored)
     if stored is None:
         raise UserError(f"resume: {last} is not an enhancer checkpoint (stage={hparams.get('stage', '?')}); "
                         f"pass run_name=<new name> or resume=never")
@@ -49,15 +58,17 @@ def check_resume(cfg: DictConfig, enhancer_config: dict[str, Any], quality_ckpt:
 
 def build_enhance(cfg: DictConfig):
     """``(EnhanceModule, EnhanceDataModule)`` for ``stage=enhance``; bad input is a one-line :class:`UserError` here."""
-    from iqa.enhancement.models import read_enhancer_checkpoint
+    from iqa.enhancement.models import read_enhancer_checkpoint, stored_config
 
     stage = cfg.stage
     quality_ckpt = check_quality_ckpt(stage.quality_ckpt)
+    with open_dict(cfg):  # the objective and the module read it through interpolation
+        cfg.stage.quality_ckpt = quality_ckpt
     enhancer = instantiate_node(cfg.enhancer)
     objective = instantiate_node(stage.objective)  # loads the quality model: wrong stage, unknown attribute... fail here
     if stage.init:
         source, hparams = read_enhancer_checkpoint(str(stage.init))
-        if dict(hparams["enhancer"]) != dict(enhancer.config):
+        if stored_config(hparams["enhancer"]) != dict(enhancer.config):
             raise UserError(f"stage.init: {stage.init} holds enhancer {dict(hparams['enhancer'])}, but enhancer={cfg.enhancer.name} "
                             f"builds {dict(enhancer.config)}; choose the matching enhancer settings")
         enhancer.load_state_dict(source.state_dict())
