@@ -17,10 +17,11 @@ export HF_HUB_OFFLINE ?= 1
 export WANDB_MODE ?= offline
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo model ablations test test-fast lint bench heldout photos clean clean-demo help
+.PHONY: install demo demo-enhance model ablations test test-fast lint bench heldout photos clean clean-demo help
 
 help:
 	@echo "make demo   - build the demo corpus, label, pretrain, fine-tune (2 variants), evaluate (CPU, offline)"
+	@echo "make demo-enhance - enhancement demo: an enhancer trained against the shipped model, with and without it, beside auto-gamma and CLAHE on the test photos"
 	@echo "make model  - the offline recipe: all train-role photos, label, pretrain, fine-tune (2 variants), evaluate (CPU, under 30 min)"
 	@echo "make ablations - the offline recipe's ablation sweeps (pretraining loss, attributes, fine-tuning data), after make model"
 	@echo "make test   - lint (ruff) and run the whole test suite (what CI runs)"
@@ -43,6 +44,9 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m iqa.cli.main demo $(DEMO_ARGS)
+
+demo-enhance: $(STAMP)
+	$(PY) -m iqa.cli.main demo enhance $(DEMO_ARGS)
 
 model: $(STAMP)
 	$(PY) -m iqa.cli.main model $(MODEL_ARGS)

@@ -9,10 +9,11 @@ exceeds ``--white-luma`` (0.85) or its PSNR falls below 12 dB.
     python benchmarks/enhance_sweep.py --grid whiteout --seeds 0-9 --threads 1,2 --out runs/whiteout.json
     python benchmarks/enhance_sweep.py --grid defaults --seeds 0-2 --threads 1,2 --split test --out runs/test.json
 
-Grids (``--grid``): ``whiteout`` (the earlier objective, quality + brightness toward the 60th percentile, with
-the noisiness term on or off and the smoothness of the earlier default or of Zero-DCE, and the current
-defaults), ``defaults`` (the current defaults and the same enhancer without the attiqa term), or
-``tune`` (candidate settings, for the tune split). Results are appended to ``--out`` as they finish, and
+Grids (``--grid``): ``whiteout`` (the earlier demo: quadratic curves and quality + brightness toward the 60th
+percentile at lr 3e-3, with the noisiness term on or off and the smoothness of the earlier default or of
+Zero-DCE; pass ``--ckpt`` for the quality model it ran against; and the current defaults), ``defaults``
+(the current defaults and the same enhancer without the attiqa term), or ``tune`` (candidate settings, for
+the tune split). Results are appended to ``--out`` as they finish, and
 runs already there are skipped, so an interrupted sweep resumes.
 """
 
@@ -34,7 +35,8 @@ import torch  # noqa: E402
 
 #: The objective of earlier releases, which whited out on some seeds.
 EARLIER = {"quality": 1.0, "attributes": {"brightness": {"target": 60}}, "spatial_consistency": 1.0,
-           "illumination_smoothness": 1.0, "color_constancy": 0.5, "lr": 3e-3, "clip": 1.0}
+           "illumination_smoothness": 1.0, "color_constancy": 0.5, "lr": 3e-3, "clip": 1.0, "weight_decay": 0.0,
+           "curve": "quadratic", "downscale": 1, "width": 16, "crop": 96, "views": 0}
 NOISE_TERM = {"noisiness": {"direction": "lower", "weight": 0.3}}
 #: Zero-DCE's total-variation weight (200 on twice our mean squared difference) in this objective's units.
 ZERO_DCE_SMOOTHNESS = 400.0
@@ -70,8 +72,7 @@ def grid(name: str) -> dict[str, dict[str, Any]]:
         for noise in (False, True):
             for smooth_name, smooth in (("today", 1.0), ("zero_dce", ZERO_DCE_SMOOTHNESS)):
                 attributes = {**EARLIER["attributes"], **(NOISE_TERM if noise else {})}
-                keep = {k: base[k] for k in ("steps", "batch", "crop", "width", "downscale", "curve", "photo_size", "levels",
-                                             "degradations", "warmup", "resize")}
+                keep = {k: base[k] for k in ("steps", "batch", "photo_size", "levels", "degradations", "warmup", "resize")}
                 cells[f"earlier/noise={'on' if noise else 'off'}/smooth={smooth_name}"] = {
                     **EARLIER, **keep, "attributes": attributes, "illumination_smoothness": smooth}
         cells["defaults"] = base
