@@ -290,7 +290,7 @@ def test_every_iqa_command_is_listed_dispatched_and_suggested(capsys):
 
     from iqa.cli.main import HYDRA_COMMANDS, JOBS, SUBCOMMANDS, USAGE, main
 
-    listed = re.findall(r"^  (\w+)\s", USAGE.split("commands:")[1], flags=re.M)
+    listed = re.findall(r"^  ([\w-]+)\s", USAGE.split("commands:")[1], flags=re.M)
     assert sorted(listed) == sorted([*SUBCOMMANDS, *HYDRA_COMMANDS])
     for target in [*SUBCOMMANDS.values(), *JOBS.values()]:  # every command's function exists where it is named
         module, _, name = target.partition(":")
