@@ -58,7 +58,7 @@ def run_steps(step_list: Sequence[Sequence[str]], overrides: Sequence[str], name
             return code
         print(f"[{number}/{total}] done in {time.perf_counter() - step_started:.1f} s", flush=True)
     minutes, seconds = divmod(time.perf_counter() - started, 60)
-    print(f"\n{name} finished in {int(minutes)}m{seconds:04.1f}s; outputs: {outputs}")
+    print(f"\n{name} finished in {int(minutes)}m{seconds:04.1f}s" + (f"; outputs: {outputs}" if outputs else ""))
     return 0
 
 
