@@ -94,7 +94,7 @@ def build_pretrain(cfg: DictConfig, net: IQANet):
     return module, datamodule
 
 
-FINETUNE_HEADS = ("linear", "ridge")
+FINETUNE_HEADS = ("linear", "grounded", "ridge")
 RIDGE_MODULE = "iqa.modules.finetune.RidgeProbeModule"
 
 

@@ -136,10 +136,24 @@ def test_finetune_records_split_fraction_and_attribute_calibration_and_refuses_m
                       f"run_dir={tmp_path}/ft", "stage.max_steps=6"))
 
 
+def test_grounded_head_finetunes_and_its_checkpoint_scores_through_the_attribute_heads(train_cfg, tiny_dirs, tmp_path):
+    from iqa.models import GroundedQualityHead, build_student, net_from_checkpoint
+    from iqa.training import train as run
+
+    cfg = train_cfg(tiny_dirs, "stage=finetune", "stage.head=grounded", "init=imagenet", f"run_dir={tmp_path}/g",
+                    "stage.max_steps=2")
+    summary = run(cfg)
+    assert summary["global_step"] == 2
+    net, hparams = net_from_checkpoint(summary["last_checkpoint"])
+    assert hparams["head"] == "grounded" and isinstance(net.quality_head, GroundedQualityHead)
+    start = build_student(cfg.backbone, "imagenet", head="grounded")
+    assert not torch.equal(net.quality_head.centre, start.quality_head.centre)  # the head learnt (it starts at zero)
+
+
 def test_bad_head_and_crop_larger_than_images_fail_fast(train_cfg, tiny_dirs, tmp_path):
     from iqa.training import train as run
 
-    with pytest.raises(UserError, match="unknown stage.head 'lasso'; valid: linear, ridge"):
+    with pytest.raises(UserError, match="unknown stage.head 'lasso'; valid: linear, grounded, ridge"):
         run(train_cfg(tiny_dirs, "stage=linear_probe", "stage.head=lasso", "init=imagenet", f"run_dir={tmp_path}/a"))
     with pytest.raises(UserError, match=r"needs a frozen backbone: use stage=ridge_probe \(or stage=linear_probe stage.head=ridge\)"):
         run(train_cfg(tiny_dirs, "stage=finetune", "stage.head=ridge", "init=imagenet", f"run_dir={tmp_path}/b"))

@@ -170,10 +170,13 @@ def finetune_args(finetune_stage: str = "finetune") -> list[str]:
 def model_steps(output_dir: str, finetune_stage: str = "finetune") -> list[list[str]]:
     base = f"{output_dir}/offline"
     quality = finetune_args(finetune_stage)
+    # The attribute-pretrained arm's quality head is the recipe's choice (offline.finetune.head); the ImageNet-only
+    # arm, whose attribute heads never learnt anything, keeps the free linear head.
+    head = ["stage.head=${offline.finetune.head}"] if finetune_stage == "finetune" else []
     return [
         ["label", "experiment=offline"],
         ["train", "experiment=offline", "stage=pretrain"],
-        ["train", "experiment=offline", *quality, f"init={base}/pretrain/checkpoints/last.ckpt", "run_name=finetune-attiqa"],
+        ["train", "experiment=offline", *quality, *head, f"init={base}/pretrain/checkpoints/last.ckpt", "run_name=finetune-attiqa"],
         ["train", "experiment=offline", *quality, "init=imagenet", "run_name=finetune-imagenet"],
         ["evaluate", "experiment=offline"],
     ]
