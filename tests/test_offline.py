@@ -11,13 +11,15 @@ from itertools import product
 import numpy as np
 import pytest
 
-from iqa import distortions
+from iqa import distortions, kadid
 from iqa.data import offline_corpus as offline
 from iqa.data import photos as registry
 from iqa.data.synthetic import combined_mos, synthetic_mos
 
 TINY_CROPS = {"pretrain": 1, "pretrain_val": 1, "finetune": 1, "finetune_val": 1, "finetune_test": 1}
 TINY_VARIANTS = {"pretrain": 2, "pretrain_val": 1, "finetune": 2, "finetune_val": 1, "finetune_test": 1}
+# Train photos inside the scikit-image wheel (colour and grey): tests never fetch.
+INSTALLED = ["coffee", "camera", "astronaut", "rocket", "motorcycle"]
 
 
 def _members(root):
@@ -67,7 +69,8 @@ def test_built_corpus_reads_only_train_role_photos(tmp_path, monkeypatch):
         return real(name)
 
     monkeypatch.setattr(registry, "load_photo", spy)
-    root = offline.ensure_offline_corpus(tmp_path / "offline", size=32, crops=TINY_CROPS, variants=TINY_VARIANTS)
+    root = offline.ensure_offline_corpus(tmp_path / "offline", size=32, crops=TINY_CROPS, variants=TINY_VARIANTS,
+                                         photos=INSTALLED, family="classic")
     assert opened and {registry.BY_NAME[n].role for n in opened} == {"train"}
     assert not set(opened) & set(registry.heldout_names())
     metas = [meta for meta, _ in _members(root)]
@@ -85,6 +88,60 @@ def test_built_corpus_reads_only_train_role_photos(tmp_path, monkeypatch):
         assert all(name in distortions.DISTORTIONS for name, _ in meta["steps"])
         if not registry.BY_NAME[meta["reference"]].colour:
             assert "saturation_decrease" not in {name for name, _ in meta["steps"]}
+
+
+@pytest.mark.unit
+def test_the_default_build_uses_every_train_photo_and_the_seen_kadid_types():
+    params = offline.build_params(32, None, None, None, 0.25, 1.0, 3, 0.5, 0, 512)
+    used = {name for names in params["roles"].values() for name in names}
+    assert used == {p.name for p in registry.photos("train")} and len(used) >= 140
+    assert params["family"] == "kadid" and params["unseen"] == list(kadid.UNSEEN_DEFAULT)
+    assert params["types"] == [t for t in kadid.TYPES if t not in kadid.UNSEEN_DEFAULT] and len(params["types"]) == 20
+
+
+@pytest.mark.unit
+def test_a_kadid_build_holds_only_seen_types_with_the_monotone_mos(tmp_path):
+    variants = {role: 12 for role in TINY_VARIANTS}
+    root = offline.ensure_offline_corpus(tmp_path / "k", size=32, crops=TINY_CROPS, variants=variants, photos=INSTALLED,
+                                         unseen=["jpeg2000", "denoise", "lens_blur"])
+    metas = [meta for meta, _ in _members(root)]
+    drawn = {name for meta in metas for name, _ in meta["steps"]}
+    allowed = set(kadid.TYPES) - {"jpeg2000", "denoise", "lens_blur"}
+    assert drawn <= allowed and len(drawn) >= 12  # many of the family's types, never an unseen one
+    assert any(len(meta["steps"]) > 1 for meta in metas)  # KADIS-style combinations
+    for meta in metas:
+        if "mos" in meta:
+            assert meta["mos"] == kadid.recipe_mos([tuple(step) for step in meta["steps"]])
+        if not registry.BY_NAME[meta["reference"]].colour:
+            assert not {name for name, _ in meta["steps"]} & set(kadid.COLOUR_ONLY)
+
+
+@pytest.mark.unit
+def test_bad_family_or_unseen_types_fail_fast_with_the_valid_choices(tmp_path):
+    from iqa.errors import UserError
+
+    with pytest.raises(UserError, match="valid families are kadid, classic"):
+        offline.ensure_offline_corpus(tmp_path / "a", size=32, photos=INSTALLED, family="kadis")
+    with pytest.raises(UserError, match="unknown KADID types in unseen: \\['blur'\\]; valid types are gaussian_blur"):
+        offline.ensure_offline_corpus(tmp_path / "b", size=32, photos=INSTALLED, unseen=["blur"])
+    with pytest.raises(UserError, match="leaves no KADID type"):
+        offline.ensure_offline_corpus(tmp_path / "c", size=32, photos=INSTALLED, unseen=list(kadid.TYPES))
+    assert not any((tmp_path / d).exists() for d in "abc")
+
+
+@pytest.mark.unit
+def test_missing_photos_are_fetched_once_before_the_build(monkeypatch):
+    from iqa.data import photo_sources
+
+    calls = []
+    monkeypatch.setattr(registry, "available", lambda photo: photo.name != "gc_colosseum" and photo.name != "coffee")
+    monkeypatch.setattr(photo_sources, "fetch", lambda photos, *a, **k: calls.append([p.name for p in photos]))
+    offline.fetch_missing(["coffee", "camera", "coffee"])
+    assert calls == [["coffee"]]
+    offline.fetch_missing(["camera"])
+    assert calls == [["coffee"]]
+    with pytest.raises(registry.HeldOutPhotoError):
+        offline.fetch_missing(["grace_hopper"])
 
 
 @pytest.mark.unit
@@ -165,6 +222,7 @@ def test_offline_steps_are_the_pipeline_commands():
     assert all("experiment=offline" in s for s in plan)
     assert "init=out/offline/pretrain/checkpoints/last.ckpt" in plan[2] and "init=imagenet" in plan[3]
     assert plan[2][2:4] == plan[3][2:4] == ["stage=finetune", "loss=regression_ranking"]
+    assert "stage.head=${offline.finetune.head}" in plan[2] and not any(a.startswith("stage.head") for a in plan[3])
     assert steps("out", "ridge_probe")[2][2:4] == ["stage=ridge_probe", "init=out/offline/pretrain/checkpoints/last.ckpt"]
     with pytest.raises(ValueError):
         steps("out", "pretrain")
@@ -183,7 +241,8 @@ def test_offline_recipe_runs_end_to_end_at_tiny_size(compose, tiny_stage, tmp_pa
     crops = "{" + ",".join(f"{k}:{v}" for k, v in TINY_CROPS.items()) + "}"
     variants = "{" + ",".join(f"{k}:{v}" for k, v in TINY_VARIANTS.items()) + "}"
     overrides = [f"paths.data_dir={data}", f"paths.output_dir={out}", f"paths.labels_dir={out}/labels", "data.prepare.size=64",
-                 f"data.prepare.crops={crops}", f"data.prepare.variants={variants}", *tiny_stage, "num_workers=0"]
+                 f"data.prepare.crops={crops}", f"data.prepare.variants={variants}", "data.prepare.photos=[coffee,camera]",
+                 *tiny_stage, "num_workers=0"]
     jobs = {"label": label, "train": train, "evaluate": evaluate}
     for command, *step in model_steps(str(out)):
         jobs[command](compose(command, [*step, *overrides]))

