@@ -136,6 +136,10 @@ def test_checkpoint_arguments_and_photo_choices_fail_before_any_work(tmp_path):
         bench.parse_checkpoints([str(ckpt)])
     with pytest.raises(UserError, match="no such checkpoint"):
         bench.parse_checkpoints([f"a={tmp_path / 'missing.ckpt'}"])
+    from iqa import zoo
+
+    shipped = zoo.default_name()  # a shipped model's name stands for its weights file
+    assert bench.parse_checkpoints([f"v={shipped}"]) == {"v": str(zoo.path(shipped))}
     with pytest.raises(UserError, match="not held-out photos: astronaut"):
         bench.heldout_photos(["astronaut"])
     installed = bench.heldout_photos()

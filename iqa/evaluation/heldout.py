@@ -460,11 +460,20 @@ def parse_checkpoints(specs: Sequence[str]) -> dict[str, str]:
 
 
 def check_checkpoints(checkpoints: Mapping[str, str | Path]) -> dict[str, str]:
-    """``{name: path}`` with every path checked to be a file (so a typo fails before any ladder is built)."""
+    """``{name: path}`` with every path checked to be a file (so a typo fails before any ladder is built).
+
+    A shipped model's name (``iqa models``) stands for its weights file, as everywhere else.
+    """
+    from iqa import zoo
+
+    resolved = {}
     for name, path in checkpoints.items():
+        if not Path(path).is_file() and str(path) in zoo.names():
+            path = zoo.path(str(path))
         if not Path(path).is_file():
             raise UserError(f"--ckpt {name}: no such checkpoint: {path}")
-    return {str(name): str(path) for name, path in checkpoints.items()}
+        resolved[str(name)] = str(path)
+    return resolved
 
 
 def default_checkpoints() -> dict[str, str]:
