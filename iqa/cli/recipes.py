@@ -150,9 +150,12 @@ def demo_enhance(overrides: Sequence[str]) -> int:
 
 MODEL_USAGE = """usage: iqa model [--finetune-stage finetune|ridge_probe|linear_probe] [hydra overrides...]
 
-Builds the offline corpus from the train-role photos of iqa/data/photos.py, labels it with the
+Builds the offline corpus from the train-split photos of iqa/data/photos.py (fetching the missing
+ones into the photo cache) and the KADID-10k distortion family, labels it with the
 classical teacher, pretrains, fine-tunes (attribute-pretrained and ImageNet-only) and
-evaluates. Outputs land in <paths.output_dir>/offline (default ./outputs/offline).
+evaluates. Outputs land in <paths.output_dir>/offline (default ./outputs/offline); a rerun
+resumes where an interrupted one stopped. offline.finetune.head=grounded gives the
+attribute-pretrained arm the attribute-grounded quality head.
 """
 
 FINETUNE_STAGES = ("ridge_probe", "finetune", "linear_probe")
