@@ -15,8 +15,9 @@ Splits (frozen: ``tests/test_photos.py`` checks a digest of every
 
 ``train``
     May be used by any training split (pretraining, fine-tuning, their
-    validation). The demo corpus (:data:`iqa.data.synthetic.ROLES`) and the
-    offline recipe use only the scikit-image ones (:func:`recipe_train_photos`).
+    validation). The demo corpus (:data:`iqa.data.synthetic.ROLES`) uses only the
+    scikit-image ones (:func:`recipe_train_photos`, also recipe version 0 of the offline
+    recipe); the offline recipe uses them all.
 ``tune``
     For every choice: hyperparameters, early stopping, checkpoint selection.
     ``grace_hopper``, ``china`` and ``flower`` are tune photos: they were the
@@ -969,7 +970,7 @@ def heldout_names() -> tuple[str, ...]:
 
 
 def recipe_train_photos() -> tuple[Photo, ...]:
-    """The train photos the offline recipe uses: scikit-image's (it predates the larger train split)."""
+    """The scikit-image train photos: those of the demo and of the offline recipe's version 0 (``data.prepare.photos``)."""
     return tuple(photo for photo in photos("train") if photo.source.import_name == "skimage")
 
 
