@@ -56,6 +56,17 @@ def apply_stage_alias(cfg: DictConfig) -> None:
         cfg.merge_with(body)
 
 
+def readable_checkpoint(path: Path) -> bool:
+    """Whether ``path`` loads as a checkpoint with a global step (a file cut short by ``kill -9`` does not)."""
+    import torch
+
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception:  # truncated zip, pickle errors, ...: any failure means it cannot be resumed from
+        return False
+    return isinstance(checkpoint, dict) and "global_step" in checkpoint
+
+
 def resume_path(cfg: DictConfig, run_dir: Path) -> str | None:
     choice = str(cfg.resume)
     if choice in ("never", "false", "False", "none"):
@@ -63,7 +74,13 @@ def resume_path(cfg: DictConfig, run_dir: Path) -> str | None:
     if choice == "auto":
         # last.ckpt, or a newer hpc_ckpt_<n>.ckpt that Lightning saved before a SLURM requeue.
         found = [p for p in [run_dir / "checkpoints" / "last.ckpt", *run_dir.glob("hpc_ckpt_*.ckpt")] if p.is_file()]
-        return str(max(found, key=lambda p: p.stat().st_mtime)) if found else None
+        for path in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True):
+            if readable_checkpoint(path):
+                return str(path)
+            log.warning("resume: %s is unreadable (cut short by a kill or a full disk?); skipping it", path)
+        if found:
+            log.warning("resume: no readable checkpoint in %s; starting this run afresh", run_dir)
+        return None
     if not Path(choice).is_file():
         raise UserError(f"resume: checkpoint not found: {choice}")
     return choice

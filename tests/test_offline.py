@@ -315,3 +315,47 @@ def test_ablation_sweeps_compose_to_the_arms_they_name(repo_root, compose, capsy
     with pytest.raises(SystemExit) as exit_info:
         ablations.main(["--only", "seeds"])
     assert exit_info.value.code == 2 and "choose from loss, attributes, fraction" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_recipe_killed_mid_run_resumes_where_it_stopped(tmp_path):
+    """iqa model killed with SIGKILL during a fine-tune: the rerun skips the finished steps, resumes the fine-tune
+    from its last checkpoint, and finishes."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    import torch
+
+    out, data = tmp_path / "outputs", tmp_path / "data"
+    crops = "{" + ",".join(f"{k}:{v}" for k, v in TINY_CROPS.items()) + "}"
+    variants = "{" + ",".join(f"{k}:{v}" for k, v in TINY_VARIANTS.items()) + "}"
+    command = [sys.executable, "-m", "iqa.cli.main", "model", f"paths.data_dir={data}", f"paths.output_dir={out}",
+               "data.prepare.size=64", f"data.prepare.crops={crops}", f"data.prepare.variants={variants}",
+               "data.prepare.photos=[coffee,camera]", "stage.crop_size=48", "stage.batch_size=8", "stage.num_workers=0",
+               "stage.max_steps=12", "stage.val_every_steps=3", "trainer.accelerator=cpu", "trainer.enable_progress_bar=false",
+               "num_workers=0"]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", WANDB_MODE="offline")
+    run = out / "offline" / "finetune-attiqa"
+    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               start_new_session=True)
+    try:
+        deadline = time.monotonic() + 400
+        while not (run / "checkpoints" / "last.ckpt").is_file():
+            assert process.poll() is None, process.stderr.read().decode()[-3000:]
+            assert time.monotonic() < deadline, "the fine-tune wrote no checkpoint in time"
+            time.sleep(0.02)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    assert not (run / "summary.json").exists()  # killed mid fine-tune
+    pretrain = json.loads((out / "offline" / "pretrain" / "summary.json").read_text())
+    assert pretrain["global_step"] == 12
+    rerun = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["global_step"] == 12 and summary["resumed_from"] and summary["start_step"] > 0
+    assert torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["global_step"] == 12
+    assert json.loads((out / "offline" / "pretrain" / "summary.json").read_text())["resumed_from"]  # not retrained
+    assert json.loads((out / "offline" / "results.json").read_text())["results"].keys() == {"attribute_pretrained", "imagenet_only"}

@@ -136,17 +136,26 @@ def test_labels_from_another_attribute_list_fail_before_training(compose, tiny_s
 def test_resume_path_prefers_the_newest_checkpoint(compose, tmp_path):
     import os
 
+    import torch
+
     from iqa.training import resume_path
 
     cfg = compose("train", ["stage=pretrain"])
     assert resume_path(cfg, tmp_path) is None
     last = tmp_path / "checkpoints" / "last.ckpt"
     last.parent.mkdir()
-    last.write_bytes(b"x")
+    torch.save({"global_step": 3, "state_dict": {}}, last)
     hpc = tmp_path / "hpc_ckpt_1.ckpt"
-    hpc.write_bytes(b"x")
+    torch.save({"global_step": 5, "state_dict": {}}, hpc)
     os.utime(last, (1, 1))
     assert resume_path(cfg, tmp_path) == str(hpc)  # a SLURM requeue checkpoint newer than last.ckpt
     os.utime(hpc, (0, 0))
     assert resume_path(cfg, tmp_path) == str(last)
     assert Path(resume_path(cfg, tmp_path)).name == "last.ckpt"
+    # A newest checkpoint cut short by kill -9 is skipped for the next readable one, and none readable means afresh.
+    whole = last.read_bytes()
+    hpc.write_bytes(whole[: len(whole) // 2])
+    os.utime(hpc, (2, 2))
+    assert resume_path(cfg, tmp_path) == str(last)
+    last.write_bytes(b"")
+    assert resume_path(cfg, tmp_path) is None
