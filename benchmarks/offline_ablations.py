@@ -1,137 +1,320 @@
-"""The offline recipe's ablations, each a ``train.py -m`` sweep, scored on the held-out ladders.
+"""The offline recipe's ablations, over seeds, scored on the registry's frozen test split.
 
-Run after ``make model`` (the recipe's own runs are the reference arm of every
-ablation, so they are not trained again):
+Each seed has its own recipe folder (``--seed-dir``, default ``outputs/seed{seed}``); a
+seed whose recipe (``iqa model``) is missing is trained first. The recipe's runs are the
+reference arm, and every other arm changes one thing and keeps the recipe's budget:
 
-* **pretraining loss** (ranking, the recipe, vs regression of the teacher's
-  scores) and **attributes** (all five, the recipe, vs sharpness alone): one
-  pretraining sweep over ``+ablation=regression_loss,sharpness_only``
-  (``iqa/conf/ablation/``), then one fine-tuning sweep over ``pretrain_run``
-  with the recipe's fine-tuning settings;
-* **fine-tuning data** (10 / 25 / 50 % of the fine-tuning set, by reference
-  crop; 100 % is the recipe): one fine-tuning sweep over
-  ``data.train_fraction`` from the recipe's pretrained checkpoint.
+=============  ==========================================================================
+arm            what changes (runs under ``<seed dir>/offline`` unless said)
+=============  ==========================================================================
+imagenet       no attribute pretraining: ImageNet weights, same fine-tune (the recipe's own run)
+head           the attribute-grounded quality head (``stage.head=grounded``) instead of the free one
+attributes     pretraining ranks sharpness only (``+ablation=sharpness_only``)
+loss           pretraining regresses the teacher's scores (``+ablation=regression_loss``)
+photos         ``--photos`` of the train-split photos (drawn per seed) for the corpus, the labels,
+               pretraining and fine-tuning (``<seed dir>/photos<N>``)
+fraction       fine-tunes on a quarter of the fine-tuning crops (``data.train_fraction=0.25``)
+=============  ==========================================================================
 
-Every fine-tuned checkpoint, the recipe's included, is scored on the
-held-out ladders of ``iqa heldout`` (:mod:`iqa.evaluation.heldout`, no peers) and the table goes to
-``<out>/ablations.md``. Finished runs are skipped on a rerun (``resume=auto``).
+Every fine-tuned checkpoint is scored once on the test split's KADID-10k ladders
+(``iqa heldout --split test --family kadid``, the settings of the model card), and its
+per-photo scores are kept beside the checkpoint, so that a rerun skips finished training and
+scoring alike. The table (``<out>/ablations.md`` and ``ablations.json``) gives each arm per
+seed, the spread over seeds, and each arm's gap to the reference: per seed, and pooled (the
+per-photo gap averaged over seeds), each with a 95 % interval that resamples photos. An arm
+is called better or worse only when every seed's interval is on the same side of zero;
+otherwise the gap is inside the spread.
 
-    python benchmarks/offline_ablations.py                   # all three
-    python benchmarks/offline_ablations.py --only fraction --dry-run
-    python benchmarks/offline_ablations.py paths.output_dir=/scratch/attiqa   # overrides go to every sweep
+    python benchmarks/offline_ablations.py --dry-run                      # what would run
+    python benchmarks/offline_ablations.py --seeds 0,1,2 --arms head,attributes
+    python benchmarks/offline_ablations.py --seed-dir /scratch/attiqa/s{seed} trainer.max_time=null   # overrides go to every run
+
+The test split is for reporting: choose settings on the tune split (``--split tune``).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from iqa.cli.recipes import FINETUNE_ARGS, output_dir  # noqa: E402
-from iqa.evaluation import heldout as ladders  # noqa: E402
+from iqa.cli.recipes import FINETUNE_ARGS, model_steps  # noqa: E402
 
-PRETRAIN_ARMS = ("regression_loss", "sharpness_only")
-FRACTIONS = (0.1, 0.25, 0.5)
+#: The model card's test-split ladder settings.
+SPLIT, FAMILY, CROPS_PER_PHOTO, SIZE, LADDER_SEED = "test", "kadid", 1, 192, 0
+PARTS = ("all", "structural", "photometric", "unseen")
 
 
 @dataclass(frozen=True)
 class Arm:
+    key: str
     ablation: str
     label: str
-    run: str  # fine-tuned run under <output_dir>/offline
+    run: str  # the fine-tuned run, relative to the seed dir
+    steps: tuple[tuple[str, ...], ...] = field(default=())  # iqa.cli.main commands; "{base}" is <seed dir>/offline
 
 
-#: Each job of a sweep runs in <output_dir>/offline/<run_name>, beside the recipe's runs (not under multirun/), so the
-#: fine-tuning sweep finds the pretraining sweep's checkpoints by name and a rerun resumes or skips finished jobs.
-JOB_DIRS = ("hydra.sweep.dir=${paths.output_dir}/offline", "hydra.sweep.subdir=${run_name}")
+PRETRAIN = ("train", "experiment=offline", "stage=pretrain")
+FINETUNE = ("train", "experiment=offline", *FINETUNE_ARGS)
 
 
-def sweeps(only: Sequence[str]) -> list[list[str]]:
-    """The ``train.py -m`` commands (arguments after ``train.py``) of the chosen ablations, in order."""
-    commands = []
-    if {"loss", "attributes"} & set(only):
-        arms = [a for a in PRETRAIN_ARMS if ("loss" in only and a == "regression_loss") or ("attributes" in only and a == "sharpness_only")]
-        commands.append(["-m", "experiment=offline", "stage=pretrain", f"+ablation={','.join(arms)}", *JOB_DIRS])
-        commands.append(["-m", "experiment=offline", *FINETUNE_ARGS, f"pretrain_run={','.join('pretrain-' + a for a in arms)}",
-                         "run_name=finetune-${pretrain_run}", *JOB_DIRS])
-    if "fraction" in only:
-        commands.append(["-m", "experiment=offline", *FINETUNE_ARGS, f"data.train_fraction={','.join(map(str, FRACTIONS))}",
-                         "run_name=finetune-fraction-${data.train_fraction}", *JOB_DIRS])
-    return commands
+def _pretrain_ablation(name: str) -> tuple[tuple[str, ...], ...]:
+    return ((*PRETRAIN, f"+ablation={name}"),
+            (*FINETUNE, f"pretrain_run=pretrain-{name}", f"run_name=finetune-pretrain-{name}"))
 
 
-def arms(only: Sequence[str], reference: str = "finetune-attiqa") -> list[Arm]:
-    rows = [Arm("reference", "ranking loss, 5 attributes, 100 % of the fine-tuning set", reference)]
-    if "loss" in only:
-        rows.append(Arm("pretraining loss", "regression loss (5 attributes)", "finetune-pretrain-regression_loss"))
-    if "attributes" in only:
-        rows.append(Arm("attributes", "sharpness only (ranking loss)", "finetune-pretrain-sharpness_only"))
-    if "fraction" in only:
-        rows += [Arm("fine-tuning data", f"{int(f * 100)} % of the fine-tuning set", f"finetune-fraction-{f}") for f in FRACTIONS]
-    return rows
+def arm_table(photos: int) -> dict[str, Arm]:
+    return {a.key: a for a in (
+        Arm("reference", "reference", "recipe: 5 attributes, ranking loss, free head, all train photos", "offline/finetune-attiqa"),
+        Arm("imagenet", "attribute pretraining", "none: ImageNet weights, same fine-tune", "offline/finetune-imagenet"),
+        Arm("head", "quality head", "grounded in the attributes", "offline/finetune-grounded",
+            ((*FINETUNE, "stage.head=grounded", "init={base}/pretrain/checkpoints/last.ckpt", "run_name=finetune-grounded"),)),
+        Arm("attributes", "pretrained attributes", "sharpness only", "offline/finetune-pretrain-sharpness_only",
+            _pretrain_ablation("sharpness_only")),
+        Arm("loss", "pretraining loss", "regression of the teacher's scores", "offline/finetune-pretrain-regression_loss",
+            _pretrain_ablation("regression_loss")),
+        Arm("photos", "training photos", f"{photos} photos", f"photos{photos}/offline/finetune-attiqa", ()),
+        Arm("fraction", "fine-tuning data", "25 % of the fine-tuning crops", "offline/finetune-fraction-0.25",
+            ((*FINETUNE, "data.train_fraction=0.25", "run_name=finetune-fraction-0.25"),)),
+    )}
+
+
+ARM_ORDER = ("reference", "imagenet", "head", "attributes", "loss", "photos", "fraction")
+DEFAULT_ARMS = ("reference", "imagenet", "head", "attributes", "loss", "photos")
+
+
+def photo_subset(count: int, seed: int) -> list[str]:
+    """``count`` of the registry's train-split photos, drawn with ``seed`` (sorted by name)."""
+    from iqa.data import photos as registry
+
+    names = sorted(p.name for p in registry.photos("train"))
+    if not 0 < count <= len(names):
+        raise SystemExit(f"error: --photos must be in 1..{len(names)} (the train split's size), got {count}")
+    order = np.random.default_rng([int(seed), 0x9F07]).permutation(len(names))[:count]
+    return sorted(names[i] for i in order)
+
+
+def commands(arm: Arm, seed: int, seed_dir: Path, overrides: Sequence[str], photos: int) -> list[list[str]]:
+    """The ``python -m iqa.cli.main`` argument lists that train ``arm`` for ``seed``."""
+    common = [f"seed={seed}", f"paths.output_dir={seed_dir}", f"paths.data_dir={seed_dir}/data"]
+    if arm.key == "photos":
+        sub = seed_dir / f"photos{photos}"
+        chosen = "[" + ",".join(photo_subset(photos, seed)) + "]"
+        extra = [f"seed={seed}", f"paths.output_dir={sub}", f"paths.data_dir={sub}/data", f"data.prepare.photos={chosen}"]
+        return [[*step, *extra, *overrides] for step in model_steps(str(sub))[:3]]
+    base = f"{seed_dir}/offline"
+    return [[*(s.replace("{base}", base) for s in step), *common, *overrides] for step in arm.steps]
+
+
+def recipe_commands(seed: int, seed_dir: Path, overrides: Sequence[str]) -> list[str]:
+    return ["model", f"seed={seed}", f"paths.output_dir={seed_dir}", f"paths.data_dir={seed_dir}/data", *overrides]
+
+
+def weights_digest(path: Path) -> str:
+    """sha256 of the checkpoint's weights (names, shapes, values): unchanged when a finished run rewrites the file."""
+    import torch
+
+    state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name].detach().cpu().contiguous()
+        digest.update(f"{name}{tuple(tensor.shape)}{tensor.dtype}".encode())
+        digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
+class Ladders:
+    """The split's ladders, built (or read from ``cache``) on first use."""
+
+    def __init__(self, split: str, cache: Path):
+        self.split, self.cache, self._items, self.settings = split, cache, None, None
+
+    def items(self):
+        if self._items is None:
+            from iqa.data import photos as registry
+            from iqa.evaluation import heldout
+            from iqa.evaluation.protocol import family
+
+            self.fam = family(FAMILY)
+            names = heldout.split_photos(self.split)
+            self.settings, self._items = heldout.ladder_items(self.cache, names, CROPS_PER_PHOTO, SIZE, LADDER_SEED,
+                                                              load=registry.load_photo, fam=self.fam)
+        return self._items
+
+
+def score(ckpt: Path, ladders: Ladders, batch_size: int) -> dict:
+    """The checkpoint's per-photo and per-type within-ladder SRCC on the ladders, cached beside it."""
+    from iqa.evaluation import heldout
+
+    items = ladders.items()
+    cached = ckpt.parent.parent / f"ladders-{ladders.split}-{ladders.settings}.json"
+    sha = weights_digest(ckpt)
+    if cached.is_file():
+        record = json.loads(cached.read_text())
+        if record.get("weights_sha256") == sha:
+            return record
+    started = time.perf_counter()
+    scores = heldout.checkpoint_scores(str(ckpt), items, batch_size, None)
+    summary, per_type = heldout.summarise(scores, items, ladders.fam)
+    record = {"checkpoint": str(ckpt), "weights_sha256": sha, "settings": ladders.settings, "split": ladders.split,
+              "commit": heldout.source_commit(), "summary": summary, "per_type": per_type,
+              "per_photo": heldout.per_photo(scores, items, ladders.fam), "seconds": round(time.perf_counter() - started, 1)}
+    cached.write_text(json.dumps(record, indent=1))
+    return record
+
+
+def verdict(per_seed: Sequence[Mapping[str, float]]) -> str:
+    """``better`` / ``worse`` when every seed's interval excludes zero on the same side; else ``inside the spread``."""
+    if per_seed and all(g["lo"] > 0 for g in per_seed):
+        return "better"
+    if per_seed and all(g["hi"] < 0 for g in per_seed):
+        return "worse"
+    return "inside the spread"
+
+
+def compare(rows: Mapping[str, Mapping[int, Mapping]], reference: str = "reference", n_boot: int = 4000) -> dict:
+    """Per arm and part: per-seed values, their mean and range, and the gaps to ``reference`` (see the module doc)."""
+    from iqa.evaluation.protocol import paired_gap
+
+    out: dict = {}
+    ref = rows.get(reference, {})
+    for arm, seeds in rows.items():
+        entry: dict = {"seeds": sorted(seeds), "parts": {}}
+        for part in PARTS:
+            values = {s: float(np.mean(list(r["per_photo"][part].values()))) for s, r in seeds.items()}
+            item: dict = {"per_seed": values, "mean": float(np.mean(list(values.values()))),
+                          "min": min(values.values()), "max": max(values.values())}
+            shared = [s for s in seeds if s in ref]
+            if arm != reference and shared:
+                gaps = {s: paired_gap(seeds[s]["per_photo"][part], ref[s]["per_photo"][part], n_boot, seed=s, tag=f"{arm}/{part}")
+                        for s in shared}
+                photos = set.intersection(*(set(seeds[s]["per_photo"][part]) & set(ref[s]["per_photo"][part]) for s in shared))
+                pooled_a = {p: float(np.mean([seeds[s]["per_photo"][part][p] for s in shared])) for p in photos}
+                pooled_b = {p: float(np.mean([ref[s]["per_photo"][part][p] for s in shared])) for p in photos}
+                item["gap_per_seed"] = gaps
+                item["gap_pooled"] = paired_gap(pooled_a, pooled_b, n_boot, tag=f"{arm}/{part}/pooled")
+                item["verdict"] = verdict(list(gaps.values()))
+            entry["parts"][part] = item
+        out[arm] = entry
+    return out
+
+
+def markdown(table: Mapping, arms: Mapping[str, Arm], seeds: Sequence[int]) -> str:
+    head = "| ablation | arm | " + " | ".join(f"seed {s}" for s in seeds) + " | mean [range] | structural | photometric | unseen |"
+    lines = ["Within-ladder SRCC over all 25 types (mean over photos), per seed:", "", head,
+             "|" + "---|" * (len(seeds) + 6)]
+    for key, entry in table.items():
+        parts = entry["parts"]
+        cells = [f"{parts['all']['per_seed'][s]:.3f}" if s in parts["all"]["per_seed"] else "" for s in seeds]
+        a = parts["all"]
+        lines.append(f"| {arms[key].ablation} | {arms[key].label} | " + " | ".join(cells)
+                     + f" | {a['mean']:.3f} [{a['min']:.3f}, {a['max']:.3f}] | "
+                     + " | ".join(f"{parts[p]['mean']:.3f}" for p in ("structural", "photometric", "unseen")) + " |")
+    lines += ["", "Gap to the reference (all types; 95 % intervals resample photos):", "",
+              "| arm | " + " | ".join(f"seed {s}" for s in seeds) + " | pooled over seeds | photos won | verdict |",
+              "|" + "---|" * (len(seeds) + 4)]
+    for key, entry in table.items():
+        a = entry["parts"]["all"]
+        if "gap_per_seed" not in a:
+            continue
+        cells = [(lambda g: f"{g['gap']:+.3f} [{g['lo']:+.3f}, {g['hi']:+.3f}]")(a["gap_per_seed"][s]) if s in a["gap_per_seed"] else ""
+                 for s in seeds]
+        p = a["gap_pooled"]
+        lines.append(f"| {arms[key].label} | " + " | ".join(cells) + f" | {p['gap']:+.3f} [{p['lo']:+.3f}, {p['hi']:+.3f}] | "
+                     f"{p['wins']:.0%} | {a['verdict']} |")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog=__doc__.split("\n\n", 1)[1])
-    parser.add_argument("--only", default="loss,attributes,fraction", help="comma list of: loss, attributes, fraction")
-    parser.add_argument("--dry-run", action="store_true", help="print the sweeps and stop")
-    parser.add_argument("--crops-per-photo", type=int, default=12, help="held-out ladders: crops per held-out photo")
-    parser.add_argument("--out", type=Path, default=None, help="where ablations.md goes (default <output_dir>/offline/ablations)")
-    parser.add_argument("--reference", default="finetune-attiqa",
-                        help="the fine-tuned run (under <output_dir>/offline) every arm is compared with; it must share the sweeps' "
-                             "fine-tuning budget (default: the recipe's own)")
-    parser.add_argument("overrides", nargs="*", help="Hydra overrides for every sweep, e.g. paths.output_dir=...")
+    parser.add_argument("--arms", default=",".join(DEFAULT_ARMS),
+                        help=f"comma list of: {', '.join(ARM_ORDER)}, run in that order (the reference always runs, first)")
+    parser.add_argument("--seeds", default="0,1,2", help="comma list of seeds (default 0,1,2)")
+    parser.add_argument("--seed-dir", default="outputs/seed{seed}", help="each seed's recipe folder; {seed} is replaced")
+    parser.add_argument("--photos", type=int, default=36, help="the photos arm's number of train-split photos (default 36 of 146)")
+    parser.add_argument("--split", default=SPLIT, choices=("tune", "test"), help="the registry split scored (default test)")
+    parser.add_argument("--cache", type=Path, default=None, help="ladder cache (default: iqa heldout's)")
+    parser.add_argument("--out", type=Path, default=Path("outputs/ablations"), help="where ablations.md and ablations.json go")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--no-train", action="store_true", help="score and tabulate what is already trained")
+    parser.add_argument("--dry-run", action="store_true", help="print the commands and stop")
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides for every training run")
     args = parser.parse_args(argv)
-    only = [o.strip() for o in args.only.split(",") if o.strip()]
-    bad = [o for o in only if o not in ("loss", "attributes", "fraction")]
-    if bad or not only:
-        parser.error(f"--only: unknown ablation(s) {', '.join(bad) or '(none)'}; choose from loss, attributes, fraction")
-    base = Path(output_dir(args.overrides)) / "offline"
-    commands = [[sys.executable, str(ROOT / "train.py"), *c, *args.overrides] for c in sweeps(only)]
-    for command in commands:
-        print("$ python train.py " + " ".join(f"'{a}'" if "$" in a else a for a in command[2:]), flush=True)
+    chosen = [a.strip() for a in args.arms.split(",") if a.strip()]
+    bad = [a for a in chosen if a not in ARM_ORDER]
+    if bad:
+        parser.error(f"--arms: unknown arm(s) {', '.join(bad)}; choose from {', '.join(ARM_ORDER)}")
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        parser.error(f"--seeds: a comma list of integers, got {args.seeds!r}")
+    if not seeds:
+        parser.error("--seeds: give at least one seed")
+    if "{seed}" not in args.seed_dir and len(seeds) > 1:
+        parser.error("--seed-dir must contain {seed} when more than one seed is given")
+    keys = ["reference", *dict.fromkeys(k for k in chosen if k != "reference")]  # in the order given
+    arms = arm_table(args.photos)
+    python = [sys.executable, "-m", "iqa.cli.main"]
+    env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"), "PYTHONPATH": str(ROOT)}
+
+    def run(argv_: list[str]) -> None:
+        print("$ iqa " + " ".join(argv_), flush=True)
+        if not args.dry_run and subprocess.run([*python, *argv_], env=env).returncode != 0:
+            raise SystemExit(f"error: failed: iqa {' '.join(argv_)}")
+
+    from iqa.evaluation import heldout
+
+    ladders = Ladders(args.split, args.cache or heldout.DEFAULT_CACHE)
+    rows: dict[str, dict[int, dict]] = {}
+    started = time.perf_counter()
+    # Arm by arm, every seed: the first arms are complete first when the time runs out.
+    for key in keys:
+        arm = arms[key]
+        for seed in seeds:
+            seed_dir = Path(args.seed_dir.format(seed=seed))
+            ckpt = seed_dir / arm.run / "checkpoints" / "last.ckpt"
+            finished = (ckpt.parent.parent / "summary.json").is_file()  # written when a run completes
+            if not args.no_train and not finished:
+                if key in ("reference", "imagenet"):  # the recipe itself (iqa model skips its finished steps)
+                    run(recipe_commands(seed, seed_dir, args.overrides))
+                for command in commands(arm, seed, seed_dir, args.overrides, args.photos):
+                    run(command)  # resume=auto: a killed run resumes, a finished step returns at once
+            if args.dry_run:
+                continue
+            if not ckpt.is_file():
+                print(f"  {key} seed {seed}: {ckpt} missing, not scored", flush=True)
+                continue
+            record = score(ckpt, ladders, args.batch_size)
+            rows.setdefault(key, {})[seed] = record
+            print(f"  {key} seed {seed}: all {record['summary']['all']:.3f} ({record['seconds']} s to score)", flush=True)
     if args.dry_run:
         return 0
-    recipe = base / args.reference / "checkpoints" / "last.ckpt"
-    for needed in (recipe, base / "pretrain" / "checkpoints" / "last.ckpt"):
-        if not needed.is_file():
-            print(f"error: {needed} is missing: run the recipe first (make model, or iqa model)", file=sys.stderr)
-            return 2
-    started = time.perf_counter()
-    for command in commands:
-        if subprocess.run(command, cwd=ROOT).returncode != 0:
-            print(f"error: sweep failed: {' '.join(command[1:])}", file=sys.stderr)
-            return 1
-    train_s = time.perf_counter() - started
-
-    _, items = ladders.ladder_items(ladders.DEFAULT_CACHE, ladders.heldout_photos(), args.crops_per_photo, 288, 0)
-    rows = []
-    for arm in arms(only, args.reference):
-        scored = ladders.score_checkpoint(base / arm.run / "checkpoints" / "last.ckpt", items)
-        summary = scored["summary"]
-        rows.append({"ablation": arm.ablation, "arm": arm.label, "run": arm.run, **summary, "per_type": scored["per_type"]})
-        print(f"  {arm.ablation}: {arm.label}: all {summary['all']:.3f}, seen {summary['seen']:.3f}, "
-              f"unseen {summary['unseen']:.3f}", flush=True)
-    out = args.out or base / "ablations"
-    out.mkdir(parents=True, exist_ok=True)
-    lines = ["| ablation | arm | all types | seen | unseen | global SRCC | pairwise acc. |", "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['ablation']} | {r['arm']} | {r['all']:.3f} | {r['seen']:.3f} | {r['unseen']:.3f} | {r['global_srcc']:.3f} "
-              f"| {r['pairwise']:.3f} |" for r in rows]
-    sweep_lines = ["python train.py " + " ".join(f"'{a}'" if "$" in a else a for a in c[2:]) for c in commands]
-    (out / "ablations.md").write_text("# Offline recipe ablations (held-out ladders)\n\n" + "\n".join(lines) + "\n\nSweeps:\n\n```bash\n"
-                                      + "\n".join(sweep_lines) + "\n```\n")
-    (out / "ablations.json").write_text(json.dumps({"rows": rows, "sweeps": sweep_lines, "train_seconds": round(train_s, 1)}, indent=2))
-    print("\n".join(lines))
-    print(f"\nsweeps took {train_s / 60:.1f} min; written to {out}")
+    table = compare(rows)
+    text = markdown(table, arms, seeds)
+    meta = {"split": args.split, "family": FAMILY, "crops_per_photo": CROPS_PER_PHOTO, "size": SIZE, "settings": ladders.settings,
+            "seeds": seeds, "commit": heldout.source_commit(), "wall_seconds": round(time.perf_counter() - started, 1),
+            "checkpoints": {k: {s: r["checkpoint"] for s, r in v.items()} for k, v in rows.items()},
+            "scored_at": {k: {s: r.get("commit") for s, r in v.items()} for k, v in rows.items()}}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "ablations.md").write_text(f"# Offline recipe ablations ({args.split} split)\n\n" + text)
+    per_type = {k: {s: r["per_type"] for s, r in v.items()} for k, v in rows.items()}
+    (args.out / "ablations.json").write_text(json.dumps({"meta": meta, "table": table, "per_type": per_type}, indent=1, default=str))
+    print()
+    print(text)
+    print(f"written to {args.out}")
     return 0
 
 

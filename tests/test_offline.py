@@ -266,55 +266,137 @@ def test_offline_recipe_runs_end_to_end_at_tiny_size(compose, tiny_stage, tmp_pa
     assert set(results) == {"attribute_pretrained", "imagenet_only"}
 
 
-@pytest.mark.unit
-def test_ablation_sweeps_compose_to_the_arms_they_name(repo_root, compose, capsys):
-    """Each job of the ablation sweeps composes to its arm: the loss and attribute weights it pretrains with, the
-    pretraining run it fine-tunes from, the share of the fine-tuning set; every fine-tune uses the recipe's settings."""
+def _ablations_module(repo_root):
     import importlib.util
-
-    from iqa.config import instantiate_node
 
     spec = importlib.util.spec_from_file_location("offline_ablations", repo_root / "benchmarks" / "offline_ablations.py")
     ablations = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = ablations  # dataclasses look their module up by name
     spec.loader.exec_module(ablations)
-    commands = ablations.sweeps(["loss", "attributes", "fraction"])
-    assert [c[:3] for c in commands] == [["-m", "experiment=offline", "stage=pretrain"], ["-m", "experiment=offline", "stage=finetune"],
-                                         ["-m", "experiment=offline", "stage=finetune"]]
-    assert ablations.sweeps(["fraction"]) == commands[2:]
-    arms = {a.run for a in ablations.arms(["loss", "attributes", "fraction"])}
-    for command in commands:
-        # Every job runs in <output_dir>/offline/<run_name>, where the next sweep looks for it.
-        assert command[-2:] == ["hydra.sweep.dir=${paths.output_dir}/offline", "hydra.sweep.subdir=${run_name}"]
-        command = command[:-2]
-        swept = [o for o in command[1:] if "," in o]
-        assert len(swept) == 1, command
-        key, values = swept[0].split("=", 1)
-        for value in values.split(","):
-            cfg = compose("train", [o for o in command[1:] if o != swept[0]] + [f"{key}={value}", "paths.output_dir=out"])
-            if cfg.stage.name == "pretrain":
-                assert cfg.run_name == f"pretrain-{value}"
-                loss = instantiate_node(cfg.loss)
-                weights = dict(loss.weights)
-                if value == "regression_loss":
-                    assert type(loss).__name__ == "RegressionLoss" and set(weights.values()) == {1.0}
-                else:
-                    assert type(loss).__name__ == "RankingLoss" and weights == {"sharpness": 1.0, "brightness": 0.0, "contrast": 0.0,
-                                                                                "colorfulness": 0.0, "noisiness": 0.0}
-                continue
-            assert cfg.run_name in arms and cfg.loss.name == "regression_ranking" and cfg.stage.group_size == 8
-            if key == "pretrain_run":
-                assert cfg.net.init == f"out/offline/{value}/checkpoints/last.ckpt"
-            else:
-                assert cfg.net.init == "out/offline/pretrain/checkpoints/last.ckpt" and cfg.data.train_fraction == float(value)
-    # The command line, in this process (a unit test starts no subprocess).
+    return ablations
+
+
+@pytest.mark.unit
+def test_ablation_arms_compose_to_what_they_name(repo_root, compose, tmp_path):
+    """Each arm's commands compose to the one change it names, for the seed and folder given; everything else is the
+    recipe's: the fine-tune's loss, group size and head, the pretraining it starts from."""
+    from iqa.config import instantiate_node
+    from iqa.data import photos as registry
+
+    ablations = _ablations_module(repo_root)
+    arms = ablations.arm_table(photos=12)
+    seed_dir = tmp_path / "s3"
+    base = f"{seed_dir}/offline"
+    steps = {key: ablations.commands(arm, 3, seed_dir, [], 12) for key, arm in arms.items()}
+    assert steps["reference"] == [] and steps["imagenet"] == []  # the recipe's own runs
+
+    def composed(command):
+        cfg = compose(command[0] if command[0] == "label" else "train", command[1:])
+        assert cfg.seed == 3
+        return cfg
+
+    def finetune_checks(cfg, init, run_dir):
+        assert cfg.stage.name == "finetune" and cfg.loss.name == "regression_ranking" and cfg.stage.group_size == 8
+        assert cfg.net.init == init and cfg.run_dir == run_dir
+
+    (head,) = steps["head"]
+    cfg = composed(head)
+    finetune_checks(cfg, f"{base}/pretrain/checkpoints/last.ckpt", f"{base}/finetune-grounded")
+    assert cfg.stage.head == "grounded" and f"{seed_dir}/{arms['head'].run}" == cfg.run_dir
+
+    for key, name in (("attributes", "sharpness_only"), ("loss", "regression_loss")):
+        pretrain, finetune = (composed(c) for c in steps[key])
+        assert pretrain.stage.name == "pretrain" and pretrain.run_dir == f"{base}/pretrain-{name}"
+        loss = instantiate_node(pretrain.loss)
+        if key == "loss":
+            assert type(loss).__name__ == "RegressionLoss" and set(dict(loss.weights).values()) == {1.0}
+        else:
+            assert type(loss).__name__ == "RankingLoss" and dict(loss.weights) == {
+                "sharpness": 1.0, "brightness": 0.0, "contrast": 0.0, "colorfulness": 0.0, "noisiness": 0.0}
+        finetune_checks(finetune, f"{base}/pretrain-{name}/checkpoints/last.ckpt", f"{seed_dir}/{arms[key].run}")
+        assert finetune.stage.head == "linear"
+
+    (fraction,) = steps["fraction"]
+    cfg = composed(fraction)
+    finetune_checks(cfg, f"{base}/pretrain/checkpoints/last.ckpt", f"{seed_dir}/{arms['fraction'].run}")
+    assert cfg.data.train_fraction == 0.25 and cfg.data.iqa.split.fraction_unit == "group"
+
+    # The photos arm: its own folder and corpus, from a seeded subset of the train split, for every step.
+    label, pretrain, finetune = (composed(c) for c in steps["photos"])
+    sub = f"{seed_dir}/photos12"
+    chosen = ablations.photo_subset(12, 3)
+    train = {p.name for p in registry.photos("train")}
+    assert len(set(chosen)) == 12 and set(chosen) <= train
+    for cfg in (label, pretrain, finetune):
+        assert list(cfg.data.prepare.photos) == chosen and cfg.data.root == f"{sub}/data/offline"
+    assert pretrain.stage.name == "pretrain" and pretrain.run_dir == f"{sub}/offline/pretrain"
+    finetune_checks(finetune, f"{sub}/offline/pretrain/checkpoints/last.ckpt", f"{seed_dir}/{arms['photos'].run}")
+    assert ablations.photo_subset(12, 3) == chosen and ablations.photo_subset(12, 4) != chosen
+    with pytest.raises(SystemExit, match="--photos must be in 1..") as exit_info:
+        ablations.photo_subset(len(train) + 1, 0)
+    assert exit_info.value.code
+
+
+def _record(values: dict[str, float]) -> dict:
+    return {"per_photo": {part: dict(values) for part in ("all", "structural", "photometric", "unseen")}}
+
+
+@pytest.mark.unit
+def test_ablation_table_gaps_pair_photos_within_each_seed(repo_root):
+    """Gaps are arm minus reference, paired by photo within a seed, pooled by averaging each photo over seeds; an arm is
+    better or worse only when every seed's interval is on one side of zero."""
+    ablations = _ablations_module(repo_root)
+    rng = np.random.default_rng(0)
+    photos = [f"p{i}" for i in range(30)]
+    ref = {s: {p: float(v) for p, v in zip(photos, rng.uniform(0.6, 0.9, len(photos)))} for s in (0, 1)}
+    shift = {s: {p: float(v) for p, v in zip(photos, rng.normal(0.0, 0.01, len(photos)))} for s in (0, 1)}
+    worse = {s: {p: ref[s][p] - 0.1 + shift[s][p] for p in photos} for s in (0, 1)}
+    noisy = {s: {p: ref[s][p] + float(rng.normal(0.0, 0.1)) for p in photos} for s in (0, 1)}
+    noisy[1] = {p: ref[1][p] - 0.2 for p in photos}  # one seed clearly worse, the other a wash
+    rows = {"reference": {s: _record(ref[s]) for s in (0, 1)}, "worse": {s: _record(worse[s]) for s in (0, 1)},
+            "mixed": {s: _record(noisy[s]) for s in (0, 1)}, "one seed": {1: _record({p: ref[1][p] + 0.05 for p in photos})}}
+    table = ablations.compare(rows, n_boot=500)
+
+    reference = table["reference"]["parts"]["all"]
+    assert "gap_per_seed" not in reference
+    assert reference["per_seed"][1] == pytest.approx(np.mean(list(ref[1].values())))
+    assert reference["min"] == pytest.approx(min(np.mean(list(ref[s].values())) for s in (0, 1)))
+    w = table["worse"]["parts"]["all"]
+    for s in (0, 1):
+        expected = np.mean([worse[s][p] - ref[s][p] for p in photos])
+        assert w["gap_per_seed"][s]["gap"] == pytest.approx(expected)
+        assert w["gap_per_seed"][s]["hi"] < 0
+    pooled = np.mean([np.mean([worse[s][p] - ref[s][p] for s in (0, 1)]) for p in photos])
+    assert w["gap_pooled"]["gap"] == pytest.approx(pooled) and w["verdict"] == "worse"
+    assert table["mixed"]["parts"]["all"]["verdict"] == "inside the spread"
+    one = table["one seed"]["parts"]["all"]
+    assert list(one["gap_per_seed"]) == [1] and one["verdict"] == "better" and one["gap_pooled"]["gap"] == pytest.approx(0.05)
+    assert ablations.verdict([]) == "inside the spread"
+
+    text = ablations.markdown(table, {k: ablations.Arm(k, k, k, "") for k in rows}, [0, 1])
+    gap_rows = [line for line in text.splitlines() if line.startswith("| worse |") and line.endswith("| worse |")]
+    assert len(gap_rows) == 1 and f"{pooled:+.3f}" in gap_rows[0]
+    assert any(line.startswith("| one seed |") and line.endswith("| better |") for line in text.splitlines())
+
+
+@pytest.mark.unit
+def test_ablations_command_line_fails_fast_and_dry_runs(repo_root, capsys, tmp_path):
+    ablations = _ablations_module(repo_root)
     capsys.readouterr()
-    assert ablations.main(["--only", "fraction", "--dry-run"]) == 0
-    printed = capsys.readouterr().out
-    assert printed.count("python train.py -m") == 1 and "data.train_fraction=0.1,0.25,0.5" in printed
-    with pytest.raises(SystemExit) as exit_info:
-        ablations.main(["--only", "seeds"])
-    assert exit_info.value.code == 2 and "choose from loss, attributes, fraction" in capsys.readouterr().err
+    out = tmp_path / "out"
+    assert ablations.main(["--dry-run", "--seeds", "0,1", "--arms", "head,fraction", "--seed-dir", f"{tmp_path}/s{{seed}}",
+                           "--out", str(out)]) == 0
+    printed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("$ iqa ")]
+    # Per arm, every seed: the recipe (the reference) first, then the arms in the order given.
+    assert [line.split()[2] for line in printed] == ["model", "model", "train", "train", "train", "train"]
+    assert "stage.head=grounded" in printed[2] and f"paths.output_dir={tmp_path}/s1" in printed[3]
+    assert "data.train_fraction=0.25" in printed[5] and not out.exists()
+    for argv, message in ((["--arms", "head,colour"], "choose from reference, imagenet, head"),
+                          (["--seeds", "0,x"], "a comma list of integers"),
+                          (["--seeds", "0,1", "--seed-dir", "outputs/one"], "must contain {seed}")):
+        with pytest.raises(SystemExit) as exit_info:
+            ablations.main([*argv, "--dry-run"])
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
 @pytest.mark.slow
