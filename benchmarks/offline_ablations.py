@@ -223,7 +223,7 @@ def markdown(table: Mapping, arms: Mapping[str, Arm], seeds: Sequence[int]) -> s
                      + f" | {a['mean']:.3f} [{a['min']:.3f}, {a['max']:.3f}] | "
                      + " | ".join(f"{parts[p]['mean']:.3f}" for p in ("structural", "photometric", "unseen")) + " |")
     lines += ["", "Gap to the reference (all types; 95 % intervals resample photos):", "",
-              "| arm | " + " | ".join(f"seed {s}" for s in seeds) + " | pooled over seeds | photos won | verdict |",
+              "| arm | " + " | ".join(f"seed {s}" for s in seeds) + " | pooled over seeds | photos the arm wins | verdict |",
               "|" + "---|" * (len(seeds) + 4)]
     for key, entry in table.items():
         a = entry["parts"]["all"]
