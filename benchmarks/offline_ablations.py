@@ -108,18 +108,22 @@ def photo_subset(count: int, seed: int) -> list[str]:
 
 def commands(arm: Arm, seed: int, seed_dir: Path, overrides: Sequence[str], photos: int) -> list[list[str]]:
     """The ``python -m iqa.cli.main`` argument lists that train ``arm`` for ``seed``."""
-    common = [f"seed={seed}", f"paths.output_dir={seed_dir}", f"paths.data_dir={seed_dir}/data"]
     if arm.key == "photos":
         sub = seed_dir / f"photos{photos}"
         chosen = "[" + ",".join(photo_subset(photos, seed)) + "]"
-        extra = [f"seed={seed}", f"paths.output_dir={sub}", f"paths.data_dir={sub}/data", f"data.prepare.photos={chosen}"]
+        extra = [*run_overrides(seed, sub), f"data.prepare.photos={chosen}"]
         return [[*step, *extra, *overrides] for step in model_steps(str(sub))[:3]]
     base = f"{seed_dir}/offline"
-    return [[*(s.replace("{base}", base) for s in step), *common, *overrides] for step in arm.steps]
+    return [[*(s.replace("{base}", base) for s in step), *run_overrides(seed, seed_dir), *overrides] for step in arm.steps]
+
+
+def run_overrides(seed: int, folder: Path) -> list[str]:
+    """The seed and the output and data folders of one seed's runs."""
+    return [f"seed={seed}", f"paths.output_dir={folder}", f"paths.data_dir={folder}/data"]
 
 
 def recipe_commands(seed: int, seed_dir: Path, overrides: Sequence[str]) -> list[str]:
-    return ["model", f"seed={seed}", f"paths.output_dir={seed_dir}", f"paths.data_dir={seed_dir}/data", *overrides]
+    return ["model", *run_overrides(seed, seed_dir), *overrides]
 
 
 def weights_digest(path: Path) -> str:
@@ -139,15 +143,15 @@ class Ladders:
     """The split's ladders, built (or read from ``cache``) on first use."""
 
     def __init__(self, split: str, cache: Path):
-        self.split, self.cache, self._items, self.settings = split, cache, None, None
+        from iqa.evaluation.protocol import family
+
+        self.split, self.cache, self._items, self.settings, self.fam = split, cache, None, None, family(FAMILY)
 
     def items(self):
         if self._items is None:
             from iqa.data import photos as registry
             from iqa.evaluation import heldout
-            from iqa.evaluation.protocol import family
 
-            self.fam = family(FAMILY)
             names = heldout.split_photos(self.split)
             self.settings, self._items = heldout.ladder_items(self.cache, names, CROPS_PER_PHOTO, SIZE, LADDER_SEED,
                                                               load=registry.load_photo, fam=self.fam)
@@ -200,7 +204,8 @@ def compare(rows: Mapping[str, Mapping[int, Mapping]], reference: str = "referen
             if arm != reference and shared:
                 gaps = {s: paired_gap(seeds[s]["per_photo"][part], ref[s]["per_photo"][part], n_boot, seed=s, tag=f"{arm}/{part}")
                         for s in shared}
-                photos = set.intersection(*(set(seeds[s]["per_photo"][part]) & set(ref[s]["per_photo"][part]) for s in shared))
+                # sorted: the bootstrap draws photos by position, so their order must not depend on string hashing
+                photos = sorted(set.intersection(*(set(seeds[s]["per_photo"][part]) & set(ref[s]["per_photo"][part]) for s in shared)))
                 pooled_a = {p: float(np.mean([seeds[s]["per_photo"][part][p] for s in shared])) for p in photos}
                 pooled_b = {p: float(np.mean([ref[s]["per_photo"][part][p] for s in shared])) for p in photos}
                 item["gap_per_seed"] = gaps
