@@ -113,11 +113,15 @@ def test_raise_and_lower_stop_paying_past_the_calibration(shipped):
     from iqa.quality_loss import QualityLoss
 
     loss = QualityLoss(shipped, quality=0.0, attributes={"colorfulness": "raise"}, resize=False)
-    x = _photo(5, 64)
+    # Smooth and photographic crops at several saturations; the one the head puts highest is past its calibration.
+    x = torch.cat([_photo(5, 64), O.clean_crops(["astronaut", "coffee"], 96, 64)])
     grey = O.luma(x)
-    vivid = (grey + 3.0 * (x - grey)).clamp(0, 1).requires_grad_(True)
+    candidates = torch.cat([(grey + k * (x - grey)).clamp(0, 1) for k in (1.0, 2.0, 3.0, 5.0)])
+    with torch.no_grad():
+        levels = loss.percentile("colorfulness", loss.predict(candidates)["attributes"][:, loss.attributes.index("colorfulness")])
+    vivid = candidates[int(levels.argmax())][None].clone().requires_grad_(True)
     raw = loss.predict(vivid)["attributes"][:, loss.attributes.index("colorfulness")]
-    assert float(loss.percentile("colorfulness", raw)) > 100  # beyond the calibration ...
+    assert float(loss.percentile("colorfulness", raw).detach()) > 100  # beyond the calibration ...
     term = loss.terms(vivid)["colorfulness"]
     assert float(term) == 0.0  # ... "more" earns nothing
     term.sum().backward()
