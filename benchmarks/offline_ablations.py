@@ -10,7 +10,7 @@ arm            what changes (runs under ``<seed dir>/offline`` unless said)
 imagenet       no attribute pretraining: ImageNet weights, same fine-tune (the recipe's own run)
 head           the attribute-grounded quality head (``stage.head=grounded``) instead of the free one
 attributes     pretraining ranks sharpness only (``+ablation=sharpness_only``)
-loss           pretraining ranks the teacher's scores (``+ablation=ranking_loss``, recipe version 1's loss)
+loss           pretraining regresses the teacher's scores (``+ablation=regression_loss``)
 photos         ``--photos`` of the train-split photos (drawn per seed) for the corpus, the labels,
                pretraining and fine-tuning (``<seed dir>/photos<N>``)
 fraction       fine-tunes on a quarter of the fine-tuning crops (``data.train_fraction=0.25``)
@@ -50,7 +50,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from iqa.cli.recipes import FINETUNE_ARGS, model_steps, pretrain_args  # noqa: E402
+from iqa.cli.recipes import FINETUNE_ARGS, model_steps  # noqa: E402
 
 #: The model card's test-split ladder settings.
 SPLIT, FAMILY, CROPS_PER_PHOTO, SIZE, LADDER_SEED = "test", "kadid", 1, 192, 0
@@ -66,26 +66,25 @@ class Arm:
     steps: tuple[tuple[str, ...], ...] = field(default=())  # iqa.cli.main commands; "{base}" is <seed dir>/offline
 
 
-PRETRAIN = ("train", "experiment=offline", *pretrain_args())
+PRETRAIN = ("train", "experiment=offline", "stage=pretrain")
 FINETUNE = ("train", "experiment=offline", *FINETUNE_ARGS)
 
 
-def _pretrain_ablation(name: str, pretrain: tuple[str, ...] = PRETRAIN) -> tuple[tuple[str, ...], ...]:
-    return ((*pretrain, f"+ablation={name}"),
+def _pretrain_ablation(name: str) -> tuple[tuple[str, ...], ...]:
+    return ((*PRETRAIN, f"+ablation={name}"),
             (*FINETUNE, f"pretrain_run=pretrain-{name}", f"run_name=finetune-pretrain-{name}"))
 
 
 def arm_table(photos: int) -> dict[str, Arm]:
     return {a.key: a for a in (
-        Arm("reference", "reference", "recipe: 5 attributes, regression loss, free head, all train photos", "offline/finetune-attiqa"),
+        Arm("reference", "reference", "recipe: 5 attributes, ranking loss, free head, all train photos", "offline/finetune-attiqa"),
         Arm("imagenet", "attribute pretraining", "none: ImageNet weights, same fine-tune", "offline/finetune-imagenet"),
         Arm("head", "quality head", "grounded in the attributes", "offline/finetune-grounded",
             ((*FINETUNE, "stage.head=grounded", "init={base}/pretrain/checkpoints/last.ckpt", "run_name=finetune-grounded"),)),
         Arm("attributes", "pretrained attributes", "sharpness only", "offline/finetune-pretrain-sharpness_only",
             _pretrain_ablation("sharpness_only")),
-        # The ablation's own loss replaces the recipe's, so its pretraining names no loss on the command line.
-        Arm("loss", "pretraining loss", "ranking of the teacher's scores", "offline/finetune-pretrain-ranking_loss",
-            _pretrain_ablation("ranking_loss", ("train", "experiment=offline", "stage=pretrain"))),
+        Arm("loss", "pretraining loss", "regression of the teacher's scores", "offline/finetune-pretrain-regression_loss",
+            _pretrain_ablation("regression_loss")),
         Arm("photos", "training photos", f"{photos} photos", f"photos{photos}/offline/finetune-attiqa", ()),
         Arm("fraction", "fine-tuning data", "25 % of the fine-tuning crops", "offline/finetune-fraction-0.25",
             ((*FINETUNE, "data.train_fraction=0.25", "run_name=finetune-fraction-0.25"),)),

@@ -220,37 +220,12 @@ def test_offline_steps_are_the_pipeline_commands():
     plan = steps("out")
     assert [s[0] for s in plan] == ["label", "train", "train", "train", "evaluate"]
     assert all("experiment=offline" in s for s in plan)
-    assert plan[1][1:] == ["experiment=offline", "stage=pretrain", "loss=regression"]  # recipe version 2's pretraining
-    assert steps("out", pretrain_loss="ranking")[1][1:] == ["experiment=offline", "stage=pretrain", "loss=ranking"]
     assert "init=out/offline/pretrain/checkpoints/last.ckpt" in plan[2] and "init=imagenet" in plan[3]
     assert plan[2][2:4] == plan[3][2:4] == ["stage=finetune", "loss=regression_ranking"]
     assert "stage.head=${offline.finetune.head}" in plan[2] and not any(a.startswith("stage.head") for a in plan[3])
     assert steps("out", "ridge_probe")[2][2:4] == ["stage=ridge_probe", "init=out/offline/pretrain/checkpoints/last.ckpt"]
     with pytest.raises(ValueError):
         steps("out", "pretrain")
-    with pytest.raises(ValueError, match="regression, ranking"):
-        steps("out", pretrain_loss="fidelity")
-
-
-@pytest.mark.unit
-def test_model_command_rejects_an_unknown_pretrain_loss_and_lists_the_choices(capsys):
-    from iqa.cli.recipes import model
-
-    assert model(["--pretrain-loss", "fidelity"]) == 2
-    assert "--pretrain-loss takes one of regression, ranking, got fidelity" in capsys.readouterr().err
-    assert model(["--finetune-stage"]) == 2
-    assert "--finetune-stage takes one of ridge_probe, finetune, linear_probe, got nothing" in capsys.readouterr().err
-
-
-@pytest.mark.unit
-def test_recipe_pretraining_regresses_all_five_attributes(compose):
-    from iqa.cli.recipes import model_steps
-    from iqa.config import instantiate_node
-
-    cfg = compose("train", model_steps("out")[1][1:])
-    loss = instantiate_node(cfg.loss)
-    assert cfg.stage.name == "pretrain" and type(loss).__name__ == "RegressionLoss"
-    assert dict(loss.weights) == dict.fromkeys(("sharpness", "brightness", "contrast", "colorfulness", "noisiness"), 1.0)
 
 
 @pytest.mark.slow
@@ -329,14 +304,14 @@ def test_ablation_arms_compose_to_what_they_name(repo_root, compose, tmp_path):
     finetune_checks(cfg, f"{base}/pretrain/checkpoints/last.ckpt", f"{base}/finetune-grounded")
     assert cfg.stage.head == "grounded" and f"{seed_dir}/{arms['head'].run}" == cfg.run_dir
 
-    for key, name in (("attributes", "sharpness_only"), ("loss", "ranking_loss")):
+    for key, name in (("attributes", "sharpness_only"), ("loss", "regression_loss")):
         pretrain, finetune = (composed(c) for c in steps[key])
         assert pretrain.stage.name == "pretrain" and pretrain.run_dir == f"{base}/pretrain-{name}"
         loss = instantiate_node(pretrain.loss)
         if key == "loss":
-            assert type(loss).__name__ == "RankingLoss" and set(dict(loss.weights).values()) == {1.0}
-        else:  # the recipe's regression, on sharpness alone
-            assert type(loss).__name__ == "RegressionLoss" and dict(loss.weights) == {
+            assert type(loss).__name__ == "RegressionLoss" and set(dict(loss.weights).values()) == {1.0}
+        else:
+            assert type(loss).__name__ == "RankingLoss" and dict(loss.weights) == {
                 "sharpness": 1.0, "brightness": 0.0, "contrast": 0.0, "colorfulness": 0.0, "noisiness": 0.0}
         finetune_checks(finetune, f"{base}/pretrain-{name}/checkpoints/last.ckpt", f"{seed_dir}/{arms[key].run}")
         assert finetune.stage.head == "linear"
