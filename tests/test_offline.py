@@ -220,12 +220,38 @@ def test_offline_steps_are_the_pipeline_commands():
     plan = steps("out")
     assert [s[0] for s in plan] == ["label", "train", "train", "train", "evaluate"]
     assert all("experiment=offline" in s for s in plan)
+    assert plan[1][1:] == ["experiment=offline", "stage=pretrain"]  # the stage's own loss: ranking
+    assert steps("out", pretrain_loss="regression")[1][1:] == ["experiment=offline", "stage=pretrain", "loss=regression"]
     assert "init=out/offline/pretrain/checkpoints/last.ckpt" in plan[2] and "init=imagenet" in plan[3]
     assert plan[2][2:4] == plan[3][2:4] == ["stage=finetune", "loss=regression_ranking"]
     assert "stage.head=${offline.finetune.head}" in plan[2] and not any(a.startswith("stage.head") for a in plan[3])
     assert steps("out", "ridge_probe")[2][2:4] == ["stage=ridge_probe", "init=out/offline/pretrain/checkpoints/last.ckpt"]
     with pytest.raises(ValueError):
         steps("out", "pretrain")
+    with pytest.raises(ValueError, match="ranking, regression"):
+        steps("out", pretrain_loss="fidelity")
+
+
+@pytest.mark.unit
+def test_model_command_rejects_unknown_choices_and_lists_the_valid_ones(capsys):
+    from iqa.cli.recipes import model
+
+    assert model(["--pretrain-loss", "fidelity"]) == 2
+    assert "--pretrain-loss takes one of ranking, regression, got fidelity" in capsys.readouterr().err
+    assert model(["--finetune-stage"]) == 2
+    assert "--finetune-stage takes one of ridge_probe, finetune, linear_probe, got nothing" in capsys.readouterr().err
+
+
+@pytest.mark.unit
+def test_recipe_pretraining_loss_composes_to_the_loss_named(compose):
+    from iqa.cli.recipes import model_steps
+    from iqa.config import instantiate_node
+
+    five = dict.fromkeys(("sharpness", "brightness", "contrast", "colorfulness", "noisiness"), 1.0)
+    for name, kind in (("ranking", "RankingLoss"), ("regression", "RegressionLoss")):
+        cfg = compose("train", model_steps("out", pretrain_loss=name)[1][1:])
+        loss = instantiate_node(cfg.loss)
+        assert cfg.stage.name == "pretrain" and type(loss).__name__ == kind and dict(loss.weights) == five
 
 
 @pytest.mark.slow

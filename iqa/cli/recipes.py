@@ -12,7 +12,8 @@
 ``iqa demo enhance`` then trains a small enhancer against the demo's fine-tuned checkpoint.
 
 ``iqa model`` (``make model``), the offline recipe on ``experiment=offline``: the same
-five steps on the offline corpus (:mod:`iqa.data.offline_corpus`), fine-tuning the whole
+five steps on the offline corpus (:mod:`iqa.data.offline_corpus`), pretraining by ranking
+the teacher's scores (``--pretrain-loss regression`` regresses them instead), fine-tuning the whole
 network on the synthetic MOS with regression plus pairwise ranking over batches of
 same-crop groups (``group_size`` in ``experiment=offline``). ``--finetune-stage
 ridge_probe`` (or ``linear_probe``) fits a quality head on the frozen features instead.
@@ -148,17 +149,29 @@ def demo_enhance(overrides: Sequence[str]) -> int:
 # -- iqa model (make model) ----------------------------------------------------------------------
 
 
-MODEL_USAGE = """usage: iqa model [--finetune-stage finetune|ridge_probe|linear_probe] [hydra overrides...]
+MODEL_USAGE = """usage: iqa model [--pretrain-loss ranking|regression] [--finetune-stage finetune|ridge_probe|linear_probe]
+                 [hydra overrides...]
 
 Builds the offline corpus from the train-split photos of iqa/data/photos.py (fetching the missing
 ones into the photo cache) and the KADID-10k distortion family, labels it with the
 classical teacher, pretrains, fine-tunes (attribute-pretrained and ImageNet-only) and
 evaluates. Outputs land in <paths.output_dir>/offline (default ./outputs/offline); a rerun
 resumes where an interrupted one stopped. offline.finetune.head=grounded gives the
-attribute-pretrained arm the attribute-grounded quality head.
+attribute-pretrained arm the attribute-grounded quality head. --pretrain-loss picks the
+pretraining loss (default ranking of the teacher's scores, the recipe's; regression is an ablation).
 """
 
 FINETUNE_STAGES = ("ridge_probe", "finetune", "linear_probe")
+#: The pretraining losses ``iqa model --pretrain-loss`` takes; the first, the pretrain stage's own default, is the recipe's.
+PRETRAIN_LOSSES = ("ranking", "regression")
+
+
+def pretrain_args(loss: str = PRETRAIN_LOSSES[0]) -> list[str]:
+    """The pretraining step's overrides: ``stage=pretrain``, plus ``loss=...`` for a loss other than the stage's default."""
+    if loss not in PRETRAIN_LOSSES:
+        raise ValueError(f"pretraining loss {loss!r}: expected one of {', '.join(PRETRAIN_LOSSES)}")
+    return ["stage=pretrain"] if loss == PRETRAIN_LOSSES[0] else ["stage=pretrain", f"loss={loss}"]
+
 #: The fine-tuning step's stage and loss: regression plus ranking, over batches of same-crop groups (experiment=offline).
 FINETUNE_ARGS = ("stage=finetune", "loss=regression_ranking")
 
@@ -170,7 +183,7 @@ def finetune_args(finetune_stage: str = "finetune") -> list[str]:
     return list(FINETUNE_ARGS) if finetune_stage == "finetune" else [f"stage={finetune_stage}"]
 
 
-def model_steps(output_dir: str, finetune_stage: str = "finetune") -> list[list[str]]:
+def model_steps(output_dir: str, finetune_stage: str = "finetune", pretrain_loss: str = PRETRAIN_LOSSES[0]) -> list[list[str]]:
     base = f"{output_dir}/offline"
     quality = finetune_args(finetune_stage)
     # The attribute-pretrained arm's quality head is the recipe's choice (offline.finetune.head); the ImageNet-only
@@ -178,7 +191,7 @@ def model_steps(output_dir: str, finetune_stage: str = "finetune") -> list[list[
     head = ["stage.head=${offline.finetune.head}"] if finetune_stage == "finetune" else []
     return [
         ["label", "experiment=offline"],
-        ["train", "experiment=offline", "stage=pretrain"],
+        ["train", "experiment=offline", *pretrain_args(pretrain_loss)],
         ["train", "experiment=offline", *quality, *head, f"init={base}/pretrain/checkpoints/last.ckpt", "run_name=finetune-attiqa"],
         ["train", "experiment=offline", *quality, "init=imagenet", "run_name=finetune-imagenet"],
         ["evaluate", "experiment=offline"],
@@ -186,16 +199,23 @@ def model_steps(output_dir: str, finetune_stage: str = "finetune") -> list[list[
 
 
 def model(argv: Sequence[str] | None = None) -> int:
-    """``iqa model [--finetune-stage S] [overrides]`` (``make model``): the exit code."""
+    """``iqa model [--pretrain-loss L] [--finetune-stage S] [overrides]`` (``make model``): the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     if any(a in ("-h", "--help") for a in args):
         print(MODEL_USAGE, end="")
         return 0
-    finetune_stage = "finetune"
-    if "--finetune-stage" in args:
-        at = args.index("--finetune-stage")
-        finetune_stage = args[at + 1]
-        del args[at : at + 2]
+    options = {"--finetune-stage": ("finetune", FINETUNE_STAGES), "--pretrain-loss": (PRETRAIN_LOSSES[0], PRETRAIN_LOSSES)}
+    chosen = {}
+    for flag, (default, valid) in options.items():
+        chosen[flag] = default
+        if flag in args:
+            at = args.index(flag)
+            if at + 1 >= len(args) or args[at + 1] not in valid:
+                given = args[at + 1] if at + 1 < len(args) else "nothing"
+                print(f"error: {flag} takes one of {', '.join(valid)}, got {given}", file=sys.stderr)
+                return 2
+            chosen[flag] = args[at + 1]
+            del args[at : at + 2]
     out = output_dir(args)
-    return run_steps(model_steps(out, finetune_stage), args, "offline recipe",
+    return run_steps(model_steps(out, chosen["--finetune-stage"], chosen["--pretrain-loss"]), args, "offline recipe",
                      f"{out}/offline (labels/, pretrain/, finetune-attiqa/, finetune-imagenet/, results.md)")
