@@ -367,3 +367,32 @@ def test_tiny_end_to_end_run_with_a_checkpoint(tmp_path):
     with pytest.raises(UserError, match="not held-out photos: astronaut"):
         bench.benchmark({}, photos=["astronaut"], peers=False, teacher=False, cache=tmp_path / "c2", out=tmp_path / "o2")
     assert not (tmp_path / "c2").exists()
+
+
+@pytest.mark.unit
+def test_attribute_ladders_match_spearman_against_the_signed_level_per_ladder():
+    rng = np.random.default_rng(3)
+    items, levels = [], []
+    for photo in ("p0", "p1", "p2"):
+        for dist in ("noise", "dark", "other", "flat"):
+            for level in range(1, 6):
+                items.append(bench.Item(f"{photo}-{dist}-{level}", f"{photo}-00", photo, dist, level, ""))
+                levels.append(level)
+    levels = np.array(levels, dtype=float)
+    # noisiness follows the level (plus noise); brightness falls with it, but inverted on p2's ladder.
+    noisiness = levels + 0.8 * rng.standard_normal(len(items))
+    brightness = -levels + 0.8 * rng.standard_normal(len(items))
+    brightness[[i for i, it in enumerate(items) if it.photo == "p2"]] *= -1
+    heads = {"noisiness": noisiness, "brightness": brightness, "sharpness": rng.standard_normal(len(items))}
+    mapping = {"noise": ("noisiness", 1), "dark": ("brightness", -1), "other": None, "flat": ("sharpness", 0),
+               "absent": ("colorfulness", 1)}
+    found = bench.attribute_ladders(heads, items, mapping)
+    assert set(found) == {"noise", "dark"}  # no attribute, no direction, or a head not given: left out
+    for dist, (attribute, sign) in (("noise", ("noisiness", 1)), ("dark", ("brightness", -1))):
+        expected = np.mean([stats.spearmanr(heads[attribute][rows], sign * levels[rows]).statistic
+                            for rows in ([i for i, it in enumerate(items) if it.photo == p and it.distortion == dist]
+                                         for p in ("p0", "p1", "p2"))])
+        assert found[dist] == {"attribute": attribute, "srcc": pytest.approx(expected), "ladders": 3}
+    assert found["noise"]["srcc"] > 0.5 and found["dark"]["srcc"] < found["noise"]["srcc"]  # p2's inverted head shows
+    flipped = bench.attribute_ladders({**heads, "noisiness": -noisiness}, items, mapping)
+    assert flipped["noise"]["srcc"] == pytest.approx(-found["noise"]["srcc"])

@@ -229,6 +229,35 @@ def _ladders(scores: np.ndarray, items: Sequence[Item]) -> tuple[np.ndarray, np.
     return per_ladder, np.array([i.split("/", 1)[1] for i in ids]), np.array([photo_of[i] for i in ids])
 
 
+def attribute_ladders(attributes: Mapping[str, np.ndarray], items: Sequence[Item],
+                      mapping: Mapping[str, tuple[str, int] | None] | None = None) -> dict[str, dict[str, Any]]:
+    """Do the attribute heads move the way each distortion moves their attribute?
+
+    ``attributes``: ``{attribute: raw head output per item}``. ``mapping``: distortion type ->
+    ``(attribute, sign)``, the attribute the type moves as its level grows and which way
+    (default :data:`iqa.kadid.ATTRIBUTE`; types mapped to None, sign 0 or an attribute not in
+    ``attributes`` are left out). Per type: ``{"attribute", "srcc", "ladders"}``, the mean over
+    its ladders of Spearman between the head and ``sign * level``: +1 means the head rises
+    exactly as the distortion pushes the attribute up (or falls as it pushes it down).
+    """
+    if mapping is None:
+        from iqa import kadid
+
+        mapping = kadid.ATTRIBUTE
+    out: dict[str, dict[str, Any]] = {}
+    signed: dict[tuple[str, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for dist, m in mapping.items():
+        if not m or not m[1] or m[0] not in attributes:
+            continue
+        if m not in signed:  # within_ladder_srcc correlates with -level: -sign * head correlates with sign * level
+            signed[m] = _ladders(-m[1] * np.asarray(attributes[m[0]], dtype=float), items)
+        per_ladder, ladder_type, _ = signed[m]
+        mask = ladder_type == dist
+        if mask.any():
+            out[dist] = {"attribute": m[0], "srcc": float(np.nanmean(per_ladder[mask])), "ladders": int(mask.sum())}
+    return out
+
+
 #: The subsets of types every report gives, as (key, label).
 PARTS = (("all", "all types"), ("seen", "seen types"), ("unseen", "unseen types"), ("structural", "structural"),
          ("photometric", "photometric"))
@@ -753,8 +782,8 @@ def validation_ladders(
 
 __all__ = [
     "COLUMNS", "DEFAULT_CACHE", "DEFAULT_CKPTS", "DEFAULT_OUT", "LADDER_VERSION", "LEVELS", "MIN_PHOTO_SIDE", "SEEN",
-    "PARTS", "TEACHER_FORMULA", "TYPES", "UNSEEN", "UNSEEN_PARAMS", "VALIDATION_CACHE", "Item", "benchmark", "build_ladders",
-    "check_checkpoints", "checkpoint_scores", "default_checkpoints", "distort", "folder_photos", "heldout_photos",
+    "PARTS", "TEACHER_FORMULA", "TYPES", "UNSEEN", "UNSEEN_PARAMS", "VALIDATION_CACHE", "Item", "attribute_ladders", "benchmark",
+    "build_ladders", "check_checkpoints", "checkpoint_scores", "default_checkpoints", "distort", "folder_photos", "heldout_photos",
     "interval_markdown", "ladder_items", "ladder_params", "load_validation_photo", "markdown", "pairwise_accuracy",
     "REPORT_SPLITS", "parse_checkpoints", "per_photo", "photo_gaps", "photo_intervals", "source_commit", "split_photos",
     "peer_scores", "reference_crops", "score_checkpoint", "summarise", "teacher_scores", "validation_ladders",

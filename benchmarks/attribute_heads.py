@@ -1,0 +1,96 @@
+"""Do a checkpoint's attribute heads still see what they were pretrained to see?
+
+Scores the KADID-10k ladders of a photo split (``--split tune`` by default: choosing
+with this check is a tuning decision) with each checkpoint, and for every distortion type
+that moves one attribute (:data:`iqa.kadid.ATTRIBUTE`: blurs lower sharpness, noises raise
+noisiness, darkening lowers brightness, ...) reports the mean within-ladder Spearman
+correlation between that attribute's head and the level, signed so that +1 means the head
+moves exactly the way the distortion moves the attribute and a negative value means it is
+inverted (:func:`iqa.evaluation.heldout.attribute_ladders`). Fine-tuning the whole network
+on quality can pull the attribute heads away from their pretraining; ``iqa score``,
+``iqa.QualityLoss`` and the enhancer's ceilings read them, so check before shipping.
+
+    python benchmarks/attribute_heads.py --ckpt mine=outputs/offline/finetune-attiqa/checkpoints/last.ckpt \\
+        --ckpt other=outputs/seed1/offline/finetune-attiqa/checkpoints/last.ckpt --out outputs/attribute-heads.json
+
+The ladders are the ones ``iqa heldout --split tune --family kadid --crops-per-photo 1 --size 192``
+builds (shared cache, built on first use).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from iqa.errors import UserError, one_line_errors  # noqa: E402
+from iqa.evaluation import heldout  # noqa: E402
+
+
+def table(results: dict[str, dict[str, dict]]) -> str:
+    """Markdown: one row per distortion type, one column per checkpoint, then each attribute's mean."""
+    names = list(results)
+    types = [t for t in next(iter(results.values()))] if results else []
+    lines = ["| type | attribute | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+    for t in types:
+        attribute = results[names[0]][t]["attribute"]
+        lines.append(f"| {t} | {attribute} | " + " | ".join(f"{results[n][t]['srcc']:+.2f}" for n in names) + " |")
+    for attribute in sorted({v["attribute"] for v in next(iter(results.values())).values()}) if results else []:
+        means = [np.mean([v["srcc"] for v in results[n].values() if v["attribute"] == attribute]) for n in names]
+        lines.append(f"| **mean** | {attribute} | " + " | ".join(f"{m:+.2f}" for m in means) + " |")
+    means = [np.mean([v["srcc"] for v in results[n].values()]) for n in names]
+    lines.append("| **mean, all types** | | " + " | ".join(f"{m:+.2f}" for m in means) + " |")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> dict:
+    from iqa.attributes import ATTRIBUTES
+    from iqa.inference import load
+
+    checkpoints = heldout.check_checkpoints(heldout.parse_checkpoints(args.ckpt))
+    names = heldout.split_photos(args.split)
+    settings, items = heldout.ladder_items(Path(args.cache), names, 1, 192, 0, fam=heldout.family("kadid"))
+    results = {}
+    for name, ckpt in checkpoints.items():
+        model = load(ckpt, device=args.device)
+        if not model.attributes_trained:
+            raise UserError(f"{name}: {ckpt} has no trained attribute heads (an ImageNet-only or quality-only checkpoint)")
+        start = time.perf_counter()
+        frame = model.score([it.path for it in items], batch_size=args.batch_size)
+        if frame["error"].astype(bool).any():
+            raise UserError(f"{name}: could not score {int(frame['error'].astype(bool).sum())} ladder images")
+        results[name] = heldout.attribute_ladders({a: frame[a].to_numpy(dtype=float) for a in ATTRIBUTES}, items)
+        mean = np.mean([v["srcc"] for v in results[name].values()])
+        print(f"  {name}: mean {mean:+.3f} over {len(results[name])} types ({time.perf_counter() - start:.1f} s)", flush=True)
+    text = table(results)
+    print(f"\nAttribute heads on the {args.split} split's KADID ladders ({len(names)} photos, ladders {settings}):\n\n{text}")
+    record = {"split": args.split, "settings": settings, "photos": len(names), "checkpoints": checkpoints, "results": results}
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(record, indent=1))
+        print(f"\nwritten to {args.out}")
+    return record
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=__doc__.split("\n\n", 1)[1])
+    parser.add_argument("--ckpt", action="append", required=True, metavar="NAME=PATH", help="a checkpoint (or shipped model name)")
+    parser.add_argument("--split", default="tune", choices=("tune", "test"), help="the registry split (default tune)")
+    parser.add_argument("--cache", default=str(heldout.DEFAULT_CACHE), help="the ladder cache (shared with iqa heldout)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--out", default=None, help="write the per-type results as JSON here")
+    args = parser.parse_args(argv)
+    one_line_errors(lambda: run(args))()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
