@@ -396,3 +396,28 @@ def test_attribute_ladders_match_spearman_against_the_signed_level_per_ladder():
     assert found["noise"]["srcc"] > 0.5 and found["dark"]["srcc"] < found["noise"]["srcc"]  # p2's inverted head shows
     flipped = bench.attribute_ladders({**heads, "noisiness": -noisiness}, items, mapping)
     assert flipped["noise"]["srcc"] == pytest.approx(-found["noise"]["srcc"])
+
+
+@pytest.mark.unit
+def test_attribute_heads_benchmark_fails_fast_on_a_missing_checkpoint(repo_root, capsys, tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("attribute_heads", repo_root / "benchmarks" / "attribute_heads.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    with pytest.raises(SystemExit) as exit_info:
+        script.main(["--ckpt", f"mine={tmp_path / 'none.ckpt'}", "--cache", str(tmp_path / "cache")])
+    assert exit_info.value.code == 2 and "--ckpt mine: no such checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "cache").exists()  # nothing built before the check
+    with pytest.raises(SystemExit) as exit_info:
+        script.main(["--ckpt", "x=y", "--split", "train"])
+    assert exit_info.value.code == 2 and "invalid choice: 'train'" in capsys.readouterr().err
+    # The table: one row per type, the checkpoints as columns, then each attribute's mean and the overall mean.
+    def row(attribute, value):
+        return {"attribute": attribute, "srcc": value, "ladders": 2}
+
+    results = {"a": {"t1": row("noisiness", 0.5), "t2": row("sharpness", -0.25)},
+               "b": {"t1": row("noisiness", 1.0), "t2": row("sharpness", 0.0)}}
+    lines = script.table(results).splitlines()
+    assert lines[0] == "| type | attribute | a | b |" and lines[2] == "| t1 | noisiness | +0.50 | +1.00 |"
+    assert lines[-1] == "| **mean, all types** | | +0.12 | +0.50 |"
