@@ -243,6 +243,27 @@ def test_model_command_rejects_unknown_choices_and_lists_the_valid_ones(capsys):
 
 
 @pytest.mark.unit
+def test_a_recipe_folder_refuses_a_rerun_with_other_options(tmp_path):
+    from iqa.cli.recipes import check_recipe_options, model
+
+    out = str(tmp_path / "o")
+    ranking = {"--finetune-stage": "finetune", "--pretrain-loss": "ranking"}
+    regression = {**ranking, "--pretrain-loss": "regression"}
+    assert check_recipe_options(out, ranking) is None and check_recipe_options(out, ranking) is None  # a rerun continues
+    assert json.loads((tmp_path / "o" / "offline" / "recipe.json").read_text()) == ranking
+    problem = check_recipe_options(out, regression)
+    assert "--pretrain-loss ranking there, regression now" in problem and "paths.output_dir" in problem
+    assert json.loads((tmp_path / "o" / "offline" / "recipe.json").read_text()) == ranking  # the record is kept
+    # A folder with runs from before the record: made with the defaults.
+    old = tmp_path / "old"
+    (old / "offline" / "pretrain" / "checkpoints").mkdir(parents=True)
+    assert "--pretrain-loss ranking there" in check_recipe_options(str(old), regression)
+    assert model(["--pretrain-loss", "regression", f"paths.output_dir={old}"]) == 2
+    fresh = tmp_path / "fresh"
+    assert check_recipe_options(str(fresh), regression) is None and check_recipe_options(str(fresh), regression) is None
+
+
+@pytest.mark.unit
 def test_recipe_pretraining_loss_composes_to_the_loss_named(compose):
     from iqa.cli.recipes import model_steps
     from iqa.config import instantiate_node

@@ -198,6 +198,37 @@ def model_steps(output_dir: str, finetune_stage: str = "finetune", pretrain_loss
     ]
 
 
+def check_recipe_options(output_dir: str, options: dict[str, str]) -> str | None:
+    """Record the recipe's options in ``<output_dir>/offline/recipe.json``, or say why this run cannot continue there.
+
+    The steps resume or skip finished runs, so rerunning with another ``--pretrain-loss`` or
+    ``--finetune-stage`` in the same folder would silently keep the other options' runs.
+    A folder that has runs but no record was made with the defaults (before the record existed).
+    """
+    import json
+    from pathlib import Path
+
+    from iqa.io import atomic_write_json
+
+    base = Path(output_dir) / "offline"
+    record = base / "recipe.json"
+    defaults = {"--finetune-stage": "finetune", "--pretrain-loss": PRETRAIN_LOSSES[0]}
+    if record.is_file():
+        previous = json.loads(record.read_text())
+    elif any((base / run / "checkpoints").is_dir() for run in ("pretrain", "finetune-attiqa", "finetune-imagenet")):
+        previous = defaults
+    else:
+        previous = {}
+    differing = [f"{flag} {previous[flag]} there, {value} now" for flag, value in options.items()
+                 if flag in previous and previous[flag] != value]
+    if differing:
+        return (f"{base} holds a recipe run with other options ({'; '.join(differing)}): pass paths.output_dir=<another folder>, "
+                f"or remove {base} to start over")
+    base.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(record, {**previous, **options})
+    return None
+
+
 def model(argv: Sequence[str] | None = None) -> int:
     """``iqa model [--pretrain-loss L] [--finetune-stage S] [overrides]`` (``make model``): the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -217,5 +248,9 @@ def model(argv: Sequence[str] | None = None) -> int:
             chosen[flag] = args[at + 1]
             del args[at : at + 2]
     out = output_dir(args)
+    problem = check_recipe_options(out, chosen)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     return run_steps(model_steps(out, chosen["--finetune-stage"], chosen["--pretrain-loss"]), args, "offline recipe",
                      f"{out}/offline (labels/, pretrain/, finetune-attiqa/, finetune-imagenet/, results.md)")
