@@ -314,6 +314,27 @@ class QualityModel:
                 attrs.append(out["attributes"].float().cpu())
         return torch.cat(quality).numpy().astype(np.float64), torch.cat(attrs).numpy().astype(np.float64)
 
+    @staticmethod
+    def _in_memory(inputs: Any) -> list[torch.Tensor] | None:
+        """Tensors, numpy arrays (``[H, W, 3]`` / ``[B, H, W, 3]``) and PIL images as ``[B, 3, H, W]`` tensors; None for paths."""
+        items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        kinds = [isinstance(x, (torch.Tensor, np.ndarray)) or (hasattr(x, "convert") and hasattr(x, "size")) for x in items]
+        if not items or not any(kinds):
+            return None
+        if not all(kinds):
+            raise UserError("score takes paths, or images in memory (tensors, numpy arrays, PIL images), not a mix of both")
+        tensors = []
+        for x in items:
+            if isinstance(x, torch.Tensor):
+                tensors.append(x)
+                continue
+            array = np.asarray(x.convert("RGB")) if not isinstance(x, np.ndarray) else x
+            if array.ndim not in (3, 4) or array.shape[-1] != 3:
+                raise UserError(f"numpy images must be [H, W, 3] or [B, H, W, 3] (uint8 0..255 or float 0..1), got {array.shape}")
+            t = torch.from_numpy(np.ascontiguousarray(array))
+            tensors.append(t.permute(2, 0, 1) if t.ndim == 3 else t.permute(0, 3, 1, 2))
+        return tensors
+
     def score(
         self,
         inputs: str | os.PathLike | Iterable[str | os.PathLike] | torch.Tensor | Sequence[torch.Tensor],
@@ -326,7 +347,8 @@ class QualityModel:
 
         ``inputs``: a file or folder (searched recursively), a list of them, a
         tensor ``[B, 3, H, W]`` / ``[3, H, W]`` (uint8 0..255 or float 0..1,
-        used as given: no resizing), or a list of such tensors. Columns:
+        used as given: no resizing), a numpy array ``[H, W, 3]`` / ``[B, H, W, 3]``
+        (the same value ranges), a PIL image, or a list of these. Columns:
         ``path``, ``quality`` (clipped to the MOS range), ``quality_norm``
         (unclipped), the attributes and ``<attribute>_percentile`` if the
         checkpoint is calibrated (both only when its attribute heads were
@@ -336,9 +358,8 @@ class QualityModel:
         import pandas as pd
 
         dev = torch.device(device) if device is not None else (self.device or default_device())
-        tensor_list = isinstance(inputs, (list, tuple)) and inputs and all(isinstance(t, torch.Tensor) for t in inputs)
-        if isinstance(inputs, torch.Tensor) or tensor_list:
-            tensors = [inputs] if isinstance(inputs, torch.Tensor) else list(inputs)
+        tensors = self._in_memory(inputs)
+        if tensors is not None:
             norm_parts, attr_parts = zip(*(self._run_tensor(t, batch_size, dev) for t in tensors))
             normalised, attrs = np.concatenate(norm_parts), np.concatenate(attr_parts)
             names = [f"tensor[{i}]" for i in range(len(normalised))]

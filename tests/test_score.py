@@ -121,6 +121,18 @@ def test_python_api_paths_tensors_batching_and_calibration(checkpoint, photos):
         assert below - 1 <= percentile <= below + 1
     with pytest.raises(UserError, match=r"tensors must be \[B, 3, H, W\]"):
         model.score(torch.zeros(2, 4, 32, 32))
+    # Numpy arrays (channels last, uint8 or float) and PIL images: the same pixels, the same scores.
+    from PIL import Image
+
+    hwc = pixels.permute(1, 2, 0).numpy()
+    for given in (hwc, hwc.astype(np.float32) / 255.0, Image.fromarray(hwc), [hwc, Image.fromarray(hwc[:, ::-1])]):
+        scored = model.score(given)
+        assert scored["quality"][0] == pytest.approx(row["quality"], abs=1e-4) and not scored["error"].astype(bool).any()
+    assert model.score(np.stack([hwc, hwc[:, ::-1]]))["quality"].tolist() == pytest.approx(batch["quality"].tolist(), abs=1e-4)
+    with pytest.raises(UserError, match=r"numpy images must be \[H, W, 3\]"):
+        model.score(np.zeros((32, 32)))
+    with pytest.raises(UserError, match="not a mix of both"):
+        model.score([hwc, str(first)])
 
 
 def test_pretrain_checkpoint_scores_attributes_only(tmp_path, photos):
