@@ -64,6 +64,8 @@ class CheckpointMeta:
     train_images: int | None = None
     #: Quality head of a fine-tuning run: ``linear`` (gradient descent) or ``ridge`` (closed form).
     head: str | None = None
+    #: The training loss's name (the ``loss`` config group's ``name``: ranking, regression, ...); None in older files.
+    loss_name: str | None = None
     #: Per-attribute quantiles over the fine-tuning validation images: ``{"attributes", "quantiles", "count",
     #: "reference"}``; scoring reports attribute percentiles from it.
     attribute_calibration: dict[str, Any] | None = None
@@ -142,7 +144,7 @@ def stamp(hparams: MutableMapping[str, Any], **fields: Any) -> None:
 
 
 def stamp_run(hparams: MutableMapping[str, Any], *, stage: str, init: str | None, data: str, image_size: int,
-              view: Mapping[str, Any] | None = None) -> None:
+              view: Mapping[str, Any] | None = None, loss_name: str | None = None) -> None:
     """Stamp what every training run records, including whether its attribute heads are trained.
 
     Pretraining trains them; a run initialised from a checkpoint inherits that
@@ -157,6 +159,8 @@ def stamp_run(hparams: MutableMapping[str, Any], *, stage: str, init: str | None
     stamp(hparams, stage=stage, init=init, data=data, image_size=int(image_size), attributes_trained=trained)
     if view:
         stamp(hparams, view=dict(view))
+    if loss_name:
+        stamp(hparams, loss_name=str(loss_name))
 
 
 def _attributes_trained(hparams: Mapping[str, Any]) -> bool:
@@ -199,6 +203,7 @@ def meta_from_hparams(hparams: Mapping[str, Any], source: str = "checkpoint") ->
         data_config=hparams.get("data_config"),
         train_images=hparams.get("train_images"),
         head=hparams.get("head"),
+        loss_name=None if hparams.get("loss_name") is None else str(hparams["loss_name"]),
         attribute_calibration=hparams.get("attribute_calibration"),
         extra={k: v for k, v in hparams.items() if k not in KEYS},
     )

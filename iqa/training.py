@@ -116,7 +116,7 @@ RIDGE_MODULE = "iqa.modules.finetune.RidgeProbeModule"
 
 
 def check_resume_matches(cfg: DictConfig, settings: dict[str, Any]) -> None:
-    """Refuse to resume a run directory that holds another split, fraction, dataset or init.
+    """Refuse to resume a run directory that holds another split, fraction, dataset, init or loss.
 
     Runs that differ only in ``data.split_seed`` or ``data.train_fraction``
     share a default run name; resuming one from the other's ``last.ckpt``
@@ -131,8 +131,10 @@ def check_resume_matches(cfg: DictConfig, settings: dict[str, Any]) -> None:
         meta = read_meta(last)
     except UserError:  # resume_path reports unreadable checkpoints
         return
-    previous = {"data": meta.data, "init": meta.init, "split": canonical_recipe(meta.split) if meta.split else None}
-    current = {"data": cfg.data.name, "init": str(cfg.net.init), "split": canonical_recipe(settings)}
+    previous = {"data": meta.data, "init": meta.init, "split": canonical_recipe(meta.split) if meta.split else None,
+                "loss": getattr(meta, "loss_name", None)}
+    current = {"data": cfg.data.name, "init": str(cfg.net.init), "split": canonical_recipe(settings),
+               "loss": OmegaConf.select(cfg, "loss.name")}
     differing = [k for k in previous if previous[k] is not None and previous[k] != current[k]]
     if differing:
         detail = "; ".join(f"{k}: {previous[k]} there, {current[k]} now" for k in differing)
@@ -254,7 +256,8 @@ def student_stage(cfg: DictConfig):
     module, datamodule = (build_pretrain if pretrain else build_finetune)(cfg, net)
     # Scoring a pretrain checkpoint resizes images as its teacher (and so its training crops) saw them.
     image_size = datamodule.manifest["teacher"]["image_size"] if pretrain else cfg.data.iqa.image_size
-    stamp_run(module.hparams, stage=cfg.stage.name, init=run_init(cfg), data=cfg.data.name, image_size=image_size, view=view)
+    stamp_run(module.hparams, stage=cfg.stage.name, init=run_init(cfg), data=cfg.data.name, image_size=image_size, view=view,
+              loss_name=OmegaConf.select(cfg, "loss.name"))
     return module, datamodule
 
 

@@ -307,6 +307,9 @@ def test_offline_recipe_runs_end_to_end_at_tiny_size(compose, tiny_stage, tmp_pa
     from iqa.checkpoints import read_meta
 
     # The recipe's checkpoints score at native pixel scale, as 64 px tiles here (the tiny corpus size), never enlarged.
+    # Each run records its loss, so a folder cannot be resumed with another one.
+    assert read_meta(base / "pretrain" / "checkpoints" / "last.ckpt").loss_name == "ranking"
+    assert read_meta(base / "finetune-attiqa" / "checkpoints" / "last.ckpt").loss_name == "regression_ranking"
     view = read_meta(base / "finetune-attiqa" / "checkpoints" / "last.ckpt").view
     assert view == {"image_size": 320, "policy": "tiles", "crop_size": 64, "max_side": None, "upscale": False}
     results = json.loads((base / "results.json").read_text())["results"]

@@ -148,3 +148,30 @@ def test_resume_compares_splits_by_what_they_select(tmp_path, monkeypatch):
     recorded["split"] = {**base, "train_fraction": 0.5, "fraction_unit": "group"}
     with pytest.raises(UserError, match=r"holds a run with other settings \(split:"):
         train.check_resume_matches(cfg, {**base, "train_fraction": 0.5})  # the same share, counted in images: other records
+
+
+def test_resume_refuses_a_run_trained_with_another_loss(tmp_path, monkeypatch):
+    """The loss's name is stamped into every run's checkpoints; resuming the folder with another loss is refused."""
+    from omegaconf import OmegaConf
+
+    import iqa.training as train
+    from iqa.checkpoints import meta_from_hparams, stamp_run
+
+    hparams = {"net_config": {"backbone": "resnet18", "attributes": ["sharpness"]}}
+    stamp_run(hparams, stage="pretrain", init="imagenet", data="offline", image_size=64, loss_name="ranking")
+    meta = meta_from_hparams(hparams)
+    assert meta.loss_name == "ranking" and meta_from_hparams({"net_config": hparams["net_config"]}).loss_name is None
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"")
+    monkeypatch.setattr(train, "read_meta", lambda path: meta)
+
+    def cfg(loss):
+        return OmegaConf.create({"resume": "auto", "run_dir": str(tmp_path), "data": {"name": "offline"},
+                                 "net": {"init": "imagenet"}, "loss": {"name": loss}})
+
+    train.check_resume_matches(cfg("ranking"), {})  # the same loss: resumes
+    with pytest.raises(UserError, match=r"other settings \(loss: ranking there, regression now\)"):
+        train.check_resume_matches(cfg("regression"), {})
+    older = meta_from_hparams({k: v for k, v in hparams.items() if k != "loss_name"})
+    monkeypatch.setattr(train, "read_meta", lambda path: older)
+    train.check_resume_matches(cfg("regression"), {})  # a file from before the stamp: nothing to compare
