@@ -36,12 +36,13 @@ from iqa.evaluation import heldout  # noqa: E402
 def table(results: dict[str, dict[str, dict]]) -> str:
     """Markdown: one row per distortion type, one column per checkpoint, then each attribute's mean."""
     names = list(results)
-    types = [t for t in next(iter(results.values()))] if results else []
     lines = ["| type | attribute | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
-    for t in types:
-        attribute = results[names[0]][t]["attribute"]
-        lines.append(f"| {t} | {attribute} | " + " | ".join(f"{results[n][t]['srcc']:+.2f}" for n in names) + " |")
-    for attribute in sorted({v["attribute"] for v in next(iter(results.values())).values()}) if results else []:
+    if not names:
+        return "\n".join(lines)
+    first = results[names[0]]
+    for t, row in first.items():
+        lines.append(f"| {t} | {row['attribute']} | " + " | ".join(f"{results[n][t]['srcc']:+.2f}" for n in names) + " |")
+    for attribute in sorted({row["attribute"] for row in first.values()}):
         means = [np.mean([v["srcc"] for v in results[n].values() if v["attribute"] == attribute]) for n in names]
         lines.append(f"| **mean** | {attribute} | " + " | ".join(f"{m:+.2f}" for m in means) + " |")
     means = [np.mean([v["srcc"] for v in results[n].values()]) for n in names]
@@ -51,20 +52,22 @@ def table(results: dict[str, dict[str, dict]]) -> str:
 
 def run(args: argparse.Namespace) -> dict:
     from iqa.attributes import ATTRIBUTES
-    from iqa.inference import load
+    from iqa.checkpoints import read_meta
 
     checkpoints = heldout.check_checkpoints(heldout.parse_checkpoints(args.ckpt))
     names = heldout.split_photos(args.split)
-    settings, items = heldout.ladder_items(Path(args.cache), names, 1, 192, 0, fam=heldout.family("kadid"))
+    for name, ckpt in checkpoints.items():  # before any ladder is built
+        if not read_meta(ckpt).attributes_trained:
+            raise UserError(f"{name}: {ckpt} has no trained attribute heads (an ImageNet-only or quality-only checkpoint)")
+    settings, items = heldout.ladder_items(Path(args.cache), names, heldout.CARD_CROPS_PER_PHOTO, heldout.CARD_SIZE,
+                                           heldout.CARD_SEED, fam=heldout.family(heldout.CARD_FAMILY))
     results = {}
     for name, ckpt in checkpoints.items():
-        model = load(ckpt, device=args.device)
-        if not model.attributes_trained:
-            raise UserError(f"{name}: {ckpt} has no trained attribute heads (an ImageNet-only or quality-only checkpoint)")
         start = time.perf_counter()
-        frame = model.score([it.path for it in items], batch_size=args.batch_size)
-        if frame["error"].astype(bool).any():
-            raise UserError(f"{name}: could not score {int(frame['error'].astype(bool).sum())} ladder images")
+        try:
+            frame = heldout.checkpoint_frame(ckpt, items, args.batch_size, args.device)
+        except RuntimeError as error:  # unreadable ladder images
+            raise UserError(f"{name}: {error}") from None
         results[name] = heldout.attribute_ladders({a: frame[a].to_numpy(dtype=float) for a in ATTRIBUTES}, items)
         mean = np.mean([v["srcc"] for v in results[name].values()])
         print(f"  {name}: mean {mean:+.3f} over {len(results[name])} types ({time.perf_counter() - start:.1f} s)", flush=True)

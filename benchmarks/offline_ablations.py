@@ -52,7 +52,8 @@ sys.path.insert(0, str(ROOT))
 
 from iqa.cli.recipes import FINETUNE_ARGS, model_steps  # noqa: E402
 
-#: The model card's test-split ladder settings.
+#: The model card's test-split ladder settings: iqa.evaluation.heldout.CARD_* (not imported here, since heldout
+#: pulls in torch and --dry-run / --help stay instant; a test keeps the two equal).
 SPLIT, FAMILY, CROPS_PER_PHOTO, SIZE, LADDER_SEED = "test", "kadid", 1, 192, 0
 PARTS = ("all", "structural", "photometric", "unseen")
 

@@ -334,6 +334,10 @@ def test_ablation_arms_compose_to_what_they_name(repo_root, compose, tmp_path):
     from iqa.data import photos as registry
 
     ablations = _ablations_module(repo_root)
+    from iqa.evaluation import heldout
+
+    assert (ablations.FAMILY, ablations.CROPS_PER_PHOTO, ablations.SIZE, ablations.LADDER_SEED) == (
+        heldout.CARD_FAMILY, heldout.CARD_CROPS_PER_PHOTO, heldout.CARD_SIZE, heldout.CARD_SEED)
     arms = ablations.arm_table(photos=12)
     seed_dir = tmp_path / "s3"
     base = f"{seed_dir}/offline"

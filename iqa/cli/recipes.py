@@ -198,6 +198,10 @@ def model_steps(output_dir: str, finetune_stage: str = "finetune", pretrain_loss
     ]
 
 
+#: ``iqa model``'s own options: flag -> (default, valid values).
+MODEL_OPTIONS = {"--finetune-stage": ("finetune", FINETUNE_STAGES), "--pretrain-loss": (PRETRAIN_LOSSES[0], PRETRAIN_LOSSES)}
+
+
 def check_recipe_options(output_dir: str, options: dict[str, str]) -> str | None:
     """Record the recipe's options in ``<output_dir>/offline/recipe.json``, or say why this run cannot continue there.
 
@@ -212,11 +216,10 @@ def check_recipe_options(output_dir: str, options: dict[str, str]) -> str | None
 
     base = Path(output_dir) / "offline"
     record = base / "recipe.json"
-    defaults = {"--finetune-stage": "finetune", "--pretrain-loss": PRETRAIN_LOSSES[0]}
     if record.is_file():
         previous = json.loads(record.read_text())
     elif any((base / run / "checkpoints").is_dir() for run in ("pretrain", "finetune-attiqa", "finetune-imagenet")):
-        previous = defaults
+        previous = {flag: default for flag, (default, _) in MODEL_OPTIONS.items()}
     else:
         previous = {}
     differing = [f"{flag} {previous[flag]} there, {value} now" for flag, value in options.items()
@@ -235,9 +238,8 @@ def model(argv: Sequence[str] | None = None) -> int:
     if any(a in ("-h", "--help") for a in args):
         print(MODEL_USAGE, end="")
         return 0
-    options = {"--finetune-stage": ("finetune", FINETUNE_STAGES), "--pretrain-loss": (PRETRAIN_LOSSES[0], PRETRAIN_LOSSES)}
     chosen = {}
-    for flag, (default, valid) in options.items():
+    for flag, (default, valid) in MODEL_OPTIONS.items():
         chosen[flag] = default
         if flag in args:
             at = args.index(flag)

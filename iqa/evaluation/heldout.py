@@ -258,6 +258,9 @@ def attribute_ladders(attributes: Mapping[str, np.ndarray], items: Sequence[Item
     return out
 
 
+#: The ladders the model card and the recipe's reports use: KADID-10k family, 1 crop per photo, 192 px, seed 0.
+CARD_FAMILY, CARD_CROPS_PER_PHOTO, CARD_SIZE, CARD_SEED = "kadid", 1, 192, 0
+
 #: The subsets of types every report gives, as (key, label).
 PARTS = (("all", "all types"), ("seen", "seen types"), ("unseen", "unseen types"), ("structural", "structural"),
          ("photometric", "photometric"))
@@ -358,13 +361,18 @@ def score_checkpoint(ckpt: str, items: Sequence[Item], batch_size: int = 32, dev
     return {"summary": summary, "per_type": per_type}
 
 
-def checkpoint_scores(ckpt: str, items: Sequence[Item], batch_size: int, device: str | None) -> np.ndarray:
+def checkpoint_frame(ckpt: str, items: Sequence[Item], batch_size: int, device: str | None):
+    """The checkpoint's score table (``iqa.load(ckpt).score``) of ``items``, in order; raises if any image failed."""
     from iqa.inference import load
 
     frame = load(ckpt, device=device).score([it.path for it in items], batch_size=batch_size)
     if frame["error"].astype(bool).any():
         raise RuntimeError(f"{ckpt}: could not score {int(frame['error'].astype(bool).sum())} images")
-    return frame["quality_norm"].to_numpy(dtype=float)
+    return frame
+
+
+def checkpoint_scores(ckpt: str, items: Sequence[Item], batch_size: int, device: str | None) -> np.ndarray:
+    return checkpoint_frame(ckpt, items, batch_size, device)["quality_norm"].to_numpy(dtype=float)
 
 
 # -- peers -------------------------------------------------------------------------------------------------------------
@@ -783,7 +791,8 @@ def validation_ladders(
 __all__ = [
     "COLUMNS", "DEFAULT_CACHE", "DEFAULT_CKPTS", "DEFAULT_OUT", "LADDER_VERSION", "LEVELS", "MIN_PHOTO_SIDE", "SEEN",
     "PARTS", "TEACHER_FORMULA", "TYPES", "UNSEEN", "UNSEEN_PARAMS", "VALIDATION_CACHE", "Item", "attribute_ladders", "benchmark",
-    "build_ladders", "check_checkpoints", "checkpoint_scores", "default_checkpoints", "distort", "folder_photos", "heldout_photos",
+    "build_ladders", "CARD_CROPS_PER_PHOTO", "CARD_FAMILY", "CARD_SEED", "CARD_SIZE", "check_checkpoints", "checkpoint_frame",
+    "checkpoint_scores", "default_checkpoints", "distort", "folder_photos", "heldout_photos",
     "interval_markdown", "ladder_items", "ladder_params", "load_validation_photo", "markdown", "pairwise_accuracy",
     "REPORT_SPLITS", "parse_checkpoints", "per_photo", "photo_gaps", "photo_intervals", "source_commit", "split_photos",
     "peer_scores", "reference_crops", "score_checkpoint", "summarise", "teacher_scores", "validation_ladders",
