@@ -11,6 +11,8 @@ imagenet       no attribute pretraining: ImageNet weights, same fine-tune (the r
 head           the attribute-grounded quality head (``stage.head=grounded``) instead of the free one
 attributes     pretraining ranks sharpness only (``+ablation=sharpness_only``)
 loss           pretraining regresses the teacher's scores (``+ablation=regression_loss``)
+anchor         holds the attribute heads to the pretrained network's during fine-tuning
+               (``stage.module.attribute_anchor=1.0``; run ``finetune-anchored``)
 photos         ``--photos`` of the train-split photos (drawn per seed) for the corpus, the labels,
                pretraining and fine-tuning (``<seed dir>/photos<N>``)
 fraction       fine-tunes on a quarter of the fine-tuning crops (``data.train_fraction=0.25``)
@@ -86,13 +88,16 @@ def arm_table(photos: int) -> dict[str, Arm]:
             _pretrain_ablation("sharpness_only")),
         Arm("loss", "pretraining loss", "regression of the teacher's scores", "offline/finetune-pretrain-regression_loss",
             _pretrain_ablation("regression_loss")),
+        Arm("anchor", "attribute heads in fine-tuning", "anchored to the pretrained network (weight 1)", "offline/finetune-anchored",
+            ((*FINETUNE, "stage.module.attribute_anchor=1.0", "init={base}/pretrain/checkpoints/last.ckpt",
+              "run_name=finetune-anchored"),)),
         Arm("photos", "training photos", f"{photos} photos", f"photos{photos}/offline/finetune-attiqa", ()),
         Arm("fraction", "fine-tuning data", "25 % of the fine-tuning crops", "offline/finetune-fraction-0.25",
             ((*FINETUNE, "data.train_fraction=0.25", "run_name=finetune-fraction-0.25"),)),
     )}
 
 
-ARM_ORDER = ("reference", "imagenet", "head", "attributes", "loss", "photos", "fraction")
+ARM_ORDER = ("reference", "imagenet", "head", "attributes", "loss", "anchor", "photos", "fraction")
 DEFAULT_ARMS = ("reference", "imagenet", "head", "attributes", "loss", "photos")
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "FidelityLoss",
     "RankingLoss",
     "RegressionLoss",
+    "attribute_anchor_loss",
     "fidelity_loss",
     "pairwise_margin_loss",
     "regression_loss",
@@ -141,6 +142,27 @@ def regression_loss(pred: Tensor, target: Tensor, kind: str = "mse") -> Tensor:
     else:
         losses = F.smooth_l1_loss(pred, safe, reduction="none")
     return _masked_mean(losses, known)
+
+
+def attribute_anchor_loss(current: Tensor, reference: Tensor, eps: float = 1e-6) -> Tensor:
+    """How far attribute outputs ``[B, A]`` have moved from a reference's on the same images.
+
+    Per attribute, the mean squared difference over the batch divided by the
+    reference's variance over the batch (population variance, at least ``eps``),
+    then the mean over attributes. Dividing by the spread makes the loss
+    independent of each head's scale, which ranking pretraining leaves
+    arbitrary: a drift of one reference standard deviation costs 1 whatever
+    the head's units. A batch of one image has no spread; its error is taken
+    on the heads' own scale. The reference gets no gradient.
+    """
+    if current.ndim != 2 or current.shape != reference.shape:
+        raise ValueError(f"attribute outputs [B, A] and their reference must match: {tuple(current.shape)} vs {tuple(reference.shape)}")
+    reference = reference.detach().to(current.dtype)
+    squared = (current - reference).pow(2).mean(dim=0)
+    if current.shape[0] < 2:
+        return squared.mean()
+    spread = reference.var(dim=0, unbiased=False).clamp_min(eps)
+    return (squared / spread).mean()
 
 
 def _resolve_weights(weights: Any, attributes: tuple[str, ...]) -> list[float]:

@@ -27,7 +27,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from iqa.attributes import ATTRIBUTES
-from iqa.checkpoints import read_meta, stamp, stamp_run
+from iqa.checkpoints import FRESH_INITS, read_meta, stamp, stamp_run
 from iqa.config import instantiate_list, instantiate_node, load_group, pin_multirun_job, to_plain
 from iqa.data.records import scoring_view
 from iqa.data.splits import canonical_recipe
@@ -164,6 +164,11 @@ def build_finetune(cfg: DictConfig, net: IQANet):
         raise UserError("stage.head=ridge needs a frozen backbone: use stage=ridge_probe (or stage=linear_probe stage.head=ridge)")
     if ridge and head != "ridge":
         raise UserError(f"stage.head={head} with stage=ridge_probe: use stage=linear_probe for a head learnt by gradient descent")
+    anchor = OmegaConf.select(stage, "module.attribute_anchor", default=0.0)
+    if anchor and float(anchor) > 0 and run_init(cfg) in (None, *FRESH_INITS):
+        raise UserError(f"stage.module.attribute_anchor={anchor} holds the attribute heads to what pretraining taught them, "
+                        f"but init={run_init(cfg)} has untrained heads: start from a pretrain checkpoint "
+                        f"(init=<run>/checkpoints/last.ckpt) or leave attribute_anchor at 0")
     data = to_plain(cfg.data)
     image_size = int(cfg.data.iqa.image_size)
     if stage.crop_size and int(stage.crop_size) > image_size:

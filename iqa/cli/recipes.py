@@ -157,7 +157,8 @@ ones into the photo cache) and the KADID-10k distortion family, labels it with t
 classical teacher, pretrains, fine-tunes (attribute-pretrained and ImageNet-only) and
 evaluates. Outputs land in <paths.output_dir>/offline (default ./outputs/offline); a rerun
 resumes where an interrupted one stopped. offline.finetune.head=grounded gives the
-attribute-pretrained arm the attribute-grounded quality head. --pretrain-loss picks the
+attribute-pretrained arm the attribute-grounded quality head, and offline.finetune.attribute_anchor=W
+holds its attribute heads to the pretrained network's with weight W. --pretrain-loss picks the
 pretraining loss (default ranking of the teacher's scores, the recipe's; regression is an ablation).
 """
 
@@ -186,13 +187,14 @@ def finetune_args(finetune_stage: str = "finetune") -> list[str]:
 def model_steps(output_dir: str, finetune_stage: str = "finetune", pretrain_loss: str = PRETRAIN_LOSSES[0]) -> list[list[str]]:
     base = f"{output_dir}/offline"
     quality = finetune_args(finetune_stage)
-    # The attribute-pretrained arm's quality head is the recipe's choice (offline.finetune.head); the ImageNet-only
-    # arm, whose attribute heads never learnt anything, keeps the free linear head.
-    head = ["stage.head=${offline.finetune.head}"] if finetune_stage == "finetune" else []
+    # The attribute-pretrained arm's quality head and attribute anchor are the recipe's choices (offline.finetune);
+    # the ImageNet-only arm, whose attribute heads never learnt anything, keeps the free linear head and no anchor.
+    arm = (["stage.head=${offline.finetune.head}", "stage.module.attribute_anchor=${offline.finetune.attribute_anchor}"]
+           if finetune_stage == "finetune" else [])
     return [
         ["label", "experiment=offline"],
         ["train", "experiment=offline", *pretrain_args(pretrain_loss)],
-        ["train", "experiment=offline", *quality, *head, f"init={base}/pretrain/checkpoints/last.ckpt", "run_name=finetune-attiqa"],
+        ["train", "experiment=offline", *quality, *arm, f"init={base}/pretrain/checkpoints/last.ckpt", "run_name=finetune-attiqa"],
         ["train", "experiment=offline", *quality, "init=imagenet", "run_name=finetune-imagenet"],
         ["evaluate", "experiment=offline"],
     ]

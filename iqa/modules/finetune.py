@@ -13,6 +13,7 @@ Three protocols share one module family:
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import warnings
@@ -24,6 +25,8 @@ import torch
 from torchmetrics.aggregation import CatMetric
 
 from iqa.distributed import gather_to_all
+from iqa.errors import UserError
+from iqa.losses import attribute_anchor_loss
 from iqa.metrics import MOSScale, make_metric_collection, srcc
 from iqa.modules.base import StageModule
 
@@ -52,16 +55,42 @@ class FinetuneModule(StageModule):
     outputs over the validation images; checkpoints carry them as
     ``hyper_parameters["attribute_calibration"]`` so that scoring can report
     each attribute as a percentile of that reference set.
+
+    The attribute heads are frozen, but a backbone that learns quality moves the
+    features they read. ``attribute_anchor > 0`` holds them in place: a frozen copy
+    of the network as it starts (the pretrained one) scores every training batch,
+    and ``attribute_anchor`` times :func:`~iqa.losses.attribute_anchor_loss`
+    between the two networks' attribute outputs joins the quality loss
+    (logged as ``train/loss_attribute_anchor``; ``val/attribute_drift`` is the
+    same quantity on the validation split). The copy is not part of the
+    checkpoint: a resumed run rebuilds it from the same ``init``.
     """
 
-    def __init__(self, *args: Any, mos_range: Sequence[float] = (0.0, 1.0), higher_is_better: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        mos_range: Sequence[float] = (0.0, 1.0),
+        higher_is_better: bool = True,
+        attribute_anchor: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         # Plain floats: a checkpoint must hold no config objects, or resuming (torch.load, weights only) refuses it.
         mos_range = [float(v) for v in mos_range]
+        attribute_anchor = float(attribute_anchor)
+        if not (math.isfinite(attribute_anchor) and attribute_anchor >= 0):
+            raise UserError(f"stage.module.attribute_anchor must be a number >= 0 (0 turns it off), got {attribute_anchor}")
+        if attribute_anchor > 0 and self.freeze_backbone:
+            raise UserError("stage.module.attribute_anchor needs a backbone that learns; with a frozen backbone "
+                            "(linear_probe, ridge_probe) the attribute heads cannot move: leave it at 0")
+        self.attribute_anchor = attribute_anchor
         self.save_hyperparameters(ignore=["net", "loss", "optimizer"])
         # The attribute heads keep their pretrained weights (for scoring attributes) and take no
-        # part in the loss; frozen, they stay out of DDP's gradient synchronisation.
+        # part in the quality loss; frozen, they stay out of DDP's gradient synchronisation.
         self.net.attribute_heads.requires_grad_(False)
+        if attribute_anchor > 0:
+            # Held outside the module tree: out of parameters(), state_dict() and train(); _apply moves it.
+            self.__dict__["_anchor"] = (copy.deepcopy(self.net).requires_grad_(False).eval(),)
         self.scale = MOSScale(float(mos_range[0]), float(mos_range[1]), bool(higher_is_better))
         self.val_metrics = make_metric_collection(prefix="val/")
         with warnings.catch_warnings():
@@ -79,6 +108,23 @@ class FinetuneModule(StageModule):
             self.net.backbone.eval()
         return self
 
+    @property
+    def anchor_net(self) -> torch.nn.Module | None:
+        """The frozen copy of the starting network that ``attribute_anchor`` holds the heads to (None when off)."""
+        held = self.__dict__.get("_anchor")
+        return held[0] if held else None
+
+    def _apply(self, fn: Any, recurse: bool = True):
+        super()._apply(fn, recurse)  # .to(device) / .half() / channels-last reach the anchor copy too
+        if self.anchor_net is not None:
+            self.anchor_net._apply(fn)
+        return self
+
+    def _anchor_term(self, images: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            reference = self.anchor_net(images)["attributes"].float()
+        return attribute_anchor_loss(attributes.float(), reference)
+
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         if self.freeze_backbone and self.net.backbone.training:
             self.net.backbone.eval()
@@ -93,9 +139,14 @@ class FinetuneModule(StageModule):
         self._count_skips(batch)
         if "images" not in batch:
             return None  # every image of the batch was unreadable
-        quality = self.net(batch["images"])["quality"].float()
+        out = self.net(batch["images"])
+        quality = out["quality"].float()
         target = self.scale.normalise(batch["mos"].float())
         total, parts = self.loss(quality[:, None], target[:, None])
+        if self.anchor_net is not None:
+            anchor = self._anchor_term(batch["images"], out["attributes"])
+            total = total + self.attribute_anchor * anchor
+            parts = {**parts, "attribute_anchor": anchor.detach()}
         total = self.guard_nonfinite(total, quality)
         size = batch["images"].shape[0]
         self.log("train/loss", total, prog_bar=True, batch_size=size)
@@ -109,6 +160,9 @@ class FinetuneModule(StageModule):
         out = self.net(batch["images"])
         self.val_metrics.update(self.scale.denormalise(out["quality"].float()).double(), batch["mos"].double())
         self.val_attributes.update(out["attributes"].float())
+        if self.anchor_net is not None:
+            size = batch["images"].shape[0]
+            self.log("val/attribute_drift", self._anchor_term(batch["images"], out["attributes"]), batch_size=size, sync_dist=True)
 
     def _update_calibration(self) -> None:
         values = self.val_attributes.compute() if self.val_attributes.update_count else None
