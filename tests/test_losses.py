@@ -428,3 +428,46 @@ def test_combined_refuses_a_term_for_other_attributes_and_a_non_loss():
         CombinedLoss({"bad": lambda attributes: 3.0}, attributes=["quality"])
     with pytest.raises(TypeError, match="factory of one"):
         CombinedLoss({"bad": 3.0})
+
+
+# ---------------------------------------------------------------------------
+# attribute_anchor_loss
+# ---------------------------------------------------------------------------
+
+
+def _anchor_reference(current: np.ndarray, reference: np.ndarray) -> float:
+    batch, attributes = current.shape
+    per_attribute = []
+    for a in range(attributes):
+        mean = sum(reference[b, a] for b in range(batch)) / batch
+        spread = max(sum((reference[b, a] - mean) ** 2 for b in range(batch)) / batch, 1e-6) if batch > 1 else 1.0
+        per_attribute.append(sum((current[b, a] - reference[b, a]) ** 2 for b in range(batch)) / batch / spread)
+    return sum(per_attribute) / attributes
+
+
+@pytest.mark.parametrize("batch", [1, 2, 7])
+def test_attribute_anchor_loss_matches_a_loop_over_heads(batch):
+    from iqa.losses import attribute_anchor_loss
+
+    rng = np.random.default_rng(batch)
+    reference = rng.normal(size=(batch, 5)) * np.array([1.0, 10.0, 0.1, 3.0, 1.0])
+    current = reference + rng.normal(size=(batch, 5))
+    got = attribute_anchor_loss(torch.tensor(current), torch.tensor(reference))
+    assert float(got) == pytest.approx(_anchor_reference(current, reference), rel=1e-10)
+
+
+def test_attribute_anchor_loss_is_scale_free_zero_at_the_reference_and_leaves_the_reference_alone():
+    from iqa.losses import attribute_anchor_loss
+
+    torch.manual_seed(0)
+    reference = torch.randn(8, 5, requires_grad=True)
+    current = (reference.detach() + 0.3 * torch.randn(8, 5)).requires_grad_(True)
+    base = attribute_anchor_loss(current, reference)
+    # Each head in its own units: rescaling one head (both networks alike) changes nothing.
+    scale = torch.tensor([1.0, 100.0, 0.01, 5.0, 1.0])
+    torch.testing.assert_close(attribute_anchor_loss(current * scale, reference * scale), base)
+    assert float(attribute_anchor_loss(reference.detach(), reference)) == 0.0
+    base.backward()
+    assert reference.grad is None and current.grad is not None and current.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="must match"):
+        attribute_anchor_loss(torch.zeros(4, 5), torch.zeros(4, 4))

@@ -225,6 +225,8 @@ def test_offline_steps_are_the_pipeline_commands():
     assert "init=out/offline/pretrain/checkpoints/last.ckpt" in plan[2] and "init=imagenet" in plan[3]
     assert plan[2][2:4] == plan[3][2:4] == ["stage=finetune", "loss=regression_ranking"]
     assert "stage.head=${offline.finetune.head}" in plan[2] and not any(a.startswith("stage.head") for a in plan[3])
+    anchor = "stage.module.attribute_anchor=${offline.finetune.attribute_anchor}"
+    assert anchor in plan[2] and not any("attribute_anchor" in a for a in plan[3])  # ImageNet-only: no heads to hold
     assert steps("out", "ridge_probe")[2][2:4] == ["stage=ridge_probe", "init=out/offline/pretrain/checkpoints/last.ckpt"]
     with pytest.raises(ValueError):
         steps("out", "pretrain")
@@ -369,6 +371,12 @@ def test_ablation_arms_compose_to_what_they_name(repo_root, compose, tmp_path):
                 "sharpness": 1.0, "brightness": 0.0, "contrast": 0.0, "colorfulness": 0.0, "noisiness": 0.0}
         finetune_checks(finetune, f"{base}/pretrain-{name}/checkpoints/last.ckpt", f"{seed_dir}/{arms[key].run}")
         assert finetune.stage.head == "linear"
+
+    (anchored,) = steps["anchor"]
+    cfg = composed(anchored)
+    finetune_checks(cfg, f"{base}/pretrain/checkpoints/last.ckpt", f"{seed_dir}/{arms['anchor'].run}")
+    assert cfg.stage.module.attribute_anchor == 1.0 and cfg.stage.head == "linear"
+    assert compose("train", ["experiment=offline", "stage=finetune"]).stage.module.attribute_anchor == 0.0  # off by default
 
     (fraction,) = steps["fraction"]
     cfg = composed(fraction)

@@ -83,6 +83,28 @@ def test_init_from_checkpoint_with_other_backbone_is_refused(train_cfg, tiny_dir
                       f"run_dir={tmp_path}/x"))
 
 
+def test_finetune_with_attribute_anchor_from_a_pretrain_checkpoint_and_its_guards(train_cfg, tiny_dirs, tiny_labels, tmp_path):
+    pre = run(train_cfg(tiny_dirs, "stage=pretrain", f"run_dir={tmp_path}/pre", "stage.max_steps=1"))
+    init = f"init={pre['last_checkpoint']}"
+    held = run(train_cfg(tiny_dirs, "stage=finetune", init, "stage.module.attribute_anchor=1.0", f"run_dir={tmp_path}/held",
+                         "stage.max_steps=2"))
+    assert held["global_step"] == 2
+    assert torch.isfinite(torch.tensor(held["metrics"]["train/loss_attribute_anchor"]))
+    assert held["metrics"]["val/attribute_drift"] >= 0
+    ckpt = torch.load(held["last_checkpoint"], weights_only=True)
+    assert ckpt["hyper_parameters"]["attribute_anchor"] == 1.0
+    plain = run(train_cfg(tiny_dirs, "stage=finetune", init, f"run_dir={tmp_path}/plain", "stage.max_steps=1"))
+    assert "train/loss_attribute_anchor" not in plain["metrics"]
+    assert set(ckpt["state_dict"]) == set(torch.load(plain["last_checkpoint"], weights_only=True)["state_dict"])  # no copy stored
+    # It resumes: the anchor copy is rebuilt from the same init.
+    assert run(train_cfg(tiny_dirs, "stage=finetune", init, "stage.module.attribute_anchor=1.0", f"run_dir={tmp_path}/held",
+                         "stage.max_steps=3"))["start_step"] == 2
+    with pytest.raises(UserError, match=r"attribute_anchor=1.0 .* but init=imagenet has untrained heads"):
+        run(train_cfg(tiny_dirs, "stage=finetune", "init=imagenet", "stage.module.attribute_anchor=1.0", f"run_dir={tmp_path}/x"))
+    with pytest.raises(UserError, match="needs a backbone that learns"):
+        run(train_cfg(tiny_dirs, "stage=linear_probe", init, "+stage.module.attribute_anchor=1.0", f"run_dir={tmp_path}/y"))
+
+
 def test_finetune_on_a_corpus_and_pretrain_without_labels_fail_early(compose, train_cfg, tiny_dirs, tmp_path):
     with pytest.raises(UserError, match="needs an IQA dataset with MOS"):
         run(compose("train", ["stage=finetune", "data=folder", f"data.root={tmp_path}", f"run_dir={tmp_path}/r"]))
