@@ -175,3 +175,28 @@ def test_resume_refuses_a_run_trained_with_another_loss(tmp_path, monkeypatch):
     older = meta_from_hparams({k: v for k, v in hparams.items() if k != "loss_name"})
     monkeypatch.setattr(train, "read_meta", lambda path: older)
     train.check_resume_matches(cfg("regression"), {})  # a file from before the stamp: nothing to compare
+
+
+def test_resume_refuses_a_fine_tune_with_another_attribute_anchor(tmp_path, monkeypatch):
+    """A finished fine-tune without the anchor is not taken for one with it (make model after the recipe changed)."""
+    from omegaconf import OmegaConf
+
+    import iqa.training as train
+    from iqa.checkpoints import meta_from_hparams
+
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"")
+    config = {"net_config": {"backbone": "resnet18", "attributes": ["sharpness"]}, "stage": "finetune", "init": "p.ckpt"}
+
+    def cfg(anchor):
+        return OmegaConf.create({"resume": "auto", "run_dir": str(tmp_path), "data": {"name": "offline"},
+                                 "net": {"init": "p.ckpt"}, "stage": {"module": {"attribute_anchor": anchor}}})
+
+    for recorded in ({}, {"attribute_anchor": 0.0}):  # a checkpoint from before the setting, and one with it off
+        monkeypatch.setattr(train, "read_meta", lambda path, r=recorded: meta_from_hparams({**config, **r}))
+        train.check_resume_matches(cfg(0.0), {})
+        with pytest.raises(UserError, match=r"other settings \(attribute_anchor: 0.0 there, 1.0 now\)"):
+            train.check_resume_matches(cfg(1.0), {})
+    monkeypatch.setattr(train, "read_meta", lambda path: meta_from_hparams({**config, "attribute_anchor": 1.0}))
+    train.check_resume_matches(cfg(1.0), {})
+
