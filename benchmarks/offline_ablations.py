@@ -12,7 +12,7 @@ head           the attribute-grounded quality head (``stage.head=grounded``) ins
 attributes     pretraining ranks sharpness only (``+ablation=sharpness_only``)
 loss           pretraining regresses the teacher's scores (``+ablation=regression_loss``)
 anchor         holds the attribute heads to the pretrained network's during fine-tuning
-               (``stage.module.attribute_anchor=1.0``; run ``finetune-anchored``)
+               (``stage.module.attribute_anchor=W``, ``--anchor W``, default 1; run ``finetune-anchored-W``)
 photos         ``--photos`` of the train-split photos (drawn per seed) for the corpus, the labels,
                pretraining and fine-tuning (``<seed dir>/photos<N>``)
 fraction       fine-tunes on a quarter of the fine-tuning crops (``data.train_fraction=0.25``)
@@ -78,7 +78,7 @@ def _pretrain_ablation(name: str) -> tuple[tuple[str, ...], ...]:
             (*FINETUNE, f"pretrain_run=pretrain-{name}", f"run_name=finetune-pretrain-{name}"))
 
 
-def arm_table(photos: int) -> dict[str, Arm]:
+def arm_table(photos: int, anchor: float = 1.0) -> dict[str, Arm]:
     return {a.key: a for a in (
         Arm("reference", "reference", "recipe: 5 attributes, ranking loss, free head, all train photos", "offline/finetune-attiqa"),
         Arm("imagenet", "attribute pretraining", "none: ImageNet weights, same fine-tune", "offline/finetune-imagenet"),
@@ -88,9 +88,10 @@ def arm_table(photos: int) -> dict[str, Arm]:
             _pretrain_ablation("sharpness_only")),
         Arm("loss", "pretraining loss", "regression of the teacher's scores", "offline/finetune-pretrain-regression_loss",
             _pretrain_ablation("regression_loss")),
-        Arm("anchor", "attribute heads in fine-tuning", "anchored to the pretrained network (weight 1)", "offline/finetune-anchored",
-            ((*FINETUNE, "stage.module.attribute_anchor=1.0", "init={base}/pretrain/checkpoints/last.ckpt",
-              "run_name=finetune-anchored"),)),
+        Arm("anchor", "attribute heads in fine-tuning", f"anchored to the pretrained network (weight {anchor:g})",
+            f"offline/finetune-anchored-{anchor:g}",
+            ((*FINETUNE, f"stage.module.attribute_anchor={anchor:g}", "init={base}/pretrain/checkpoints/last.ckpt",
+              f"run_name=finetune-anchored-{anchor:g}"),)),
         Arm("photos", "training photos", f"{photos} photos", f"photos{photos}/offline/finetune-attiqa", ()),
         Arm("fraction", "fine-tuning data", "25 % of the fine-tuning crops", "offline/finetune-fraction-0.25",
             ((*FINETUNE, "data.train_fraction=0.25", "run_name=finetune-fraction-0.25"),)),
@@ -256,6 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seeds", default="0,1,2", help="comma list of seeds (default 0,1,2)")
     parser.add_argument("--seed-dir", default="outputs/seed{seed}", help="each seed's recipe folder; {seed} is replaced")
     parser.add_argument("--photos", type=int, default=36, help="the photos arm's number of train-split photos (default 36 of 146)")
+    parser.add_argument("--anchor", type=float, default=1.0, help="the anchor arm's weight (default 1; its run: finetune-anchored-<W>)")
     parser.add_argument("--split", default=SPLIT, choices=("tune", "test"), help="the registry split scored (default test)")
     parser.add_argument("--cache", type=Path, default=None, help="ladder cache (default: iqa heldout's)")
     parser.add_argument("--out", type=Path, default=Path("outputs/ablations"), help="where ablations.md and ablations.json go")
@@ -277,7 +279,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "{seed}" not in args.seed_dir and len(seeds) > 1:
         parser.error("--seed-dir must contain {seed} when more than one seed is given")
     keys = ["reference", *dict.fromkeys(k for k in chosen if k != "reference")]  # in the order given
-    arms = arm_table(args.photos)
+    if not args.anchor > 0:
+        parser.error(f"--anchor: a weight > 0, got {args.anchor}")
+    arms = arm_table(args.photos, args.anchor)
     python = [sys.executable, "-m", "iqa.cli.main"]
     env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"), "PYTHONPATH": str(ROOT)}
 

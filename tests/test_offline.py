@@ -375,7 +375,9 @@ def test_ablation_arms_compose_to_what_they_name(repo_root, compose, tmp_path):
     (anchored,) = steps["anchor"]
     cfg = composed(anchored)
     finetune_checks(cfg, f"{base}/pretrain/checkpoints/last.ckpt", f"{seed_dir}/{arms['anchor'].run}")
-    assert cfg.stage.module.attribute_anchor == 1.0 and cfg.stage.head == "linear"
+    assert cfg.stage.module.attribute_anchor == 1.0 and cfg.stage.head == "linear" and cfg.run_dir.endswith("finetune-anchored-1")
+    (lighter,) = ablations.commands(ablations.arm_table(12, anchor=0.1)["anchor"], 3, seed_dir, [], 12)
+    assert composed(lighter).stage.module.attribute_anchor == 0.1 and composed(lighter).run_dir.endswith("finetune-anchored-0.1")
     assert compose("train", ["experiment=offline", "stage=finetune"]).stage.module.attribute_anchor == 0.0  # off by default
 
     (fraction,) = steps["fraction"]
