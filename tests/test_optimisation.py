@@ -83,6 +83,7 @@ def _drift_after_training(anchor: float):
     return float(drift), module, start
 
 
+@pytest.mark.filterwarnings(r"ignore:You are trying to `self.log\(\)`:UserWarning")  # training_step called without a Trainer
 def test_attribute_anchor_holds_the_heads_and_its_copy_stays_out_of_the_checkpoint():
     free, free_module, _ = _drift_after_training(0.0)
     held, module, start = _drift_after_training(10.0)
