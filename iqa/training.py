@@ -169,7 +169,11 @@ def build_finetune(cfg: DictConfig, net: IQANet):
     if ridge and head != "ridge":
         raise UserError(f"stage.head={head} with stage=ridge_probe: use stage=linear_probe for a head learnt by gradient descent")
     anchor = OmegaConf.select(stage, "module.attribute_anchor", default=0.0)
-    if anchor and float(anchor) > 0 and run_init(cfg) in (None, *FRESH_INITS):
+    try:
+        anchor = float(anchor or 0.0)
+    except (TypeError, ValueError):
+        raise UserError(f"stage.module.attribute_anchor must be a number >= 0 (0 turns it off), got {anchor!r}") from None
+    if anchor > 0 and run_init(cfg) in (None, *FRESH_INITS):
         raise UserError(f"stage.module.attribute_anchor={anchor} holds the attribute heads to what pretraining taught them, "
                         f"but init={run_init(cfg)} has untrained heads: start from a pretrain checkpoint "
                         f"(init=<run>/checkpoints/last.ckpt) or leave attribute_anchor at 0")

@@ -101,6 +101,8 @@ def test_finetune_with_attribute_anchor_from_a_pretrain_checkpoint_and_its_guard
                          "stage.max_steps=3"))["start_step"] == 2
     with pytest.raises(UserError, match=r"attribute_anchor=1.0 .* but init=imagenet has untrained heads"):
         run(train_cfg(tiny_dirs, "stage=finetune", "init=imagenet", "stage.module.attribute_anchor=1.0", f"run_dir={tmp_path}/x"))
+    with pytest.raises(UserError, match=r"attribute_anchor must be a number >= 0 \(0 turns it off\), got 'strong'"):
+        run(train_cfg(tiny_dirs, "stage=finetune", init, "stage.module.attribute_anchor=strong", f"run_dir={tmp_path}/z"))
     with pytest.raises(UserError, match="needs a backbone that learns"):
         run(train_cfg(tiny_dirs, "stage=linear_probe", init, "+stage.module.attribute_anchor=1.0", f"run_dir={tmp_path}/y"))
 
