@@ -116,7 +116,7 @@ RIDGE_MODULE = "iqa.modules.finetune.RidgeProbeModule"
 
 
 def check_resume_matches(cfg: DictConfig, settings: dict[str, Any]) -> None:
-    """Refuse to resume a run directory that holds another split, fraction, dataset, init, loss or attribute anchor.
+    """Refuse to resume a run directory that holds another split, fraction, dataset, init, loss, head or attribute anchor.
 
     Runs that differ only in ``data.split_seed`` or ``data.train_fraction``
     share a default run name; resuming one from the other's ``last.ckpt``
@@ -135,6 +135,9 @@ def check_resume_matches(cfg: DictConfig, settings: dict[str, Any]) -> None:
                 "loss": getattr(meta, "loss_name", None)}
     current = {"data": cfg.data.name, "init": str(cfg.net.init), "split": canonical_recipe(settings),
                "loss": OmegaConf.select(cfg, "loss.name")}
+    head = OmegaConf.select(cfg, "stage.head", default=None)
+    if head is not None:  # the quality head's kind (linear, grounded, ridge): their weights do not load into each other
+        previous["head"], current["head"] = getattr(meta, "head", None), str(head)
     anchor = OmegaConf.select(cfg, "stage.module.attribute_anchor", default=None)
     if anchor is not None:  # fine-tuning; a checkpoint from before the setting was fine-tuned without it
         previous["attribute_anchor"] = float((getattr(meta, "extra", None) or {}).get("attribute_anchor", 0.0))

@@ -200,3 +200,26 @@ def test_resume_refuses_a_fine_tune_with_another_attribute_anchor(tmp_path, monk
     monkeypatch.setattr(train, "read_meta", lambda path: meta_from_hparams({**config, "attribute_anchor": 1.0}))
     train.check_resume_matches(cfg(1.0), {})
 
+
+def test_resume_refuses_a_fine_tune_with_another_quality_head(tmp_path, monkeypatch):
+    """Resuming a linear-head run as a grounded one is a one-line error, not a failed weight load."""
+    from omegaconf import OmegaConf
+
+    import iqa.training as train
+    from iqa.checkpoints import meta_from_hparams
+
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"")
+    config = {"net_config": {"backbone": "resnet18", "attributes": ["sharpness"]}, "stage": "finetune", "init": "p.ckpt"}
+
+    def cfg(head):
+        return OmegaConf.create({"resume": "auto", "run_dir": str(tmp_path), "data": {"name": "offline"},
+                                 "net": {"init": "p.ckpt"}, "stage": {"head": head}})
+
+    monkeypatch.setattr(train, "read_meta", lambda path: meta_from_hparams({**config, "head": "linear"}))
+    train.check_resume_matches(cfg("linear"), {})
+    with pytest.raises(UserError, match=r"other settings \(head: linear there, grounded now\)"):
+        train.check_resume_matches(cfg("grounded"), {})
+    monkeypatch.setattr(train, "read_meta", lambda path: meta_from_hparams(config))  # a file without the record
+    train.check_resume_matches(cfg("grounded"), {})
+
