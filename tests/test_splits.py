@@ -177,8 +177,13 @@ def test_resume_refuses_a_run_trained_with_another_loss(tmp_path, monkeypatch):
     train.check_resume_matches(cfg("regression"), {})  # a file from before the stamp: nothing to compare
 
 
-def test_resume_refuses_a_fine_tune_with_another_attribute_anchor(tmp_path, monkeypatch):
-    """A finished fine-tune without the anchor is not taken for one with it (make model after the recipe changed)."""
+@pytest.mark.parametrize(("key", "stage", "old", "new", "unrecorded_resumes"), [
+    # A fine-tune from before the anchor existed had none: make model after the recipe changed must not reuse it.
+    ("attribute_anchor", lambda v: {"module": {"attribute_anchor": v}}, 0.0, 1.0, False),
+    # Another quality head is a one-line error, not a failed weight load; a file without the record has nothing to compare.
+    ("head", lambda v: {"head": v}, "linear", "grounded", True),
+])
+def test_resume_refuses_a_fine_tune_with_another_head_or_anchor(tmp_path, monkeypatch, key, stage, old, new, unrecorded_resumes):
     from omegaconf import OmegaConf
 
     import iqa.training as train
@@ -188,38 +193,22 @@ def test_resume_refuses_a_fine_tune_with_another_attribute_anchor(tmp_path, monk
     (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"")
     config = {"net_config": {"backbone": "resnet18", "attributes": ["sharpness"]}, "stage": "finetune", "init": "p.ckpt"}
 
-    def cfg(anchor):
+    def cfg(value):
         return OmegaConf.create({"resume": "auto", "run_dir": str(tmp_path), "data": {"name": "offline"},
-                                 "net": {"init": "p.ckpt"}, "stage": {"module": {"attribute_anchor": anchor}}})
+                                 "net": {"init": "p.ckpt"}, "stage": stage(value)})
 
-    for recorded in ({}, {"attribute_anchor": 0.0}):  # a checkpoint from before the setting, and one with it off
-        monkeypatch.setattr(train, "read_meta", lambda path, r=recorded: meta_from_hparams({**config, **r}))
-        train.check_resume_matches(cfg(0.0), {})
-        with pytest.raises(UserError, match=r"other settings \(attribute_anchor: 0.0 there, 1.0 now\)"):
-            train.check_resume_matches(cfg(1.0), {})
-    monkeypatch.setattr(train, "read_meta", lambda path: meta_from_hparams({**config, "attribute_anchor": 1.0}))
-    train.check_resume_matches(cfg(1.0), {})
+    def recorded(hparams):
+        monkeypatch.setattr(train, "read_meta", lambda path: meta_from_hparams({**config, **hparams}))
 
-
-def test_resume_refuses_a_fine_tune_with_another_quality_head(tmp_path, monkeypatch):
-    """Resuming a linear-head run as a grounded one is a one-line error, not a failed weight load."""
-    from omegaconf import OmegaConf
-
-    import iqa.training as train
-    from iqa.checkpoints import meta_from_hparams
-
-    (tmp_path / "checkpoints").mkdir()
-    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"")
-    config = {"net_config": {"backbone": "resnet18", "attributes": ["sharpness"]}, "stage": "finetune", "init": "p.ckpt"}
-
-    def cfg(head):
-        return OmegaConf.create({"resume": "auto", "run_dir": str(tmp_path), "data": {"name": "offline"},
-                                 "net": {"init": "p.ckpt"}, "stage": {"head": head}})
-
-    monkeypatch.setattr(train, "read_meta", lambda path: meta_from_hparams({**config, "head": "linear"}))
-    train.check_resume_matches(cfg("linear"), {})
-    with pytest.raises(UserError, match=r"other settings \(head: linear there, grounded now\)"):
-        train.check_resume_matches(cfg("grounded"), {})
-    monkeypatch.setattr(train, "read_meta", lambda path: meta_from_hparams(config))  # a file without the record
-    train.check_resume_matches(cfg("grounded"), {})
-
+    recorded({key: old})
+    train.check_resume_matches(cfg(old), {})
+    with pytest.raises(UserError, match=rf"other settings \({key}: {old} there, {new} now\)"):
+        train.check_resume_matches(cfg(new), {})
+    recorded({key: new})
+    train.check_resume_matches(cfg(new), {})
+    recorded({})  # a checkpoint from before the record
+    if unrecorded_resumes:
+        train.check_resume_matches(cfg(new), {})
+    else:
+        with pytest.raises(UserError, match=rf"other settings \({key}: {old} there, {new} now\)"):
+            train.check_resume_matches(cfg(new), {})
