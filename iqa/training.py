@@ -171,11 +171,9 @@ def build_finetune(cfg: DictConfig, net: IQANet):
         raise UserError("stage.head=ridge needs a frozen backbone: use stage=ridge_probe (or stage=linear_probe stage.head=ridge)")
     if ridge and head != "ridge":
         raise UserError(f"stage.head={head} with stage=ridge_probe: use stage=linear_probe for a head learnt by gradient descent")
-    anchor = OmegaConf.select(stage, "module.attribute_anchor", default=0.0)
-    try:
-        anchor = float(anchor or 0.0)
-    except (TypeError, ValueError):
-        raise UserError(f"stage.module.attribute_anchor must be a number >= 0 (0 turns it off), got {anchor!r}") from None
+    from iqa.modules.finetune import anchor_weight
+
+    anchor = anchor_weight(OmegaConf.select(stage, "module.attribute_anchor", default=0.0))
     if anchor > 0 and run_init(cfg) in (None, *FRESH_INITS):
         raise UserError(f"stage.module.attribute_anchor={anchor} holds the attribute heads to what pretraining taught them, "
                         f"but init={run_init(cfg)} has untrained heads: start from a pretrain checkpoint "

@@ -42,6 +42,17 @@ def attribute_quantiles(values: torch.Tensor, levels: int = CALIBRATION_LEVELS) 
     return torch.quantile(values.double(), q, dim=0).T.tolist()
 
 
+def anchor_weight(value: Any) -> float:
+    """``stage.module.attribute_anchor`` as a float (None: 0), or a one-line error for anything but a number >= 0."""
+    try:
+        weight = float(value or 0.0)
+    except (TypeError, ValueError):
+        weight = math.nan
+    if not (math.isfinite(weight) and weight >= 0):
+        raise UserError(f"stage.module.attribute_anchor must be a number >= 0 (0 turns it off), got {value!r}")
+    return weight
+
+
 class FinetuneModule(StageModule):
     """Train the quality head (and, unless frozen, the backbone) on MOS.
 
@@ -77,9 +88,7 @@ class FinetuneModule(StageModule):
         super().__init__(*args, **kwargs)
         # Plain floats: a checkpoint must hold no config objects, or resuming (torch.load, weights only) refuses it.
         mos_range = [float(v) for v in mos_range]
-        attribute_anchor = float(attribute_anchor)
-        if not (math.isfinite(attribute_anchor) and attribute_anchor >= 0):
-            raise UserError(f"stage.module.attribute_anchor must be a number >= 0 (0 turns it off), got {attribute_anchor}")
+        attribute_anchor = anchor_weight(attribute_anchor)
         if attribute_anchor > 0 and self.freeze_backbone:
             raise UserError("stage.module.attribute_anchor needs a backbone that learns; with a frozen backbone "
                             "(linear_probe, ridge_probe) the attribute heads cannot move: leave it at 0")
