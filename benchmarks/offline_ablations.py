@@ -16,6 +16,10 @@ anchor         holds the attribute heads to the pretrained network's during fine
 photos         ``--photos`` of the train-split photos (drawn per seed) for the corpus, the labels,
                pretraining and fine-tuning (``<seed dir>/photos<N>``)
 fraction       fine-tunes on a quarter of the fine-tuning crops (``data.train_fraction=0.25``)
+ladders        fine-tuning data with a same-type ladder (one type at levels 1-5) in each crop's ten
+               versions (``data.prepare.ladders=1``, built under ``<seed dir>/data/offline-ladders``;
+               the pretraining corpus is unchanged), from the recipe's pretraining
+ladders_imagenet  the same ladder fine-tune from ImageNet weights (``ladders``' ImageNet-only twin)
 =============  ==========================================================================
 
 Every fine-tuned checkpoint is scored once on the test split's KADID-10k ladders
@@ -71,6 +75,7 @@ class Arm:
 
 PRETRAIN = ("train", "experiment=offline", "stage=pretrain")
 FINETUNE = ("train", "experiment=offline", *FINETUNE_ARGS)
+LADDERS = ("data.prepare.ladders=1", "data.root=${paths.data_dir}/offline-ladders")
 
 
 def _pretrain_ablation(name: str) -> tuple[tuple[str, ...], ...]:
@@ -95,10 +100,15 @@ def arm_table(photos: int, anchor: float = 1.0) -> dict[str, Arm]:
         Arm("photos", "training photos", f"{photos} photos", f"photos{photos}/offline/finetune-attiqa", ()),
         Arm("fraction", "fine-tuning data", "25 % of the fine-tuning crops", "offline/finetune-fraction-0.25",
             ((*FINETUNE, "data.train_fraction=0.25", "run_name=finetune-fraction-0.25"),)),
+        Arm("ladders", "fine-tuning data", "a same-type level ladder in every crop", "offline/finetune-ladders",
+            ((*FINETUNE, *LADDERS, "init={base}/pretrain/checkpoints/last.ckpt", "run_name=finetune-ladders"),)),
+        Arm("ladders_imagenet", "fine-tuning data, ImageNet weights", "ladders, no attribute pretraining",
+            "offline/finetune-imagenet-ladders",
+            ((*FINETUNE, *LADDERS, "init=imagenet", "run_name=finetune-imagenet-ladders"),)),
     )}
 
 
-ARM_ORDER = ("reference", "imagenet", "head", "attributes", "loss", "anchor", "photos", "fraction")
+ARM_ORDER = ("reference", "imagenet", "head", "attributes", "loss", "anchor", "photos", "fraction", "ladders", "ladders_imagenet")
 DEFAULT_ARMS = ("reference", "imagenet", "head", "attributes", "loss", "photos")
 
 

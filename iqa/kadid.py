@@ -759,11 +759,7 @@ def random_steps(rng: np.random.Generator, types: Sequence[str] | None = None, m
     the :data:`COLOUR_ONLY` types, no-ops on a grey image, are left out.
     Deterministic given ``rng``.
     """
-    pool = list(_check_names(TYPES if types is None else types))
-    if grey:
-        pool = [n for n in pool if n not in COLOUR_ONLY]
-    if not pool:
-        raise UserError("no KADID distortion left to draw from" + (" (colour-only types are left out for grey images)" if grey else ""))
+    pool = _draw_pool(types, grey)
     if max_types < 1:
         raise UserError(f"max_types must be at least 1, got {max_types}")
     count = 1 if (max_types < 2 or rng.random() < p_single) else int(rng.integers(2, max_types + 1))
@@ -773,6 +769,24 @@ def random_steps(rng: np.random.Generator, types: Sequence[str] | None = None, m
         steps.append((name, int(rng.integers(1, NUM_LEVELS + 1))))
         pool = [n for n in pool if n != name and frozenset((n, name)) not in CANCELLING]
     return steps
+
+
+def _draw_pool(types: Sequence[str] | None, grey: bool) -> list[str]:
+    """The types a random draw picks from: ``types`` (default all), without colour-only ones for grey images."""
+    pool = list(_check_names(TYPES if types is None else types))
+    if grey:
+        pool = [n for n in pool if n not in COLOUR_ONLY]
+    if not pool:
+        raise UserError("no KADID distortion left to draw from" + (" (colour-only types are left out for grey images)" if grey else ""))
+    return pool
+
+
+def random_ladder(rng: np.random.Generator, types: Sequence[str] | None = None, grey: bool = False) -> list[list[Step]]:
+    """One type drawn uniformly from ``types`` (as :func:`random_steps` draws it) at every level: the recipes
+    ``[[(type, 1)], [(type, 2)], ..., [(type, 5)]]``, mildest first. Deterministic given ``rng``."""
+    pool = _draw_pool(types, grey)
+    name = pool[int(rng.integers(len(pool)))]
+    return [[(name, level)] for level in range(1, NUM_LEVELS + 1)]
 
 
 def compose(img: np.ndarray, steps: Sequence[Step], rng: np.random.Generator | None = None) -> np.ndarray:
@@ -802,6 +816,6 @@ __all__ = [
     "ATTRIBUTE", "CANCELLING", "COLOUR_ONLY", "GROUPS", "KADID_SHORT_SIDE", "LEVEL_PARAMS", "NUM_LEVELS",
     "PHOTOMETRIC", "STRUCTURAL", "TYPES", "UNSEEN_DEFAULT", "VALID_LEVELS",
     "apply", "compose", "disk_kernel", "edge_weight", "hsv_to_rgb", "is_grey", "jpeg2000_available", "lab_to_rgb",
-    "line_kernel", "nearest_indices", "random_steps", "recipe_mos", "rgb_to_hsv", "rgb_to_lab",
+    "line_kernel", "nearest_indices", "random_ladder", "random_steps", "recipe_mos", "rgb_to_hsv", "rgb_to_lab",
     *TYPES,
 ]

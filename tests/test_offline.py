@@ -116,6 +116,66 @@ def test_a_kadid_build_holds_only_seen_types_with_the_monotone_mos(tmp_path):
             assert not {name for name, _ in meta["steps"]} & set(kadid.COLOUR_ONLY)
 
 
+def _pngs(root, folder):
+    """{sample key: PNG bytes} of every shard under ``root/folder``."""
+    out = {}
+    for shard in sorted((root / folder).glob("*.tar")):
+        with tarfile.open(shard) as tar:
+            for member in tar.getmembers():
+                if member.name.endswith(".png"):
+                    out[member.name] = tar.extractfile(member).read()
+    return out
+
+
+@pytest.mark.unit
+def test_ladders_put_one_type_at_every_level_in_each_mos_crop_and_leave_pretraining_alone(tmp_path):
+    variants = {role: 7 for role in TINY_VARIANTS}
+    small = {"size": 32, "crops": {**TINY_CROPS, "finetune": 2}, "variants": variants, "photos": INSTALLED}
+    plain = offline.ensure_offline_corpus(tmp_path / "plain", **small)
+    laddered = offline.ensure_offline_corpus(tmp_path / "ladders", ladders=1, **small)
+    seen = set(offline.seen_types())
+    crops = {}
+    for meta, _ in _members(laddered):
+        crops.setdefault((meta["role"], meta["reference"], meta["crop"]), {})[meta["variant"]] = meta
+    mos_crops = [key for key in crops if key[0] not in offline.UNLABELLED_ROLES]
+    assert len(mos_crops) == 2 * 3 + 1 + 1  # finetune: 3 photos x 2 crops; one validation and one test photo
+    ladder_types = set()
+    for key in mos_crops:
+        versions = crops[key]
+        assert sorted(versions) == list(range(8)) and versions[0]["steps"] == []
+        ladder = [versions[v]["steps"] for v in range(1, 6)]
+        (name,) = {steps[0][0] for steps in ladder}  # one type ...
+        assert ladder == [[[name, level]] for level in range(1, 6)]  # ... alone, at levels 1..5 in order
+        assert [versions[v]["mos"] for v in range(1, 6)] == pytest.approx([synthetic_mos(level) for level in range(1, 6)])
+        assert name in seen
+        if not registry.BY_NAME[key[1]].colour:
+            assert name not in kadid.COLOUR_ONLY
+        ladder_types.add(name)
+    assert len(ladder_types) >= 3  # drawn per crop, not one type for the whole build
+    # the unlabelled pretraining roles are byte-identical to the build without ladders; the MOS roles are not
+    assert _pngs(laddered, "corpus") == _pngs(plain, "corpus") and _pngs(laddered, "corpus")
+    assert _pngs(laddered, "iqa").keys() == _pngs(plain, "iqa").keys() and _pngs(laddered, "iqa") != _pngs(plain, "iqa")
+    # a build without ladders keeps the parameters (and so the content hash) it had before the option existed
+    assert "ladders" not in offline.build_params(32, None, None, None, 0.25, 1.0, 3, 0.5, 0, 512)
+    assert offline.build_params(32, None, None, None, 0.25, 1.0, 3, 0.5, 0, 512, ladders=2)["ladders"] == 2
+
+
+@pytest.mark.unit
+def test_bad_ladders_fail_fast(tmp_path):
+    from iqa.errors import UserError
+
+    with pytest.raises(UserError, match=r"ladders=2 needs 10 distorted versions per crop in every MOS role; "
+                                        r"data.prepare.variants gives \{'finetune': 7, 'finetune_val': 7, 'finetune_test': 7\}"):
+        offline.ensure_offline_corpus(tmp_path / "a", size=32, photos=INSTALLED, ladders=2,
+                                      variants={role: 7 for role in TINY_VARIANTS})
+    with pytest.raises(UserError, match="ladders needs family=kadid"):
+        offline.ensure_offline_corpus(tmp_path / "b", size=32, photos=INSTALLED, ladders=1, family="classic")
+    for bad in (-1, 1.5, True):
+        with pytest.raises(UserError, match="whole number >= 0"):
+            offline.ensure_offline_corpus(tmp_path / "c", size=32, photos=INSTALLED, ladders=bad)
+    assert not any((tmp_path / d).exists() for d in "abc")
+
+
 @pytest.mark.unit
 def test_bad_family_or_unseen_types_fail_fast_with_the_valid_choices(tmp_path):
     from iqa.errors import UserError

@@ -30,7 +30,14 @@ position, resized to ``size`` px (Lanczos): many scales of the same content.
 Distortions, KADIS-style: every crop yields its clean reference plus
 ``variants[role]`` distorted versions, each a recipe of one distortion
 (probability ``p_single``) or 2..``max_types`` distinct ones composed at random
-levels. ``family="kadid"`` (the default) draws from the KADID-10k types of
+levels. With ``ladders`` above 0, each crop of the MOS roles (fine-tuning
+train, validation and test) first gets ``ladders`` single-type ladders: one
+type drawn from the training types, at each of the five levels (five
+versions, :func:`iqa.kadid.random_ladder`); the rest of its ``variants`` stay
+KADIS-style recipes. The ranking loss then also sees the same type at
+neighbouring levels of the same crop. The unlabelled (pretraining) roles never
+change, so a build with ladders has the same pretraining corpus as one without.
+``family="kadid"`` (the default) draws from the KADID-10k types of
 :mod:`iqa.kadid` except the ``unseen`` ones (default
 :data:`iqa.kadid.UNSEEN_DEFAULT`), which no split ever holds, so that a test on
 them measures generalisation; colour-only types are left out for grey photos.
@@ -146,12 +153,16 @@ def role_samples(role: str, names: Sequence[str], params: dict[str, Any]) -> Ite
     """Every sample of a role, in a fixed order, as WebDataset dicts (see the module docstring)."""
     for name in names:
         photo = load_trainable(name)
-        draw, compose = recipe_family(params, registry.BY_NAME[name].colour)
+        colour = registry.BY_NAME[name].colour
+        draw, compose = recipe_family(params, colour)
+        ladders = 0 if role in UNLABELLED_ROLES else int(params.get("ladders", 0))
         for index in range(int(params["crops"][role])):
             rng = _rng(params["seed"], role, name, index)
             crop = random_crop(photo, params["size"], rng, params["min_scale"], params["max_scale"])
             recipes: list[list[tuple[str, int]]] = [[]]
-            recipes += [draw(rng) for _ in range(int(params["variants"][role]))]
+            for _ in range(ladders):
+                recipes += kadid.random_ladder(rng, params["types"], grey=not colour)
+            recipes += [draw(rng) for _ in range(int(params["variants"][role]) - len(recipes) + 1)]
             for number, steps in enumerate(recipes):
                 image = compose(crop, steps, rng)
                 meta: dict[str, Any] = {
@@ -167,9 +178,11 @@ def role_samples(role: str, names: Sequence[str], params: dict[str, Any]) -> Ite
 
 def build_params(size: int, crops: dict[str, int] | None, variants: dict[str, int] | None, photos: Sequence[str] | None,
                  min_scale: float, max_scale: float, max_types: int, p_single: float, seed: int, shard_size: int,
-                 family: str = "kadid", unseen: Sequence[str] | None = None) -> dict[str, Any]:
+                 family: str = "kadid", unseen: Sequence[str] | None = None, ladders: int = 0) -> dict[str, Any]:
     if family not in FAMILIES:
         raise UserError(f"unknown distortion family {family!r}; valid families are {', '.join(FAMILIES)}")
+    if isinstance(ladders, bool) or not isinstance(ladders, int) or ladders < 0:
+        raise UserError(f"data.prepare.ladders must be a whole number >= 0, got {ladders!r}")
     params: dict[str, Any] = {
         "version": OFFLINE_VERSION, "size": int(size), "seed": int(seed), "shard_size": int(shard_size),
         "crops": {role: int((crops or {}).get(role, DEFAULT_CROPS[role])) for role in OUTPUT},
@@ -183,8 +196,17 @@ def build_params(size: int, crops: dict[str, int] | None, variants: dict[str, in
         params["types"] = list(seen_types(unseen))
         params["unseen"] = list(unseen)
         params["distortions"] = {name: list(kadid.LEVEL_PARAMS[name]) for name in params["types"]}
+    elif ladders:
+        raise UserError("data.prepare.ladders needs family=kadid (the classic family has no level ladders here)")
     else:
         params["distortions"] = {name: list(distortions.LEVEL_PARAMS[name]) for name in distortions.DISTORTIONS}
+    if ladders:  # absent when 0, so that builds without ladders keep their content hash
+        short = {role: params["variants"][role] for role in OUTPUT if role not in UNLABELLED_ROLES
+                 and params["variants"][role] < ladders * kadid.NUM_LEVELS}
+        if short:
+            raise UserError(f"data.prepare.ladders={ladders} needs {ladders * kadid.NUM_LEVELS} distorted versions per crop "
+                            f"in every MOS role; data.prepare.variants gives {short}")
+        params["ladders"] = ladders
     return params
 
 
@@ -200,11 +222,11 @@ def _write(tmp: Path, params: dict[str, Any]) -> dict[str, Any]:
 def ensure_offline_corpus(root: str | Path, size: int = 160, crops: dict[str, int] | None = None, variants: dict[str, int] | None = None,
                           photos: Sequence[str] | None = None, min_scale: float = 0.25, max_scale: float = 1.0, max_types: int = 3,
                           p_single: float = 0.5, seed: int = 0, shard_size: int = 512, family: str = "kadid",
-                          unseen: Sequence[str] | None = None) -> Path:
+                          unseen: Sequence[str] | None = None, ladders: int = 0) -> Path:
     """Build the offline corpus and MOS set under ``root`` unless an identical build is there (locked, atomic)."""
     params = build_params(size, dict(crops) if crops else None, dict(variants) if variants else None,
                           list(photos) if photos is not None else None, min_scale, max_scale, max_types, p_single, seed, shard_size,
-                          family, list(unseen) if unseen is not None else None)
+                          family, list(unseen) if unseen is not None else None, ladders)
     return build_once(root, params, _write, what="offline corpus")
 
 
