@@ -19,6 +19,7 @@ fraction       fine-tunes on a quarter of the fine-tuning crops (``data.train_fr
 ladders        fine-tuning data with a same-type ladder (one type at levels 1-5) in each crop's ten
                versions (``data.prepare.ladders=1``, built under ``<seed dir>/data/offline-ladders``;
                the pretraining corpus is unchanged), from the recipe's pretraining
+ladders_anchor    ``ladders`` with the attribute anchor of ``--anchor W`` (run ``finetune-ladders-anchored-W``)
 ladders_imagenet  the same ladder fine-tune from ImageNet weights (``ladders``' ImageNet-only twin)
 =============  ==========================================================================
 
@@ -102,13 +103,18 @@ def arm_table(photos: int, anchor: float = 1.0) -> dict[str, Arm]:
             ((*FINETUNE, "data.train_fraction=0.25", "run_name=finetune-fraction-0.25"),)),
         Arm("ladders", "fine-tuning data", "a same-type level ladder in every crop", "offline/finetune-ladders",
             ((*FINETUNE, *LADDERS, "init={base}/pretrain/checkpoints/last.ckpt", "run_name=finetune-ladders"),)),
+        Arm("ladders_anchor", "fine-tuning data and attribute heads", f"ladders, anchored (weight {anchor:g})",
+            f"offline/finetune-ladders-anchored-{anchor:g}",
+            ((*FINETUNE, *LADDERS, f"stage.module.attribute_anchor={anchor:g}", "init={base}/pretrain/checkpoints/last.ckpt",
+              f"run_name=finetune-ladders-anchored-{anchor:g}"),)),
         Arm("ladders_imagenet", "fine-tuning data, ImageNet weights", "ladders, no attribute pretraining",
             "offline/finetune-imagenet-ladders",
             ((*FINETUNE, *LADDERS, "init=imagenet", "run_name=finetune-imagenet-ladders"),)),
     )}
 
 
-ARM_ORDER = ("reference", "imagenet", "head", "attributes", "loss", "anchor", "photos", "fraction", "ladders", "ladders_imagenet")
+ARM_ORDER = ("reference", "imagenet", "head", "attributes", "loss", "anchor", "photos", "fraction", "ladders", "ladders_anchor",
+             "ladders_imagenet")
 DEFAULT_ARMS = ("reference", "imagenet", "head", "attributes", "loss", "photos")
 
 
@@ -267,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seeds", default="0,1,2", help="comma list of seeds (default 0,1,2)")
     parser.add_argument("--seed-dir", default="outputs/seed{seed}", help="each seed's recipe folder; {seed} is replaced")
     parser.add_argument("--photos", type=int, default=36, help="the photos arm's number of train-split photos (default 36 of 146)")
-    parser.add_argument("--anchor", type=float, default=1.0, help="the anchor arm's weight (default 1; its run: finetune-anchored-<W>)")
+    parser.add_argument("--anchor", type=float, default=1.0, help="the anchor arms' weight (default 1; runs finetune-anchored-<W>, finetune-ladders-anchored-<W>)")
     parser.add_argument("--split", default=SPLIT, choices=("tune", "test"), help="the registry split scored (default test)")
     parser.add_argument("--cache", type=Path, default=None, help="ladder cache (default: iqa heldout's)")
     parser.add_argument("--out", type=Path, default=Path("outputs/ablations"), help="where ablations.md and ablations.json go")
