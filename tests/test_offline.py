@@ -440,6 +440,17 @@ def test_ablation_arms_compose_to_what_they_name(repo_root, compose, tmp_path):
     assert composed(lighter).stage.module.attribute_anchor == 0.1 and composed(lighter).run_dir.endswith("finetune-anchored-0.1")
     assert compose("train", ["experiment=offline", "stage=finetune"]).stage.module.attribute_anchor == 0.0  # off by default
 
+    # The ladder arms: their own fine-tuning data (ladders=1) beside the recipe's, from pretraining or ImageNet weights.
+    ladder_cfgs = {key: composed(steps[key][0]) for key in ("ladders", "ladders_anchor", "ladders_imagenet")}
+    for key, cfg in ladder_cfgs.items():
+        init = "imagenet" if key == "ladders_imagenet" else f"{base}/pretrain/checkpoints/last.ckpt"
+        finetune_checks(cfg, init, f"{seed_dir}/{arms[key].run}")
+        assert cfg.data.prepare.ladders == 1 and cfg.data.root == f"{seed_dir}/data/offline-ladders" == cfg.data.prepare.root
+        assert cfg.data.iqa.dataset.train == f"{seed_dir}/data/offline-ladders/iqa/train-*.tar"
+        assert cfg.stage.module.attribute_anchor == (1.0 if key == "ladders_anchor" else 0.0)
+    assert len({cfg.run_dir for cfg in ladder_cfgs.values()}) == 3
+    assert compose("train", ["experiment=offline", "stage=finetune"]).data.prepare.ladders == 0  # off by default
+
     (fraction,) = steps["fraction"]
     cfg = composed(fraction)
     finetune_checks(cfg, f"{base}/pretrain/checkpoints/last.ckpt", f"{seed_dir}/{arms['fraction'].run}")
