@@ -439,6 +439,23 @@ def test_random_steps_are_deterministic_distinct_and_avoid_cancelling_pairs():
         kadid.random_steps(np.random.default_rng(0), types=kadid.COLOUR_ONLY, grey=True)
 
 
+def test_random_ladder_is_one_drawn_type_at_every_level_in_order():
+    ladders = [kadid.random_ladder(np.random.default_rng(seed)) for seed in range(300)]
+    assert ladders == [kadid.random_ladder(np.random.default_rng(seed)) for seed in range(300)]
+    for ladder in ladders:
+        (name,) = {steps[0][0] for steps in ladder}
+        assert ladder == [[(name, level)] for level in range(1, kadid.NUM_LEVELS + 1)]
+    assert {ladder[0][0][0] for ladder in ladders} == set(kadid.TYPES)  # every type can be drawn
+    grey = {kadid.random_ladder(np.random.default_rng(seed), grey=True)[0][0][0] for seed in range(300)}
+    assert grey == set(kadid.TYPES) - set(kadid.COLOUR_ONLY)
+    assert {kadid.random_ladder(np.random.default_rng(s), types=("jpeg", "pixelate"))[0][0][0] for s in range(40)} == {
+        "jpeg", "pixelate"}
+    with pytest.raises(UserError, match="valid types are"):
+        kadid.random_ladder(np.random.default_rng(0), types=("blur",))
+    with pytest.raises(UserError, match="grey"):
+        kadid.random_ladder(np.random.default_rng(0), types=kadid.COLOUR_ONLY, grey=True)
+
+
 def test_compose_is_deterministic_and_applies_the_steps_in_order():
     steps = [("white_noise", 2), ("jpeg", 3), ("color_block", 1)]
     one = kadid.compose(_photo(), steps, np.random.default_rng(3))
