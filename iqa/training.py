@@ -116,7 +116,7 @@ RIDGE_MODULE = "iqa.modules.finetune.RidgeProbeModule"
 
 
 def check_resume_matches(cfg: DictConfig, settings: dict[str, Any]) -> None:
-    """Refuse to resume a run directory that holds another split, fraction, dataset, init, loss, head or attribute anchor.
+    """Refuse to resume a run directory that holds another split, fraction, dataset, data build, init, loss, head or anchor.
 
     Runs that differ only in ``data.split_seed`` or ``data.train_fraction``
     share a default run name; resuming one from the other's ``last.ckpt``
@@ -142,13 +142,38 @@ def check_resume_matches(cfg: DictConfig, settings: dict[str, Any]) -> None:
     if anchor is not None:  # fine-tuning; a checkpoint from before the setting was fine-tuned without it
         previous["attribute_anchor"] = float((getattr(meta, "extra", None) or {}).get("attribute_anchor", 0.0))
         current["attribute_anchor"] = float(anchor)
-    differing = [k for k in previous if previous[k] is not None and previous[k] != current[k]]
+    differing = {k: (previous[k], current[k]) for k in previous if previous[k] is not None and previous[k] != current[k]}
+    # recorded build options are compared even where None (e.g. photos: null, every photo)
+    differing.update({f"data.prepare.{k}": v for k, v in build_differences(getattr(meta, "data_config", None), cfg).items()})
     if differing:
-        detail = "; ".join(f"{k}: {previous[k]} there, {current[k]} now" for k in differing)
+        detail = "; ".join(f"{k}: {there} there, {now} now" for k, (there, now) in differing.items())
         raise UserError(
             f"{cfg.run_dir} holds a run with other settings ({detail}); pass run_name=<new name>, "
             f"resume=never to overwrite it, or use -m (each sweep job gets its own directory)"
         )
+
+
+#: Build options added after checkpoints recorded their data config, with the value older builds had.
+BUILD_OPTIONS_ADDED = {"ladders": 0}
+#: Build options that leave the unlabelled (pretraining) corpus unchanged.
+MOS_ONLY_BUILD_OPTIONS = ("ladders",)
+
+
+def build_differences(recorded: dict[str, Any] | None, cfg: DictConfig) -> dict[str, tuple[Any, Any]]:
+    """``{option: (recorded, now)}`` for the data build options (``data.prepare``) a run's checkpoint and ``cfg`` disagree on.
+
+    A rebuilt corpus keeps its folder, so a finished run in a folder whose data was rebuilt with other
+    options would otherwise be resumed or reused as if nothing had changed. Where the data lives
+    (``root``) does not count, nor do options that leave the stage's data unchanged.
+    """
+    prepare = OmegaConf.select(cfg, "data.prepare", default=None)
+    old = (recorded or {}).get("prepare") if isinstance(recorded, dict) else None
+    if not isinstance(old, dict) or not isinstance(prepare, DictConfig):
+        return {}
+    new = OmegaConf.to_container(prepare, resolve=True)
+    skip = {"_target_", "root", *(MOS_ONLY_BUILD_OPTIONS if OmegaConf.select(cfg, "stage.name") == "pretrain" else ())}
+    old, new = ({**BUILD_OPTIONS_ADDED, **side} for side in (old, new))
+    return {k: (old.get(k), new.get(k)) for k in sorted((set(old) | set(new)) - skip) if old.get(k) != new.get(k)}
 
 
 def build_finetune(cfg: DictConfig, net: IQANet):

@@ -212,3 +212,38 @@ def test_resume_refuses_a_fine_tune_with_another_head_or_anchor(tmp_path, monkey
     else:
         with pytest.raises(UserError, match=rf"other settings \({key}: {old} there, {new} now\)"):
             train.check_resume_matches(cfg(new), {})
+
+
+def test_resume_refuses_a_run_whose_data_was_built_with_other_options(tmp_path, monkeypatch):
+    """A corpus rebuilt with other options keeps its folder: the run trained on the old build is not resumed or reused."""
+    from types import SimpleNamespace
+
+    from omegaconf import OmegaConf
+
+    import iqa.training as train
+
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"")
+    # what a fine-tune recorded before the ladders option existed
+    before = {"_target_": "iqa.data.offline_corpus.ensure_offline_corpus", "root": "/old/data/offline", "size": 160,
+              "photos": None, "family": "kadid", "seed": 0}
+    recorded = {"data_config": {"name": "offline", "prepare": before}}
+    monkeypatch.setattr(train, "read_meta", lambda path: SimpleNamespace(data="offline", init="p.ckpt", split=None, **recorded))
+
+    def cfg(stage="finetune", **prepare):
+        return OmegaConf.create({"resume": "auto", "run_dir": str(tmp_path), "stage": {"name": stage}, "net": {"init": "p.ckpt"},
+                                 "data": {"name": "offline", "prepare": {**before, "root": "/new/data/offline", "ladders": 0,
+                                                                         **prepare}}})
+
+    train.check_resume_matches(cfg(), {})  # moved data folder, and the added option at the value older builds had
+    with pytest.raises(UserError, match=r"other settings \(data.prepare.ladders: 0 there, 1 now\)"):
+        train.check_resume_matches(cfg(ladders=1), {})
+    with pytest.raises(UserError, match=r"data.prepare.photos: None there, \['coffee'\] now; data.prepare.seed: 0 there, 2 now"):
+        train.check_resume_matches(cfg(photos=["coffee"], seed=2), {})
+    # ladders leave the pretraining corpus byte-identical: a pretraining run resumes; its other options still count
+    train.check_resume_matches(cfg("pretrain", ladders=1), {})
+    with pytest.raises(UserError, match=r"data.prepare.size: 160 there, 128 now"):
+        train.check_resume_matches(cfg("pretrain", ladders=1, size=128), {})
+    recorded["data_config"] = {"name": "offline"}  # no build recorded (a dataset read as it is): nothing to compare
+    train.check_resume_matches(cfg(ladders=1), {})
+    assert train.build_differences(None, cfg(ladders=1)) == {}
