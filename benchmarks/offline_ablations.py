@@ -273,7 +273,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seeds", default="0,1,2", help="comma list of seeds (default 0,1,2)")
     parser.add_argument("--seed-dir", default="outputs/seed{seed}", help="each seed's recipe folder; {seed} is replaced")
     parser.add_argument("--photos", type=int, default=36, help="the photos arm's number of train-split photos (default 36 of 146)")
-    parser.add_argument("--anchor", type=float, default=1.0, help="the anchor arms' weight (default 1; runs finetune-anchored-<W>, finetune-ladders-anchored-<W>)")
+    parser.add_argument("--anchor", type=float, default=1.0,
+                        help="the anchor arms' weight (default 1; runs finetune-anchored-<W>, finetune-ladders-anchored-<W>)")
     parser.add_argument("--split", default=SPLIT, choices=("tune", "test"), help="the registry split scored (default test)")
     parser.add_argument("--cache", type=Path, default=None, help="ladder cache (default: iqa heldout's)")
     parser.add_argument("--out", type=Path, default=Path("outputs/ablations"), help="where ablations.md and ablations.json go")
