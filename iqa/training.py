@@ -15,6 +15,7 @@ checkpoint records. :func:`setup_run` and :func:`prepare_data` serve every job
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import logging
 import os
@@ -153,10 +154,18 @@ def check_resume_matches(cfg: DictConfig, settings: dict[str, Any]) -> None:
         )
 
 
-#: Build options added after checkpoints recorded their data config, with the value older builds had.
-BUILD_OPTIONS_ADDED = {"ladders": 0}
-#: Build options that leave the unlabelled (pretraining) corpus unchanged.
-MOS_ONLY_BUILD_OPTIONS = ("ladders",)
+def builder_declarations(target: str | None) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """What the data builder ``target`` (a ``data.prepare._target_``) declares about its options.
+
+    ``(options added later, with the value older builds had; options that leave its unlabelled corpus unchanged)``,
+    read from its module's ``OPTIONS_ADDED`` and ``MOS_ONLY_OPTIONS`` (empty where it declares none or does not import).
+    """
+    module_name = str(target or "").rpartition(".")[0]
+    try:
+        module = importlib.import_module(module_name) if module_name else None
+    except ImportError:
+        module = None
+    return dict(getattr(module, "OPTIONS_ADDED", {})), tuple(getattr(module, "MOS_ONLY_OPTIONS", ()))
 
 
 def build_differences(recorded: dict[str, Any] | None, cfg: DictConfig) -> dict[str, tuple[Any, Any]]:
@@ -164,15 +173,16 @@ def build_differences(recorded: dict[str, Any] | None, cfg: DictConfig) -> dict[
 
     A rebuilt corpus keeps its folder, so a finished run in a folder whose data was rebuilt with other
     options would otherwise be resumed or reused as if nothing had changed. Where the data lives
-    (``root``) does not count, nor do options that leave the stage's data unchanged.
+    (``root``) does not count, nor do options that the builder declares leave the stage's data unchanged.
     """
     prepare = OmegaConf.select(cfg, "data.prepare", default=None)
-    old = (recorded or {}).get("prepare") if isinstance(recorded, dict) else None
+    old = recorded.get("prepare") if isinstance(recorded, dict) else None
     if not isinstance(old, dict) or not isinstance(prepare, DictConfig):
         return {}
     new = OmegaConf.to_container(prepare, resolve=True)
-    skip = {"_target_", "root", *(MOS_ONLY_BUILD_OPTIONS if OmegaConf.select(cfg, "stage.name") == "pretrain" else ())}
-    old, new = ({**BUILD_OPTIONS_ADDED, **side} for side in (old, new))
+    added, mos_only = builder_declarations(new.get("_target_"))
+    skip = {"_target_", "root", *(mos_only if OmegaConf.select(cfg, "stage.name") == "pretrain" else ())}
+    old, new = ({**added, **side} for side in (old, new))
     return {k: (old.get(k), new.get(k)) for k in sorted((set(old) | set(new)) - skip) if old.get(k) != new.get(k)}
 
 

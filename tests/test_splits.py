@@ -247,3 +247,13 @@ def test_resume_refuses_a_run_whose_data_was_built_with_other_options(tmp_path, 
     recorded["data_config"] = {"name": "offline"}  # no build recorded (a dataset read as it is): nothing to compare
     train.check_resume_matches(cfg(ladders=1), {})
     assert train.build_differences(None, cfg(ladders=1)) == {}
+
+
+def test_the_data_builder_declares_its_added_and_mos_only_options():
+    import iqa.training as train
+
+    assert train.builder_declarations("iqa.data.offline_corpus.ensure_offline_corpus") == ({"ladders": 0}, ("ladders",))
+    # a builder that declares nothing, or cannot be imported: every option counts, none has a default
+    assert train.builder_declarations("iqa.data.synthetic.build_once") == ({}, ())
+    assert train.builder_declarations("no_such_package.build") == ({}, ())
+    assert train.builder_declarations(None) == ({}, ())

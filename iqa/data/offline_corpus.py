@@ -81,9 +81,14 @@ UNLABELLED_ROLES = ("pretrain", "pretrain_val")
 # Per photo: the train roles spread over ~150 photos, the validation and test roles over one photo each.
 DEFAULT_CROPS = {"pretrain": 5, "pretrain_val": 12, "finetune": 3, "finetune_val": 16, "finetune_test": 8}
 DEFAULT_VARIANTS = {"pretrain": 8, "pretrain_val": 8, "finetune": 10, "finetune_val": 10, "finetune_test": 10}
+#: Build options added after earlier builds recorded their parameters, with the value those builds had.
+OPTIONS_ADDED = {"ladders": 0}
+#: Build options that change only the MOS roles: the unlabelled (pretraining) corpus stays byte-identical.
+MOS_ONLY_OPTIONS = ("ladders",)
 
 
-def roles(photos: Sequence[str] | None = None, val: Sequence[str] = VAL_PHOTOS, test: Sequence[str] = TEST_PHOTOS) -> dict[str, tuple[str, ...]]:
+def roles(photos: Sequence[str] | None = None, val: Sequence[str] = VAL_PHOTOS,
+          test: Sequence[str] = TEST_PHOTOS) -> dict[str, tuple[str, ...]]:
     """Photo names per role; every name goes through :func:`iqa.data.photos.trainable` (held-out ones raise).
 
     ``photos``: the train-split photos to use (default: every photo of the registry's train split).
@@ -230,5 +235,5 @@ def ensure_offline_corpus(root: str | Path, size: int = 160, crops: dict[str, in
     return build_once(root, params, _write, what="offline corpus")
 
 
-__all__ = ["DEFAULT_CROPS", "DEFAULT_VARIANTS", "FAMILIES", "OUTPUT", "ensure_offline_corpus", "fetch_missing",
-           "load_trainable", "random_crop", "recipe_family", "role_samples", "roles", "seen_types"]
+__all__ = ["DEFAULT_CROPS", "DEFAULT_VARIANTS", "FAMILIES", "MOS_ONLY_OPTIONS", "OPTIONS_ADDED", "OUTPUT", "ensure_offline_corpus",
+           "fetch_missing", "load_trainable", "random_crop", "recipe_family", "role_samples", "roles", "seen_types"]
