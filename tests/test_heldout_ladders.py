@@ -400,11 +400,7 @@ def test_attribute_ladders_match_spearman_against_the_signed_level_per_ladder():
 
 @pytest.mark.unit
 def test_attribute_heads_benchmark_fails_fast_on_a_missing_checkpoint(repo_root, capsys, tmp_path):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("attribute_heads", repo_root / "benchmarks" / "attribute_heads.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = _script(repo_root, "attribute_heads")
     with pytest.raises(SystemExit) as exit_info:
         script.main(["--ckpt", f"mine={tmp_path / 'none.ckpt'}", "--cache", str(tmp_path / "cache")])
     assert exit_info.value.code == 2 and "--ckpt mine: no such checkpoint" in capsys.readouterr().err
@@ -421,3 +417,58 @@ def test_attribute_heads_benchmark_fails_fast_on_a_missing_checkpoint(repo_root,
     lines = script.table(results).splitlines()
     assert lines[0] == "| type | attribute | a | b |" and lines[2] == "| t1 | noisiness | +0.50 | +1.00 |"
     assert lines[-1] == "| **mean, all types** | | +0.12 | +0.50 |"
+
+
+def _script(repo_root, name):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, repo_root / "benchmarks" / f"{name}.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
+@pytest.mark.unit
+def test_type_response_separates_an_unseen_distortion_from_an_unordered_ladder(repo_root):
+    from iqa.evaluation.heldout import Item
+
+    script = _script(repo_root, "type_response")
+    rng = np.random.default_rng(3)
+    crops = ["a-00", "b-00", "c-00", "d-00"]
+    reference = dict(zip(crops, [0.9, 0.5, 0.7, 0.3]))
+    items, scores, mse = [], [], []
+    for crop in crops:
+        for level in range(1, 6):
+            # "seen": the score falls with the level; "flat": it barely moves, in no order, though the error grows
+            for dist, score in (("seen", reference[crop] - 0.1 * level), ("flat", reference[crop] + rng.normal(0, 0.01))):
+                items.append(Item(f"{crop}-{dist}-{level}", crop, crop[0], dist, level, f"{crop}-{dist}-{level}.png"))
+                scores.append(score)
+                mse.append(level * 10.0 + rng.uniform(0, 1) if dist == "seen" else rng.uniform(0, 50))
+    found = script.responses(scores, mse, items, reference)
+    assert list(found) == ["seen", "flat"]
+    spread = np.std(list(reference.values()))
+    for dist in ("seen", "flat"):
+        idx = {c: [i for i, it in enumerate(items) if it.crop == c and it.distortion == dist] for c in crops}
+        srcc = np.mean([stats.spearmanr([scores[i] for i in ix], [-items[i].level for i in ix])[0] for ix in idx.values()])
+        fr = np.mean([stats.spearmanr([-mse[i] for i in ix], [-items[i].level for i in ix])[0] for ix in idx.values()])
+        drop = np.median([reference[c] - scores[ix[-1]] for c, ix in idx.items()]) / spread
+        assert found[dist] == {"srcc": pytest.approx(srcc), "fr_srcc": pytest.approx(fr), "response": pytest.approx(drop),
+                               "ladders": 4}
+    assert found["seen"]["srcc"] == pytest.approx(1.0) and found["seen"]["response"] == pytest.approx(0.5 / spread)
+    assert abs(found["flat"]["response"]) < 0.1
+    lines = script.table({"m": found}).splitlines()
+    assert lines[0] == "| type | full-reference SRCC | m SRCC | m response |"
+    assert lines[2] == f"| seen | 1.000 | 1.000 | {0.5 / spread:+.2f} |"
+    with pytest.raises(ValueError, match="8 items"):
+        script.responses(scores[:3], mse, items[:8], reference)
+
+
+@pytest.mark.unit
+def test_type_response_refuses_the_test_split_and_bad_arguments_before_building(repo_root, capsys, tmp_path):
+    script = _script(repo_root, "type_response")
+    for argv, message in ((["--split", "test"], "invalid choice: 'test'"), (["--photos", "1"], "--photos: at least 2"),
+                          ([], "--ckpt mine: no such checkpoint"), (["--types", "blur,white_noise"], "unknown type(s) blur; valid:")):
+        with pytest.raises(SystemExit) as exit_info:
+            script.main(["--ckpt", f"mine={tmp_path / 'none.ckpt'}", "--cache", str(tmp_path / "cache"), *argv])
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "cache").exists()  # nothing built before the checks
