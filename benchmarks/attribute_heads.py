@@ -20,7 +20,6 @@ builds (shared cache, built on first use).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -71,25 +70,14 @@ def run(args: argparse.Namespace) -> dict:
         results[name] = heldout.attribute_ladders({a: frame[a].to_numpy(dtype=float) for a in ATTRIBUTES}, items)
         mean = np.mean([v["srcc"] for v in results[name].values()])
         print(f"  {name}: mean {mean:+.3f} over {len(results[name])} types ({time.perf_counter() - start:.1f} s)", flush=True)
-    text = table(results)
-    print(f"\nAttribute heads on the {args.split} split's KADID ladders ({len(names)} photos, ladders {settings}):\n\n{text}")
     record = {"split": args.split, "settings": settings, "photos": len(names), "checkpoints": checkpoints, "results": results}
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(record, indent=1))
-        print(f"\nwritten to {args.out}")
+    heldout.report_check(f"Attribute heads on the {args.split} split's KADID ladders ({len(names)} photos, ladders {settings})",
+                         table(results), record, args.out)
     return record
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=__doc__.split("\n\n", 1)[1])
-    parser.add_argument("--ckpt", action="append", required=True, metavar="NAME=PATH", help="a checkpoint (or shipped model name)")
-    parser.add_argument("--split", default="tune", choices=("tune", "test"), help="the registry split (default tune)")
-    parser.add_argument("--cache", default=str(heldout.DEFAULT_CACHE), help="the ladder cache (shared with iqa heldout)")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--device", default=None)
-    parser.add_argument("--out", default=None, help="write the per-type results as JSON here")
+    parser = heldout.ladder_check_parser(__doc__, ("tune", "test"))
     args = parser.parse_args(argv)
     one_line_errors(lambda: run(args))()
     return 0

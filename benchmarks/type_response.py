@@ -29,7 +29,6 @@ The tune ladders are the ones ``iqa heldout --split tune --family kadid --crops-
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import zlib
@@ -152,28 +151,17 @@ def run(args: argparse.Namespace) -> dict:
         scores = frame["quality_norm"].to_numpy(dtype=float)
         results[name] = responses(scores[: len(items)], mse, items, dict(zip(crops, scores[len(items):])))
         print(f"  {name}: {len(items) + len(crops)} images ({time.perf_counter() - start:.1f} s)", flush=True)
-    text = table(results)
-    print(f"\nQuality response on the {args.split} split's KADID ladders ({len(names)} photos, {size} px, ladders {settings}):\n\n{text}")
     record = {"split": args.split, "settings": settings, "photos": len(names), "size": size, "checkpoints": checkpoints,
               "results": results}
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(record, indent=1))
-        print(f"\nwritten to {args.out}")
+    heldout.report_check(f"Quality response on the {args.split} split's KADID ladders ({len(names)} photos, {size} px, "
+                         f"ladders {settings})", table(results), record, args.out)
     return record
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=__doc__.split("\n\n", 1)[1])
-    parser.add_argument("--ckpt", action="append", required=True, metavar="NAME=PATH", help="a checkpoint (or shipped model name)")
-    parser.add_argument("--split", default="tune", choices=("tune", "train"), help="the photos (default tune)")
+    parser = heldout.ladder_check_parser(__doc__, ("tune", "train"))
     parser.add_argument("--types", default=None, help="comma list of KADID types (default all 25)")
     parser.add_argument("--photos", type=int, default=None, help="only the first N photos of the split")
-    parser.add_argument("--cache", default=str(heldout.DEFAULT_CACHE), help="the ladder cache (shared with iqa heldout)")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--device", default=None)
-    parser.add_argument("--out", default=None, help="write the per-type results as JSON here")
     args = parser.parse_args(argv)
     if args.photos is not None and args.photos < 2:
         parser.error(f"--photos: at least 2 (the response is scaled by the references' spread), got {args.photos}")

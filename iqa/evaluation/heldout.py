@@ -44,6 +44,7 @@ the ladder settings), so a rerun only scores the checkpoints.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import hashlib
 import io
@@ -483,6 +484,32 @@ def write_outputs(out: Path, results: dict[str, dict], meta: dict, fam: Family |
 
 
 # -- inputs ------------------------------------------------------------------------------------------------------------
+
+
+def ladder_check_parser(doc: str, splits: Sequence[str]) -> argparse.ArgumentParser:
+    """The arguments the per-type ladder checks (``benchmarks/attribute_heads.py``, ``type_response.py``) share.
+
+    ``doc``: the script's docstring (first paragraph: description; the rest: epilog); ``splits``: the
+    ``--split`` choices, the first one the default.
+    """
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=doc.split("\n\n", 1)[1])
+    parser.add_argument("--ckpt", action="append", required=True, metavar="NAME=PATH", help="a checkpoint (or shipped model name)")
+    parser.add_argument("--split", default=splits[0], choices=tuple(splits), help=f"the photos (default {splits[0]})")
+    parser.add_argument("--cache", default=str(DEFAULT_CACHE), help="the ladder cache (shared with iqa heldout)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--out", default=None, help="write the per-type results as JSON here")
+    return parser
+
+
+def report_check(title: str, text: str, record: Mapping[str, Any], out: str | Path | None) -> None:
+    """Print a ladder check's table under ``title``; write ``record`` as JSON to ``out`` (if given)."""
+    print(f"\n{title}:\n\n{text}")
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(record, indent=1))
+        print(f"\nwritten to {out}")
 
 
 def parse_checkpoints(specs: Sequence[str]) -> dict[str, str]:
