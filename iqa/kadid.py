@@ -106,7 +106,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 from PIL import Image
@@ -750,22 +750,24 @@ Step = tuple[str, int]
 
 
 def random_steps(rng: np.random.Generator, types: Sequence[str] | None = None, max_types: int = 3,
-                 p_single: float = 0.5, grey: bool = False) -> list[Step]:
+                 p_single: float = 0.5, grey: bool = False, weights: Mapping[str, float] | None = None) -> list[Step]:
     """A KADIS-style recipe: one type, or 2..``max_types`` distinct types, each at a random level 1..5.
 
     With probability ``p_single`` one type is drawn, otherwise the count is
     uniform on ``2..max_types``. Types are distinct, in random (application)
     order, and never include a pair of :data:`CANCELLING`; with ``grey=True``
     the :data:`COLOUR_ONLY` types, no-ops on a grey image, are left out.
-    Deterministic given ``rng``.
+    ``weights`` (:func:`check_weights`) makes some types likelier to be drawn
+    (default: every type equally). Deterministic given ``rng``.
     """
     pool = _draw_pool(types, grey)
+    weights = check_weights(weights)
     if max_types < 1:
         raise UserError(f"max_types must be at least 1, got {max_types}")
     count = 1 if (max_types < 2 or rng.random() < p_single) else int(rng.integers(2, max_types + 1))
     steps: list[Step] = []
     while pool and len(steps) < count:
-        name = pool[int(rng.integers(len(pool)))]
+        name = _pick(rng, pool, weights)
         steps.append((name, int(rng.integers(1, NUM_LEVELS + 1))))
         pool = [n for n in pool if n != name and frozenset((n, name)) not in CANCELLING]
     return steps
@@ -781,11 +783,32 @@ def _draw_pool(types: Sequence[str] | None, grey: bool) -> list[str]:
     return pool
 
 
-def random_ladder(rng: np.random.Generator, types: Sequence[str] | None = None, grey: bool = False) -> list[list[Step]]:
-    """One type drawn uniformly from ``types`` (as :func:`random_steps` draws it) at every level: the recipes
-    ``[[(type, 1)], [(type, 2)], ..., [(type, 5)]]``, mildest first. Deterministic given ``rng``."""
+def check_weights(weights: Mapping[str, float] | None) -> dict[str, float]:
+    """``{type: weight}`` for random draws, validated: KADID type names, finite weights above 0 (unnamed types: 1)."""
+    if not weights:
+        return {}
+    _check_names(list(weights))
+    bad = {name: w for name, w in weights.items()
+           if isinstance(w, bool) or not isinstance(w, (int, float)) or not np.isfinite(w) or w <= 0}
+    if bad:
+        raise UserError(f"type weights must be finite numbers above 0, got {bad}")
+    return {name: float(w) for name, w in weights.items()}
+
+
+def _pick(rng: np.random.Generator, pool: Sequence[str], weights: Mapping[str, float]) -> str:
+    """One type of ``pool``: uniform without ``weights`` (the draws of unweighted builds never change), else in proportion."""
+    if not weights:
+        return pool[int(rng.integers(len(pool)))]
+    p = np.array([weights.get(name, 1.0) for name in pool], dtype=float)
+    return pool[int(rng.choice(len(pool), p=p / p.sum()))]
+
+
+def random_ladder(rng: np.random.Generator, types: Sequence[str] | None = None, grey: bool = False,
+                  weights: Mapping[str, float] | None = None) -> list[list[Step]]:
+    """One type drawn from ``types`` (as :func:`random_steps` draws it, ``weights`` included) at every level: the
+    recipes ``[[(type, 1)], [(type, 2)], ..., [(type, 5)]]``, mildest first. Deterministic given ``rng``."""
     pool = _draw_pool(types, grey)
-    name = pool[int(rng.integers(len(pool)))]
+    name = _pick(rng, pool, check_weights(weights))
     return [[(name, level)] for level in range(1, NUM_LEVELS + 1)]
 
 
@@ -815,7 +838,7 @@ def recipe_mos(steps: Sequence[Step]) -> float:
 __all__ = [
     "ATTRIBUTE", "CANCELLING", "COLOUR_ONLY", "GROUPS", "KADID_SHORT_SIDE", "LEVEL_PARAMS", "NUM_LEVELS",
     "PHOTOMETRIC", "STRUCTURAL", "TYPES", "UNSEEN_DEFAULT", "VALID_LEVELS",
-    "apply", "compose", "disk_kernel", "edge_weight", "hsv_to_rgb", "is_grey", "jpeg2000_available", "lab_to_rgb",
+    "apply", "check_weights", "compose", "disk_kernel", "edge_weight", "hsv_to_rgb", "is_grey", "jpeg2000_available", "lab_to_rgb",
     "line_kernel", "nearest_indices", "random_ladder", "random_steps", "recipe_mos", "rgb_to_hsv", "rgb_to_lab",
     *TYPES,
 ]

@@ -456,6 +456,27 @@ def test_random_ladder_is_one_drawn_type_at_every_level_in_order():
         kadid.random_ladder(np.random.default_rng(0), types=kadid.COLOUR_ONLY, grey=True)
 
 
+def test_type_weights_make_a_type_likelier_in_proportion_and_leave_unweighted_draws_alone():
+    singles = [kadid.random_steps(np.random.default_rng(seed), p_single=1.0, weights={"jpeg": 48.0}) for seed in range(1000)]
+    share = np.mean([steps[0][0] == "jpeg" for steps in singles])
+    assert abs(share - 48 / (48 + 24)) < 0.05  # 2/3, against 1/25 unweighted
+    assert {steps[0][0] for steps in singles} == set(kadid.TYPES)  # the others stay drawable
+    # equal weights, or none, draw exactly what the unweighted code draws, seed for seed
+    for weights in (None, {}):
+        assert [kadid.random_steps(np.random.default_rng(s), weights=weights) for s in range(50)] == [
+            kadid.random_steps(np.random.default_rng(s)) for s in range(50)]
+    ladders = {kadid.random_ladder(np.random.default_rng(s), weights={"pixelate": 1e9})[0][0][0] for s in range(30)}
+    assert ladders == {"pixelate"}
+    # a weighted type outside the pool (colour-only on a grey photo) is simply not drawn
+    grey = [kadid.random_steps(np.random.default_rng(s), grey=True, weights={"color_shift": 1e9}) for s in range(30)]
+    assert all(name not in kadid.COLOUR_ONLY for steps in grey for name, _ in steps)
+    with pytest.raises(UserError, match="valid types are"):
+        kadid.random_steps(np.random.default_rng(0), weights={"blur": 2.0})
+    for bad in (0, -1.0, float("nan"), float("inf"), True, "2"):
+        with pytest.raises(UserError, match="finite numbers above 0"):
+            kadid.check_weights({"jpeg": bad})
+
+
 def test_compose_is_deterministic_and_applies_the_steps_in_order():
     steps = [("white_noise", 2), ("jpeg", 3), ("color_block", 1)]
     one = kadid.compose(_photo(), steps, np.random.default_rng(3))

@@ -161,6 +161,35 @@ def test_ladders_put_one_type_at_every_level_in_each_mos_crop_and_leave_pretrain
 
 
 @pytest.mark.unit
+def test_type_weights_reshape_the_mos_roles_draws_and_leave_pretraining_alone(tmp_path):
+    from iqa.errors import UserError
+
+    small = {"size": 32, "crops": {**TINY_CROPS, "finetune": 2}, "variants": TINY_VARIANTS, "photos": INSTALLED}
+    plain = offline.ensure_offline_corpus(tmp_path / "plain", **small)
+    weighted = offline.ensure_offline_corpus(tmp_path / "weighted", type_weights={"non_eccentricity_patch": 1000.0}, **small)
+
+    def share(root, mos):
+        versions = [meta for meta, _ in _members(root) if meta["steps"] and (meta["role"] not in offline.UNLABELLED_ROLES) == mos]
+        return np.mean([any(name == "non_eccentricity_patch" for name, _ in meta["steps"]) for meta in versions])
+
+    assert share(weighted, mos=True) > 0.9 and share(plain, mos=True) < 0.3
+    assert share(weighted, mos=False) == share(plain, mos=False) < 0.3
+    assert _pngs(weighted, "corpus") == _pngs(plain, "corpus") and _pngs(weighted, "corpus")
+    # unset, the parameters (and so the content hash) are what they were before the option existed
+    args = (32, None, None, None, 0.25, 1.0, 3, 0.5, 0, 512)
+    assert "type_weights" not in offline.build_params(*args) and "type_weights" not in offline.build_params(*args, type_weights={})
+    assert offline.build_params(*args, type_weights={"jpeg": 2, "denoise": 3})["type_weights"] == {"jpeg": 2.0, "denoise": 3.0}
+    with pytest.raises(UserError, match=r"types that training leaves out \(unseen\): mean_shift; training types: gaussian_blur, "):
+        offline.build_params(*args, type_weights={"mean_shift": 2.0})
+    with pytest.raises(UserError, match="type_weights needs family=kadid"):
+        offline.build_params(*args, family="classic", type_weights={"jpeg": 2.0})
+    with pytest.raises(UserError, match=r"data.prepare.type_weights: type weights must be finite numbers above 0"):
+        offline.build_params(*args, type_weights={"jpeg": 0})
+    with pytest.raises(UserError, match="valid types are"):
+        offline.build_params(*args, type_weights={"blur": 2.0})
+
+
+@pytest.mark.unit
 def test_bad_ladders_fail_fast(tmp_path):
     from iqa.errors import UserError
 

@@ -252,7 +252,8 @@ def test_resume_refuses_a_run_whose_data_was_built_with_other_options(tmp_path, 
 def test_the_data_builder_declares_its_added_and_mos_only_options():
     import iqa.training as train
 
-    assert train.builder_declarations("iqa.data.offline_corpus.ensure_offline_corpus") == ({"ladders": 0}, ("ladders",))
+    assert train.builder_declarations("iqa.data.offline_corpus.ensure_offline_corpus") == (
+        {"ladders": 0, "type_weights": None}, ("ladders", "type_weights"))
     # a builder that declares nothing, or cannot be imported: every option counts, none has a default
     assert train.builder_declarations("iqa.data.synthetic.build_once") == ({}, ())
     assert train.builder_declarations("no_such_package.build") == ({}, ())

@@ -35,8 +35,11 @@ train, validation and test) first gets ``ladders`` single-type ladders: one
 type drawn from the training types, at each of the five levels (five
 versions, :func:`iqa.kadid.random_ladder`); the rest of its ``variants`` stay
 KADIS-style recipes. The ranking loss then also sees the same type at
-neighbouring levels of the same crop. The unlabelled (pretraining) roles never
-change, so a build with ladders has the same pretraining corpus as one without.
+neighbouring levels of the same crop. ``type_weights`` (``{type: weight}``,
+unnamed training types 1) makes some types likelier in the MOS roles' draws,
+recipes and ladders alike. The unlabelled (pretraining) roles never change, so
+a build with ladders or type weights has the same pretraining corpus as one
+without.
 ``family="kadid"`` (the default) draws from the KADID-10k types of
 :mod:`iqa.kadid` except the ``unseen`` ones (default
 :data:`iqa.kadid.UNSEEN_DEFAULT`), which no split ever holds, so that a test on
@@ -82,9 +85,9 @@ UNLABELLED_ROLES = ("pretrain", "pretrain_val")
 DEFAULT_CROPS = {"pretrain": 5, "pretrain_val": 12, "finetune": 3, "finetune_val": 16, "finetune_test": 8}
 DEFAULT_VARIANTS = {"pretrain": 8, "pretrain_val": 8, "finetune": 10, "finetune_val": 10, "finetune_test": 10}
 #: Build options added after earlier builds recorded their parameters, with the value those builds had.
-OPTIONS_ADDED = {"ladders": 0}
+OPTIONS_ADDED = {"ladders": 0, "type_weights": None}
 #: Build options that change only the MOS roles: the unlabelled (pretraining) corpus stays byte-identical.
-MOS_ONLY_OPTIONS = ("ladders",)
+MOS_ONLY_OPTIONS = ("ladders", "type_weights")
 
 
 def roles(photos: Sequence[str] | None = None, val: Sequence[str] = VAL_PHOTOS,
@@ -128,16 +131,23 @@ def seen_types(unseen: Sequence[str] = kadid.UNSEEN_DEFAULT) -> tuple[str, ...]:
     return pool
 
 
-def recipe_family(params: dict[str, Any], colour: bool) -> tuple[Callable[[np.random.Generator], list[tuple[str, int]]],
-                                                                   Callable[..., np.ndarray]]:
+def recipe_family(params: dict[str, Any], colour: bool, role: str | None = None
+                  ) -> tuple[Callable[[np.random.Generator], list[tuple[str, int]]], Callable[..., np.ndarray]]:
     """``(draw, compose)`` of the build's family for one photo: ``draw(rng)`` gives one distortion recipe (grey
-    photos never get colour-only types) and ``compose(image, steps, rng)`` applies it."""
+    photos never get colour-only types) and ``compose(image, steps, rng)`` applies it. ``type_weights`` apply to
+    the MOS roles only (a ``role`` of :data:`UNLABELLED_ROLES`, or None, draws every type equally)."""
     max_types, p_single = params["max_types"], params["p_single"]
     if params["family"] == "kadid":
         types = tuple(params["types"])
-        return (lambda rng: kadid.random_steps(rng, types, max_types, p_single, grey=not colour)), kadid.compose
+        weights = mos_weights(params, role)
+        return (lambda rng: kadid.random_steps(rng, types, max_types, p_single, grey=not colour, weights=weights)), kadid.compose
     pool = tuple(d for d in distortions.DISTORTIONS if colour or d != "saturation_decrease")
     return (lambda rng: distortions.random_steps(rng, max_types, p_single, pool)), distortions.compose
+
+
+def mos_weights(params: dict[str, Any], role: str | None) -> dict[str, float] | None:
+    """The build's ``type_weights`` where ``role`` is a MOS role; None for the unlabelled roles (or no role)."""
+    return params.get("type_weights") if role is not None and role not in UNLABELLED_ROLES else None
 
 
 def random_crop(photo: np.ndarray, size: int, rng: np.random.Generator, min_scale: float, max_scale: float) -> np.ndarray:
@@ -159,14 +169,14 @@ def role_samples(role: str, names: Sequence[str], params: dict[str, Any]) -> Ite
     for name in names:
         photo = load_trainable(name)
         colour = registry.BY_NAME[name].colour
-        draw, compose = recipe_family(params, colour)
+        draw, compose = recipe_family(params, colour, role)
         ladders = 0 if role in UNLABELLED_ROLES else int(params.get("ladders", 0))
         for index in range(int(params["crops"][role])):
             rng = _rng(params["seed"], role, name, index)
             crop = random_crop(photo, params["size"], rng, params["min_scale"], params["max_scale"])
             recipes: list[list[tuple[str, int]]] = [[]]
             for _ in range(ladders):
-                recipes += kadid.random_ladder(rng, params["types"], grey=not colour)
+                recipes += kadid.random_ladder(rng, params["types"], grey=not colour, weights=mos_weights(params, role))
             recipes += [draw(rng) for _ in range(int(params["variants"][role]) - len(recipes) + 1)]
             for number, steps in enumerate(recipes):
                 image = compose(crop, steps, rng)
@@ -183,7 +193,8 @@ def role_samples(role: str, names: Sequence[str], params: dict[str, Any]) -> Ite
 
 def build_params(size: int, crops: dict[str, int] | None, variants: dict[str, int] | None, photos: Sequence[str] | None,
                  min_scale: float, max_scale: float, max_types: int, p_single: float, seed: int, shard_size: int,
-                 family: str = "kadid", unseen: Sequence[str] | None = None, ladders: int = 0) -> dict[str, Any]:
+                 family: str = "kadid", unseen: Sequence[str] | None = None, ladders: int = 0,
+                 type_weights: dict[str, float] | None = None) -> dict[str, Any]:
     if family not in FAMILIES:
         raise UserError(f"unknown distortion family {family!r}; valid families are {', '.join(FAMILIES)}")
     if isinstance(ladders, bool) or not isinstance(ladders, int) or ladders < 0:
@@ -212,6 +223,18 @@ def build_params(size: int, crops: dict[str, int] | None, variants: dict[str, in
             raise UserError(f"data.prepare.ladders={ladders} needs {ladders * kadid.NUM_LEVELS} distorted versions per crop "
                             f"in every MOS role; data.prepare.variants gives {short}")
         params["ladders"] = ladders
+    if type_weights:  # absent when unset, so that unweighted builds keep their content hash
+        if family != "kadid":
+            raise UserError("data.prepare.type_weights needs family=kadid")
+        not_trained = [name for name in type_weights if name in kadid.TYPES and name not in params["types"]]
+        if not_trained:
+            raise UserError(f"data.prepare.type_weights names types that training leaves out (unseen): {', '.join(not_trained)}; "
+                            f"training types: {', '.join(params['types'])}")
+        try:
+            weights = kadid.check_weights(type_weights)
+        except UserError as error:
+            raise UserError(f"data.prepare.type_weights: {error}") from None
+        params["type_weights"] = {name: weights[name] for name in params["types"] if name in weights}
     return params
 
 
@@ -227,13 +250,15 @@ def _write(tmp: Path, params: dict[str, Any]) -> dict[str, Any]:
 def ensure_offline_corpus(root: str | Path, size: int = 160, crops: dict[str, int] | None = None, variants: dict[str, int] | None = None,
                           photos: Sequence[str] | None = None, min_scale: float = 0.25, max_scale: float = 1.0, max_types: int = 3,
                           p_single: float = 0.5, seed: int = 0, shard_size: int = 512, family: str = "kadid",
-                          unseen: Sequence[str] | None = None, ladders: int = 0) -> Path:
+                          unseen: Sequence[str] | None = None, ladders: int = 0,
+                          type_weights: dict[str, float] | None = None) -> Path:
     """Build the offline corpus and MOS set under ``root`` unless an identical build is there (locked, atomic)."""
     params = build_params(size, dict(crops) if crops else None, dict(variants) if variants else None,
                           list(photos) if photos is not None else None, min_scale, max_scale, max_types, p_single, seed, shard_size,
-                          family, list(unseen) if unseen is not None else None, ladders)
+                          family, list(unseen) if unseen is not None else None, ladders,
+                          dict(type_weights) if type_weights else None)
     return build_once(root, params, _write, what="offline corpus")
 
 
 __all__ = ["DEFAULT_CROPS", "DEFAULT_VARIANTS", "FAMILIES", "MOS_ONLY_OPTIONS", "OPTIONS_ADDED", "OUTPUT", "ensure_offline_corpus",
-           "fetch_missing", "load_trainable", "random_crop", "recipe_family", "role_samples", "roles", "seen_types"]
+           "fetch_missing", "load_trainable", "mos_weights", "random_crop", "recipe_family", "role_samples", "roles", "seen_types"]
