@@ -131,23 +131,17 @@ def seen_types(unseen: Sequence[str] = kadid.UNSEEN_DEFAULT) -> tuple[str, ...]:
     return pool
 
 
-def recipe_family(params: dict[str, Any], colour: bool, role: str | None = None
+def recipe_family(params: dict[str, Any], colour: bool, weights: dict[str, float] | None = None
                   ) -> tuple[Callable[[np.random.Generator], list[tuple[str, int]]], Callable[..., np.ndarray]]:
     """``(draw, compose)`` of the build's family for one photo: ``draw(rng)`` gives one distortion recipe (grey
-    photos never get colour-only types) and ``compose(image, steps, rng)`` applies it. ``type_weights`` apply to
-    the MOS roles only (a ``role`` of :data:`UNLABELLED_ROLES`, or None, draws every type equally)."""
+    photos never get colour-only types; KADID types drawn by ``weights``, default equally) and
+    ``compose(image, steps, rng)`` applies it."""
     max_types, p_single = params["max_types"], params["p_single"]
     if params["family"] == "kadid":
         types = tuple(params["types"])
-        weights = mos_weights(params, role)
         return (lambda rng: kadid.random_steps(rng, types, max_types, p_single, grey=not colour, weights=weights)), kadid.compose
     pool = tuple(d for d in distortions.DISTORTIONS if colour or d != "saturation_decrease")
     return (lambda rng: distortions.random_steps(rng, max_types, p_single, pool)), distortions.compose
-
-
-def mos_weights(params: dict[str, Any], role: str | None) -> dict[str, float] | None:
-    """The build's ``type_weights`` where ``role`` is a MOS role; None for the unlabelled roles (or no role)."""
-    return params.get("type_weights") if role is not None and role not in UNLABELLED_ROLES else None
 
 
 def random_crop(photo: np.ndarray, size: int, rng: np.random.Generator, min_scale: float, max_scale: float) -> np.ndarray:
@@ -166,17 +160,19 @@ def _rng(seed: int, *parts: Any) -> np.random.Generator:
 
 def role_samples(role: str, names: Sequence[str], params: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Every sample of a role, in a fixed order, as WebDataset dicts (see the module docstring)."""
+    mos_role = role not in UNLABELLED_ROLES  # ladders and type weights shape the MOS roles only
+    ladders = int(params.get("ladders", 0)) if mos_role else 0
+    weights = params.get("type_weights") if mos_role else None
     for name in names:
         photo = load_trainable(name)
         colour = registry.BY_NAME[name].colour
-        draw, compose = recipe_family(params, colour, role)
-        ladders = 0 if role in UNLABELLED_ROLES else int(params.get("ladders", 0))
+        draw, compose = recipe_family(params, colour, weights)
         for index in range(int(params["crops"][role])):
             rng = _rng(params["seed"], role, name, index)
             crop = random_crop(photo, params["size"], rng, params["min_scale"], params["max_scale"])
             recipes: list[list[tuple[str, int]]] = [[]]
             for _ in range(ladders):
-                recipes += kadid.random_ladder(rng, params["types"], grey=not colour, weights=mos_weights(params, role))
+                recipes += kadid.random_ladder(rng, params["types"], grey=not colour, weights=weights)
             recipes += [draw(rng) for _ in range(int(params["variants"][role]) - len(recipes) + 1)]
             for number, steps in enumerate(recipes):
                 image = compose(crop, steps, rng)
@@ -261,4 +257,4 @@ def ensure_offline_corpus(root: str | Path, size: int = 160, crops: dict[str, in
 
 
 __all__ = ["DEFAULT_CROPS", "DEFAULT_VARIANTS", "FAMILIES", "MOS_ONLY_OPTIONS", "OPTIONS_ADDED", "OUTPUT", "ensure_offline_corpus",
-           "fetch_missing", "load_trainable", "mos_weights", "random_crop", "recipe_family", "role_samples", "roles", "seen_types"]
+           "fetch_missing", "load_trainable", "random_crop", "recipe_family", "role_samples", "roles", "seen_types"]
