@@ -21,6 +21,11 @@ ladders        fine-tuning data with a same-type ladder (one type at levels 1-5)
                the pretraining corpus is unchanged), from the recipe's pretraining
 ladders_anchor    ``ladders`` with the attribute anchor of ``--anchor W`` (run ``finetune-ladders-anchored-W``)
 ladders_imagenet  the same ladder fine-tune from ImageNet weights (``ladders``' ImageNet-only twin)
+weighted       fine-tuning data that draws non-eccentricity patches 5 times and contrast change 2 times
+               as often as each other training type (``data.prepare.type_weights``, built under
+               ``<seed dir>/data/offline-weighted``; the pretraining corpus is unchanged), from the recipe's pretraining
+weighted_anchor    ``weighted`` with the attribute anchor of ``--anchor W`` (run ``finetune-weighted-anchored-W``)
+weighted_imagenet  the same weighted fine-tune from ImageNet weights (``weighted``' ImageNet-only twin)
 =============  ==========================================================================
 
 Every fine-tuned checkpoint is scored once on the test split's KADID-10k ladders
@@ -77,6 +82,9 @@ class Arm:
 PRETRAIN = ("train", "experiment=offline", "stage=pretrain")
 FINETUNE = ("train", "experiment=offline", *FINETUNE_ARGS)
 LADDERS = ("data.prepare.ladders=1", "data.root=${paths.data_dir}/offline-ladders")
+TYPE_WEIGHTS = {"non_eccentricity_patch": 5, "contrast_change": 2}
+WEIGHTED = ("data.prepare.type_weights={" + ",".join(f"{k}:{v}" for k, v in TYPE_WEIGHTS.items()) + "}",
+            "data.root=${paths.data_dir}/offline-weighted")
 
 
 def _pretrain_ablation(name: str) -> tuple[tuple[str, ...], ...]:
@@ -110,11 +118,20 @@ def arm_table(photos: int, anchor: float = 1.0) -> dict[str, Arm]:
         Arm("ladders_imagenet", "fine-tuning data, ImageNet weights", "ladders, no attribute pretraining",
             "offline/finetune-imagenet-ladders",
             ((*FINETUNE, *LADDERS, "init=imagenet", "run_name=finetune-imagenet-ladders"),)),
+        Arm("weighted", "fine-tuning data", "non-eccentricity patches x5, contrast change x2", "offline/finetune-weighted",
+            ((*FINETUNE, *WEIGHTED, "init={base}/pretrain/checkpoints/last.ckpt", "run_name=finetune-weighted"),)),
+        Arm("weighted_anchor", "fine-tuning data and attribute heads", f"weighted draws, anchored (weight {anchor:g})",
+            f"offline/finetune-weighted-anchored-{anchor:g}",
+            ((*FINETUNE, *WEIGHTED, f"stage.module.attribute_anchor={anchor:g}", "init={base}/pretrain/checkpoints/last.ckpt",
+              f"run_name=finetune-weighted-anchored-{anchor:g}"),)),
+        Arm("weighted_imagenet", "fine-tuning data, ImageNet weights", "weighted draws, no attribute pretraining",
+            "offline/finetune-imagenet-weighted",
+            ((*FINETUNE, *WEIGHTED, "init=imagenet", "run_name=finetune-imagenet-weighted"),)),
     )}
 
 
 ARM_ORDER = ("reference", "imagenet", "head", "attributes", "loss", "anchor", "photos", "fraction", "ladders", "ladders_anchor",
-             "ladders_imagenet")
+             "ladders_imagenet", "weighted", "weighted_anchor", "weighted_imagenet")
 DEFAULT_ARMS = ("reference", "imagenet", "head", "attributes", "loss", "photos")
 
 
@@ -274,7 +291,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed-dir", default="outputs/seed{seed}", help="each seed's recipe folder; {seed} is replaced")
     parser.add_argument("--photos", type=int, default=36, help="the photos arm's number of train-split photos (default 36 of 146)")
     parser.add_argument("--anchor", type=float, default=1.0,
-                        help="the anchor arms' weight (default 1; runs finetune-anchored-<W>, finetune-ladders-anchored-<W>)")
+                        help="the anchor arms' weight (default 1; runs finetune-anchored-<W>, finetune-ladders-anchored-<W>, "
+                             "finetune-weighted-anchored-<W>)")
     parser.add_argument("--split", default=SPLIT, choices=("tune", "test"), help="the registry split scored (default test)")
     parser.add_argument("--cache", type=Path, default=None, help="ladder cache (default: iqa heldout's)")
     parser.add_argument("--out", type=Path, default=Path("outputs/ablations"), help="where ablations.md and ablations.json go")

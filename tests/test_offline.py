@@ -480,6 +480,20 @@ def test_ablation_arms_compose_to_what_they_name(repo_root, compose, tmp_path):
     assert len({cfg.run_dir for cfg in ladder_cfgs.values()}) == 3
     assert compose("train", ["experiment=offline", "stage=finetune"]).data.prepare.ladders == 0  # off by default
 
+    # The weighted arms: their own fine-tuning data (type_weights) beside the recipe's and the ladders'.
+    weighted_cfgs = {key: composed(steps[key][0]) for key in ("weighted", "weighted_anchor", "weighted_imagenet")}
+    for key, cfg in weighted_cfgs.items():
+        init = "imagenet" if key == "weighted_imagenet" else f"{base}/pretrain/checkpoints/last.ckpt"
+        finetune_checks(cfg, init, f"{seed_dir}/{arms[key].run}")
+        assert dict(cfg.data.prepare.type_weights) == {"non_eccentricity_patch": 5, "contrast_change": 2}
+        assert cfg.data.prepare.ladders == 0 and cfg.data.prepare.unseen is None  # unseen types: the recipe's
+        assert cfg.data.root == f"{seed_dir}/data/offline-weighted" == cfg.data.prepare.root
+        assert cfg.data.iqa.dataset.train == f"{seed_dir}/data/offline-weighted/iqa/train-*.tar"
+        assert cfg.stage.module.attribute_anchor == (1.0 if key == "weighted_anchor" else 0.0)
+        assert cfg.stage.head == "linear"
+    assert len({cfg.run_dir for cfg in weighted_cfgs.values()} | {cfg.run_dir for cfg in ladder_cfgs.values()}) == 6
+    assert compose("train", ["experiment=offline", "stage=finetune"]).data.prepare.type_weights is None  # off by default
+
     (fraction,) = steps["fraction"]
     cfg = composed(fraction)
     finetune_checks(cfg, f"{base}/pretrain/checkpoints/last.ckpt", f"{seed_dir}/{arms['fraction'].run}")
