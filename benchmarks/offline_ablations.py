@@ -92,6 +92,21 @@ def _pretrain_ablation(name: str) -> tuple[tuple[str, ...], ...]:
             (*FINETUNE, f"pretrain_run=pretrain-{name}", f"run_name=finetune-pretrain-{name}"))
 
 
+def _data_arms(key: str, label: str, short: str, run: str, data: tuple[str, ...], anchor: float) -> tuple[Arm, Arm, Arm]:
+    """One change of the fine-tuning data, three arms: from the recipe's pretraining (``key``), the same with the
+    attribute heads anchored (``<key>_anchor``) and from ImageNet weights (``<key>_imagenet``)."""
+    pretrained, weight = "init={base}/pretrain/checkpoints/last.ckpt", f"{anchor:g}"
+    anchored = f"finetune-{run}-anchored-{weight}"
+    return (
+        Arm(key, "fine-tuning data", label, f"offline/finetune-{run}",
+            ((*FINETUNE, *data, pretrained, f"run_name=finetune-{run}"),)),
+        Arm(f"{key}_anchor", "fine-tuning data and attribute heads", f"{short}, anchored (weight {weight})", f"offline/{anchored}",
+            ((*FINETUNE, *data, f"stage.module.attribute_anchor={weight}", pretrained, f"run_name={anchored}"),)),
+        Arm(f"{key}_imagenet", "fine-tuning data, ImageNet weights", f"{short}, no attribute pretraining",
+            f"offline/finetune-imagenet-{run}", ((*FINETUNE, *data, "init=imagenet", f"run_name=finetune-imagenet-{run}"),)),
+    )
+
+
 def arm_table(photos: int, anchor: float = 1.0) -> dict[str, Arm]:
     return {a.key: a for a in (
         Arm("reference", "reference", "recipe: 5 attributes, ranking loss, free head, all train photos", "offline/finetune-attiqa"),
@@ -109,24 +124,8 @@ def arm_table(photos: int, anchor: float = 1.0) -> dict[str, Arm]:
         Arm("photos", "training photos", f"{photos} photos", f"photos{photos}/offline/finetune-attiqa", ()),
         Arm("fraction", "fine-tuning data", "25 % of the fine-tuning crops", "offline/finetune-fraction-0.25",
             ((*FINETUNE, "data.train_fraction=0.25", "run_name=finetune-fraction-0.25"),)),
-        Arm("ladders", "fine-tuning data", "a same-type level ladder in every crop", "offline/finetune-ladders",
-            ((*FINETUNE, *LADDERS, "init={base}/pretrain/checkpoints/last.ckpt", "run_name=finetune-ladders"),)),
-        Arm("ladders_anchor", "fine-tuning data and attribute heads", f"ladders, anchored (weight {anchor:g})",
-            f"offline/finetune-ladders-anchored-{anchor:g}",
-            ((*FINETUNE, *LADDERS, f"stage.module.attribute_anchor={anchor:g}", "init={base}/pretrain/checkpoints/last.ckpt",
-              f"run_name=finetune-ladders-anchored-{anchor:g}"),)),
-        Arm("ladders_imagenet", "fine-tuning data, ImageNet weights", "ladders, no attribute pretraining",
-            "offline/finetune-imagenet-ladders",
-            ((*FINETUNE, *LADDERS, "init=imagenet", "run_name=finetune-imagenet-ladders"),)),
-        Arm("weighted", "fine-tuning data", "non-eccentricity patches x5, contrast change x2", "offline/finetune-weighted",
-            ((*FINETUNE, *WEIGHTED, "init={base}/pretrain/checkpoints/last.ckpt", "run_name=finetune-weighted"),)),
-        Arm("weighted_anchor", "fine-tuning data and attribute heads", f"weighted draws, anchored (weight {anchor:g})",
-            f"offline/finetune-weighted-anchored-{anchor:g}",
-            ((*FINETUNE, *WEIGHTED, f"stage.module.attribute_anchor={anchor:g}", "init={base}/pretrain/checkpoints/last.ckpt",
-              f"run_name=finetune-weighted-anchored-{anchor:g}"),)),
-        Arm("weighted_imagenet", "fine-tuning data, ImageNet weights", "weighted draws, no attribute pretraining",
-            "offline/finetune-imagenet-weighted",
-            ((*FINETUNE, *WEIGHTED, "init=imagenet", "run_name=finetune-imagenet-weighted"),)),
+        *_data_arms("ladders", "a same-type level ladder in every crop", "ladders", "ladders", LADDERS, anchor),
+        *_data_arms("weighted", "non-eccentricity patches x5, contrast change x2", "weighted draws", "weighted", WEIGHTED, anchor),
     )}
 
 
