@@ -26,6 +26,8 @@ weighted       fine-tuning data that draws non-eccentricity patches 5 times and 
                ``<seed dir>/data/offline-weighted``; the pretraining corpus is unchanged), from the recipe's pretraining
 weighted_anchor    ``weighted`` with the attribute anchor of ``--anchor W`` (run ``finetune-weighted-anchored-W``)
 weighted_imagenet  the same weighted fine-tune from ImageNet weights (``weighted``' ImageNet-only twin)
+regression_weighted_anchor  ``weighted_anchor`` from the regression pretraining of ``loss`` (trained first when missing;
+               run ``finetune-regression-weighted-anchored-W``); its ImageNet-only twin is ``weighted_imagenet``
 =============  ==========================================================================
 
 Every fine-tuned checkpoint is scored once on the test split's KADID-10k ladders
@@ -126,11 +128,17 @@ def arm_table(photos: int, anchor: float = 1.0) -> dict[str, Arm]:
             ((*FINETUNE, "data.train_fraction=0.25", "run_name=finetune-fraction-0.25"),)),
         *_data_arms("ladders", "a same-type level ladder in every crop", "ladders", "ladders", LADDERS, anchor),
         *_data_arms("weighted", "non-eccentricity patches x5, contrast change x2", "weighted draws", "weighted", WEIGHTED, anchor),
+        Arm("regression_weighted_anchor", "pretraining loss, fine-tuning data and attribute heads",
+            f"regression pretraining, weighted draws, anchored (weight {anchor:g})",
+            f"offline/finetune-regression-weighted-anchored-{anchor:g}",
+            ((*PRETRAIN, "+ablation=regression_loss"),
+             (*FINETUNE, *WEIGHTED, f"stage.module.attribute_anchor={anchor:g}", "pretrain_run=pretrain-regression_loss",
+              f"run_name=finetune-regression-weighted-anchored-{anchor:g}"))),
     )}
 
 
 ARM_ORDER = ("reference", "imagenet", "head", "attributes", "loss", "anchor", "photos", "fraction", "ladders", "ladders_anchor",
-             "ladders_imagenet", "weighted", "weighted_anchor", "weighted_imagenet")
+             "ladders_imagenet", "weighted", "weighted_anchor", "weighted_imagenet", "regression_weighted_anchor")
 DEFAULT_ARMS = ("reference", "imagenet", "head", "attributes", "loss", "photos")
 
 
@@ -291,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--photos", type=int, default=36, help="the photos arm's number of train-split photos (default 36 of 146)")
     parser.add_argument("--anchor", type=float, default=1.0,
                         help="the anchor arms' weight (default 1; runs finetune-anchored-<W>, finetune-ladders-anchored-<W>, "
-                             "finetune-weighted-anchored-<W>)")
+                             "finetune-weighted-anchored-<W>, finetune-regression-weighted-anchored-<W>)")
     parser.add_argument("--split", default=SPLIT, choices=("tune", "test"), help="the registry split scored (default test)")
     parser.add_argument("--cache", type=Path, default=None, help="ladder cache (default: iqa heldout's)")
     parser.add_argument("--out", type=Path, default=Path("outputs/ablations"), help="where ablations.md and ablations.json go")

@@ -494,6 +494,21 @@ def test_ablation_arms_compose_to_what_they_name(repo_root, compose, tmp_path):
     assert len({cfg.run_dir for cfg in weighted_cfgs.values()} | {cfg.run_dir for cfg in ladder_cfgs.values()}) == 6
     assert compose("train", ["experiment=offline", "stage=finetune"]).data.prepare.type_weights is None  # off by default
 
+    # Regression pretraining (the loss arm's run, trained first when missing), then the weighted, anchored fine-tune.
+    pretrain, finetune = (composed(c) for c in steps["regression_weighted_anchor"])
+    loss_pretrain = composed(steps["loss"][0])
+    assert pretrain.run_dir == loss_pretrain.run_dir == f"{base}/pretrain-regression_loss"
+    assert type(instantiate_node(pretrain.loss)).__name__ == "RegressionLoss"
+    run_dir = f"{seed_dir}/{arms['regression_weighted_anchor'].run}"
+    finetune_checks(finetune, f"{base}/pretrain-regression_loss/checkpoints/last.ckpt", run_dir)
+    assert dict(finetune.data.prepare.type_weights) == {"non_eccentricity_patch": 5, "contrast_change": 2}
+    assert finetune.data.root == weighted_cfgs["weighted_anchor"].data.root == f"{seed_dir}/data/offline-weighted"
+    assert finetune.stage.module.attribute_anchor == 1.0 and finetune.stage.head == "linear"
+    assert finetune.run_dir not in {cfg.run_dir for cfg in weighted_cfgs.values()}
+    (_, lighter) = ablations.commands(ablations.arm_table(12, anchor=0.1)["regression_weighted_anchor"], 3, seed_dir, [], 12)
+    assert composed(lighter).stage.module.attribute_anchor == 0.1
+    assert composed(lighter).run_dir == f"{base}/finetune-regression-weighted-anchored-0.1"
+
     (fraction,) = steps["fraction"]
     cfg = composed(fraction)
     finetune_checks(cfg, f"{base}/pretrain/checkpoints/last.ckpt", f"{seed_dir}/{arms['fraction'].run}")
