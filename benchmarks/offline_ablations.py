@@ -131,7 +131,7 @@ def arm_table(photos: int, anchor: float = 1.0) -> dict[str, Arm]:
         Arm("regression_weighted_anchor", "pretraining loss, fine-tuning data and attribute heads",
             f"regression pretraining, weighted draws, anchored (weight {anchor:g})",
             f"offline/finetune-regression-weighted-anchored-{anchor:g}",
-            ((*PRETRAIN, "+ablation=regression_loss"),
+            (_pretrain_ablation("regression_loss")[0],  # the loss arm's pretraining run
              (*FINETUNE, *WEIGHTED, f"stage.module.attribute_anchor={anchor:g}", "pretrain_run=pretrain-regression_loss",
               f"run_name=finetune-regression-weighted-anchored-{anchor:g}"))),
     )}
