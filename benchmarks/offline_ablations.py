@@ -34,13 +34,15 @@ Every fine-tuned checkpoint is scored once on the test split's KADID-10k ladders
 (``iqa heldout --split test --family kadid``, the settings of the model card), and its
 per-photo scores are kept beside the checkpoint, so that a rerun skips finished training and
 scoring alike. The table (``<out>/ablations.md`` and ``ablations.json``) gives each arm per
-seed, the spread over seeds, and each arm's gap to the reference: per seed, and pooled (the
-per-photo gap averaged over seeds), each with a 95 % interval that resamples photos. An arm
-is called better or worse only when every seed's interval is on the same side of zero;
-otherwise the gap is inside the spread.
+seed, the spread over seeds, and each arm's gap to the baseline (``--baseline``, the recipe
+unless said): per seed, and pooled (the per-photo gap averaged over seeds), each with a 95 %
+interval that resamples photos. An arm is called better or worse only when every seed's
+interval is on the same side of zero; otherwise the gap is inside the spread. A data arm is
+judged against its ImageNet-only twin with ``--baseline <key>_imagenet``.
 
     python benchmarks/offline_ablations.py --dry-run                      # what would run
     python benchmarks/offline_ablations.py --seeds 0,1,2 --arms head,attributes
+    python benchmarks/offline_ablations.py --anchor 0.1 --arms regression_weighted_anchor --baseline weighted_imagenet
     python benchmarks/offline_ablations.py --seed-dir /scratch/attiqa/s{seed} trainer.max_time=null   # overrides go to every run
 
 The test split is for reporting: choose settings on the tune split (``--split tune``).
@@ -263,7 +265,7 @@ def compare(rows: Mapping[str, Mapping[int, Mapping]], reference: str = "referen
     return out
 
 
-def markdown(table: Mapping, arms: Mapping[str, Arm], seeds: Sequence[int]) -> str:
+def markdown(table: Mapping, arms: Mapping[str, Arm], seeds: Sequence[int], baseline: str = "reference") -> str:
     head = "| ablation | arm | " + " | ".join(f"seed {s}" for s in seeds) + " | mean [range] | structural | photometric | unseen |"
     lines = ["Within-ladder SRCC over all 25 types (mean over photos), per seed:", "", head,
              "|" + "---|" * (len(seeds) + 6)]
@@ -274,7 +276,8 @@ def markdown(table: Mapping, arms: Mapping[str, Arm], seeds: Sequence[int]) -> s
         lines.append(f"| {arms[key].ablation} | {arms[key].label} | " + " | ".join(cells)
                      + f" | {a['mean']:.3f} [{a['min']:.3f}, {a['max']:.3f}] | "
                      + " | ".join(f"{parts[p]['mean']:.3f}" for p in ("structural", "photometric", "unseen")) + " |")
-    lines += ["", "Gap to the reference (all types; 95 % intervals resample photos):", "",
+    against = "the reference" if baseline == "reference" else f"{arms[baseline].label} ({baseline})"
+    lines += ["", f"Gap to {against} (all types; 95 % intervals resample photos):", "",
               "| arm | " + " | ".join(f"seed {s}" for s in seeds) + " | pooled over seeds | photos the arm wins | verdict |",
               "|" + "---|" * (len(seeds) + 4)]
     for key, entry in table.items():
@@ -294,6 +297,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      epilog=__doc__.split("\n\n", 1)[1])
     parser.add_argument("--arms", default=",".join(DEFAULT_ARMS),
                         help=f"comma list of: {', '.join(ARM_ORDER)}, run in that order (the reference always runs, first)")
+    parser.add_argument("--baseline", default="reference", choices=ARM_ORDER, metavar="ARM",
+                        help="the arm every gap is measured against (default: the recipe, reference); it runs after the "
+                             "reference, before the other arms")
     parser.add_argument("--seeds", default="0,1,2", help="comma list of seeds (default 0,1,2)")
     parser.add_argument("--seed-dir", default="outputs/seed{seed}", help="each seed's recipe folder; {seed} is replaced")
     parser.add_argument("--photos", type=int, default=36, help="the photos arm's number of train-split photos (default 36 of 146)")
@@ -320,7 +326,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--seeds: give at least one seed")
     if "{seed}" not in args.seed_dir and len(seeds) > 1:
         parser.error("--seed-dir must contain {seed} when more than one seed is given")
-    keys = ["reference", *dict.fromkeys(k for k in chosen if k != "reference")]  # in the order given
+    keys = ["reference", *dict.fromkeys(k for k in (args.baseline, *chosen) if k != "reference")]  # in the order given
     if not args.anchor > 0:
         parser.error(f"--anchor: a weight > 0, got {args.anchor}")
     arms = arm_table(args.photos, args.anchor)
@@ -359,10 +365,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  {key} seed {seed}: all {record['summary']['all']:.3f} ({record['seconds']} s to score)", flush=True)
     if args.dry_run:
         return 0
-    table = compare(rows)
-    text = markdown(table, arms, seeds)
+    table = compare(rows, reference=args.baseline)
+    text = markdown(table, arms, seeds, args.baseline)
     meta = {"split": args.split, "family": FAMILY, "crops_per_photo": CROPS_PER_PHOTO, "size": SIZE, "settings": ladders.settings,
-            "seeds": seeds, "commit": heldout.source_commit(), "wall_seconds": round(time.perf_counter() - started, 1),
+            "seeds": seeds, "baseline": args.baseline, "commit": heldout.source_commit(),
+            "wall_seconds": round(time.perf_counter() - started, 1),
             "checkpoints": {k: {s: r["checkpoint"] for s, r in v.items()} for k, v in rows.items()},
             "scored_at": {k: {s: r.get("commit") for s, r in v.items()} for k, v in rows.items()}}
     args.out.mkdir(parents=True, exist_ok=True)

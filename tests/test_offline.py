@@ -571,6 +571,15 @@ def test_ablation_table_gaps_pair_photos_within_each_seed(repo_root):
     assert len(gap_rows) == 1 and f"{pooled:+.3f}" in gap_rows[0]
     assert any(line.startswith("| one seed |") and line.endswith("| better |") for line in text.splitlines())
 
+    # Against another arm (a data arm's ImageNet-only twin): the gaps are measured from that arm, which gets none itself.
+    twin = ablations.compare(rows, reference="worse", n_boot=500)
+    assert "gap_per_seed" not in twin["worse"]["parts"]["all"]
+    back = twin["reference"]["parts"]["all"]
+    assert back["gap_pooled"]["gap"] == pytest.approx(-pooled) and back["verdict"] == "better"
+    labels = {k: ablations.Arm(k, k, f"{k} label", "") for k in rows}
+    assert "Gap to worse label (worse)" in ablations.markdown(twin, labels, [0, 1], "worse")
+    assert "Gap to the reference" in ablations.markdown(table, labels, [0, 1])
+
 
 @pytest.mark.unit
 def test_ablations_command_line_fails_fast_and_dry_runs(repo_root, capsys, tmp_path):
@@ -584,8 +593,16 @@ def test_ablations_command_line_fails_fast_and_dry_runs(repo_root, capsys, tmp_p
     assert [line.split()[2] for line in printed] == ["model", "model", "train", "train", "train", "train"]
     assert "stage.head=grounded" in printed[2] and f"paths.output_dir={tmp_path}/s1" in printed[3]
     assert "data.train_fraction=0.25" in printed[5] and not out.exists()
+    # --baseline runs right after the reference, before the arms, whatever order --arms gives.
+    assert ablations.main(["--dry-run", "--seeds", "0", "--anchor", "0.1", "--arms", "regression_weighted_anchor",
+                           "--baseline", "weighted_imagenet", "--seed-dir", f"{tmp_path}/s0"]) == 0
+    printed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("$ iqa ")]
+    assert [line.split()[2] for line in printed] == ["model", "train", "train", "train"]
+    assert "init=imagenet" in printed[1] and "run_name=finetune-imagenet-weighted" in printed[1]
+    assert "run_name=finetune-regression-weighted-anchored-0.1" in printed[3]
     for argv, message in ((["--arms", "head,colour"], "choose from reference, imagenet, head"),
                           (["--seeds", "0,x"], "a comma list of integers"),
+                          (["--baseline", "twin"], "invalid choice: 'twin'"),
                           (["--seeds", "0,1", "--seed-dir", "outputs/one"], "must contain {seed}")):
         with pytest.raises(SystemExit) as exit_info:
             ablations.main([*argv, "--dry-run"])
