@@ -66,7 +66,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from iqa.cli.recipes import FINETUNE_ARGS, model_steps  # noqa: E402
+from iqa.cli.recipes import FINETUNE_ARGS, WEIGHTED_DATA, model_steps  # noqa: E402
 
 #: The model card's test-split ladder settings: iqa.evaluation.heldout.CARD_* (not imported here, since heldout
 #: pulls in torch and --dry-run / --help stay instant; a test keeps the two equal).
@@ -86,9 +86,6 @@ class Arm:
 PRETRAIN = ("train", "experiment=offline", "stage=pretrain")
 FINETUNE = ("train", "experiment=offline", *FINETUNE_ARGS)
 LADDERS = ("data.prepare.ladders=1", "data.root=${paths.data_dir}/offline-ladders")
-TYPE_WEIGHTS = {"non_eccentricity_patch": 5, "contrast_change": 2}
-WEIGHTED = ("data.prepare.type_weights={" + ",".join(f"{k}:{v}" for k, v in TYPE_WEIGHTS.items()) + "}",
-            "data.root=${paths.data_dir}/offline-weighted")
 
 
 def _pretrain_ablation(name: str) -> tuple[tuple[str, ...], ...]:
@@ -129,12 +126,12 @@ def arm_table(photos: int, anchor: float = 1.0) -> dict[str, Arm]:
         Arm("fraction", "fine-tuning data", "25 % of the fine-tuning crops", "offline/finetune-fraction-0.25",
             ((*FINETUNE, "data.train_fraction=0.25", "run_name=finetune-fraction-0.25"),)),
         *_data_arms("ladders", "a same-type level ladder in every crop", "ladders", "ladders", LADDERS, anchor),
-        *_data_arms("weighted", "non-eccentricity patches x5, contrast change x2", "weighted draws", "weighted", WEIGHTED, anchor),
+        *_data_arms("weighted", "non-eccentricity patches x5, contrast change x2", "weighted draws", "weighted", WEIGHTED_DATA, anchor),
         Arm("regression_weighted_anchor", "pretraining loss, fine-tuning data and attribute heads",
             f"regression pretraining, weighted draws, anchored (weight {anchor:g})",
             f"offline/finetune-regression-weighted-anchored-{anchor:g}",
             (_pretrain_ablation("regression_loss")[0],  # the loss arm's pretraining run
-             (*FINETUNE, *WEIGHTED, f"stage.module.attribute_anchor={anchor:g}", "pretrain_run=pretrain-regression_loss",
+             (*FINETUNE, *WEIGHTED_DATA, f"stage.module.attribute_anchor={anchor:g}", "pretrain_run=pretrain-regression_loss",
               f"run_name=finetune-regression-weighted-anchored-{anchor:g}"))),
     )}
 

@@ -321,6 +321,15 @@ def test_offline_steps_are_the_pipeline_commands():
         steps("out", "pretrain")
     with pytest.raises(ValueError, match="ranking, regression"):
         steps("out", pretrain_loss="fidelity")
+    # Weighted fine-tuning data: both quality steps (so the ImageNet-only twin sees the same data), nothing before them.
+    weighted = steps("out", finetune_data="weighted")
+    for step in weighted[2:4]:
+        assert "data.prepare.type_weights={non_eccentricity_patch:5,contrast_change:2}" in step
+        assert "data.root=${paths.data_dir}/offline-weighted" in step
+    assert weighted[:2] == plan[:2] and weighted[4] == plan[4]
+    assert not any("type_weights" in a or a.startswith("data.root") for step in plan for a in step)
+    with pytest.raises(ValueError, match="uniform, weighted"):
+        steps("out", finetune_data="heavy")
 
 
 @pytest.mark.unit
@@ -331,6 +340,8 @@ def test_model_command_rejects_unknown_choices_and_lists_the_valid_ones(capsys):
     assert "--pretrain-loss takes one of ranking, regression, got fidelity" in capsys.readouterr().err
     assert model(["--finetune-stage"]) == 2
     assert "--finetune-stage takes one of ridge_probe, finetune, linear_probe, got nothing" in capsys.readouterr().err
+    assert model(["--finetune-data", "heavy"]) == 2
+    assert "--finetune-data takes one of uniform, weighted, got heavy" in capsys.readouterr().err
 
 
 @pytest.mark.unit
@@ -338,7 +349,7 @@ def test_a_recipe_folder_refuses_a_rerun_with_other_options(tmp_path):
     from iqa.cli.recipes import check_recipe_options, model
 
     out = str(tmp_path / "o")
-    ranking = {"--finetune-stage": "finetune", "--pretrain-loss": "ranking"}
+    ranking = {"--finetune-stage": "finetune", "--pretrain-loss": "ranking", "--finetune-data": "uniform"}
     regression = {**ranking, "--pretrain-loss": "regression"}
     assert check_recipe_options(out, ranking) is None and check_recipe_options(out, ranking) is None  # a rerun continues
     assert json.loads((tmp_path / "o" / "offline" / "recipe.json").read_text()) == ranking
@@ -352,6 +363,14 @@ def test_a_recipe_folder_refuses_a_rerun_with_other_options(tmp_path):
     assert model(["--pretrain-loss", "regression", f"paths.output_dir={old}"]) == 2
     fresh = tmp_path / "fresh"
     assert check_recipe_options(str(fresh), regression) is None and check_recipe_options(str(fresh), regression) is None
+    # A record from before --finetune-data existed was made with uniform data: weighted data must not reuse its runs.
+    older = tmp_path / "older" / "offline"
+    older.mkdir(parents=True)
+    (older / "recipe.json").write_text(json.dumps({"--finetune-stage": "finetune", "--pretrain-loss": "ranking"}))
+    assert "--finetune-data uniform there, weighted now" in check_recipe_options(str(tmp_path / "older"),
+                                                                                  {**ranking, "--finetune-data": "weighted"})
+    assert check_recipe_options(str(tmp_path / "older"), ranking) is None
+    assert json.loads((older / "recipe.json").read_text()) == ranking
 
 
 @pytest.mark.unit
@@ -508,6 +527,20 @@ def test_ablation_arms_compose_to_what_they_name(repo_root, compose, tmp_path):
     (_, lighter) = ablations.commands(ablations.arm_table(12, anchor=0.1)["regression_weighted_anchor"], 3, seed_dir, [], 12)
     assert composed(lighter).stage.module.attribute_anchor == 0.1
     assert composed(lighter).run_dir == f"{base}/finetune-regression-weighted-anchored-0.1"
+
+    # Recipe version 2 is that arm: iqa model --pretrain-loss regression --finetune-data weighted with the anchor at 0.1.
+    from iqa.cli.recipes import model_steps
+
+    recipe = [[*step, *ablations.run_overrides(3, seed_dir), "offline.finetune.attribute_anchor=0.1"]
+              for step in model_steps(str(seed_dir), pretrain_loss="regression", finetune_data="weighted")]
+    v2_pretrain, v2_finetune, v2_twin = (composed(c) for c in recipe[1:4])
+    assert type(instantiate_node(v2_pretrain.loss)) is type(instantiate_node(pretrain.loss))
+    assert v2_pretrain.loss == pretrain.loss and v2_pretrain.stage == pretrain.stage and v2_pretrain.data == pretrain.data
+    arm_finetune = composed(lighter)
+    for field in ("data", "loss", "stage", "backbone", "seed"):
+        assert v2_finetune[field] == arm_finetune[field], field
+    assert v2_finetune.net.init == f"{base}/pretrain/checkpoints/last.ckpt"
+    assert v2_twin.data == arm_finetune.data and v2_twin.net.init == "imagenet" and v2_twin.stage.module.attribute_anchor == 0.0
 
     (fraction,) = steps["fraction"]
     cfg = composed(fraction)

@@ -150,7 +150,7 @@ def demo_enhance(overrides: Sequence[str]) -> int:
 
 
 MODEL_USAGE = """usage: iqa model [--pretrain-loss ranking|regression] [--finetune-stage finetune|ridge_probe|linear_probe]
-                 [hydra overrides...]
+                 [--finetune-data uniform|weighted] [hydra overrides...]
 
 Builds the offline corpus from the train-split photos of iqa/data/photos.py (fetching the missing
 ones into the photo cache) and the KADID-10k distortion family, labels it with the
@@ -160,6 +160,9 @@ resumes where an interrupted one stopped. offline.finetune.head=grounded gives t
 attribute-pretrained arm the attribute-grounded quality head, and offline.finetune.attribute_anchor=W
 holds its attribute heads to the pretrained network's with weight W. --pretrain-loss picks the
 pretraining loss (default ranking of the teacher's scores, the recipe's; regression is an ablation).
+--finetune-data weighted draws non-eccentricity patches 5x and contrast change 2x as often in
+both fine-tunes' data, a corpus of its own beside the pretraining one (default uniform). Recipe
+version 2: --pretrain-loss regression --finetune-data weighted offline.finetune.attribute_anchor=0.1.
 """
 
 FINETUNE_STAGES = ("ridge_probe", "finetune", "linear_probe")
@@ -177,6 +180,22 @@ def pretrain_args(loss: str = PRETRAIN_LOSSES[0]) -> list[str]:
 FINETUNE_ARGS = ("stage=finetune", "loss=regression_ranking")
 
 
+#: The fine-tuning data ``iqa model --finetune-data`` takes; the first, every trained type drawn alike, is the recipe's.
+FINETUNE_DATA = ("uniform", "weighted")
+#: ``weighted``: how much more often a crop draws these types (the types version 1 orders worst on tune).
+TYPE_WEIGHTS = {"non_eccentricity_patch": 5, "contrast_change": 2}
+#: Its overrides: the weights, and a corpus folder of its own (the weights change the corpus; the pretraining one stays).
+WEIGHTED_DATA = ("data.prepare.type_weights={" + ",".join(f"{k}:{v}" for k, v in TYPE_WEIGHTS.items()) + "}",
+                 "data.root=${paths.data_dir}/offline-weighted")
+
+
+def finetune_data_args(data: str = FINETUNE_DATA[0]) -> list[str]:
+    """The quality steps' data overrides: none for ``uniform``, :data:`WEIGHTED_DATA` for ``weighted``."""
+    if data not in FINETUNE_DATA:
+        raise ValueError(f"fine-tuning data {data!r}: expected one of {', '.join(FINETUNE_DATA)}")
+    return [] if data == FINETUNE_DATA[0] else list(WEIGHTED_DATA)
+
+
 def finetune_args(finetune_stage: str = "finetune") -> list[str]:
     """The quality step's overrides: ``stage=finetune`` with its loss, or another stage as given."""
     if finetune_stage not in FINETUNE_STAGES:
@@ -184,9 +203,10 @@ def finetune_args(finetune_stage: str = "finetune") -> list[str]:
     return list(FINETUNE_ARGS) if finetune_stage == "finetune" else [f"stage={finetune_stage}"]
 
 
-def model_steps(output_dir: str, finetune_stage: str = "finetune", pretrain_loss: str = PRETRAIN_LOSSES[0]) -> list[list[str]]:
+def model_steps(output_dir: str, finetune_stage: str = "finetune", pretrain_loss: str = PRETRAIN_LOSSES[0],
+                finetune_data: str = FINETUNE_DATA[0]) -> list[list[str]]:
     base = f"{output_dir}/offline"
-    quality = finetune_args(finetune_stage)
+    quality = [*finetune_args(finetune_stage), *finetune_data_args(finetune_data)]  # both arms: the same data
     # The attribute-pretrained arm's quality head and attribute anchor are the recipe's choices (offline.finetune);
     # the ImageNet-only arm, whose attribute heads never learnt anything, keeps the free linear head and no anchor.
     arm = (["stage.head=${offline.finetune.head}", "stage.module.attribute_anchor=${offline.finetune.attribute_anchor}"]
@@ -201,7 +221,8 @@ def model_steps(output_dir: str, finetune_stage: str = "finetune", pretrain_loss
 
 
 #: ``iqa model``'s own options: flag -> (default, valid values).
-MODEL_OPTIONS = {"--finetune-stage": ("finetune", FINETUNE_STAGES), "--pretrain-loss": (PRETRAIN_LOSSES[0], PRETRAIN_LOSSES)}
+MODEL_OPTIONS = {"--finetune-stage": ("finetune", FINETUNE_STAGES), "--pretrain-loss": (PRETRAIN_LOSSES[0], PRETRAIN_LOSSES),
+                 "--finetune-data": (FINETUNE_DATA[0], FINETUNE_DATA)}
 
 
 def check_recipe_options(output_dir: str, options: dict[str, str]) -> str | None:
@@ -209,7 +230,8 @@ def check_recipe_options(output_dir: str, options: dict[str, str]) -> str | None
 
     The steps resume or skip finished runs, so rerunning with another ``--pretrain-loss`` or
     ``--finetune-stage`` in the same folder would silently keep the other options' runs.
-    A folder that has runs but no record was made with the defaults (before the record existed).
+    A folder that has runs but no record was made with the defaults (before the record existed), and
+    an option missing from a record (added since) had its default.
     """
     import json
     from pathlib import Path
@@ -218,10 +240,11 @@ def check_recipe_options(output_dir: str, options: dict[str, str]) -> str | None
 
     base = Path(output_dir) / "offline"
     record = base / "recipe.json"
+    defaults = {flag: default for flag, (default, _) in MODEL_OPTIONS.items()}
     if record.is_file():
-        previous = json.loads(record.read_text())
+        previous = {**defaults, **json.loads(record.read_text())}
     elif any((base / run / "checkpoints").is_dir() for run in ("pretrain", "finetune-attiqa", "finetune-imagenet")):
-        previous = {flag: default for flag, (default, _) in MODEL_OPTIONS.items()}
+        previous = defaults
     else:
         previous = {}
     differing = [f"{flag} {previous[flag]} there, {value} now" for flag, value in options.items()
@@ -235,7 +258,7 @@ def check_recipe_options(output_dir: str, options: dict[str, str]) -> str | None
 
 
 def model(argv: Sequence[str] | None = None) -> int:
-    """``iqa model [--pretrain-loss L] [--finetune-stage S] [overrides]`` (``make model``): the exit code."""
+    """``iqa model [--pretrain-loss L] [--finetune-stage S] [--finetune-data D] [overrides]`` (``make model``): the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     if any(a in ("-h", "--help") for a in args):
         print(MODEL_USAGE, end="")
@@ -256,5 +279,6 @@ def model(argv: Sequence[str] | None = None) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    return run_steps(model_steps(out, chosen["--finetune-stage"], chosen["--pretrain-loss"]), args, "offline recipe",
+    return run_steps(model_steps(out, chosen["--finetune-stage"], chosen["--pretrain-loss"], chosen["--finetune-data"]), args,
+                     "offline recipe",
                      f"{out}/offline (labels/, pretrain/, finetune-attiqa/, finetune-imagenet/, results.md)")
