@@ -1,8 +1,12 @@
 """The offline recipe's ablations, over seeds, scored on the registry's frozen test split.
 
 Each seed has its own recipe folder (``--seed-dir``, default ``outputs/seed{seed}``); a
-seed whose recipe (``iqa model``) is missing is trained first. The recipe's runs are the
-reference arm, and every other arm changes one thing and keeps the recipe's budget:
+seed whose recipe (``iqa model --recipe 1``) is missing is trained first. The arms ablate
+recipe version 1, the study that chose version 2: version 1's runs are the reference arm,
+and every other arm changes one thing and keeps the recipe's budget. Version 2 is the arm
+``regression_weighted_anchor`` with ``--anchor 0.1`` (the same weights, seed for seed);
+``--recipe 2 --arms imagenet`` trains and scores version 2 itself (``iqa model``, the
+default) and its ImageNet-only twin, and takes no other arm.
 
 =============  ==========================================================================
 arm            what changes (runs under ``<seed dir>/offline`` unless said)
@@ -43,6 +47,7 @@ judged against its ImageNet-only twin with ``--baseline <key>_imagenet``.
     python benchmarks/offline_ablations.py --dry-run                      # what would run
     python benchmarks/offline_ablations.py --seeds 0,1,2 --arms head,attributes
     python benchmarks/offline_ablations.py --anchor 0.1 --arms regression_weighted_anchor --baseline weighted_imagenet
+    python benchmarks/offline_ablations.py --recipe 2 --arms imagenet --baseline imagenet --seed-dir outputs/v2-seed{seed}
     python benchmarks/offline_ablations.py --seed-dir /scratch/attiqa/s{seed} trainer.max_time=null   # overrides go to every run
 
 The test split is for reporting: choose settings on the tune split (``--split tune``).
@@ -66,7 +71,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from iqa.cli.recipes import FINETUNE_ARGS, WEIGHTED_DATA, model_steps  # noqa: E402
+from iqa.cli.recipes import FINETUNE_ARGS, RECIPES, WEIGHTED_DATA, model_steps  # noqa: E402
 
 #: The model card's test-split ladder settings: iqa.evaluation.heldout.CARD_* (not imported here, since heldout
 #: pulls in torch and --dry-run / --help stay instant; a test keeps the two equal).
@@ -108,9 +113,14 @@ def _data_arms(key: str, label: str, short: str, run: str, data: tuple[str, ...]
     )
 
 
-def arm_table(photos: int, anchor: float = 1.0) -> dict[str, Arm]:
+#: The reference arm's label per recipe version.
+REFERENCE_LABELS = {"1": "recipe version 1: 5 attributes, ranking loss, free head, all train photos",
+                    "2": "recipe version 2: regression loss, weighted draws, anchored heads (0.1), all train photos"}
+
+
+def arm_table(photos: int, anchor: float = 1.0, recipe: str = "1") -> dict[str, Arm]:
     return {a.key: a for a in (
-        Arm("reference", "reference", "recipe: 5 attributes, ranking loss, free head, all train photos", "offline/finetune-attiqa"),
+        Arm("reference", "reference", REFERENCE_LABELS[recipe], "offline/finetune-attiqa"),
         Arm("imagenet", "attribute pretraining", "none: ImageNet weights, same fine-tune", "offline/finetune-imagenet"),
         Arm("head", "quality head", "grounded in the attributes", "offline/finetune-grounded",
             ((*FINETUNE, "stage.head=grounded", "init={base}/pretrain/checkpoints/last.ckpt", "run_name=finetune-grounded"),)),
@@ -153,12 +163,14 @@ def photo_subset(count: int, seed: int) -> list[str]:
 
 
 def commands(arm: Arm, seed: int, seed_dir: Path, overrides: Sequence[str], photos: int) -> list[list[str]]:
-    """The ``python -m iqa.cli.main`` argument lists that train ``arm`` for ``seed``."""
+    """The ``python -m iqa.cli.main`` argument lists that train ``arm`` for ``seed`` (arms of recipe version 1)."""
     if arm.key == "photos":
         sub = seed_dir / f"photos{photos}"
         chosen = "[" + ",".join(photo_subset(photos, seed)) + "]"
-        extra = [*run_overrides(seed, sub), f"data.prepare.photos={chosen}"]
-        return [[*step, *extra, *overrides] for step in model_steps(str(sub))[:3]]
+        v1 = RECIPES["1"]
+        extra = [*v1.overrides, *run_overrides(seed, sub), f"data.prepare.photos={chosen}"]
+        steps = model_steps(str(sub), pretrain_loss=v1.pretrain_loss, finetune_data=v1.finetune_data)
+        return [[*step, *extra, *overrides] for step in steps[:3]]
     base = f"{seed_dir}/offline"
     return [[*(s.replace("{base}", base) for s in step), *run_overrides(seed, seed_dir), *overrides] for step in arm.steps]
 
@@ -168,8 +180,8 @@ def run_overrides(seed: int, folder: Path) -> list[str]:
     return [f"seed={seed}", f"paths.output_dir={folder}", f"paths.data_dir={folder}/data"]
 
 
-def recipe_commands(seed: int, seed_dir: Path, overrides: Sequence[str]) -> list[str]:
-    return ["model", *run_overrides(seed, seed_dir), *overrides]
+def recipe_commands(seed: int, seed_dir: Path, overrides: Sequence[str], recipe: str = "1") -> list[str]:
+    return ["model", "--recipe", recipe, *run_overrides(seed, seed_dir), *overrides]
 
 
 def weights_digest(path: Path) -> str:
@@ -297,6 +309,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--baseline", default="reference", choices=ARM_ORDER, metavar="ARM",
                         help="the arm every gap is measured against (default: the recipe, reference); it runs after the "
                              "reference, before the other arms")
+    parser.add_argument("--recipe", default="1", choices=tuple(RECIPES),
+                        help="the recipe version of the reference and imagenet arms (default 1, whose ablations these are; "
+                             "2 takes no other arm)")
     parser.add_argument("--seeds", default="0,1,2", help="comma list of seeds (default 0,1,2)")
     parser.add_argument("--seed-dir", default="outputs/seed{seed}", help="each seed's recipe folder; {seed} is replaced")
     parser.add_argument("--photos", type=int, default=36, help="the photos arm's number of train-split photos (default 36 of 146)")
@@ -324,9 +339,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "{seed}" not in args.seed_dir and len(seeds) > 1:
         parser.error("--seed-dir must contain {seed} when more than one seed is given")
     keys = ["reference", *dict.fromkeys(k for k in (args.baseline, *chosen) if k != "reference")]  # in the order given
+    if args.recipe != "1" and set(keys) - {"reference", "imagenet"}:
+        parser.error(f"--recipe {args.recipe} takes the arms reference and imagenet only (the others ablate version 1), "
+                     f"got {', '.join(k for k in keys if k not in ('reference', 'imagenet'))}")
     if not args.anchor > 0:
         parser.error(f"--anchor: a weight > 0, got {args.anchor}")
-    arms = arm_table(args.photos, args.anchor)
+    arms = arm_table(args.photos, args.anchor, args.recipe)
     python = [sys.executable, "-m", "iqa.cli.main"]
     env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"), "PYTHONPATH": str(ROOT)}
 
@@ -349,7 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             finished = (ckpt.parent.parent / "summary.json").is_file()  # written when a run completes
             if not args.no_train and not finished:
                 if key in ("reference", "imagenet"):  # the recipe itself (iqa model skips its finished steps)
-                    run(recipe_commands(seed, seed_dir, args.overrides))
+                    run(recipe_commands(seed, seed_dir, args.overrides, args.recipe))
                 for command in commands(arm, seed, seed_dir, args.overrides, args.photos):
                     run(command)  # resume=auto: a killed run resumes, a finished step returns at once
             if args.dry_run:
@@ -365,12 +383,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     table = compare(rows, reference=args.baseline)
     text = markdown(table, arms, seeds, args.baseline)
     meta = {"split": args.split, "family": FAMILY, "crops_per_photo": CROPS_PER_PHOTO, "size": SIZE, "settings": ladders.settings,
-            "seeds": seeds, "baseline": args.baseline, "commit": heldout.source_commit(),
+            "seeds": seeds, "recipe": args.recipe, "baseline": args.baseline, "commit": heldout.source_commit(),
             "wall_seconds": round(time.perf_counter() - started, 1),
             "checkpoints": {k: {s: r["checkpoint"] for s, r in v.items()} for k, v in rows.items()},
             "scored_at": {k: {s: r.get("commit") for s, r in v.items()} for k, v in rows.items()}}
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "ablations.md").write_text(f"# Offline recipe ablations ({args.split} split)\n\n" + text)
+    (args.out / "ablations.md").write_text(f"# Offline recipe ablations (recipe version {args.recipe}, {args.split} split)\n\n" + text)
     per_type = {k: {s: r["per_type"] for s, r in v.items()} for k, v in rows.items()}
     (args.out / "ablations.json").write_text(json.dumps({"meta": meta, "table": table, "per_type": per_type}, indent=1, default=str))
     print()

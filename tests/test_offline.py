@@ -306,23 +306,26 @@ def test_combined_mos_extends_the_single_distortion_mos_and_is_monotone():
 def test_offline_steps_are_the_pipeline_commands():
     from iqa.cli.recipes import model_steps as steps
 
-    plan = steps("out")
+    plan = steps("out", pretrain_loss="ranking", finetune_data="uniform")  # recipe version 1's options
     assert [s[0] for s in plan] == ["label", "train", "train", "train", "evaluate"]
     assert all("experiment=offline" in s for s in plan)
     assert plan[1][1:] == ["experiment=offline", "stage=pretrain"]  # the stage's own loss: ranking
     assert steps("out", pretrain_loss="regression")[1][1:] == ["experiment=offline", "stage=pretrain", "loss=regression"]
+    # The defaults are recipe version 2's: regression pretraining, weighted fine-tuning data.
+    assert steps("out") == steps("out", pretrain_loss="regression", finetune_data="weighted") != plan
     assert "init=out/offline/pretrain/checkpoints/last.ckpt" in plan[2] and "init=imagenet" in plan[3]
     assert plan[2][2:4] == plan[3][2:4] == ["stage=finetune", "loss=regression_ranking"]
     assert "stage.head=${offline.finetune.head}" in plan[2] and not any(a.startswith("stage.head") for a in plan[3])
     anchor = "stage.module.attribute_anchor=${offline.finetune.attribute_anchor}"
     assert anchor in plan[2] and not any("attribute_anchor" in a for a in plan[3])  # ImageNet-only: no heads to hold
-    assert steps("out", "ridge_probe")[2][2:4] == ["stage=ridge_probe", "init=out/offline/pretrain/checkpoints/last.ckpt"]
+    probe = steps("out", "ridge_probe", finetune_data="uniform")[2]
+    assert probe[2:4] == ["stage=ridge_probe", "init=out/offline/pretrain/checkpoints/last.ckpt"]
     with pytest.raises(ValueError):
         steps("out", "pretrain")
     with pytest.raises(ValueError, match="ranking, regression"):
         steps("out", pretrain_loss="fidelity")
     # Weighted fine-tuning data: both quality steps (so the ImageNet-only twin sees the same data), nothing before them.
-    weighted = steps("out", finetune_data="weighted")
+    weighted = steps("out", pretrain_loss="ranking", finetune_data="weighted")
     for step in weighted[2:4]:
         assert "data.prepare.type_weights={non_eccentricity_patch:5,contrast_change:2}" in step
         assert "data.root=${paths.data_dir}/offline-weighted" in step
@@ -342,6 +345,26 @@ def test_model_command_rejects_unknown_choices_and_lists_the_valid_ones(capsys):
     assert "--finetune-stage takes one of ridge_probe, finetune, linear_probe, got nothing" in capsys.readouterr().err
     assert model(["--finetune-data", "heavy"]) == 2
     assert "--finetune-data takes one of uniform, weighted, got heavy" in capsys.readouterr().err
+    assert model(["--recipe", "3"]) == 2
+    assert "--recipe takes one of 1, 2, got 3" in capsys.readouterr().err
+    for weight in ("-0.5", "heavy"):
+        assert model([f"offline.finetune.attribute_anchor={weight}"]) == 2
+        assert f"offline.finetune.attribute_anchor takes a weight >= 0, got {weight}" in capsys.readouterr().err
+
+
+@pytest.mark.unit
+def test_model_command_runs_recipe_version_2_unless_told_otherwise():
+    from iqa.cli.recipes import ANCHOR_KEY, RECIPES, parse_model_args
+
+    v2 = {"--finetune-stage": "finetune", "--pretrain-loss": "regression", "--finetune-data": "weighted", ANCHOR_KEY: "0.1"}
+    assert parse_model_args([]) == (v2, [f"{ANCHOR_KEY}=0.1"])
+    assert parse_model_args(["--recipe", "2", "seed=3"]) == (v2, [f"{ANCHOR_KEY}=0.1", "seed=3"])
+    v1 = {"--finetune-stage": "finetune", "--pretrain-loss": "ranking", "--finetune-data": "uniform", ANCHOR_KEY: "0"}
+    assert parse_model_args(["seed=1", "--recipe", "1"]) == (v1, [f"{ANCHOR_KEY}=0", "seed=1"])
+    # One option changes one thing of the version; the user's anchor comes after the version's, so it wins.
+    options, overrides = parse_model_args(["--recipe", "1", "--pretrain-loss", "regression", f"{ANCHOR_KEY}=0.25"])
+    assert options == {**v1, "--pretrain-loss": "regression", ANCHOR_KEY: "0.25"} and overrides[-1] == f"{ANCHOR_KEY}=0.25"
+    assert RECIPES["2"].command == "iqa model --pretrain-loss regression --finetune-data weighted offline.finetune.attribute_anchor=0.1"
 
 
 @pytest.mark.unit
@@ -356,11 +379,15 @@ def test_a_recipe_folder_refuses_a_rerun_with_other_options(tmp_path):
     problem = check_recipe_options(out, regression)
     assert "--pretrain-loss ranking there, regression now" in problem and "paths.output_dir" in problem
     assert json.loads((tmp_path / "o" / "offline" / "recipe.json").read_text()) == ranking  # the record is kept
-    # A folder with runs from before the record: made with the defaults.
+    # A folder with runs from before the record: made with version 1, whose anchor was off.
     old = tmp_path / "old"
     (old / "offline" / "pretrain" / "checkpoints").mkdir(parents=True)
     assert "--pretrain-loss ranking there" in check_recipe_options(str(old), regression)
     assert model(["--pretrain-loss", "regression", f"paths.output_dir={old}"]) == 2
+    assert model([f"paths.output_dir={old}"]) == 2  # the default, version 2, does not reuse version 1's runs
+    anchored = {**ranking, "offline.finetune.attribute_anchor": "0.1"}
+    assert "offline.finetune.attribute_anchor 0 there, 0.1 now" in check_recipe_options(str(old), anchored)
+    assert check_recipe_options(str(old), {**ranking, "offline.finetune.attribute_anchor": "0.0"}) is None  # same weight
     fresh = tmp_path / "fresh"
     assert check_recipe_options(str(fresh), regression) is None and check_recipe_options(str(fresh), regression) is None
     # A record from before --finetune-data existed was made with uniform data: weighted data must not reuse its runs.
@@ -371,6 +398,10 @@ def test_a_recipe_folder_refuses_a_rerun_with_other_options(tmp_path):
                                                                                   {**ranking, "--finetune-data": "weighted"})
     assert check_recipe_options(str(tmp_path / "older"), ranking) is None
     assert json.loads((older / "recipe.json").read_text()) == ranking
+    # ... and says nothing of the anchor, which is then recorded for the next run to be held to.
+    assert check_recipe_options(str(tmp_path / "older"), anchored) is None
+    assert "attribute_anchor 0.1 there, 0 now" in check_recipe_options(str(tmp_path / "older"),
+                                                                       {**ranking, "offline.finetune.attribute_anchor": "0"})
 
 
 @pytest.mark.unit
@@ -418,8 +449,11 @@ def test_offline_recipe_runs_end_to_end_at_tiny_size(compose, tiny_stage, tmp_pa
 
     # The recipe's checkpoints score at native pixel scale, as 64 px tiles here (the tiny corpus size), never enlarged.
     # Each run records its loss, so a folder cannot be resumed with another one.
-    assert read_meta(base / "pretrain" / "checkpoints" / "last.ckpt").loss_name == "ranking"
+    # Recipe version 2: regression pretraining; both fine-tunes on the weighted corpus, built beside the pretraining one.
+    assert read_meta(base / "pretrain" / "checkpoints" / "last.ckpt").loss_name == "regression"
     assert read_meta(base / "finetune-attiqa" / "checkpoints" / "last.ckpt").loss_name == "regression_ranking"
+    weighted = json.loads((data / "offline-weighted" / "demo.json").read_text())["params"]
+    assert weighted["type_weights"] == {"non_eccentricity_patch": 5, "contrast_change": 2}
     view = read_meta(base / "finetune-attiqa" / "checkpoints" / "last.ckpt").view
     assert view == {"image_size": 320, "policy": "tiles", "crop_size": 64, "max_side": None, "upscale": False}
     results = json.loads((base / "results.json").read_text())["results"]
@@ -528,11 +562,14 @@ def test_ablation_arms_compose_to_what_they_name(repo_root, compose, tmp_path):
     assert composed(lighter).stage.module.attribute_anchor == 0.1
     assert composed(lighter).run_dir == f"{base}/finetune-regression-weighted-anchored-0.1"
 
-    # Recipe version 2 is that arm: iqa model --pretrain-loss regression --finetune-data weighted with the anchor at 0.1.
-    from iqa.cli.recipes import model_steps
+    # Recipe version 2, iqa model's default, is that arm (regression pretraining, weighted data, the anchor at 0.1),
+    # with the anchor given by the version and by experiment=offline's own default alike.
+    from iqa.cli.recipes import model_steps, parse_model_args
 
-    recipe = [[*step, *ablations.run_overrides(3, seed_dir), "offline.finetune.attribute_anchor=0.1"]
-              for step in model_steps(str(seed_dir), pretrain_loss="regression", finetune_data="weighted")]
+    options, version = parse_model_args([])
+    steps_v2 = model_steps(str(seed_dir), options["--finetune-stage"], options["--pretrain-loss"], options["--finetune-data"])
+    recipe = [[*step, *version, *ablations.run_overrides(3, seed_dir)] for step in steps_v2]
+    assert composed(model_steps(str(seed_dir))[2] + ablations.run_overrides(3, seed_dir)) == composed(recipe[2])
     v2_pretrain, v2_finetune, v2_twin = (composed(c) for c in recipe[1:4])
     assert type(instantiate_node(v2_pretrain.loss)) is type(instantiate_node(pretrain.loss))
     assert v2_pretrain.loss == pretrain.loss and v2_pretrain.stage == pretrain.stage and v2_pretrain.data == pretrain.data
@@ -631,8 +668,16 @@ def test_ablations_command_line_fails_fast_and_dry_runs(repo_root, capsys, tmp_p
                            "--baseline", "weighted_imagenet", "--seed-dir", f"{tmp_path}/s0"]) == 0
     printed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("$ iqa ")]
     assert [line.split()[2] for line in printed] == ["model", "train", "train", "train"]
+    assert printed[0].startswith("$ iqa model --recipe 1 ")  # the arms ablate version 1
     assert "init=imagenet" in printed[1] and "run_name=finetune-imagenet-weighted" in printed[1]
     assert "run_name=finetune-regression-weighted-anchored-0.1" in printed[3]
+    # --recipe 2: version 2 itself and its twin, both runs of iqa model; the version 1 arms are refused.
+    assert ablations.main(["--dry-run", "--seeds", "0", "--recipe", "2", "--arms", "imagenet", "--seed-dir", f"{tmp_path}/v"]) == 0
+    printed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("$ iqa ")]
+    assert [line.split()[2:4] for line in printed] == [["model", "--recipe"]] * 2 and all(" --recipe 2 " in p for p in printed)
+    with pytest.raises(SystemExit) as exit_info:
+        ablations.main(["--dry-run", "--recipe", "2", "--arms", "imagenet,head"])
+    assert exit_info.value.code == 2 and "--recipe 2 takes the arms reference and imagenet only" in capsys.readouterr().err
     for argv, message in ((["--arms", "head,colour"], "choose from reference, imagenet, head"),
                           (["--seeds", "0,x"], "a comma list of integers"),
                           (["--baseline", "twin"], "invalid choice: 'twin'"),

@@ -12,11 +12,15 @@
 ``iqa demo enhance`` then trains a small enhancer against the demo's fine-tuned checkpoint.
 
 ``iqa model`` (``make model``), the offline recipe on ``experiment=offline``: the same
-five steps on the offline corpus (:mod:`iqa.data.offline_corpus`), pretraining by ranking
-the teacher's scores (``--pretrain-loss regression`` regresses them instead), fine-tuning the whole
-network on the synthetic MOS with regression plus pairwise ranking over batches of
-same-crop groups (``group_size`` in ``experiment=offline``). ``--finetune-stage
-ridge_probe`` (or ``linear_probe``) fits a quality head on the frozen features instead.
+five steps on the offline corpus (:mod:`iqa.data.offline_corpus`). Recipe version 2, the
+default, pretrains by regressing the teacher's scores, then fine-tunes the whole network on
+the synthetic MOS with regression plus pairwise ranking over batches of same-crop groups
+(``group_size`` in ``experiment=offline``), on a corpus that draws the hardest types more
+often (``--finetune-data weighted``), with the attribute heads held to the pretrained
+network's (``offline.finetune.attribute_anchor``). ``--recipe 1`` runs version 1 (ranking
+pretraining, uniform draws, free heads); each option can also be set on its own.
+``--finetune-stage ridge_probe`` (or ``linear_probe``) fits a quality head on the frozen
+features instead.
 
 Each step runs through ``python -m iqa.cli.main`` (:func:`run_steps`), so the recipes
 work the same from a clone and from an installed wheel, in any directory. Extra
@@ -31,6 +35,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 
 def output_dir(overrides: Sequence[str]) -> str:
@@ -149,38 +154,43 @@ def demo_enhance(overrides: Sequence[str]) -> int:
 # -- iqa model (make model) ----------------------------------------------------------------------
 
 
-MODEL_USAGE = """usage: iqa model [--pretrain-loss ranking|regression] [--finetune-stage finetune|ridge_probe|linear_probe]
+MODEL_USAGE = """usage: iqa model [--recipe 1|2] [--pretrain-loss ranking|regression] [--finetune-stage finetune|ridge_probe|linear_probe]
                  [--finetune-data uniform|weighted] [hydra overrides...]
 
 Builds the offline corpus from the train-split photos of iqa/data/photos.py (fetching the missing
 ones into the photo cache) and the KADID-10k distortion family, labels it with the
 classical teacher, pretrains, fine-tunes (attribute-pretrained and ImageNet-only) and
 evaluates. Outputs land in <paths.output_dir>/offline (default ./outputs/offline); a rerun
-resumes where an interrupted one stopped. offline.finetune.head=grounded gives the
-attribute-pretrained arm the attribute-grounded quality head, and offline.finetune.attribute_anchor=W
-holds its attribute heads to the pretrained network's with weight W. --pretrain-loss picks the
-pretraining loss (default ranking of the teacher's scores, the recipe's; regression is an ablation).
---finetune-data weighted draws non-eccentricity patches 5x and contrast change 2x as often in
-both fine-tunes' data, a corpus of its own beside the pretraining one (default uniform). Recipe
-version 2: --pretrain-loss regression --finetune-data weighted offline.finetune.attribute_anchor=0.1.
+resumes where an interrupted one stopped.
+
+--recipe picks the recipe version (default 2):
+  2  --pretrain-loss regression --finetune-data weighted offline.finetune.attribute_anchor=0.1
+  1  --pretrain-loss ranking --finetune-data uniform offline.finetune.attribute_anchor=0
+Options and overrides given beside it change one thing of that version. --pretrain-loss picks the
+pretraining loss (ranking or regression of the teacher's scores). --finetune-data weighted draws
+non-eccentricity patches 5x and contrast change 2x as often in both fine-tunes' data, a corpus
+of its own beside the pretraining one (uniform: every type alike). offline.finetune.attribute_anchor=W
+holds the attribute-pretrained arm's attribute heads to the pretrained network's with weight W
+(0: off), and offline.finetune.head=grounded gives it the attribute-grounded quality head.
+The options are recorded in <paths.output_dir>/offline/recipe.json, and a folder refuses a rerun
+with other ones.
 """
 
 FINETUNE_STAGES = ("ridge_probe", "finetune", "linear_probe")
-#: The pretraining losses ``iqa model --pretrain-loss`` takes; the first, the pretrain stage's own default, is the recipe's.
+#: The pretraining losses ``iqa model --pretrain-loss`` takes; the first is the pretrain stage's own default.
 PRETRAIN_LOSSES = ("ranking", "regression")
 
 
-def pretrain_args(loss: str = PRETRAIN_LOSSES[0]) -> list[str]:
+def pretrain_args(loss: str = "regression") -> list[str]:
     """The pretraining step's overrides: ``stage=pretrain``, plus ``loss=...`` for a loss other than the stage's default."""
-    if loss not in PRETRAIN_LOSSES:
-        raise ValueError(f"pretraining loss {loss!r}: expected one of {', '.join(PRETRAIN_LOSSES)}")
+    _check_choice("pretraining loss", loss, PRETRAIN_LOSSES)
     return ["stage=pretrain"] if loss == PRETRAIN_LOSSES[0] else ["stage=pretrain", f"loss={loss}"]
 
 #: The fine-tuning step's stage and loss: regression plus ranking, over batches of same-crop groups (experiment=offline).
 FINETUNE_ARGS = ("stage=finetune", "loss=regression_ranking")
 
 
-#: The fine-tuning data ``iqa model --finetune-data`` takes; the first, every trained type drawn alike, is the recipe's.
+#: The fine-tuning data ``iqa model --finetune-data`` takes: every trained type drawn alike, or weighted.
 FINETUNE_DATA = ("uniform", "weighted")
 #: ``weighted``: how much more often a crop draws these types (the types version 1 orders worst on tune).
 TYPE_WEIGHTS = {"non_eccentricity_patch": 5, "contrast_change": 2}
@@ -188,28 +198,62 @@ TYPE_WEIGHTS = {"non_eccentricity_patch": 5, "contrast_change": 2}
 WEIGHTED_DATA = ("data.prepare.type_weights={" + ",".join(f"{k}:{v}" for k, v in TYPE_WEIGHTS.items()) + "}",
                  "data.root=${paths.data_dir}/offline-weighted")
 
+#: The Hydra key of the attribute-pretrained arm's attribute anchor (its default, in experiment=offline, is version 2's).
+ANCHOR_KEY = "offline.finetune.attribute_anchor"
 
-def finetune_data_args(data: str = FINETUNE_DATA[0]) -> list[str]:
+
+@dataclass(frozen=True)
+class Recipe:
+    """One version of the offline recipe: ``iqa model``'s options and its attribute anchor."""
+
+    pretrain_loss: str
+    finetune_data: str
+    attribute_anchor: float
+
+    @property
+    def options(self) -> dict[str, str]:
+        return {"--finetune-stage": "finetune", "--pretrain-loss": self.pretrain_loss, "--finetune-data": self.finetune_data}
+
+    @property
+    def overrides(self) -> list[str]:
+        return [f"{ANCHOR_KEY}={self.attribute_anchor:g}"]
+
+    @property
+    def command(self) -> str:
+        return (f"iqa model --pretrain-loss {self.pretrain_loss} --finetune-data {self.finetune_data} "
+                f"{ANCHOR_KEY}={self.attribute_anchor:g}")
+
+
+#: The recipe versions ``iqa model --recipe`` takes; the last is the default.
+RECIPES = {"1": Recipe("ranking", "uniform", 0.0), "2": Recipe("regression", "weighted", 0.1)}
+RECIPE = "2"
+
+
+def _check_choice(what: str, value: str, valid: Sequence[str]) -> None:
+    if value not in valid:
+        raise ValueError(f"{what} {value!r}: expected one of {', '.join(valid)}")
+
+
+def finetune_data_args(data: str = "weighted") -> list[str]:
     """The quality steps' data overrides: none for ``uniform``, :data:`WEIGHTED_DATA` for ``weighted``."""
-    if data not in FINETUNE_DATA:
-        raise ValueError(f"fine-tuning data {data!r}: expected one of {', '.join(FINETUNE_DATA)}")
-    return [] if data == FINETUNE_DATA[0] else list(WEIGHTED_DATA)
+    _check_choice("fine-tuning data", data, FINETUNE_DATA)
+    return [] if data == "uniform" else list(WEIGHTED_DATA)
 
 
 def finetune_args(finetune_stage: str = "finetune") -> list[str]:
     """The quality step's overrides: ``stage=finetune`` with its loss, or another stage as given."""
-    if finetune_stage not in FINETUNE_STAGES:
-        raise ValueError(f"finetune stage {finetune_stage!r}: expected one of {', '.join(FINETUNE_STAGES)}")
+    _check_choice("finetune stage", finetune_stage, FINETUNE_STAGES)
     return list(FINETUNE_ARGS) if finetune_stage == "finetune" else [f"stage={finetune_stage}"]
 
 
-def model_steps(output_dir: str, finetune_stage: str = "finetune", pretrain_loss: str = PRETRAIN_LOSSES[0],
-                finetune_data: str = FINETUNE_DATA[0]) -> list[list[str]]:
+def model_steps(output_dir: str, finetune_stage: str = "finetune", pretrain_loss: str = RECIPES[RECIPE].pretrain_loss,
+                finetune_data: str = RECIPES[RECIPE].finetune_data) -> list[list[str]]:
+    """The recipe's steps (the default version's options unless given; the anchor is ``offline.finetune``'s)."""
     base = f"{output_dir}/offline"
     quality = [*finetune_args(finetune_stage), *finetune_data_args(finetune_data)]  # both arms: the same data
     # The attribute-pretrained arm's quality head and attribute anchor are the recipe's choices (offline.finetune);
     # the ImageNet-only arm, whose attribute heads never learnt anything, keeps the free linear head and no anchor.
-    arm = (["stage.head=${offline.finetune.head}", "stage.module.attribute_anchor=${offline.finetune.attribute_anchor}"]
+    arm = (["stage.head=${offline.finetune.head}", "stage.module.attribute_anchor=${" + ANCHOR_KEY + "}"]
            if finetune_stage == "finetune" else [])
     return [
         ["label", "experiment=offline"],
@@ -220,18 +264,18 @@ def model_steps(output_dir: str, finetune_stage: str = "finetune", pretrain_loss
     ]
 
 
-#: ``iqa model``'s own options: flag -> (default, valid values).
-MODEL_OPTIONS = {"--finetune-stage": ("finetune", FINETUNE_STAGES), "--pretrain-loss": (PRETRAIN_LOSSES[0], PRETRAIN_LOSSES),
-                 "--finetune-data": (FINETUNE_DATA[0], FINETUNE_DATA)}
+#: ``iqa model``'s own options: flag -> valid values (the defaults are the chosen recipe version's).
+MODEL_OPTIONS = {"--finetune-stage": FINETUNE_STAGES, "--pretrain-loss": PRETRAIN_LOSSES, "--finetune-data": FINETUNE_DATA}
 
 
 def check_recipe_options(output_dir: str, options: dict[str, str]) -> str | None:
     """Record the recipe's options in ``<output_dir>/offline/recipe.json``, or say why this run cannot continue there.
 
-    The steps resume or skip finished runs, so rerunning with another ``--pretrain-loss`` or
-    ``--finetune-stage`` in the same folder would silently keep the other options' runs.
-    A folder that has runs but no record was made with the defaults (before the record existed), and
-    an option missing from a record (added since) had its default.
+    ``options`` maps each of :data:`MODEL_OPTIONS` (and, optionally, :data:`ANCHOR_KEY`) to its value. The steps
+    resume or skip finished runs, so rerunning with other options in the same folder would silently keep
+    the other options' runs. A folder that has runs but no record was made with version 1 (before the
+    record existed), and an option missing from a record (added since) had version 1's value; a
+    record from before the anchor was recorded says nothing about it, so the anchor is not compared there.
     """
     import json
     from pathlib import Path
@@ -240,15 +284,19 @@ def check_recipe_options(output_dir: str, options: dict[str, str]) -> str | None
 
     base = Path(output_dir) / "offline"
     record = base / "recipe.json"
-    defaults = {flag: default for flag, (default, _) in MODEL_OPTIONS.items()}
+    legacy = RECIPES["1"].options
     if record.is_file():
-        previous = {**defaults, **json.loads(record.read_text())}
+        previous = {**legacy, **json.loads(record.read_text())}
     elif any((base / run / "checkpoints").is_dir() for run in ("pretrain", "finetune-attiqa", "finetune-imagenet")):
-        previous = defaults
+        previous = {**legacy, ANCHOR_KEY: "0"}  # from before the anchor existed
     else:
         previous = {}
+
+    def same(flag: str, old, new) -> bool:
+        return float(old) == float(new) if flag == ANCHOR_KEY else old == new
+
     differing = [f"{flag} {previous[flag]} there, {value} now" for flag, value in options.items()
-                 if flag in previous and previous[flag] != value]
+                 if flag in previous and not same(flag, previous[flag], value)]
     if differing:
         return (f"{base} holds a recipe run with other options ({'; '.join(differing)}): pass paths.output_dir=<another folder>, "
                 f"or remove {base} to start over")
@@ -257,28 +305,54 @@ def check_recipe_options(output_dir: str, options: dict[str, str]) -> str | None
     return None
 
 
+def parse_model_args(args: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+    """``iqa model``'s options (the recipe version's, then each flag given) and the Hydra overrides, the version's first.
+
+    Raises ``ValueError`` naming the valid choices for an unknown version or option value.
+    """
+    args = list(args)
+
+    def take(flag: str, valid: Sequence[str]) -> str | None:
+        if flag not in args:
+            return None
+        at = args.index(flag)
+        given = args[at + 1] if at + 1 < len(args) else "nothing"
+        if given not in valid:
+            raise ValueError(f"{flag} takes one of {', '.join(valid)}, got {given}")
+        del args[at : at + 2]
+        return given
+
+    recipe = RECIPES[take("--recipe", tuple(RECIPES)) or RECIPE]
+    options = recipe.options
+    for flag, valid in MODEL_OPTIONS.items():
+        options[flag] = take(flag, valid) or options[flag]
+    overrides = [*recipe.overrides, *args]  # a later override wins, so the user's anchor replaces the version's
+    anchors = [a.split("=", 1)[1] for a in overrides if a.startswith(f"{ANCHOR_KEY}=")]
+    try:
+        anchor = float(anchors[-1])
+    except ValueError:
+        raise ValueError(f"{ANCHOR_KEY} takes a weight >= 0, got {anchors[-1]}") from None
+    if anchor < 0:
+        raise ValueError(f"{ANCHOR_KEY} takes a weight >= 0, got {anchors[-1]}")
+    return {**options, ANCHOR_KEY: f"{anchor:g}"}, overrides
+
+
 def model(argv: Sequence[str] | None = None) -> int:
-    """``iqa model [--pretrain-loss L] [--finetune-stage S] [--finetune-data D] [overrides]`` (``make model``): the exit code."""
+    """``iqa model [--recipe V] [--pretrain-loss L] [--finetune-stage S] [--finetune-data D] [overrides]`` (``make model``)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if any(a in ("-h", "--help") for a in args):
         print(MODEL_USAGE, end="")
         return 0
-    chosen = {}
-    for flag, (default, valid) in MODEL_OPTIONS.items():
-        chosen[flag] = default
-        if flag in args:
-            at = args.index(flag)
-            if at + 1 >= len(args) or args[at + 1] not in valid:
-                given = args[at + 1] if at + 1 < len(args) else "nothing"
-                print(f"error: {flag} takes one of {', '.join(valid)}, got {given}", file=sys.stderr)
-                return 2
-            chosen[flag] = args[at + 1]
-            del args[at : at + 2]
-    out = output_dir(args)
+    try:
+        chosen, overrides = parse_model_args(args)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    out = output_dir(overrides)
     problem = check_recipe_options(out, chosen)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    return run_steps(model_steps(out, chosen["--finetune-stage"], chosen["--pretrain-loss"], chosen["--finetune-data"]), args,
+    return run_steps(model_steps(out, chosen["--finetune-stage"], chosen["--pretrain-loss"], chosen["--finetune-data"]), overrides,
                      "offline recipe",
                      f"{out}/offline (labels/, pretrain/, finetune-attiqa/, finetune-imagenet/, results.md)")
