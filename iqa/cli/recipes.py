@@ -163,9 +163,8 @@ classical teacher, pretrains, fine-tunes (attribute-pretrained and ImageNet-only
 evaluates. Outputs land in <paths.output_dir>/offline (default ./outputs/offline); a rerun
 resumes where an interrupted one stopped.
 
---recipe picks the recipe version (default 2):
-  2  --pretrain-loss regression --finetune-data weighted offline.finetune.attribute_anchor=0.1
-  1  --pretrain-loss ranking --finetune-data uniform offline.finetune.attribute_anchor=0
+--recipe picks the recipe version (default {default}):
+{versions}
 Options and overrides given beside it change one thing of that version. --pretrain-loss picks the
 pretraining loss (ranking or regression of the teacher's scores). --finetune-data weighted draws
 non-eccentricity patches 5x and contrast change 2x as often in both fine-tunes' data, a corpus
@@ -181,7 +180,7 @@ FINETUNE_STAGES = ("ridge_probe", "finetune", "linear_probe")
 PRETRAIN_LOSSES = ("ranking", "regression")
 
 
-def pretrain_args(loss: str = "regression") -> list[str]:
+def pretrain_args(loss: str) -> list[str]:
     """The pretraining step's overrides: ``stage=pretrain``, plus ``loss=...`` for a loss other than the stage's default."""
     _check_choice("pretraining loss", loss, PRETRAIN_LOSSES)
     return ["stage=pretrain"] if loss == PRETRAIN_LOSSES[0] else ["stage=pretrain", f"loss={loss}"]
@@ -227,6 +226,8 @@ class Recipe:
 #: The recipe versions ``iqa model --recipe`` takes; the last is the default.
 RECIPES = {"1": Recipe("ranking", "uniform", 0.0), "2": Recipe("regression", "weighted", 0.1)}
 RECIPE = "2"
+MODEL_USAGE = MODEL_USAGE.format(default=RECIPE, versions="\n".join(
+    f"  {v}  {r.command.removeprefix('iqa model ')}" for v, r in sorted(RECIPES.items(), reverse=True)))
 
 
 def _check_choice(what: str, value: str, valid: Sequence[str]) -> None:
@@ -234,13 +235,13 @@ def _check_choice(what: str, value: str, valid: Sequence[str]) -> None:
         raise ValueError(f"{what} {value!r}: expected one of {', '.join(valid)}")
 
 
-def finetune_data_args(data: str = "weighted") -> list[str]:
+def finetune_data_args(data: str) -> list[str]:
     """The quality steps' data overrides: none for ``uniform``, :data:`WEIGHTED_DATA` for ``weighted``."""
     _check_choice("fine-tuning data", data, FINETUNE_DATA)
     return [] if data == "uniform" else list(WEIGHTED_DATA)
 
 
-def finetune_args(finetune_stage: str = "finetune") -> list[str]:
+def finetune_args(finetune_stage: str) -> list[str]:
     """The quality step's overrides: ``stage=finetune`` with its loss, or another stage as given."""
     _check_choice("finetune stage", finetune_stage, FINETUNE_STAGES)
     return list(FINETUNE_ARGS) if finetune_stage == "finetune" else [f"stage={finetune_stage}"]
