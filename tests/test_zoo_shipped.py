@@ -32,3 +32,14 @@ def test_each_shipped_model_loads_matches_its_hash_and_reproduces_its_fixture_sc
     result = verify_model(model)
     assert result["sha256_ok"] and result["scores_ok"], result["problems"]
     assert result["worst"] <= 1.0
+
+
+def test_the_enhancer_takes_a_shipped_name_for_its_quality_model():
+    from iqa.enhancement.stage import check_quality_ckpt
+    from iqa.errors import UserError
+
+    for name in zoo.names():
+        assert check_quality_ckpt(name) == str(zoo.path(name))
+    assert check_quality_ckpt(None) == str(zoo.path())
+    with pytest.raises(UserError, match="nor a shipped model: " + ", ".join(zoo.names())):
+        check_quality_ckpt("no-such-model")

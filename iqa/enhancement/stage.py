@@ -16,7 +16,7 @@ log = logging.getLogger("iqa.train")
 
 def check_quality_ckpt(path: Any) -> str:
     """The quality checkpoint the objective loads: it must exist and be a quality model (not an enhancer).
-    ``None`` (or ``default``): the shipped default model, said in one line."""
+    ``None`` (or ``default``): the shipped default model, said in one line; a shipped model's name: that model."""
     if not path or str(path) == "default":
         import iqa.zoo
 
@@ -25,7 +25,11 @@ def check_quality_ckpt(path: Any) -> str:
                  iqa.zoo.default_name(), iqa.zoo.default_name())
         return str(shipped)
     if not Path(str(path)).is_file():
-        raise UserError(f"stage.quality_ckpt: checkpoint not found: {path}")
+        import iqa.zoo
+
+        if str(path) in iqa.zoo.names():  # a shipped model's name stands for its weights file
+            return str(iqa.zoo.path(str(path)))
+        raise UserError(f"stage.quality_ckpt: checkpoint not found: {path} (nor a shipped model: {', '.join(iqa.zoo.names())})")
     return str(path)
 
 
