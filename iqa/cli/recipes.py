@@ -289,7 +289,7 @@ def check_recipe_options(output_dir: str, options: dict[str, str]) -> str | None
     if record.is_file():
         previous = {**legacy, **json.loads(record.read_text())}
     elif any((base / run / "checkpoints").is_dir() for run in ("pretrain", "finetune-attiqa", "finetune-imagenet")):
-        previous = {**legacy, ANCHOR_KEY: "0"}  # from before the anchor existed
+        previous = {**legacy, ANCHOR_KEY: f"{RECIPES['1'].attribute_anchor:g}"}  # from before the anchor existed: off
     else:
         previous = {}
 
@@ -332,8 +332,8 @@ def parse_model_args(args: Sequence[str]) -> tuple[dict[str, str], list[str]]:
     try:
         anchor = float(anchors[-1])
     except ValueError:
-        raise ValueError(f"{ANCHOR_KEY} takes a weight >= 0, got {anchors[-1]}") from None
-    if anchor < 0:
+        anchor = -1.0
+    if not anchor >= 0:
         raise ValueError(f"{ANCHOR_KEY} takes a weight >= 0, got {anchors[-1]}")
     return {**options, ANCHOR_KEY: f"{anchor:g}"}, overrides
 

@@ -24,13 +24,14 @@ def check_quality_ckpt(path: Any) -> str:
         log.info("stage.quality_ckpt not given: optimising the shipped model %s (iqa models show %s)",
                  iqa.zoo.default_name(), iqa.zoo.default_name())
         return str(shipped)
-    if not Path(str(path)).is_file():
+    from iqa.inference import resolve_checkpoint
+
+    try:
+        return resolve_checkpoint(str(path))  # a file, or a shipped model's name for its weights file
+    except UserError:
         import iqa.zoo
 
-        if str(path) in iqa.zoo.names():  # a shipped model's name stands for its weights file
-            return str(iqa.zoo.path(str(path)))
-        raise UserError(f"stage.quality_ckpt: checkpoint not found: {path} (nor a shipped model: {', '.join(iqa.zoo.names())})")
-    return str(path)
+        raise UserError(f"stage.quality_ckpt: checkpoint not found: {path} (nor a shipped model: {', '.join(iqa.zoo.names())})") from None
 
 
 def check_resume(cfg: DictConfig, enhancer_config: dict[str, Any], quality_ckpt: str) -> None:
