@@ -34,12 +34,22 @@ def test_each_shipped_model_loads_matches_its_hash_and_reproduces_its_fixture_sc
     assert result["worst"] <= 1.0
 
 
-def test_the_enhancer_takes_a_shipped_name_for_its_quality_model():
+def test_the_enhancer_takes_a_shipped_name_for_its_quality_model(tmp_path, monkeypatch):
     from iqa.enhancement.stage import check_quality_ckpt
     from iqa.errors import UserError
 
     for name in zoo.names():
         assert check_quality_ckpt(name) == str(zoo.path(name))
-    assert check_quality_ckpt(None) == str(zoo.path())
-    with pytest.raises(UserError, match="nor a shipped model: " + ", ".join(zoo.names())):
+    assert check_quality_ckpt(None) == check_quality_ckpt("default") == str(zoo.path())
+    shipped = r"\(neither a file nor a shipped model; shipped: " + ", ".join(zoo.names()) + r"\)"
+    with pytest.raises(UserError, match=r"^stage.quality_ckpt: checkpoint not found: no-such-model " + shipped):
         check_quality_ckpt("no-such-model")
+    with pytest.raises(UserError, match=r"^stage.quality_ckpt: checkpoint is a directory, not a file: "):
+        check_quality_ckpt(str(tmp_path))
+    # No checkpoint given: the one every command falls back to, $ATTIQA_CKPT before the shipped default.
+    other = next(n for n in zoo.names() if n != zoo.default_name())
+    monkeypatch.setenv("ATTIQA_CKPT", other)
+    assert check_quality_ckpt(None) == str(zoo.path(other))
+    monkeypatch.setenv("ATTIQA_CKPT", str(tmp_path / "gone.ckpt"))
+    with pytest.raises(UserError, match=r"^stage.quality_ckpt: checkpoint not found: .*gone.ckpt"):
+        check_quality_ckpt(None)

@@ -15,23 +15,18 @@ log = logging.getLogger("iqa.train")
 
 
 def check_quality_ckpt(path: Any) -> str:
-    """The quality checkpoint the objective loads: it must exist and be a quality model (not an enhancer).
-    ``None`` (or ``default``): the shipped default model, said in one line; a shipped model's name: that model."""
-    if not path or str(path) == "default":
-        import iqa.zoo
+    """The quality checkpoint the objective loads: a file, or a shipped model's name for its weights file.
 
-        shipped = iqa.zoo.path()
-        log.info("stage.quality_ckpt not given: optimising the shipped model %s (iqa models show %s)",
-                 iqa.zoo.default_name(), iqa.zoo.default_name())
-        return str(shipped)
+    ``None`` (or ``default``): the one every command uses when none is given, ``$ATTIQA_CKPT`` when set, else
+    the shipped default model, said in one line. A missing file, a directory or an unknown name is a
+    :class:`UserError` that names the setting and lists the shipped models.
+    """
     from iqa.inference import resolve_checkpoint
 
     try:
-        return resolve_checkpoint(str(path))  # a file, or a shipped model's name for its weights file
-    except UserError:
-        import iqa.zoo
-
-        raise UserError(f"stage.quality_ckpt: checkpoint not found: {path} (nor a shipped model: {', '.join(iqa.zoo.names())})") from None
+        return resolve_checkpoint(None if not path or str(path) == "default" else str(path))
+    except UserError as error:
+        raise UserError(f"stage.quality_ckpt: {error}") from None
 
 
 def check_resume(cfg: DictConfig, enhancer_config: dict[str, Any], quality_ckpt: str) -> None:
