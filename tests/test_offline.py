@@ -347,24 +347,43 @@ def test_model_command_rejects_unknown_choices_and_lists_the_valid_ones(capsys):
     assert "--finetune-data takes one of uniform, weighted, got heavy" in capsys.readouterr().err
     assert model(["--recipe", "3"]) == 2
     assert "--recipe takes one of 1, 2, got 3" in capsys.readouterr().err
-    for weight in ("-0.5", "heavy"):
+    for weight in ("-0.5", "heavy", "nan"):
         assert model([f"offline.finetune.attribute_anchor={weight}"]) == 2
         assert f"offline.finetune.attribute_anchor takes a weight >= 0, got {weight}" in capsys.readouterr().err
+    for steps in ("0", "-3", "1.5", "many"):
+        assert model([f"offline.pretrain.max_steps={steps}"]) == 2
+        assert f"offline.pretrain.max_steps takes a whole number of steps >= 1, got {steps}" in capsys.readouterr().err
 
 
 @pytest.mark.unit
 def test_model_command_runs_recipe_version_2_unless_told_otherwise():
-    from iqa.cli.recipes import ANCHOR_KEY, RECIPES, parse_model_args
+    from iqa.cli.recipes import ANCHOR_KEY, PRETRAIN_STEPS_KEY, RECIPES, Recipe, parse_model_args
 
-    v2 = {"--finetune-stage": "finetune", "--pretrain-loss": "regression", "--finetune-data": "weighted", ANCHOR_KEY: "0.1"}
-    assert parse_model_args([]) == (v2, [f"{ANCHOR_KEY}=0.1"])
-    assert parse_model_args(["--recipe", "2", "seed=3"]) == (v2, [f"{ANCHOR_KEY}=0.1", "seed=3"])
-    v1 = {"--finetune-stage": "finetune", "--pretrain-loss": "ranking", "--finetune-data": "uniform", ANCHOR_KEY: "0"}
-    assert parse_model_args(["seed=1", "--recipe", "1"]) == (v1, [f"{ANCHOR_KEY}=0", "seed=1"])
-    # One option changes one thing of the version; the user's anchor comes after the version's, so it wins.
-    options, overrides = parse_model_args(["--recipe", "1", "--pretrain-loss", "regression", f"{ANCHOR_KEY}=0.25"])
-    assert options == {**v1, "--pretrain-loss": "regression", ANCHOR_KEY: "0.25"} and overrides[-1] == f"{ANCHOR_KEY}=0.25"
+    steps = PRETRAIN_STEPS_KEY
+    v2 = {"--finetune-stage": "finetune", "--pretrain-loss": "regression", "--finetune-data": "weighted", ANCHOR_KEY: "0.1",
+          steps: "400"}
+    assert parse_model_args([]) == (v2, [f"{ANCHOR_KEY}=0.1", f"{steps}=400"])
+    assert parse_model_args(["--recipe", "2", "seed=3"]) == (v2, [f"{ANCHOR_KEY}=0.1", f"{steps}=400", "seed=3"])
+    v1 = {"--finetune-stage": "finetune", "--pretrain-loss": "ranking", "--finetune-data": "uniform", ANCHOR_KEY: "0", steps: "400"}
+    assert parse_model_args(["seed=1", "--recipe", "1"]) == (v1, [f"{ANCHOR_KEY}=0", f"{steps}=400", "seed=1"])
+    # One option changes one thing of the version; the user's anchor and steps come after the version's, so they win.
+    options, overrides = parse_model_args(["--recipe", "1", "--pretrain-loss", "regression", f"{ANCHOR_KEY}=0.25", f"{steps}=800"])
+    assert options == {**v1, "--pretrain-loss": "regression", ANCHOR_KEY: "0.25", steps: "800"}
+    assert overrides[-2:] == [f"{ANCHOR_KEY}=0.25", f"{steps}=800"]
     assert RECIPES["2"].command == "iqa model --pretrain-loss regression --finetune-data weighted offline.finetune.attribute_anchor=0.1"
+    longer = Recipe("regression", "uniform", 0.1, pretrain_steps=1200)  # the steps are named only where they differ
+    assert longer.command.endswith(" offline.finetune.attribute_anchor=0.1 offline.pretrain.max_steps=1200")
+
+
+@pytest.mark.unit
+def test_recipe_pretraining_steps_reach_the_pretraining_only(compose):
+    from iqa.cli.recipes import model_steps, parse_model_args
+
+    for args, expected in ((["--recipe", "1"], 400), ([], 400), (["offline.pretrain.max_steps=1200"], 1200)):
+        options, overrides = parse_model_args(args)
+        pretrain, finetune = model_steps("out", options["--finetune-stage"], options["--pretrain-loss"], options["--finetune-data"])[1:3]
+        assert compose("train", [*pretrain[1:], *overrides]).stage.max_steps == expected
+        assert compose("train", [*finetune[1:], *overrides]).stage.max_steps == 700  # the fine-tune's budget does not move
 
 
 @pytest.mark.unit
@@ -390,6 +409,12 @@ def test_a_recipe_folder_refuses_a_rerun_with_other_options(tmp_path):
     assert check_recipe_options(str(old), {**ranking, "offline.finetune.attribute_anchor": "0.0"}) is None  # same weight
     fresh = tmp_path / "fresh"
     assert check_recipe_options(str(fresh), regression) is None and check_recipe_options(str(fresh), regression) is None
+    # Pretraining steps: version 1's runs pretrained 400; a recorded count refuses another, written either way.
+    steps = "offline.pretrain.max_steps"
+    assert f"{steps} 400 there, 1200 now" in check_recipe_options(str(old), {**ranking, steps: "1200"})
+    assert check_recipe_options(str(fresh), {**regression, steps: "1200"}) is None
+    assert f"{steps} 1200 there, 400 now" in check_recipe_options(str(fresh), {**regression, steps: "400"})
+    assert model(["--finetune-data", "uniform", f"paths.output_dir={fresh}"]) == 2  # the same options but 400 steps
     # A record from before --finetune-data existed was made with uniform data: weighted data must not reuse its runs.
     older = tmp_path / "older" / "offline"
     older.mkdir(parents=True)

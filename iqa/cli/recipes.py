@@ -18,7 +18,8 @@ the synthetic MOS with regression plus pairwise ranking over batches of same-cro
 (``group_size`` in ``experiment=offline``), on a corpus that draws the hardest types more
 often (``--finetune-data weighted``), with the attribute heads held to the pretrained
 network's (``offline.finetune.attribute_anchor``). ``--recipe 1`` runs version 1 (ranking
-pretraining, uniform draws, free heads); each option can also be set on its own.
+pretraining, uniform draws, free heads); each option can also be set on its own, and so can
+the pretraining steps (``offline.pretrain.max_steps``, 400 in both versions).
 ``--finetune-stage ridge_probe`` (or ``linear_probe``) fits a quality head on the frozen
 features instead.
 
@@ -171,6 +172,7 @@ non-eccentricity patches 5x and contrast change 2x as often in both fine-tunes' 
 of its own beside the pretraining one (uniform: every type alike). offline.finetune.attribute_anchor=W
 holds the attribute-pretrained arm's attribute heads to the pretrained network's with weight W
 (0: off), and offline.finetune.head=grounded gives it the attribute-grounded quality head.
+offline.pretrain.max_steps=N sets the pretraining steps (the cosine schedule spans them all).
 The options are recorded in <paths.output_dir>/offline/recipe.json, and a folder refuses a rerun
 with other ones.
 """
@@ -199,15 +201,19 @@ WEIGHTED_DATA = ("data.prepare.type_weights={" + ",".join(f"{k}:{v}" for k, v in
 
 #: The Hydra key of the attribute-pretrained arm's attribute anchor (its default, in experiment=offline, is version 2's).
 ANCHOR_KEY = "offline.finetune.attribute_anchor"
+#: The Hydra key of the pretraining steps, and its default in experiment=offline.
+PRETRAIN_STEPS_KEY = "offline.pretrain.max_steps"
+PRETRAIN_STEPS = 400
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """One version of the offline recipe: ``iqa model``'s options and its attribute anchor."""
+    """One version of the offline recipe: ``iqa model``'s options, its attribute anchor and its pretraining steps."""
 
     pretrain_loss: str
     finetune_data: str
     attribute_anchor: float
+    pretrain_steps: int = PRETRAIN_STEPS
 
     @property
     def options(self) -> dict[str, str]:
@@ -215,12 +221,14 @@ class Recipe:
 
     @property
     def overrides(self) -> list[str]:
-        return [f"{ANCHOR_KEY}={self.attribute_anchor:g}"]
+        return [f"{ANCHOR_KEY}={self.attribute_anchor:g}", f"{PRETRAIN_STEPS_KEY}={self.pretrain_steps}"]
 
     @property
     def command(self) -> str:
+        """The version as options of ``iqa model`` (the pretraining steps only where they are not the experiment's)."""
+        steps = f" {PRETRAIN_STEPS_KEY}={self.pretrain_steps}" if self.pretrain_steps != PRETRAIN_STEPS else ""
         return (f"iqa model --pretrain-loss {self.pretrain_loss} --finetune-data {self.finetune_data} "
-                f"{ANCHOR_KEY}={self.attribute_anchor:g}")
+                f"{ANCHOR_KEY}={self.attribute_anchor:g}{steps}")
 
 
 #: The recipe versions ``iqa model --recipe`` takes; the last is the default.
@@ -272,11 +280,12 @@ MODEL_OPTIONS = {"--finetune-stage": FINETUNE_STAGES, "--pretrain-loss": PRETRAI
 def check_recipe_options(output_dir: str, options: dict[str, str]) -> str | None:
     """Record the recipe's options in ``<output_dir>/offline/recipe.json``, or say why this run cannot continue there.
 
-    ``options`` maps each of :data:`MODEL_OPTIONS` (and, optionally, :data:`ANCHOR_KEY`) to its value. The steps
-    resume or skip finished runs, so rerunning with other options in the same folder would silently keep
-    the other options' runs. A folder that has runs but no record was made with version 1 (before the
-    record existed), and an option missing from a record (added since) had version 1's value; a
-    record from before the anchor was recorded says nothing about it, so the anchor is not compared there.
+    ``options`` maps each of :data:`MODEL_OPTIONS` (and, optionally, :data:`ANCHOR_KEY` and
+    :data:`PRETRAIN_STEPS_KEY`) to its value. The steps resume or skip finished runs, so rerunning with other
+    options in the same folder would silently keep the other options' runs. A folder that has runs but no
+    record was made with version 1 (before the record existed), and an option missing from a record (added
+    since) had version 1's value; a record from before the anchor or the pretraining steps were recorded says
+    nothing about them (either could have been overridden), so they are not compared there.
     """
     import json
     from pathlib import Path
@@ -289,12 +298,15 @@ def check_recipe_options(output_dir: str, options: dict[str, str]) -> str | None
     if record.is_file():
         previous = {**legacy, **json.loads(record.read_text())}
     elif any((base / run / "checkpoints").is_dir() for run in ("pretrain", "finetune-attiqa", "finetune-imagenet")):
-        previous = {**legacy, ANCHOR_KEY: f"{RECIPES['1'].attribute_anchor:g}"}  # from before the anchor existed: off
+        previous = {**legacy, ANCHOR_KEY: f"{RECIPES['1'].attribute_anchor:g}",  # from before the anchor existed: off
+                    PRETRAIN_STEPS_KEY: str(RECIPES["1"].pretrain_steps)}
     else:
         previous = {}
 
     def same(flag: str, old, new) -> bool:
-        return float(old) == float(new) if flag == ANCHOR_KEY else old == new
+        if flag in NUMERIC_OPTIONS:
+            return NUMERIC_OPTIONS[flag][0](old) == NUMERIC_OPTIONS[flag][0](new)
+        return old == new
 
     differing = [f"{flag} {previous[flag]} there, {value} now" for flag, value in options.items()
                  if flag in previous and not same(flag, previous[flag], value)]
@@ -304,6 +316,23 @@ def check_recipe_options(output_dir: str, options: dict[str, str]) -> str | None
     base.mkdir(parents=True, exist_ok=True)
     atomic_write_json(record, {**previous, **options})
     return None
+
+
+#: The Hydra overrides ``iqa model`` records beside its options: key -> (type, smallest valid value, what it is).
+NUMERIC_OPTIONS = {ANCHOR_KEY: (float, 0, "a weight"), PRETRAIN_STEPS_KEY: (int, 1, "a whole number of steps")}
+
+
+def _numeric_option(key: str, overrides: Sequence[str]) -> str:
+    """The last value ``overrides`` give ``key`` (one of :data:`NUMERIC_OPTIONS`), checked, as recorded; ``ValueError`` if bad."""
+    kind, low, what = NUMERIC_OPTIONS[key]
+    given = [a.split("=", 1)[1] for a in overrides if a.startswith(f"{key}=")][-1]
+    try:
+        value = kind(given)
+    except ValueError:
+        value = None
+    if value is None or not value >= low:  # also refuses nan
+        raise ValueError(f"{key} takes {what} >= {low}, got {given}")
+    return f"{value:g}" if kind is float else str(value)
 
 
 def parse_model_args(args: Sequence[str]) -> tuple[dict[str, str], list[str]]:
@@ -327,15 +356,8 @@ def parse_model_args(args: Sequence[str]) -> tuple[dict[str, str], list[str]]:
     options = recipe.options
     for flag, valid in MODEL_OPTIONS.items():
         options[flag] = take(flag, valid) or options[flag]
-    overrides = [*recipe.overrides, *args]  # a later override wins, so the user's anchor replaces the version's
-    anchors = [a.split("=", 1)[1] for a in overrides if a.startswith(f"{ANCHOR_KEY}=")]
-    try:
-        anchor = float(anchors[-1])
-    except ValueError:
-        anchor = -1.0
-    if not anchor >= 0:
-        raise ValueError(f"{ANCHOR_KEY} takes a weight >= 0, got {anchors[-1]}")
-    return {**options, ANCHOR_KEY: f"{anchor:g}"}, overrides
+    overrides = [*recipe.overrides, *args]  # a later override wins, so the user's anchor or steps replace the version's
+    return {**options, **{key: _numeric_option(key, overrides) for key in NUMERIC_OPTIONS}}, overrides
 
 
 def model(argv: Sequence[str] | None = None) -> int:
