@@ -204,6 +204,8 @@ ANCHOR_KEY = "offline.finetune.attribute_anchor"
 #: The Hydra key of the pretraining steps, and its default in experiment=offline.
 PRETRAIN_STEPS_KEY = "offline.pretrain.max_steps"
 PRETRAIN_STEPS = 400
+#: The Hydra overrides ``iqa model`` records beside its options: key -> (type, smallest valid value, what it is).
+NUMERIC_OPTIONS = {ANCHOR_KEY: (float, 0, "a weight"), PRETRAIN_STEPS_KEY: (int, 1, "a whole number of steps")}
 
 
 @dataclass(frozen=True)
@@ -220,8 +222,13 @@ class Recipe:
         return {"--finetune-stage": "finetune", "--pretrain-loss": self.pretrain_loss, "--finetune-data": self.finetune_data}
 
     @property
+    def recorded(self) -> dict[str, str]:
+        """The options and numbers ``recipe.json`` records for this version, as :func:`parse_model_args` gives them."""
+        return {**self.options, ANCHOR_KEY: f"{self.attribute_anchor:g}", PRETRAIN_STEPS_KEY: str(self.pretrain_steps)}
+
+    @property
     def overrides(self) -> list[str]:
-        return [f"{ANCHOR_KEY}={self.attribute_anchor:g}", f"{PRETRAIN_STEPS_KEY}={self.pretrain_steps}"]
+        return [f"{key}={value}" for key, value in self.recorded.items() if key in NUMERIC_OPTIONS]
 
     @property
     def command(self) -> str:
@@ -298,8 +305,7 @@ def check_recipe_options(output_dir: str, options: dict[str, str]) -> str | None
     if record.is_file():
         previous = {**legacy, **json.loads(record.read_text())}
     elif any((base / run / "checkpoints").is_dir() for run in ("pretrain", "finetune-attiqa", "finetune-imagenet")):
-        previous = {**legacy, ANCHOR_KEY: f"{RECIPES['1'].attribute_anchor:g}",  # from before the anchor existed: off
-                    PRETRAIN_STEPS_KEY: str(RECIPES["1"].pretrain_steps)}
+        previous = RECIPES["1"].recorded  # from before the record existed: version 1, anchor off, 400 steps
     else:
         previous = {}
 
@@ -316,10 +322,6 @@ def check_recipe_options(output_dir: str, options: dict[str, str]) -> str | None
     base.mkdir(parents=True, exist_ok=True)
     atomic_write_json(record, {**previous, **options})
     return None
-
-
-#: The Hydra overrides ``iqa model`` records beside its options: key -> (type, smallest valid value, what it is).
-NUMERIC_OPTIONS = {ANCHOR_KEY: (float, 0, "a weight"), PRETRAIN_STEPS_KEY: (int, 1, "a whole number of steps")}
 
 
 def _numeric_option(key: str, overrides: Sequence[str]) -> str:
