@@ -353,26 +353,35 @@ def test_model_command_rejects_unknown_choices_and_lists_the_valid_ones(capsys):
     for steps in ("0", "-3", "1.5", "many"):
         assert model([f"offline.pretrain.max_steps={steps}"]) == 2
         assert f"offline.pretrain.max_steps takes a whole number of steps >= 1, got {steps}" in capsys.readouterr().err
+    assert model(["offline.finetune.head=deep"]) == 2
+    assert "offline.finetune.head takes one of linear, grounded, got deep" in capsys.readouterr().err
 
 
 @pytest.mark.unit
 def test_model_command_runs_recipe_version_2_unless_told_otherwise():
-    from iqa.cli.recipes import ANCHOR_KEY, PRETRAIN_STEPS_KEY, RECIPES, Recipe, parse_model_args
+    from iqa.cli.recipes import ANCHOR_KEY, CHOICE_OPTIONS, HEAD_KEY, PRETRAIN_STEPS_KEY, RECIPES, Recipe, parse_model_args
+    from iqa.models import QUALITY_HEADS
 
     steps = PRETRAIN_STEPS_KEY
     v2 = {"--finetune-stage": "finetune", "--pretrain-loss": "regression", "--finetune-data": "weighted", ANCHOR_KEY: "0.1",
-          steps: "400"}
-    assert parse_model_args([]) == (v2, [f"{ANCHOR_KEY}=0.1", f"{steps}=400"])
-    assert parse_model_args(["--recipe", "2", "seed=3"]) == (v2, [f"{ANCHOR_KEY}=0.1", f"{steps}=400", "seed=3"])
-    v1 = {"--finetune-stage": "finetune", "--pretrain-loss": "ranking", "--finetune-data": "uniform", ANCHOR_KEY: "0", steps: "400"}
-    assert parse_model_args(["seed=1", "--recipe", "1"]) == (v1, [f"{ANCHOR_KEY}=0", f"{steps}=400", "seed=1"])
-    # One option changes one thing of the version; the user's anchor and steps come after the version's, so they win.
-    options, overrides = parse_model_args(["--recipe", "1", "--pretrain-loss", "regression", f"{ANCHOR_KEY}=0.25", f"{steps}=800"])
-    assert options == {**v1, "--pretrain-loss": "regression", ANCHOR_KEY: "0.25", steps: "800"}
-    assert overrides[-2:] == [f"{ANCHOR_KEY}=0.25", f"{steps}=800"]
+          steps: "400", HEAD_KEY: "linear"}
+    v2_overrides = [f"{ANCHOR_KEY}=0.1", f"{steps}=400", f"{HEAD_KEY}=linear"]
+    assert parse_model_args([]) == (v2, v2_overrides)
+    assert parse_model_args(["--recipe", "2", "seed=3"]) == (v2, [*v2_overrides, "seed=3"])
+    v1 = {**v2, "--pretrain-loss": "ranking", "--finetune-data": "uniform", ANCHOR_KEY: "0"}
+    assert parse_model_args(["seed=1", "--recipe", "1"]) == (v1, [f"{ANCHOR_KEY}=0", f"{steps}=400", f"{HEAD_KEY}=linear", "seed=1"])
+    # One option changes one thing of the version; the user's anchor, steps and head come after the version's, so they win.
+    options, overrides = parse_model_args(["--recipe", "1", "--pretrain-loss", "regression", f"{ANCHOR_KEY}=0.25", f"{steps}=800",
+                                           f"{HEAD_KEY}=grounded"])
+    assert options == {**v1, "--pretrain-loss": "regression", ANCHOR_KEY: "0.25", steps: "800", HEAD_KEY: "grounded"}
+    assert overrides[-3:] == [f"{ANCHOR_KEY}=0.25", f"{steps}=800", f"{HEAD_KEY}=grounded"]
     assert RECIPES["2"].command == "iqa model --pretrain-loss regression --finetune-data weighted offline.finetune.attribute_anchor=0.1"
     longer = Recipe("regression", "uniform", 0.1, pretrain_steps=1200)  # the steps are named only where they differ
     assert longer.command.endswith(" offline.finetune.attribute_anchor=0.1 offline.pretrain.max_steps=1200")
+    grounded = Recipe("regression", "uniform", 0.1, quality_head="grounded")  # ... and the head likewise
+    assert grounded.command.endswith(" offline.finetune.attribute_anchor=0.1 offline.finetune.head=grounded")
+    assert f"{HEAD_KEY}=grounded" in grounded.overrides and grounded.recorded[HEAD_KEY] == "grounded"
+    assert CHOICE_OPTIONS[HEAD_KEY] == QUALITY_HEADS  # the recipe takes the heads the model builds
 
 
 @pytest.mark.unit
@@ -415,6 +424,18 @@ def test_a_recipe_folder_refuses_a_rerun_with_other_options(tmp_path):
     assert check_recipe_options(str(fresh), {**regression, steps: "1200"}) is None
     assert f"{steps} 1200 there, 400 now" in check_recipe_options(str(fresh), {**regression, steps: "400"})
     assert model(["--finetune-data", "uniform", f"paths.output_dir={fresh}"]) == 2  # the same options but 400 steps
+    # The quality head: version 1's runs had the free (linear) one, and a recorded head refuses the other.
+    head = "offline.finetune.head"
+    assert f"{head} linear there, grounded now" in check_recipe_options(str(old), {**ranking, head: "grounded"})
+    grounded_dir = tmp_path / "grounded"
+    assert check_recipe_options(str(grounded_dir), {**regression, head: "grounded"}) is None
+    assert f"{head} grounded there, linear now" in check_recipe_options(str(grounded_dir), {**regression, head: "linear"})
+    assert model(["--pretrain-loss", "regression", "--finetune-data", "uniform", f"paths.output_dir={grounded_dir}"]) == 2
+    # A hand-edited record whose number does not parse is a difference, not a crash.
+    edited = tmp_path / "edited" / "offline"
+    edited.mkdir(parents=True)
+    (edited / "recipe.json").write_text(json.dumps({**ranking, "offline.finetune.attribute_anchor": "a little"}))
+    assert "attribute_anchor a little there, 0.1 now" in check_recipe_options(str(tmp_path / "edited"), anchored)
     # A record from before --finetune-data existed was made with uniform data: weighted data must not reuse its runs.
     older = tmp_path / "older" / "offline"
     older.mkdir(parents=True)

@@ -204,18 +204,25 @@ ANCHOR_KEY = "offline.finetune.attribute_anchor"
 #: The Hydra key of the pretraining steps, and its default in experiment=offline.
 PRETRAIN_STEPS_KEY = "offline.pretrain.max_steps"
 PRETRAIN_STEPS = 400
+#: The Hydra key of the attribute-pretrained arm's quality head (``stage.head`` of its fine-tune), and its default.
+HEAD_KEY = "offline.finetune.head"
+QUALITY_HEAD = "linear"
 #: The Hydra overrides ``iqa model`` records beside its options: key -> (type, smallest valid value, what it is).
 NUMERIC_OPTIONS = {ANCHOR_KEY: (float, 0, "a weight"), PRETRAIN_STEPS_KEY: (int, 1, "a whole number of steps")}
+#: ... and the recorded overrides that name a choice: key -> the valid choices (as ``iqa.models.QUALITY_HEADS``).
+CHOICE_OPTIONS = {HEAD_KEY: ("linear", "grounded")}
+RECORDED_OVERRIDES = (*NUMERIC_OPTIONS, *CHOICE_OPTIONS)
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """One version of the offline recipe: ``iqa model``'s options, its attribute anchor and its pretraining steps."""
+    """One version of the offline recipe: ``iqa model``'s options, its attribute anchor, pretraining steps and quality head."""
 
     pretrain_loss: str
     finetune_data: str
     attribute_anchor: float
     pretrain_steps: int = PRETRAIN_STEPS
+    quality_head: str = QUALITY_HEAD
 
     @property
     def options(self) -> dict[str, str]:
@@ -224,18 +231,20 @@ class Recipe:
     @property
     def recorded(self) -> dict[str, str]:
         """The options and numbers ``recipe.json`` records for this version, as :func:`parse_model_args` gives them."""
-        return {**self.options, ANCHOR_KEY: f"{self.attribute_anchor:g}", PRETRAIN_STEPS_KEY: str(self.pretrain_steps)}
+        return {**self.options, ANCHOR_KEY: f"{self.attribute_anchor:g}", PRETRAIN_STEPS_KEY: str(self.pretrain_steps),
+                HEAD_KEY: self.quality_head}
 
     @property
     def overrides(self) -> list[str]:
-        return [f"{key}={value}" for key, value in self.recorded.items() if key in NUMERIC_OPTIONS]
+        return [f"{key}={value}" for key, value in self.recorded.items() if key in RECORDED_OVERRIDES]
 
     @property
     def command(self) -> str:
-        """The version as options of ``iqa model`` (the pretraining steps only where they are not the experiment's)."""
+        """The version as options of ``iqa model`` (the steps and the head only where they are not the experiment's)."""
         steps = f" {PRETRAIN_STEPS_KEY}={self.pretrain_steps}" if self.pretrain_steps != PRETRAIN_STEPS else ""
+        head = f" {HEAD_KEY}={self.quality_head}" if self.quality_head != QUALITY_HEAD else ""
         return (f"iqa model --pretrain-loss {self.pretrain_loss} --finetune-data {self.finetune_data} "
-                f"{ANCHOR_KEY}={self.attribute_anchor:g}{steps}")
+                f"{ANCHOR_KEY}={self.attribute_anchor:g}{steps}{head}")
 
 
 #: The recipe versions ``iqa model --recipe`` takes; the last is the default.
@@ -288,11 +297,12 @@ def check_recipe_options(output_dir: str, options: dict[str, str]) -> str | None
     """Record the recipe's options in ``<output_dir>/offline/recipe.json``, or say why this run cannot continue there.
 
     ``options`` maps each of :data:`MODEL_OPTIONS` (and, optionally, :data:`ANCHOR_KEY` and
-    :data:`PRETRAIN_STEPS_KEY`) to its value. The steps resume or skip finished runs, so rerunning with other
+    :data:`PRETRAIN_STEPS_KEY` and :data:`HEAD_KEY`) to its value. The steps resume or skip finished runs, so rerunning with other
     options in the same folder would silently keep the other options' runs. A folder that has runs but no
     record was made with version 1 (before the record existed), and an option missing from a record (added
-    since) had version 1's value; a record from before the anchor or the pretraining steps were recorded says
-    nothing about them (either could have been overridden), so they are not compared there.
+    since) had version 1's value; a record from before the anchor, the pretraining steps or the head were recorded
+    says nothing about them (any could have been overridden), so they are not compared there. A recorded number
+    that does not parse (a hand-edited record) counts as different.
     """
     import json
     from pathlib import Path
@@ -311,7 +321,10 @@ def check_recipe_options(output_dir: str, options: dict[str, str]) -> str | None
 
     def same(flag: str, old, new) -> bool:
         if flag in NUMERIC_OPTIONS:
-            return NUMERIC_OPTIONS[flag][0](old) == NUMERIC_OPTIONS[flag][0](new)
+            try:
+                return NUMERIC_OPTIONS[flag][0](old) == NUMERIC_OPTIONS[flag][0](new)
+            except (TypeError, ValueError):
+                return False
         return old == new
 
     differing = [f"{flag} {previous[flag]} there, {value} now" for flag, value in options.items()
@@ -324,10 +337,14 @@ def check_recipe_options(output_dir: str, options: dict[str, str]) -> str | None
     return None
 
 
-def _numeric_option(key: str, overrides: Sequence[str]) -> str:
-    """The last value ``overrides`` give ``key`` (one of :data:`NUMERIC_OPTIONS`), checked, as recorded; ``ValueError`` if bad."""
-    kind, low, what = NUMERIC_OPTIONS[key]
+def _recorded_option(key: str, overrides: Sequence[str]) -> str:
+    """The last value ``overrides`` give ``key`` (one of :data:`RECORDED_OVERRIDES`), checked, as recorded; ``ValueError`` if bad."""
     given = [a.split("=", 1)[1] for a in overrides if a.startswith(f"{key}=")][-1]
+    if key in CHOICE_OPTIONS:
+        if given not in CHOICE_OPTIONS[key]:
+            raise ValueError(f"{key} takes one of {', '.join(CHOICE_OPTIONS[key])}, got {given}")
+        return given
+    kind, low, what = NUMERIC_OPTIONS[key]
     try:
         value = kind(given)
     except ValueError:
@@ -358,8 +375,8 @@ def parse_model_args(args: Sequence[str]) -> tuple[dict[str, str], list[str]]:
     options = recipe.options
     for flag, valid in MODEL_OPTIONS.items():
         options[flag] = take(flag, valid) or options[flag]
-    overrides = [*recipe.overrides, *args]  # a later override wins, so the user's anchor or steps replace the version's
-    return {**options, **{key: _numeric_option(key, overrides) for key in NUMERIC_OPTIONS}}, overrides
+    overrides = [*recipe.overrides, *args]  # a later override wins, so the user's anchor, steps or head replace the version's
+    return {**options, **{key: _recorded_option(key, overrides) for key in RECORDED_OVERRIDES}}, overrides
 
 
 def model(argv: Sequence[str] | None = None) -> int:
