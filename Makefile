@@ -16,6 +16,11 @@ TEST_WORKERS ?= auto
 export HF_HUB_OFFLINE ?= 1
 export WANDB_MODE ?= offline
 export PYTHONUNBUFFERED := 1
+# The install skips compiling (below), so each module is compiled on its first import and cached in
+# __pycache__. Where the environment sets PYTHONDONTWRITEBYTECODE, nothing is cached and every
+# process compiles torch, Lightning and the rest again: seconds per process, minutes over the test
+# suite's subprocesses. make's commands write the cache.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: install demo demo-enhance model ablations test test-fast lint bench heldout photos clean clean-demo help
 
