@@ -436,6 +436,11 @@ def test_a_recipe_folder_refuses_a_rerun_with_other_options(tmp_path):
     edited.mkdir(parents=True)
     (edited / "recipe.json").write_text(json.dumps({**ranking, "offline.finetune.attribute_anchor": "a little"}))
     assert "attribute_anchor a little there, 0.1 now" in check_recipe_options(str(tmp_path / "edited"), anchored)
+    for broken in ('{"--pretrain-loss": "ranking"', '["ranking"]', "\xff"):  # cut short, not an object, not text
+        (edited / "recipe.json").write_bytes(broken.encode("latin-1"))
+        problem = check_recipe_options(str(tmp_path / "edited"), ranking)
+        assert problem.startswith(f"cannot read the recipe record {edited / 'recipe.json'}") and "start over" in problem
+        assert (edited / "recipe.json").read_bytes() == broken.encode("latin-1")  # left as it was
     # A record from before --finetune-data existed was made with uniform data: weighted data must not reuse its runs.
     older = tmp_path / "older" / "offline"
     older.mkdir(parents=True)

@@ -302,7 +302,8 @@ def check_recipe_options(output_dir: str, options: dict[str, str]) -> str | None
     record was made with version 1 (before the record existed), and an option missing from a record (added
     since) had version 1's value; a record from before the anchor, the pretraining steps or the head were recorded
     says nothing about them (any could have been overridden), so they are not compared there. A recorded number
-    that does not parse (a hand-edited record) counts as different.
+    that does not parse (a hand-edited record) counts as different, and a record that is not a JSON object is
+    reported, not guessed at.
     """
     import json
     from pathlib import Path
@@ -313,7 +314,13 @@ def check_recipe_options(output_dir: str, options: dict[str, str]) -> str | None
     record = base / "recipe.json"
     legacy = RECIPES["1"].options
     if record.is_file():
-        previous = {**legacy, **json.loads(record.read_text())}
+        try:
+            recorded = json.loads(record.read_text())  # undecodable text and bad JSON raise ValueErrors
+            if not isinstance(recorded, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as error:
+            return f"cannot read the recipe record {record} ({error}): restore it, or remove {base} to start over"
+        previous = {**legacy, **recorded}
     elif any((base / run / "checkpoints").is_dir() for run in ("pretrain", "finetune-attiqa", "finetune-imagenet")):
         previous = RECIPES["1"].recorded  # from before the record existed: version 1, anchor off, 400 steps
     else:
