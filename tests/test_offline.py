@@ -337,6 +337,7 @@ def test_offline_steps_are_the_pipeline_commands():
 
 @pytest.mark.unit
 def test_model_command_rejects_unknown_choices_and_lists_the_valid_ones(capsys):
+    from iqa.cli.recipes import ANCHOR_KEY as ANCHOR
     from iqa.cli.recipes import model
 
     assert model(["--pretrain-loss", "fidelity"]) == 2
@@ -353,34 +354,46 @@ def test_model_command_rejects_unknown_choices_and_lists_the_valid_ones(capsys):
     for steps in ("0", "-3", "1.5", "many"):
         assert model([f"offline.pretrain.max_steps={steps}"]) == 2
         assert f"offline.pretrain.max_steps takes a whole number of steps >= 1, got {steps}" in capsys.readouterr().err
+    for steps in ("0", "700.5"):
+        assert model([f"offline.finetune.max_steps={steps}"]) == 2
+        assert f"offline.finetune.max_steps takes a whole number of steps >= 1, got {steps}" in capsys.readouterr().err
     assert model(["offline.finetune.head=deep"]) == 2
     assert "offline.finetune.head takes one of linear, grounded, got deep" in capsys.readouterr().err
+    # The stage keys behind the recorded ones would reach both fine-tunes unrecorded: refused, naming the key to give.
+    for given, key in (("stage.head=grounded", "offline.finetune.head"), ("+stage.module.attribute_anchor=1", ANCHOR)):
+        assert model(["seed=1", given]) == 2
+        assert f"would reach both fine-tunes and go unrecorded: give {key}=... instead" in capsys.readouterr().err
 
 
 @pytest.mark.unit
 def test_model_command_runs_recipe_version_2_unless_told_otherwise():
-    from iqa.cli.recipes import ANCHOR_KEY, CHOICE_OPTIONS, HEAD_KEY, PRETRAIN_STEPS_KEY, RECIPES, Recipe, parse_model_args
+    from iqa.cli import recipes
+    from iqa.cli.recipes import ANCHOR_KEY, CHOICE_OPTIONS, HEAD_KEY, RECIPES, Recipe, parse_model_args
     from iqa.models import QUALITY_HEADS
 
-    steps = PRETRAIN_STEPS_KEY
+    steps, tune_steps = recipes.PRETRAIN_STEPS_KEY, recipes.FINETUNE_STEPS_KEY
     v2 = {"--finetune-stage": "finetune", "--pretrain-loss": "regression", "--finetune-data": "weighted", ANCHOR_KEY: "0.1",
-          steps: "400", HEAD_KEY: "linear"}
-    v2_overrides = [f"{ANCHOR_KEY}=0.1", f"{steps}=400", f"{HEAD_KEY}=linear"]
+          steps: "400", tune_steps: "700", HEAD_KEY: "linear"}
+    v2_overrides = [f"{ANCHOR_KEY}=0.1", f"{steps}=400", f"{HEAD_KEY}=linear", f"{tune_steps}=700"]
     assert parse_model_args([]) == (v2, v2_overrides)
     assert parse_model_args(["--recipe", "2", "seed=3"]) == (v2, [*v2_overrides, "seed=3"])
     v1 = {**v2, "--pretrain-loss": "ranking", "--finetune-data": "uniform", ANCHOR_KEY: "0"}
-    assert parse_model_args(["seed=1", "--recipe", "1"]) == (v1, [f"{ANCHOR_KEY}=0", f"{steps}=400", f"{HEAD_KEY}=linear", "seed=1"])
+    assert parse_model_args(["seed=1", "--recipe", "1"]) == (v1, [f"{ANCHOR_KEY}=0", *v2_overrides[1:], "seed=1"])
     # One option changes one thing of the version; the user's anchor, steps and head come after the version's, so they win.
     options, overrides = parse_model_args(["--recipe", "1", "--pretrain-loss", "regression", f"{ANCHOR_KEY}=0.25", f"{steps}=800",
-                                           f"{HEAD_KEY}=grounded"])
-    assert options == {**v1, "--pretrain-loss": "regression", ANCHOR_KEY: "0.25", steps: "800", HEAD_KEY: "grounded"}
-    assert overrides[-3:] == [f"{ANCHOR_KEY}=0.25", f"{steps}=800", f"{HEAD_KEY}=grounded"]
+                                           f"{HEAD_KEY}=grounded", f"{tune_steps}=1000"])
+    assert options == {**v1, "--pretrain-loss": "regression", ANCHOR_KEY: "0.25", steps: "800", HEAD_KEY: "grounded",
+                       tune_steps: "1000"}
+    assert overrides[-4:] == [f"{ANCHOR_KEY}=0.25", f"{steps}=800", f"{HEAD_KEY}=grounded", f"{tune_steps}=1000"]
     assert RECIPES["2"].command == "iqa model --pretrain-loss regression --finetune-data weighted offline.finetune.attribute_anchor=0.1"
     longer = Recipe("regression", "uniform", 0.1, pretrain_steps=1200)  # the steps are named only where they differ
     assert longer.command.endswith(" offline.finetune.attribute_anchor=0.1 offline.pretrain.max_steps=1200")
     grounded = Recipe("regression", "uniform", 0.1, quality_head="grounded")  # ... and the head likewise
     assert grounded.command.endswith(" offline.finetune.attribute_anchor=0.1 offline.finetune.head=grounded")
     assert f"{HEAD_KEY}=grounded" in grounded.overrides and grounded.recorded[HEAD_KEY] == "grounded"
+    longer_finetune = Recipe("regression", "weighted", 0.1, finetune_steps=1000)
+    assert longer_finetune.command.endswith(" offline.finetune.attribute_anchor=0.1 offline.finetune.max_steps=1000")
+    assert f"{tune_steps}=1000" in longer_finetune.overrides and longer_finetune.recorded[tune_steps] == "1000"
     assert CHOICE_OPTIONS[HEAD_KEY] == QUALITY_HEADS  # the recipe takes the heads the model builds
 
 
@@ -393,6 +406,10 @@ def test_recipe_pretraining_steps_reach_the_pretraining_only(compose):
         pretrain, finetune = model_steps("out", options["--finetune-stage"], options["--pretrain-loss"], options["--finetune-data"])[1:3]
         assert compose("train", [*pretrain[1:], *overrides]).stage.max_steps == expected
         assert compose("train", [*finetune[1:], *overrides]).stage.max_steps == 700  # the fine-tune's budget does not move
+    # The fine-tunes' steps reach both fine-tunes (the twin keeps the same budget) and not the pretraining.
+    options, overrides = parse_model_args(["offline.finetune.max_steps=1000"])
+    pretrain, finetune, twin = model_steps("out", options["--finetune-stage"], options["--pretrain-loss"], options["--finetune-data"])[1:4]
+    assert [compose("train", [*step[1:], *overrides]).stage.max_steps for step in (pretrain, finetune, twin)] == [400, 1000, 1000]
 
 
 @pytest.mark.unit
@@ -431,6 +448,13 @@ def test_a_recipe_folder_refuses_a_rerun_with_other_options(tmp_path):
     assert check_recipe_options(str(grounded_dir), {**regression, head: "grounded"}) is None
     assert f"{head} grounded there, linear now" in check_recipe_options(str(grounded_dir), {**regression, head: "linear"})
     assert model(["--pretrain-loss", "regression", "--finetune-data", "uniform", f"paths.output_dir={grounded_dir}"]) == 2
+    # The fine-tunes' steps: version 1's runs took 700, and a recorded count refuses another.
+    tune_steps = "offline.finetune.max_steps"
+    assert f"{tune_steps} 700 there, 1000 now" in check_recipe_options(str(old), {**ranking, tune_steps: "1000"})
+    longer = tmp_path / "longer"
+    assert check_recipe_options(str(longer), {**regression, tune_steps: "1000"}) is None
+    assert f"{tune_steps} 1000 there, 700 now" in check_recipe_options(str(longer), {**regression, tune_steps: "700"})
+    assert model(["--pretrain-loss", "regression", "--finetune-data", "uniform", f"paths.output_dir={longer}"]) == 2
     # A hand-edited record whose number does not parse is a difference, not a crash.
     edited = tmp_path / "edited" / "offline"
     edited.mkdir(parents=True)

@@ -19,7 +19,8 @@ the synthetic MOS with regression plus pairwise ranking over batches of same-cro
 often (``--finetune-data weighted``), with the attribute heads held to the pretrained
 network's (``offline.finetune.attribute_anchor``). ``--recipe 1`` runs version 1 (ranking
 pretraining, uniform draws, free heads); each option can also be set on its own, and so can
-the pretraining steps (``offline.pretrain.max_steps``, 400 in both versions).
+the pretraining and fine-tuning steps (``offline.pretrain.max_steps``, 400 in both versions, and
+``offline.finetune.max_steps``, 700 in both, for both fine-tunes).
 ``--finetune-stage ridge_probe`` (or ``linear_probe``) fits a quality head on the frozen
 features instead.
 
@@ -172,7 +173,9 @@ non-eccentricity patches 5x and contrast change 2x as often in both fine-tunes' 
 of its own beside the pretraining one (uniform: every type alike). offline.finetune.attribute_anchor=W
 holds the attribute-pretrained arm's attribute heads to the pretrained network's with weight W
 (0: off), and offline.finetune.head=grounded gives it the attribute-grounded quality head.
-offline.pretrain.max_steps=N sets the pretraining steps (the cosine schedule spans them all).
+offline.pretrain.max_steps=N sets the pretraining steps, and offline.finetune.max_steps=N both
+fine-tunes' steps (each cosine schedule spans them all). Give these keys, not stage.head or
+stage.module.attribute_anchor, which would reach both fine-tunes and go unrecorded.
 The options are recorded in <paths.output_dir>/offline/recipe.json, and a folder refuses a rerun
 with other ones.
 """
@@ -204,25 +207,33 @@ ANCHOR_KEY = "offline.finetune.attribute_anchor"
 #: The Hydra key of the pretraining steps, and its default in experiment=offline.
 PRETRAIN_STEPS_KEY = "offline.pretrain.max_steps"
 PRETRAIN_STEPS = 400
+#: The Hydra key of both fine-tunes' steps (the attribute-pretrained arm's and its ImageNet-only twin's), and its default.
+FINETUNE_STEPS_KEY = "offline.finetune.max_steps"
+FINETUNE_STEPS = 700
 #: The Hydra key of the attribute-pretrained arm's quality head (``stage.head`` of its fine-tune), and its default.
 HEAD_KEY = "offline.finetune.head"
 QUALITY_HEAD = "linear"
 #: The Hydra overrides ``iqa model`` records beside its options: key -> (type, smallest valid value, what it is).
-NUMERIC_OPTIONS = {ANCHOR_KEY: (float, 0, "a weight"), PRETRAIN_STEPS_KEY: (int, 1, "a whole number of steps")}
+NUMERIC_OPTIONS = {ANCHOR_KEY: (float, 0, "a weight"), PRETRAIN_STEPS_KEY: (int, 1, "a whole number of steps"),
+                   FINETUNE_STEPS_KEY: (int, 1, "a whole number of steps")}
 #: ... and the recorded overrides that name a choice: key -> the valid choices (as ``iqa.models.QUALITY_HEADS``).
 CHOICE_OPTIONS = {HEAD_KEY: ("linear", "grounded")}
 RECORDED_OVERRIDES = (*NUMERIC_OPTIONS, *CHOICE_OPTIONS)
+#: The stage keys that the recorded overrides set for the attribute-pretrained arm alone: given directly, they would reach
+#: the ImageNet-only twin too and escape the record, so ``iqa model`` refuses them and names the key to give instead.
+UNRECORDED_KEYS = {"stage.head": HEAD_KEY, "stage.module.attribute_anchor": ANCHOR_KEY}
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """One version of the offline recipe: ``iqa model``'s options, its attribute anchor, pretraining steps and quality head."""
+    """One version of the offline recipe: ``iqa model``'s options, its attribute anchor, steps and quality head."""
 
     pretrain_loss: str
     finetune_data: str
     attribute_anchor: float
     pretrain_steps: int = PRETRAIN_STEPS
     quality_head: str = QUALITY_HEAD
+    finetune_steps: int = FINETUNE_STEPS
 
     @property
     def options(self) -> dict[str, str]:
@@ -232,7 +243,7 @@ class Recipe:
     def recorded(self) -> dict[str, str]:
         """The options and numbers ``recipe.json`` records for this version, as :func:`parse_model_args` gives them."""
         return {**self.options, ANCHOR_KEY: f"{self.attribute_anchor:g}", PRETRAIN_STEPS_KEY: str(self.pretrain_steps),
-                HEAD_KEY: self.quality_head}
+                HEAD_KEY: self.quality_head, FINETUNE_STEPS_KEY: str(self.finetune_steps)}
 
     @property
     def overrides(self) -> list[str]:
@@ -243,8 +254,9 @@ class Recipe:
         """The version as options of ``iqa model`` (the steps and the head only where they are not the experiment's)."""
         steps = f" {PRETRAIN_STEPS_KEY}={self.pretrain_steps}" if self.pretrain_steps != PRETRAIN_STEPS else ""
         head = f" {HEAD_KEY}={self.quality_head}" if self.quality_head != QUALITY_HEAD else ""
+        finetune = f" {FINETUNE_STEPS_KEY}={self.finetune_steps}" if self.finetune_steps != FINETUNE_STEPS else ""
         return (f"iqa model --pretrain-loss {self.pretrain_loss} --finetune-data {self.finetune_data} "
-                f"{ANCHOR_KEY}={self.attribute_anchor:g}{steps}{head}")
+                f"{ANCHOR_KEY}={self.attribute_anchor:g}{steps}{head}{finetune}")
 
 
 #: The recipe versions ``iqa model --recipe`` takes; the last is the default.
@@ -296,11 +308,11 @@ MODEL_OPTIONS = {"--finetune-stage": FINETUNE_STAGES, "--pretrain-loss": PRETRAI
 def check_recipe_options(output_dir: str, options: dict[str, str]) -> str | None:
     """Record the recipe's options in ``<output_dir>/offline/recipe.json``, or say why this run cannot continue there.
 
-    ``options`` maps each of :data:`MODEL_OPTIONS` (and, optionally, :data:`ANCHOR_KEY` and
-    :data:`PRETRAIN_STEPS_KEY` and :data:`HEAD_KEY`) to its value. The steps resume or skip finished runs, so rerunning with other
-    options in the same folder would silently keep the other options' runs. A folder that has runs but no
+    ``options`` maps each of :data:`MODEL_OPTIONS` (and, optionally, :data:`ANCHOR_KEY`, :data:`PRETRAIN_STEPS_KEY`,
+    :data:`HEAD_KEY` and :data:`FINETUNE_STEPS_KEY`) to its value. The steps resume or skip finished runs, so rerunning
+    with other options in the same folder would silently keep the other options' runs. A folder that has runs but no
     record was made with version 1 (before the record existed), and an option missing from a record (added
-    since) had version 1's value; a record from before the anchor, the pretraining steps or the head were recorded
+    since) had version 1's value; a record from before the anchor, the steps or the head were recorded
     says nothing about them (any could have been overridden), so they are not compared there. A recorded number
     that does not parse (a hand-edited record) counts as different, and a record that is not a JSON object is
     reported, not guessed at.
@@ -378,6 +390,10 @@ def parse_model_args(args: Sequence[str]) -> tuple[dict[str, str], list[str]]:
         del args[at : at + 2]
         return given
 
+    for arg in args:
+        key = arg.split("=", 1)[0].lstrip("+~")
+        if key in UNRECORDED_KEYS:
+            raise ValueError(f"{key} would reach both fine-tunes and go unrecorded: give {UNRECORDED_KEYS[key]}=... instead")
     recipe = RECIPES[take("--recipe", tuple(RECIPES)) or RECIPE]
     options = recipe.options
     for flag, valid in MODEL_OPTIONS.items():
