@@ -384,7 +384,8 @@ def test_model_command_runs_recipe_version_2_unless_told_otherwise():
                                            f"{HEAD_KEY}=grounded", f"{tune_steps}=1000"])
     assert options == {**v1, "--pretrain-loss": "regression", ANCHOR_KEY: "0.25", steps: "800", HEAD_KEY: "grounded",
                        tune_steps: "1000"}
-    assert overrides[-4:] == [f"{ANCHOR_KEY}=0.25", f"{steps}=800", f"{HEAD_KEY}=grounded", f"{tune_steps}=1000"]
+    assert overrides == [f"{ANCHOR_KEY}=0.25", f"{steps}=800", f"{HEAD_KEY}=grounded", f"{tune_steps}=1000"]  # one value each
+    assert parse_model_args([f"{tune_steps}=1000", "seed=2"])[1] == [*v2_overrides[:3], f"{tune_steps}=1000", "seed=2"]
     assert RECIPES["2"].command == "iqa model --pretrain-loss regression --finetune-data weighted offline.finetune.attribute_anchor=0.1"
     longer = Recipe("regression", "uniform", 0.1, pretrain_steps=1200)  # the steps are named only where they differ
     assert longer.command.endswith(" offline.finetune.attribute_anchor=0.1 offline.pretrain.max_steps=1200")

@@ -398,7 +398,9 @@ def parse_model_args(args: Sequence[str]) -> tuple[dict[str, str], list[str]]:
     options = recipe.options
     for flag, valid in MODEL_OPTIONS.items():
         options[flag] = take(flag, valid) or options[flag]
-    overrides = [*recipe.overrides, *args]  # a later override wins, so the user's anchor, steps or head replace the version's
+    # The user's anchor, steps or head replace the version's (one value per key, so the printed commands say which ran).
+    given = {arg.split("=", 1)[0] for arg in args}
+    overrides = [*(o for o in recipe.overrides if o.split("=", 1)[0] not in given), *args]
     return {**options, **{key: _recorded_option(key, overrides) for key in RECORDED_OVERRIDES}}, overrides
 
 
