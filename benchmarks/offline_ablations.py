@@ -6,7 +6,9 @@ recipe version 1, the study that chose version 2: version 1's runs are the refer
 and every other arm changes one thing and keeps the recipe's budget. Version 2 is the arm
 ``regression_weighted_anchor`` with ``--anchor 0.1`` (the same weights, seed for seed);
 ``--recipe 2 --arms imagenet`` trains and scores version 2 itself (``iqa model``, the
-default) and its ImageNet-only twin, and takes no other arm.
+default) and its ImageNet-only twin, and takes no other arm. With ``--no-train`` (score what the
+folders hold) the reference arm is labelled by the folders' ``recipe.json``: the version, plus any
+option its runs were trained with instead of the version's.
 
 =============  ==========================================================================
 arm            what changes (runs under ``<seed dir>/offline`` unless said)
@@ -63,7 +65,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -116,6 +118,27 @@ def _data_arms(key: str, label: str, short: str, run: str, data: tuple[str, ...]
 #: The reference arm's label per recipe version.
 REFERENCE_LABELS = {"1": "recipe version 1: 5 attributes, ranking loss, free head, all train photos",
                     "2": "recipe version 2: regression loss, weighted draws, anchored heads (0.1), all train photos"}
+
+
+def reference_label(recipe: str, seed_dirs: Sequence[Path]) -> str:
+    """The reference arm's label: the recipe version's, or, where the seed folders' ``recipe.json`` records other
+    options (``iqa model`` run with overrides), the version and what the records change, so a table never names a
+    version its runs are not."""
+    version = RECIPES[recipe].recorded
+    changes = set()
+    for seed_dir in seed_dirs:
+        record = Path(seed_dir) / "offline" / "recipe.json"
+        try:
+            recorded = json.loads(record.read_text())
+        except (OSError, ValueError):
+            continue  # no record (or an unreadable one): the folder says nothing beyond the version asked for
+        if isinstance(recorded, dict):
+            changes.add(tuple(sorted(f"{k}={v}" for k, v in recorded.items() if k in version and str(v) != version[k])))
+    if not changes or changes == {()}:
+        return REFERENCE_LABELS[recipe]
+    if len(changes) > 1:
+        return f"recipe version {recipe} with other options in each seed's recipe.json (they differ between seeds)"
+    return f"recipe version {recipe} with {' '.join(changes.pop())}"
 
 
 def arm_table(photos: int, anchor: float = 1.0, recipe: str = "1") -> dict[str, Arm]:
@@ -345,6 +368,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.anchor > 0:
         parser.error(f"--anchor: a weight > 0, got {args.anchor}")
     arms = arm_table(args.photos, args.anchor, args.recipe)
+    if args.no_train:  # the folders hold whatever was trained there: the record names it
+        seed_dirs = [Path(args.seed_dir.format(seed=seed)) for seed in seeds]
+        arms["reference"] = replace(arms["reference"], label=reference_label(args.recipe, seed_dirs))
     python = [sys.executable, "-m", "iqa.cli.main"]
     env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"), "PYTHONPATH": str(ROOT)}
 

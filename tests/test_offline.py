@@ -681,6 +681,29 @@ def _record(values: dict[str, float]) -> dict:
 
 
 @pytest.mark.unit
+def test_scored_folders_are_labelled_by_what_their_recipe_record_holds(repo_root, tmp_path):
+    ablations = _ablations_module(repo_root)
+    from iqa.cli.recipes import RECIPES
+
+    def folder(name, record):
+        (tmp_path / name / "offline").mkdir(parents=True)
+        if record is not None:
+            (tmp_path / name / "offline" / "recipe.json").write_text(json.dumps(record))
+        return tmp_path / name
+
+    v2 = RECIPES["2"].recorded
+    plain, older = folder("plain", None), folder("older", {k: v2[k] for k in ("--pretrain-loss", "--finetune-data")})
+    exact, longer = folder("exact", v2), folder("longer", {**v2, "offline.finetune.max_steps": "1000"})
+    longer2 = folder("longer2", {**v2, "offline.finetune.max_steps": "1000"})
+    assert ablations.reference_label("2", [plain, older, exact]) == ablations.REFERENCE_LABELS["2"]
+    assert ablations.reference_label("2", [longer, longer2]) == "recipe version 2 with offline.finetune.max_steps=1000"
+    assert "they differ between seeds" in ablations.reference_label("2", [exact, longer])
+    v1_folder = folder("v1", RECIPES["1"].recorded)
+    assert ablations.reference_label("2", [v1_folder]) == ("recipe version 2 with --finetune-data=uniform --pretrain-loss=ranking "
+                                                         "offline.finetune.attribute_anchor=0")
+
+
+@pytest.mark.unit
 def test_ablation_table_gaps_pair_photos_within_each_seed(repo_root):
     """Gaps are arm minus reference, paired by photo within a seed, pooled by averaging each photo over seeds; an arm is
     better or worse only when every seed's interval is on one side of zero."""
