@@ -8,3 +8,8 @@ order, and the student network has one head per entry.
 ATTRIBUTES: tuple[str, ...] = ("sharpness", "brightness", "contrast", "colorfulness", "noisiness")
 
 NUM_ATTRIBUTES = len(ATTRIBUTES)
+
+QUALITY_HEADS: tuple[str, ...] = ("linear", "grounded")
+"""The quality heads the student network can put over its features (:mod:`iqa.models`): ``linear``, a linear
+read-out of the features; ``grounded``, a monotone function of the attribute heads plus a bounded residual
+(``iqa.models.GroundedQualityHead``). Kept here, free of torch, so that command-line checks can list them."""

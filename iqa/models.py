@@ -14,12 +14,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from iqa.attributes import ATTRIBUTES
+from iqa.attributes import ATTRIBUTES, QUALITY_HEADS
 from iqa.backbones import create_backbone, normalisation
 from iqa.checkpoints import CheckpointMeta, meta_from_hparams, read_checkpoint, stamp
-
-QUALITY_HEADS = ("linear", "grounded")
-"""``linear``: quality is a linear read-out of the features. ``grounded``: :class:`GroundedQualityHead`."""
 
 GROUNDED_DIRECTIONS: dict[str, int] = {"noisiness": -1}
 """Per attribute, which side of its optimum costs quality in the grounded head: ``-1`` only above it (less is

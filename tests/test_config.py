@@ -337,3 +337,11 @@ def test_help_and_cfg_do_not_import_torch(repo_root):
         result = subprocess.run([sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip().endswith("NO-TORCH"), (script, result.stdout[-300:])
+    # iqa model's option checks (the quality heads included) and its help stay free of torch as well.
+    code = ("import sys\nfrom iqa.cli.recipes import model, parse_model_args\n"
+            "assert model(['--help']) == 0 and model(['offline.finetune.head=deep']) == 2\n"
+            "parse_model_args(['offline.finetune.head=grounded'])\n"
+            "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')")
+    result = subprocess.run([sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("NO-TORCH"), result.stdout[-300:]

@@ -39,6 +39,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from iqa.attributes import QUALITY_HEADS
+
 
 def output_dir(overrides: Sequence[str]) -> str:
     for item in overrides:
@@ -216,8 +218,8 @@ QUALITY_HEAD = "linear"
 #: The Hydra overrides ``iqa model`` records beside its options: key -> (type, smallest valid value, what it is).
 NUMERIC_OPTIONS = {ANCHOR_KEY: (float, 0, "a weight"), PRETRAIN_STEPS_KEY: (int, 1, "a whole number of steps"),
                    FINETUNE_STEPS_KEY: (int, 1, "a whole number of steps")}
-#: ... and the recorded overrides that name a choice: key -> the valid choices (as ``iqa.models.QUALITY_HEADS``).
-CHOICE_OPTIONS = {HEAD_KEY: ("linear", "grounded")}
+#: ... and the recorded overrides that name a choice: key -> the valid choices.
+CHOICE_OPTIONS = {HEAD_KEY: QUALITY_HEADS}
 RECORDED_OVERRIDES = (*NUMERIC_OPTIONS, *CHOICE_OPTIONS)
 #: The stage keys that the recorded overrides set for the attribute-pretrained arm alone: given directly, they would reach
 #: the ImageNet-only twin too and escape the record, so ``iqa model`` refuses them and names the key to give instead.
