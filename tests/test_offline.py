@@ -440,20 +440,14 @@ def test_a_recipe_folder_refuses_a_rerun_with_other_options(tmp_path):
     assert check_recipe_options(str(fresh), {**regression, steps: "1200"}) is None
     assert f"{steps} 1200 there, 400 now" in check_recipe_options(str(fresh), {**regression, steps: "400"})
     assert model(["--finetune-data", "uniform", f"paths.output_dir={fresh}"]) == 2  # the same options but 400 steps
-    # The quality head: version 1's runs had the free (linear) one, and a recorded head refuses the other.
-    head = "offline.finetune.head"
-    assert f"{head} linear there, grounded now" in check_recipe_options(str(old), {**ranking, head: "grounded"})
-    grounded_dir = tmp_path / "grounded"
-    assert check_recipe_options(str(grounded_dir), {**regression, head: "grounded"}) is None
-    assert f"{head} grounded there, linear now" in check_recipe_options(str(grounded_dir), {**regression, head: "linear"})
-    assert model(["--pretrain-loss", "regression", "--finetune-data", "uniform", f"paths.output_dir={grounded_dir}"]) == 2
-    # The fine-tunes' steps: version 1's runs took 700, and a recorded count refuses another.
-    tune_steps = "offline.finetune.max_steps"
-    assert f"{tune_steps} 700 there, 1000 now" in check_recipe_options(str(old), {**ranking, tune_steps: "1000"})
-    longer = tmp_path / "longer"
-    assert check_recipe_options(str(longer), {**regression, tune_steps: "1000"}) is None
-    assert f"{tune_steps} 1000 there, 700 now" in check_recipe_options(str(longer), {**regression, tune_steps: "700"})
-    assert model(["--pretrain-loss", "regression", "--finetune-data", "uniform", f"paths.output_dir={longer}"]) == 2
+    # The quality head (version 1's runs had the free, linear one) and the fine-tunes' steps (700 in version 1): a recorded
+    # value refuses another, and iqa model with the version's value refuses a folder recorded with the other.
+    for key, version_1, other in (("offline.finetune.head", "linear", "grounded"), ("offline.finetune.max_steps", "700", "1000")):
+        assert f"{key} {version_1} there, {other} now" in check_recipe_options(str(old), {**ranking, key: other})
+        recorded = tmp_path / f"recorded-{other}"
+        assert check_recipe_options(str(recorded), {**regression, key: other}) is None
+        assert f"{key} {other} there, {version_1} now" in check_recipe_options(str(recorded), {**regression, key: version_1})
+        assert model(["--pretrain-loss", "regression", "--finetune-data", "uniform", f"paths.output_dir={recorded}"]) == 2
     # A hand-edited record whose number does not parse is a difference, not a crash.
     edited = tmp_path / "edited" / "offline"
     edited.mkdir(parents=True)
