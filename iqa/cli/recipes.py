@@ -221,6 +221,8 @@ NUMERIC_OPTIONS = {ANCHOR_KEY: (float, 0, "a weight"), PRETRAIN_STEPS_KEY: (int,
 #: ... and the recorded overrides that name a choice: key -> the valid choices.
 CHOICE_OPTIONS = {HEAD_KEY: QUALITY_HEADS}
 RECORDED_OVERRIDES = (*NUMERIC_OPTIONS, *CHOICE_OPTIONS)
+#: The recorded overrides' values in experiment=offline: a version's command names only those it changes.
+EXPERIMENT_VALUES = {PRETRAIN_STEPS_KEY: str(PRETRAIN_STEPS), HEAD_KEY: QUALITY_HEAD, FINETUNE_STEPS_KEY: str(FINETUNE_STEPS)}
 #: The stage keys that the recorded overrides set for the attribute-pretrained arm alone: given directly, they would reach
 #: the ImageNet-only twin too and escape the record, so ``iqa model`` refuses them and names the key to give instead.
 UNRECORDED_KEYS = {"stage.head": HEAD_KEY, "stage.module.attribute_anchor": ANCHOR_KEY}
@@ -254,11 +256,10 @@ class Recipe:
     @property
     def command(self) -> str:
         """The version as options of ``iqa model`` (the steps and the head only where they are not the experiment's)."""
-        steps = f" {PRETRAIN_STEPS_KEY}={self.pretrain_steps}" if self.pretrain_steps != PRETRAIN_STEPS else ""
-        head = f" {HEAD_KEY}={self.quality_head}" if self.quality_head != QUALITY_HEAD else ""
-        finetune = f" {FINETUNE_STEPS_KEY}={self.finetune_steps}" if self.finetune_steps != FINETUNE_STEPS else ""
+        changed = "".join(f" {key}={value}" for key, value in self.recorded.items()
+                          if key in EXPERIMENT_VALUES and value != EXPERIMENT_VALUES[key])
         return (f"iqa model --pretrain-loss {self.pretrain_loss} --finetune-data {self.finetune_data} "
-                f"{ANCHOR_KEY}={self.attribute_anchor:g}{steps}{head}{finetune}")
+                f"{ANCHOR_KEY}={self.attribute_anchor:g}{changed}")
 
 
 #: The recipe versions ``iqa model --recipe`` takes; the last is the default.
@@ -392,16 +393,14 @@ def parse_model_args(args: Sequence[str]) -> tuple[dict[str, str], list[str]]:
         del args[at : at + 2]
         return given
 
-    for arg in args:
-        key = arg.split("=", 1)[0].lstrip("+~")
-        if key in UNRECORDED_KEYS:
-            raise ValueError(f"{key} would reach both fine-tunes and go unrecorded: give {UNRECORDED_KEYS[key]}=... instead")
     recipe = RECIPES[take("--recipe", tuple(RECIPES)) or RECIPE]
     options = recipe.options
     for flag, valid in MODEL_OPTIONS.items():
         options[flag] = take(flag, valid) or options[flag]
+    given = {arg.split("=", 1)[0].lstrip("+~") for arg in args}  # the Hydra keys the user sets
+    for key in sorted(UNRECORDED_KEYS.keys() & given):  # the first, if any, is refused
+        raise ValueError(f"{key} would reach both fine-tunes and go unrecorded: give {UNRECORDED_KEYS[key]}=... instead")
     # The user's anchor, steps or head replace the version's (one value per key, so the printed commands say which ran).
-    given = {arg.split("=", 1)[0] for arg in args}
     overrides = [*(o for o in recipe.overrides if o.split("=", 1)[0] not in given), *args]
     return {**options, **{key: _recorded_option(key, overrides) for key in RECORDED_OVERRIDES}}, overrides
 
