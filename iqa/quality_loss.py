@@ -283,7 +283,9 @@ def _at_least_float32(x: torch.Tensor) -> torch.Tensor:
 class QualityLoss(nn.Module):
     """A frozen attiqa checkpoint as a loss (lower is better); see the module docstring.
 
-    ``model``: a checkpoint path or a loaded :class:`~iqa.inference.QualityModel`.
+    ``model``: a checkpoint file, the name of a shipped model (``iqa models``), or a loaded
+    :class:`~iqa.inference.QualityModel`; None: the default of :func:`iqa.load` (``$ATTIQA_CKPT``, else the
+    shipped default model, said in one line).
     ``quality``: weight of the quality term (0 leaves it out). ``attributes``:
     ``{name: "raise" | "lower" | <target percentile> | {"direction"/"target", "weight"}}``.
     ``resize``: match ``score()`` on files (resize to the checkpoint's view; default) or use
@@ -299,7 +301,7 @@ class QualityLoss(nn.Module):
 
     def __init__(
         self,
-        model: Any,
+        model: Any = None,
         quality: float = 1.0,
         attributes: Mapping[str, Any] | None = None,
         resize: bool = True,
@@ -310,10 +312,13 @@ class QualityLoss(nn.Module):
         device: str | torch.device | None = None,
     ) -> None:
         super().__init__()
-        #: The checkpoint this loss was built from (empty when given a loaded model).
-        self.source = str(model) if isinstance(model, (str, os.PathLike)) else ""
-        if isinstance(model, (str, os.PathLike)):
-            net, meta = load_net(str(model))
+        #: The checkpoint file this loss was built from (empty when given a loaded model).
+        self.source = ""
+        if model is None or isinstance(model, (str, os.PathLike)):
+            from iqa.inference import resolve_checkpoint
+
+            self.source = resolve_checkpoint(model)
+            net, meta = load_net(self.source)
             view = View(**meta.scoring_view(image_size=image_size))
             scale = MOSScale(*meta.mos_range, meta.higher_is_better)
         else:  # a loaded QualityModel (``iqa.load(ckpt).as_loss()``), left as it is

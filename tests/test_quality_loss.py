@@ -241,3 +241,24 @@ def test_differentiable_view_sees_exactly_the_pixels_score_decodes(view_args):
     assert got.shape == (expected.shape if expected.ndim == 4 else (1, *expected.shape))
     assert (got - expected.view_as(got)).abs().max() <= 1.0  # PIL's fixed-point rounding can differ by one level
     assert (got - expected.view_as(got)).abs().mean() < 0.01
+
+
+@pytest.mark.unit
+def test_a_shipped_model_by_name_or_by_default(capsys, monkeypatch):
+    import iqa
+    from iqa import zoo
+    from iqa.errors import UserError
+
+    monkeypatch.delenv("ATTIQA_CKPT", raising=False)
+    default_name = zoo.get().name
+    other = next(name for name in zoo.names() if name != default_name)
+    named = iqa.QualityLoss(other)
+    assert named.source == str(zoo.path(other))
+    default = iqa.QualityLoss()
+    assert default.source == str(zoo.path(default_name))
+    assert f"using the shipped model {default_name}" in capsys.readouterr().err
+    # Two different networks: the name reached the loader.
+    mine, theirs = named.net.state_dict(), default.net.state_dict()
+    assert any(not torch.equal(mine[key], theirs[key]) for key in mine)
+    with pytest.raises(UserError, match=rf"checkpoint not found: attiqa-ofline .*shipped: .*{other}"):
+        iqa.QualityLoss("attiqa-ofline")
