@@ -368,21 +368,22 @@ def test_model_command_rejects_unknown_choices_and_lists_the_valid_ones(capsys):
 @pytest.mark.unit
 def test_model_command_runs_recipe_version_2_unless_told_otherwise():
     from iqa.cli import recipes
-    from iqa.cli.recipes import ANCHOR_KEY, HEAD_KEY, RECIPES, Recipe, parse_model_args
+    from iqa.cli.recipes import ANCHOR_KEY, HEAD_KEY, OVERRIDES_KEY, RECIPES, Recipe, parse_model_args
 
     steps, tune_steps = recipes.PRETRAIN_STEPS_KEY, recipes.FINETUNE_STEPS_KEY
     v2 = {"--finetune-stage": "finetune", "--pretrain-loss": "regression", "--finetune-data": "weighted", ANCHOR_KEY: "0.1",
-          steps: "400", tune_steps: "700", HEAD_KEY: "linear"}
+          steps: "400", tune_steps: "700", HEAD_KEY: "linear", OVERRIDES_KEY: {}}
     v2_overrides = [f"{ANCHOR_KEY}=0.1", f"{steps}=400", f"{HEAD_KEY}=linear", f"{tune_steps}=700"]
     assert parse_model_args([]) == (v2, v2_overrides)
-    assert parse_model_args(["--recipe", "2", "seed=3"]) == (v2, [*v2_overrides, "seed=3"])
+    assert parse_model_args(["--recipe", "2", "seed=3"]) == ({**v2, OVERRIDES_KEY: {"seed": "3"}}, [*v2_overrides, "seed=3"])
     v1 = {**v2, "--pretrain-loss": "ranking", "--finetune-data": "uniform", ANCHOR_KEY: "0"}
-    assert parse_model_args(["seed=1", "--recipe", "1"]) == (v1, [f"{ANCHOR_KEY}=0", *v2_overrides[1:], "seed=1"])
+    assert parse_model_args(["seed=1", "--recipe", "1"]) == ({**v1, OVERRIDES_KEY: {"seed": "1"}},
+                                                             [f"{ANCHOR_KEY}=0", *v2_overrides[1:], "seed=1"])
     # One option changes one thing of the version; the user's anchor, steps and head come after the version's, so they win.
     options, overrides = parse_model_args(["--recipe", "1", "--pretrain-loss", "regression", f"{ANCHOR_KEY}=0.25", f"{steps}=800",
                                            f"{HEAD_KEY}=grounded", f"{tune_steps}=1000"])
     assert options == {**v1, "--pretrain-loss": "regression", ANCHOR_KEY: "0.25", steps: "800", HEAD_KEY: "grounded",
-                       tune_steps: "1000"}
+                       tune_steps: "1000"}  # recorded on their own, not among the other overrides
     assert overrides == [f"{ANCHOR_KEY}=0.25", f"{steps}=800", f"{HEAD_KEY}=grounded", f"{tune_steps}=1000"]  # one value each
     assert parse_model_args([f"{tune_steps}=1000", "seed=2"])[1] == [*v2_overrides[:3], f"{tune_steps}=1000", "seed=2"]
     assert RECIPES["2"].command == "iqa model --pretrain-loss regression --finetune-data weighted offline.finetune.attribute_anchor=0.1"
@@ -470,6 +471,36 @@ def test_a_recipe_folder_refuses_a_rerun_with_other_options(tmp_path):
     assert check_recipe_options(str(tmp_path / "older"), anchored) is None
     assert "attribute_anchor 0.1 there, 0 now" in check_recipe_options(str(tmp_path / "older"),
                                                                        {**ranking, "offline.finetune.attribute_anchor": "0"})
+
+
+@pytest.mark.unit
+def test_a_recipe_folder_records_the_overrides_that_change_what_is_trained(tmp_path, capsys):
+    from iqa.cli.recipes import OVERRIDES_KEY, check_recipe_options, model, parse_model_args, training_overrides
+
+    args = ["seed=1", "stage.max_steps=12", "~data.prepare.unseen", "+data.prepare.ladders=1", "paths.output_dir=x",
+            "stage.num_workers=0", "stage.torch_threads=1", "trainer.enable_progress_bar=false", "logger=csv",
+            "offline.finetune.max_steps=900"]
+    # What changes the runs is recorded; where outputs go and how a step runs is not; the recorded options stay apart.
+    assert training_overrides(args) == {"data.prepare.ladders": "1", "data.prepare.unseen": "~", "seed": "1", "stage.max_steps": "12"}
+    out = str(tmp_path / "o")
+    seed_1 = parse_model_args(["seed=1", "stage.max_steps=12"])[0]
+    assert check_recipe_options(out, seed_1) is None
+    assert json.loads((tmp_path / "o" / "offline" / "recipe.json").read_text())[OVERRIDES_KEY] == {"seed": "1", "stage.max_steps": "12"}
+    # The same overrides with other threads continue; another seed, or the steps left out, stop with what differs.
+    assert check_recipe_options(out, parse_model_args(["stage.max_steps=12", "stage.torch_threads=1", "seed=1"])[0]) is None
+    problem = check_recipe_options(out, parse_model_args(["seed=2", "stage.max_steps=12"])[0])
+    assert "seed=1 there, seed=2 now" in problem and "stage.max_steps" not in problem and "paths.output_dir" in problem
+    problem = check_recipe_options(out, parse_model_args(["seed=1"])[0])
+    assert "stage.max_steps=12 there, stage.max_steps=(not given) now" in problem
+    assert model([f"paths.output_dir={tmp_path / 'o'}", "seed=2", "stage.max_steps=12"]) == 2
+    assert "seed=1 there, seed=2 now" in capsys.readouterr().err
+    assert json.loads((tmp_path / "o" / "offline" / "recipe.json").read_text()) == seed_1  # the record is kept
+    # A record from before the overrides were recorded says nothing about them; they are recorded for the next run.
+    older = tmp_path / "older" / "offline"
+    older.mkdir(parents=True)
+    (older / "recipe.json").write_text(json.dumps({k: v for k, v in seed_1.items() if k != OVERRIDES_KEY}))
+    assert check_recipe_options(str(tmp_path / "older"), parse_model_args(["seed=2", "stage.max_steps=12"])[0]) is None
+    assert "seed=2 there, seed=1 now" in check_recipe_options(str(tmp_path / "older"), seed_1)
 
 
 @pytest.mark.unit

@@ -38,6 +38,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from iqa.attributes import QUALITY_HEADS
 
@@ -178,8 +179,9 @@ holds the attribute-pretrained arm's attribute heads to the pretrained network's
 offline.pretrain.max_steps=N sets the pretraining steps, and offline.finetune.max_steps=N both
 fine-tunes' steps (each cosine schedule spans them all). Give these keys, not stage.head or
 stage.module.attribute_anchor, which would reach both fine-tunes and go unrecorded.
-The options are recorded in <paths.output_dir>/offline/recipe.json, and a folder refuses a rerun
-with other ones.
+The options are recorded in <paths.output_dir>/offline/recipe.json, with the overrides that change
+what is trained (seed=, stage.*, data.*, offline.*, loss, backbone, teacher; not paths, loggers,
+workers or threads), and a folder refuses a rerun with other ones.
 """
 
 FINETUNE_STAGES = ("ridge_probe", "finetune", "linear_probe")
@@ -226,6 +228,26 @@ EXPERIMENT_VALUES = {PRETRAIN_STEPS_KEY: str(PRETRAIN_STEPS), HEAD_KEY: QUALITY_
 #: The stage keys that the recorded overrides set for the attribute-pretrained arm alone: given directly, they would reach
 #: the ImageNet-only twin too and escape the record, so ``iqa model`` refuses them and names the key to give instead.
 UNRECORDED_KEYS = {"stage.head": HEAD_KEY, "stage.module.attribute_anchor": ANCHOR_KEY}
+#: ``recipe.json``'s entry for the user's other overrides that change what a step labels or trains (another seed, other
+#: steps, another corpus): key -> value. A rerun with others would silently reuse runs made without them.
+OVERRIDES_KEY = "overrides"
+#: Those overrides, by the first part of their key ...
+TRAINING_GROUPS = ("seed", "data", "stage", "offline", "loss", "backbone", "teacher", "prompts", "net", "ablation")
+#: ... except these, which change how a step runs, not what it learns.
+RUN_ONLY_KEYS = ("stage.num_workers", "stage.prefetch_factor", "stage.torch_threads", "stage.val_every_steps", "stage.val_batches",
+                 "stage.digest", "stage.module.sample_images", "stage.module.grid_images")
+
+
+def training_overrides(args: Sequence[str]) -> dict[str, str]:
+    """The Hydra overrides among ``args`` that change what the recipe trains, as ``recipe.json`` records them (key -> value;
+    a deleted key's value is ``~``). The recorded options (:data:`RECORDED_OVERRIDES`) are recorded on their own."""
+    out = {}
+    for arg in args:
+        key, _, value = arg.partition("=")
+        name = key.lstrip("+~")
+        if name.split(".")[0] in TRAINING_GROUPS and name not in RUN_ONLY_KEYS and name not in RECORDED_OVERRIDES:
+            out[name] = "~" if key.startswith("~") else value
+    return dict(sorted(out.items()))
 
 
 @dataclass(frozen=True)
@@ -308,11 +330,13 @@ def model_steps(output_dir: str, finetune_stage: str = "finetune", pretrain_loss
 MODEL_OPTIONS = {"--finetune-stage": FINETUNE_STAGES, "--pretrain-loss": PRETRAIN_LOSSES, "--finetune-data": FINETUNE_DATA}
 
 
-def check_recipe_options(output_dir: str, options: dict[str, str]) -> str | None:
+def check_recipe_options(output_dir: str, options: dict[str, Any]) -> str | None:
     """Record the recipe's options in ``<output_dir>/offline/recipe.json``, or say why this run cannot continue there.
 
     ``options`` maps each of :data:`MODEL_OPTIONS` (and, optionally, :data:`ANCHOR_KEY`, :data:`PRETRAIN_STEPS_KEY`,
-    :data:`HEAD_KEY` and :data:`FINETUNE_STEPS_KEY`) to its value. The steps resume or skip finished runs, so rerunning
+    :data:`HEAD_KEY` and :data:`FINETUNE_STEPS_KEY`) to its value, and optionally :data:`OVERRIDES_KEY` to the user's
+    :func:`training_overrides`, compared key by key (a record without them, from before they were recorded, says
+    nothing about them). The steps resume or skip finished runs, so rerunning
     with other options in the same folder would silently keep the other options' runs. A folder that has runs but no
     record was made with version 1 (before the record existed), and an option missing from a record (added
     since) had version 1's value; a record from before the anchor, the steps or the head were recorded
@@ -350,7 +374,11 @@ def check_recipe_options(output_dir: str, options: dict[str, str]) -> str | None
         return old == new
 
     differing = [f"{flag} {previous[flag]} there, {value} now" for flag, value in options.items()
-                 if flag in previous and not same(flag, previous[flag], value)]
+                 if flag in previous and flag != OVERRIDES_KEY and not same(flag, previous[flag], value)]
+    if OVERRIDES_KEY in options and isinstance(previous.get(OVERRIDES_KEY), dict):
+        before, now = previous[OVERRIDES_KEY], options[OVERRIDES_KEY]
+        differing += [f"{key}={before.get(key, '(not given)')} there, {key}={now.get(key, '(not given)')} now"
+                      for key in sorted(before.keys() | now.keys()) if str(before.get(key)) != str(now.get(key))]
     if differing:
         return (f"{base} holds a recipe run with other options ({'; '.join(differing)}): pass paths.output_dir=<another folder>, "
                 f"or remove {base} to start over")
@@ -376,7 +404,7 @@ def _recorded_option(key: str, overrides: Sequence[str]) -> str:
     return f"{value:g}" if kind is float else str(value)
 
 
-def parse_model_args(args: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+def parse_model_args(args: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
     """``iqa model``'s options (the recipe version's, then each flag given) and the Hydra overrides, the version's first.
 
     Raises ``ValueError`` naming the valid choices for an unknown version or option value.
@@ -402,7 +430,8 @@ def parse_model_args(args: Sequence[str]) -> tuple[dict[str, str], list[str]]:
         raise ValueError(f"{key} would reach both fine-tunes and go unrecorded: give {UNRECORDED_KEYS[key]}=... instead")
     # The user's anchor, steps or head replace the version's (one value per key, so the printed commands say which ran).
     overrides = [*(o for o in recipe.overrides if o.split("=", 1)[0] not in given), *args]
-    return {**options, **{key: _recorded_option(key, overrides) for key in RECORDED_OVERRIDES}}, overrides
+    return ({**options, **{key: _recorded_option(key, overrides) for key in RECORDED_OVERRIDES},
+             OVERRIDES_KEY: training_overrides(args)}, overrides)
 
 
 def model(argv: Sequence[str] | None = None) -> int:
