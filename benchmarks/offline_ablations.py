@@ -73,7 +73,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from iqa.cli.recipes import FINETUNE_ARGS, RECIPES, WEIGHTED_DATA, model_steps  # noqa: E402
+from iqa.cli.recipes import FINETUNE_ARGS, RECIPES, WEIGHTED_DATA, model_steps, recipe_record  # noqa: E402
 
 #: The model card's test-split ladder settings: iqa.evaluation.heldout.CARD_* (not imported here, since heldout
 #: pulls in torch and --dry-run / --help stay instant; a test keeps the two equal).
@@ -127,12 +127,11 @@ def reference_label(recipe: str, seed_dirs: Sequence[Path]) -> str:
     version = RECIPES[recipe].recorded
     changes = set()
     for seed_dir in seed_dirs:
-        record = Path(seed_dir) / "offline" / "recipe.json"
         try:
-            recorded = json.loads(record.read_text())
-        except (OSError, ValueError):
-            continue  # no record (or an unreadable one): the folder says nothing beyond the version asked for
-        if isinstance(recorded, dict):
+            recorded = recipe_record(seed_dir)
+        except ValueError:
+            recorded = None
+        if recorded is not None:  # no record (or an unreadable one) says nothing beyond the version asked for
             changes.add(tuple(sorted(f"{k}={v}" for k, v in recorded.items() if k in version and str(v) != version[k])))
     if not changes or changes == {()}:
         return REFERENCE_LABELS[recipe]

@@ -330,6 +330,24 @@ def model_steps(output_dir: str, finetune_stage: str = "finetune", pretrain_loss
 MODEL_OPTIONS = {"--finetune-stage": FINETUNE_STAGES, "--pretrain-loss": PRETRAIN_LOSSES, "--finetune-data": FINETUNE_DATA}
 
 
+def recipe_record(output_dir: str | os.PathLike) -> dict[str, Any] | None:
+    """What ``<output_dir>/offline/recipe.json`` records (None: no record there). ``ValueError`` for a record that cannot be
+    read or is not a JSON object."""
+    import json
+    from pathlib import Path
+
+    record = Path(output_dir) / "offline" / "recipe.json"
+    if not record.is_file():
+        return None
+    try:
+        recorded = json.loads(record.read_text())  # undecodable text and bad JSON raise ValueErrors
+    except (OSError, ValueError) as error:
+        raise ValueError(str(error)) from None
+    if not isinstance(recorded, dict):
+        raise ValueError("not a JSON object")
+    return recorded
+
+
 def check_recipe_options(output_dir: str, options: dict[str, Any]) -> str | None:
     """Record the recipe's options in ``<output_dir>/offline/recipe.json``, or say why this run cannot continue there.
 
@@ -344,22 +362,18 @@ def check_recipe_options(output_dir: str, options: dict[str, Any]) -> str | None
     that does not parse (a hand-edited record) counts as different, and a record that is not a JSON object is
     reported, not guessed at.
     """
-    import json
     from pathlib import Path
 
     from iqa.io import atomic_write_json
 
     base = Path(output_dir) / "offline"
     record = base / "recipe.json"
-    legacy = RECIPES["1"].options
-    if record.is_file():
-        try:
-            recorded = json.loads(record.read_text())  # undecodable text and bad JSON raise ValueErrors
-            if not isinstance(recorded, dict):
-                raise ValueError("not a JSON object")
-        except (OSError, ValueError) as error:
-            return f"cannot read the recipe record {record} ({error}): restore it, or remove {base} to start over"
-        previous = {**legacy, **recorded}
+    try:
+        recorded = recipe_record(output_dir)
+    except ValueError as error:
+        return f"cannot read the recipe record {record} ({error}): restore it, or remove {base} to start over"
+    if recorded is not None:
+        previous = {**RECIPES["1"].options, **recorded}
     elif any((base / run / "checkpoints").is_dir() for run in ("pretrain", "finetune-attiqa", "finetune-imagenet")):
         previous = RECIPES["1"].recorded  # from before the record existed: version 1, anchor off, 400 steps
     else:
