@@ -307,6 +307,7 @@ def test_wandb_logger_gets_the_before_after_grid(enhance_cfg, tmp_path, monkeypa
 def test_demo_enhance_trains_both_arms_then_compares_on_test_photos(tmp_path, monkeypatch, capsys):
     import subprocess
 
+    import iqa.inference
     from iqa.cli import recipes
 
     steps, background = [], []
@@ -324,6 +325,7 @@ def test_demo_enhance_trains_both_arms_then_compares_on_test_photos(tmp_path, mo
 
     monkeypatch.setattr(subprocess, "Popen", FakeProcess)
     monkeypatch.setattr(recipes, "run_steps", lambda step_list, overrides, name, outputs="": steps.extend(step_list) or 0)
+    monkeypatch.setattr(iqa.inference, "usable_cpus", lambda: 2)  # one compute thread per arm: side by side
     assert recipes.demo(["enhance", f"paths.output_dir={tmp_path}", "seed=2"]) == 0
     # The arm without the attiqa term: same experiment and overrides, the attiqa weight at 0, its own run directory.
     (arm,) = background
@@ -338,6 +340,44 @@ def test_demo_enhance_trains_both_arms_then_compares_on_test_photos(tmp_path, mo
     steps.clear()
     assert recipes.demo(["enhance", f"paths.output_dir={tmp_path}", "run_name=bad"]) == 3
     assert len(steps) == 1 and "enhance-no-attiqa.log" in capsys.readouterr().err
+
+
+@pytest.mark.unit
+def test_demo_enhance_trains_the_arms_one_after_the_other_where_the_cores_cannot_hold_both(tmp_path, monkeypatch, capsys,
+                                                                                            compose):
+    import subprocess
+
+    import iqa.inference
+    from iqa.cli import recipes
+
+    assert compose("train", ["experiment=demo_enhance"]).stage.torch_threads == recipes.DEMO_THREADS
+    steps, background = [], []
+    monkeypatch.setattr(subprocess, "Popen", lambda command, **kwargs: background.append(command))
+    monkeypatch.setattr(recipes, "run_steps", lambda step_list, overrides, name, outputs="": steps.extend(step_list) or 0)
+    for cpus, threads in ((2, ["stage.torch_threads=2"]), (1, []), (8, ["stage.torch_threads=null"])):
+        monkeypatch.setattr(iqa.inference, "usable_cpus", lambda cpus=cpus: cpus)
+        steps.clear()
+        assert recipes.demo(["enhance", f"paths.output_dir={tmp_path}", *threads]) == 0
+        assert not background and "would oversubscribe" in capsys.readouterr().out
+        main, baseline, compare = steps
+        assert main == ["train", "experiment=demo_enhance", f"paths.output_dir={tmp_path}", *threads]
+        assert baseline[:5] == ["train", "experiment=demo_enhance", "stage.objective.attiqa_weight=0", "run_name=enhance-no-attiqa",
+                                "stage.num_workers=0"] and baseline[5:] == main[2:]
+        assert compare[0] == "enhance-compare"
+    # Two threads each on four cores still fit side by side.
+    monkeypatch.setattr(iqa.inference, "usable_cpus", lambda: 4)
+    monkeypatch.setattr(subprocess, "Popen", lambda command, **kwargs: background.append(command) or FakeDone())
+    steps.clear()
+    assert recipes.demo(["enhance", f"paths.output_dir={tmp_path}", "stage.torch_threads=2"]) == 0
+    assert len(background) == 1 and len(steps) == 2
+
+
+class FakeDone:
+    def wait(self):
+        return 0
+
+    def kill(self):
+        pass
 
 
 @pytest.mark.integration

@@ -115,25 +115,39 @@ def demo(argv: Sequence[str] | None = None) -> int:
 
 
 def demo_enhance(overrides: Sequence[str]) -> int:
-    """``iqa demo enhance``: the enhancer trained with and without the attiqa term (side by side, one core each),
-    then both beside auto-gamma and CLAHE on the test photos."""
+    """``iqa demo enhance``: the enhancer trained with and without the attiqa term (side by side where the cores hold
+    both arms' compute threads, else one after the other), then both beside auto-gamma and CLAHE on the test photos."""
     from pathlib import Path
+
+    from iqa.inference import usable_cpus
 
     out = output_dir(overrides)
     demo = f"{out}/demo"
     env = dict(os.environ)
     env.setdefault("HF_HUB_OFFLINE", "1")
     started = time.perf_counter()
-    # The arm without the attiqa term trains beside the main one, its log in a file; each has one compute thread.
+    main_arm = ["train", "experiment=demo_enhance", *overrides]
+    baseline_arm = ["train", "experiment=demo_enhance", "stage.objective.attiqa_weight=0", "run_name=enhance-no-attiqa",
+                    "stage.num_workers=0", *overrides]
+    threads, cpus = demo_threads(overrides), usable_cpus()
+    if threads is None or 2 * threads > cpus:
+        # Side by side, the arms' compute threads would outnumber the cores, and spinning threads then run many times
+        # slower than one after the other. Either order trains the same checkpoints.
+        print(f"enhancement demo: two arms x {threads or 'all'} compute threads would oversubscribe {cpus} cores; "
+              "training them one after the other", flush=True)
+        code = run_steps([main_arm, baseline_arm], [], "enhancement demo (both enhancers)")
+        if code != 0:
+            return code
+        return _compare_demo_arms(demo, started)
+    # The arm without the attiqa term trains beside the main one, its log in a file.
     baseline_log = Path(demo) / "enhance-no-attiqa.log"
     baseline_log.parent.mkdir(parents=True, exist_ok=True)
-    baseline_cmd = [sys.executable, "-m", "iqa.cli.main", "train", "experiment=demo_enhance", "stage.objective.attiqa_weight=0",
-                    "run_name=enhance-no-attiqa", "stage.num_workers=0", *overrides]
-    print(f"[1/3] iqa {' '.join(baseline_cmd[3:])}  (in the background; log: {baseline_log})", flush=True)
+    baseline_cmd = [sys.executable, "-m", "iqa.cli.main", *baseline_arm]
+    print(f"[1/3] iqa {' '.join(baseline_arm)}  (in the background; log: {baseline_log})", flush=True)
     with open(baseline_log, "w") as log_file:
         baseline = subprocess.Popen(baseline_cmd, cwd=os.getcwd(), env=env, stdout=log_file, stderr=subprocess.STDOUT)
         try:
-            code = run_steps([["train", "experiment=demo_enhance", *overrides]], [], "enhancement demo (attiqa enhancer)")
+            code = run_steps([main_arm], [], "enhancement demo (attiqa enhancer)")
         except BaseException:
             baseline.kill()
             raise
@@ -145,6 +159,23 @@ def demo_enhance(overrides: Sequence[str]) -> int:
               file=sys.stderr)
         return baseline_code
     print(f"[1/3] the enhancer without the attiqa term finished (log: {baseline_log})", flush=True)
+    return _compare_demo_arms(demo, started)
+
+
+#: ``conf/experiment/demo_enhance.yaml``'s ``stage.torch_threads``: each demo arm's compute threads unless overridden.
+DEMO_THREADS = 1
+
+
+def demo_threads(overrides: Sequence[str]) -> int | None:
+    """The compute threads each arm of ``iqa demo enhance`` uses: the last ``stage.torch_threads=`` given, else the
+    experiment's; None where that is not a whole number (null: torch's own choice, every core)."""
+    given = [a.split("=", 1)[1] for a in overrides if a.startswith("stage.torch_threads=")]
+    value = given[-1] if given else str(DEMO_THREADS)
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
+def _compare_demo_arms(demo: str, started: float) -> int:
+    """The demo's last step: both arms beside auto-gamma and CLAHE on the test photos."""
     compare = [["enhance-compare", "--run", f"attiqa={demo}/enhance/checkpoints/best.ckpt",
                 "--run", f"no_attiqa={demo}/enhance-no-attiqa/checkpoints/best.ckpt", "--split", "test", "--fetch",
                 "--out", f"{demo}/enhance"]]
