@@ -174,8 +174,10 @@ def test_objective_resolves_clean_targets_and_probes_the_heads(shipped, caplog):
 
 @pytest.mark.integration
 def test_objective_without_the_attiqa_term_never_runs_the_network(shipped, monkeypatch):
-    obj = O.EnhancementObjective(shipped, quality=1.0, attiqa_weight=0.0, probe_heads=False, exposure=1.0,
+    monkeypatch.delenv("ATTIQA_CKPT", raising=False)
+    obj = O.EnhancementObjective(None, quality=1.0, attiqa_weight=0.0, probe_heads=False, exposure=1.0,
                                  exposure_band=[0.2, 0.8], hue_fidelity=1.0)
+    assert obj.attiqa.source == shipped  # no checkpoint given: the shipped default model
     monkeypatch.setattr(obj.attiqa, "predict", lambda *a: pytest.fail("the network ran"))
     x = _photo(6)
     total, parts = obj(x, x * 0.5)

@@ -203,8 +203,9 @@ def _spec_value(value: Any, key: str) -> Any:
 class EnhancementObjective(nn.Module):
     """``quality_loss(output)`` + weighted regularisers; ``forward`` returns ``(total, parts)``.
 
-    ``quality_loss``: a :class:`~iqa.quality_loss.QualityLoss`, or the path of a checkpoint plus
-    ``quality`` / ``attributes`` / ``resize`` for one. ``attiqa_weight`` scales the whole attiqa term.
+    ``quality_loss``: a :class:`~iqa.quality_loss.QualityLoss`, or a checkpoint file or a shipped model's name (None:
+    the shipped default) plus ``quality`` / ``attributes`` / ``resize`` for one. ``attiqa_weight`` scales the whole
+    attiqa term.
     See the module docstring for ``views``, ``ceilings``, ``clean`` targets and the head probes.
     """
 
@@ -243,8 +244,6 @@ class EnhancementObjective(nn.Module):
         super().__init__()
         from iqa.quality_loss import QualityLoss
 
-        if ckpt is None:
-            raise UserError("stage=enhance needs the quality model it optimises: pass stage.quality_ckpt=<fine-tuned checkpoint>")
         attributes = dict(attributes or {})
         clean_targets = [name for name, value in attributes.items() if _spec_value(value, "target") == CLEAN]
         for name in clean_targets:  # a placeholder target until the clean crops are scored below
