@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +53,7 @@ from iqa.errors import UserError
 from iqa.metrics import MOSScale
 from iqa.models import IQANet, load_net, write_checkpoint
 from iqa.quality_loss import QualityLoss
+from iqa.zoo import CKPT_ENV, default_checkpoint, resolve_checkpoint  # noqa: F401  (part of this module's API)
 
 log = logging.getLogger(__name__)
 
@@ -439,41 +439,8 @@ __all__ = ["QualityModel", "View", "default_checkpoint", "expand_paths", "export
            "resolve_checkpoint"]
 
 
-#: Read when no checkpoint is given: a checkpoint file or a shipped model's name.
-CKPT_ENV = "ATTIQA_CKPT"
 #: The checkpoint ``make demo`` fine-tunes, under ``$ATTIQA_OUTPUT_DIR`` (``iqa rank --demo`` prefers it).
 DEMO_CKPT = "demo/finetune-attiqa/checkpoints/last.ckpt"
-
-
-def resolve_checkpoint(ckpt: str | os.PathLike | None = None) -> str:
-    """The checkpoint file to load: ``ckpt`` as a file, else as a shipped model's name; None: :func:`default_checkpoint`."""
-    if ckpt is None or str(ckpt) == "":
-        return default_checkpoint()
-    if Path(ckpt).expanduser().is_file():
-        return str(Path(ckpt).expanduser())
-    from iqa import zoo
-
-    shipped = zoo.names()
-    if str(ckpt) in shipped:
-        return str(zoo.path(str(ckpt)))
-    if Path(ckpt).is_dir():
-        raise UserError(f"checkpoint is a directory, not a file: {ckpt}")
-    raise UserError(f"checkpoint not found: {ckpt} (neither a file nor a shipped model; shipped: {', '.join(shipped) or 'none'})")
-
-
-def default_checkpoint() -> str:
-    """The checkpoint used when none is given: ``$ATTIQA_CKPT`` (a file or a shipped name), else the shipped default model.
-
-    Falling back to the shipped model says so in one line on stderr.
-    """
-    if os.environ.get(CKPT_ENV):
-        return resolve_checkpoint(os.environ[CKPT_ENV])
-    from iqa import zoo
-
-    model = zoo.get()
-    weights = zoo.check(model)
-    print(model.notice(), file=sys.stderr, flush=True)
-    return str(weights)
 
 
 def usable_cpus() -> int:

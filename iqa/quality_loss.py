@@ -315,7 +315,7 @@ class QualityLoss(nn.Module):
         #: The checkpoint file this loss was built from (empty when given a loaded model).
         self.source = ""
         if model is None or isinstance(model, (str, os.PathLike)):
-            from iqa.inference import resolve_checkpoint
+            from iqa.zoo import resolve_checkpoint
 
             self.source = resolve_checkpoint(model)
             net, meta = load_net(self.source)

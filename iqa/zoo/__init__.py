@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import sys
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -167,5 +169,36 @@ def card(name: str | None = None, root: Path | None = None) -> str:
         raise UserError(f"the model card of {model.name} is missing: {model.card}; reinstall attiqa") from None
 
 
-__all__ = ["MANIFEST", "REGISTRY", "ROOT", "ShippedModel", "available", "card", "check", "default_name", "get", "names", "path",
-           "read_manifest", "sha256"]
+#: Read when no checkpoint is given: a checkpoint file or a shipped model's name.
+CKPT_ENV = "ATTIQA_CKPT"
+
+
+def resolve_checkpoint(ckpt: str | os.PathLike | None = None) -> str:
+    """The checkpoint file to load: ``ckpt`` as a file, else as a shipped model's name; None: :func:`default_checkpoint`."""
+    if ckpt is None or str(ckpt) == "":
+        return default_checkpoint()
+    if Path(ckpt).expanduser().is_file():
+        return str(Path(ckpt).expanduser())
+    shipped = names()
+    if str(ckpt) in shipped:
+        return str(path(str(ckpt)))
+    if Path(ckpt).is_dir():
+        raise UserError(f"checkpoint is a directory, not a file: {ckpt}")
+    raise UserError(f"checkpoint not found: {ckpt} (neither a file nor a shipped model; shipped: {', '.join(shipped) or 'none'})")
+
+
+def default_checkpoint() -> str:
+    """The checkpoint used when none is given: ``$ATTIQA_CKPT`` (a file or a shipped name), else the shipped default model.
+
+    Falling back to the shipped model says so in one line on stderr.
+    """
+    if os.environ.get(CKPT_ENV):
+        return resolve_checkpoint(os.environ[CKPT_ENV])
+    model = get()
+    weights = check(model)
+    print(model.notice(), file=sys.stderr, flush=True)
+    return str(weights)
+
+
+__all__ = ["CKPT_ENV", "MANIFEST", "REGISTRY", "ROOT", "ShippedModel", "available", "card", "check", "default_checkpoint",
+           "default_name", "get", "names", "path", "read_manifest", "resolve_checkpoint", "sha256"]
