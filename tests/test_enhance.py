@@ -326,6 +326,7 @@ def test_demo_enhance_trains_both_arms_then_compares_on_test_photos(tmp_path, mo
     monkeypatch.setattr(subprocess, "Popen", FakeProcess)
     monkeypatch.setattr(recipes, "run_steps", lambda step_list, overrides, name, outputs="": steps.extend(step_list) or 0)
     monkeypatch.setattr(iqa.inference, "usable_cpus", lambda: 2)  # one compute thread per arm: side by side
+    monkeypatch.setattr(recipes, "fetch_demo_photos", lambda names, role: None)  # no network in tests
     assert recipes.demo(["enhance", f"paths.output_dir={tmp_path}", "seed=2"]) == 0
     # The arm without the attiqa term: same experiment and overrides, the attiqa weight at 0, its own run directory.
     (arm,) = background
@@ -351,6 +352,7 @@ def test_demo_enhance_trains_the_arms_one_after_the_other_where_the_cores_cannot
     from iqa.cli import recipes
 
     assert compose("train", ["experiment=demo_enhance"]).stage.torch_threads == recipes.DEMO_THREADS
+    monkeypatch.setattr(recipes, "fetch_demo_photos", lambda names, role: None)  # no network in tests
     steps, background = [], []
     monkeypatch.setattr(subprocess, "Popen", lambda command, **kwargs: background.append(command))
     monkeypatch.setattr(recipes, "run_steps", lambda step_list, overrides, name, outputs="": steps.extend(step_list) or 0)
@@ -370,6 +372,35 @@ def test_demo_enhance_trains_the_arms_one_after_the_other_where_the_cores_cannot
     steps.clear()
     assert recipes.demo(["enhance", f"paths.output_dir={tmp_path}", "stage.torch_threads=2"]) == 0
     assert len(background) == 1 and len(steps) == 2
+
+
+@pytest.mark.unit
+def test_demo_enhance_fetches_its_validation_photos_first_and_goes_on_offline(tmp_path, monkeypatch, capsys, compose):
+    import iqa.data.photo_sources as sources
+    import iqa.data.photos as registry
+    from iqa.cli import recipes
+
+    assert tuple(compose("train", ["experiment=demo_enhance"]).stage.data.val.photos) == recipes.DEMO_VAL_PHOTOS
+    fetched, order = [], []
+    monkeypatch.setattr(registry, "available", lambda photo: photo.name == "grace_hopper")
+    monkeypatch.setattr(sources, "fetch", lambda photos, *a, **k: fetched.append([p.name for p in photos]) or order.append("fetch"))
+    monkeypatch.setattr(recipes, "run_steps", lambda step_list, overrides, name, outputs="": order.extend(s[0] for s in step_list) or 0)
+    monkeypatch.setattr(recipes, "demo_threads", lambda overrides: None)  # one after the other: no background process
+    assert recipes.demo(["enhance", f"paths.output_dir={tmp_path}"]) == 0
+    assert fetched == [["china", "flower"]]  # only the missing ones, before any training
+    assert order == ["fetch", "train", "train", "enhance-compare"]
+
+    def offline(photos, *a, **k):
+        raise sources.FetchError("no network")
+
+    monkeypatch.setattr(sources, "fetch", offline)
+    order.clear()
+    assert recipes.demo(["enhance", f"paths.output_dir={tmp_path}"]) == 0
+    assert order == ["train", "train", "enhance-compare"]
+    assert "could not fetch the validation (best.ckpt) photos china, flower" in capsys.readouterr().err
+    monkeypatch.setattr(registry, "available", lambda photo: True)
+    monkeypatch.setattr(sources, "fetch", lambda *a, **k: pytest.fail("nothing is missing"))
+    assert recipes.demo(["enhance", f"paths.output_dir={tmp_path}"]) == 0
 
 
 class FakeDone:

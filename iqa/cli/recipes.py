@@ -126,6 +126,7 @@ def demo_enhance(overrides: Sequence[str]) -> int:
     env = dict(os.environ)
     env.setdefault("HF_HUB_OFFLINE", "1")
     started = time.perf_counter()
+    fetch_demo_photos(DEMO_VAL_PHOTOS, "validation (best.ckpt)")
     main_arm = ["train", "experiment=demo_enhance", *overrides]
     baseline_arm = ["train", "experiment=demo_enhance", "stage.objective.attiqa_weight=0", "run_name=enhance-no-attiqa",
                     "stage.num_workers=0", *overrides]
@@ -164,6 +165,25 @@ def demo_enhance(overrides: Sequence[str]) -> int:
 
 #: ``conf/experiment/demo_enhance.yaml``'s ``stage.torch_threads``: each demo arm's compute threads unless overridden.
 DEMO_THREADS = 1
+#: ... and its ``stage.data.val.photos``: the tune photos whose crops choose ``best.ckpt``.
+DEMO_VAL_PHOTOS = ("grace_hopper", "china", "flower")
+
+
+def fetch_demo_photos(names: Sequence[str], role: str) -> None:
+    """Bring the registered photos ``names`` into the photo cache where they are not on this machine, as the comparison
+    does for the test photos, so that a fresh machine chooses as the documented runs did. Offline, training goes on
+    without them (it skips a missing validation photo with a warning); this says so first."""
+    from iqa.data import photos as registry
+    from iqa.data.photo_sources import FetchError, fetch
+
+    missing = [registry.get(name) for name in names if not registry.available(registry.get(name))]
+    if not missing:
+        return
+    try:
+        fetch(missing)
+    except FetchError as error:
+        print(f"enhancement demo: could not fetch the {role} photos {', '.join(p.name for p in missing)} ({error}); "
+              "training validates on the ones here, so best.ckpt may differ from the documented runs", file=sys.stderr)
 
 
 def demo_threads(overrides: Sequence[str]) -> int | None:
