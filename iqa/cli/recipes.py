@@ -85,8 +85,10 @@ embedded corpus of scikit-image photos. Outputs land in <paths.output_dir>/demo
 
 `iqa demo enhance` trains a small enhancer with the shipped model as its
 objective (python train.py experiment=demo_enhance), the same enhancer without
-the attiqa term, and prints both beside auto-gamma and CLAHE on darkened test
-photos (fetched into the photo cache on first use), with intervals over photos.
+the attiqa term (beside it where the cores hold both, else after it), and prints
+both beside auto-gamma and CLAHE on darkened test photos, with intervals over
+photos. The tune photos that choose best.ckpt and the test photos are fetched
+into the photo cache on first use.
 """
 
 
