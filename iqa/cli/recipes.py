@@ -50,6 +50,12 @@ def output_dir(overrides: Sequence[str]) -> str:
     return os.environ.get("ATTIQA_OUTPUT_DIR", "outputs")
 
 
+def last_value(overrides: Sequence[str], key: str) -> str | None:
+    """The value the last ``key=...`` among ``overrides`` gives (None: not given)."""
+    given = [a.split("=", 1)[1] for a in overrides if a.startswith(f"{key}=")]
+    return given[-1] if given else None
+
+
 def run_steps(step_list: Sequence[Sequence[str]], overrides: Sequence[str], name: str, outputs: str = "") -> int:
     """Run each step as ``python -m iqa.cli.main <step> <overrides>``; the exit code. Stops at the first failure.
 
@@ -191,8 +197,7 @@ def fetch_demo_photos(names: Sequence[str], role: str) -> None:
 def demo_threads(overrides: Sequence[str]) -> int | None:
     """The compute threads each arm of ``iqa demo enhance`` uses: the last ``stage.torch_threads=`` given, else the
     experiment's; None where that is not a whole number (null: torch's own choice, every core)."""
-    given = [a.split("=", 1)[1] for a in overrides if a.startswith("stage.torch_threads=")]
-    value = given[-1] if given else str(DEMO_THREADS)
+    value = last_value(overrides, "stage.torch_threads") or str(DEMO_THREADS)
     return int(value) if value.isdigit() and int(value) > 0 else None
 
 
@@ -456,7 +461,7 @@ def check_recipe_options(output_dir: str, options: dict[str, Any]) -> str | None
 
 def _recorded_option(key: str, overrides: Sequence[str]) -> str:
     """The last value ``overrides`` give ``key`` (one of :data:`RECORDED_OVERRIDES`), checked, as recorded; ``ValueError`` if bad."""
-    given = [a.split("=", 1)[1] for a in overrides if a.startswith(f"{key}=")][-1]
+    given = last_value(overrides, key)
     if key in CHOICE_OPTIONS:
         if given not in CHOICE_OPTIONS[key]:
             raise ValueError(f"{key} takes one of {', '.join(CHOICE_OPTIONS[key])}, got {given}")
