@@ -475,7 +475,7 @@ def test_a_recipe_folder_refuses_a_rerun_with_other_options(tmp_path):
 
 @pytest.mark.unit
 def test_a_recipe_folder_records_the_overrides_that_change_what_is_trained(tmp_path, capsys):
-    from iqa.cli.recipes import OVERRIDES_KEY, check_recipe_options, model, parse_model_args, training_overrides
+    from iqa.cli.recipes import OVERRIDES_KEY, check_recipe_options, model, output_dir, parse_model_args, training_overrides
 
     args = ["seed=1", "stage.max_steps=12", "~data.prepare.unseen", "+data.prepare.ladders=1", "paths.output_dir=x",
             "stage.num_workers=0", "stage.torch_threads=1", "trainer.enable_progress_bar=false", "logger=csv",
@@ -494,6 +494,10 @@ def test_a_recipe_folder_records_the_overrides_that_change_what_is_trained(tmp_p
     assert "stage.max_steps=12 there, stage.max_steps=(not given) now" in problem
     assert model([f"paths.output_dir={tmp_path / 'o'}", "seed=2", "stage.max_steps=12"]) == 2
     assert "seed=1 there, seed=2 now" in capsys.readouterr().err
+    # Hydra keeps the last paths.output_dir given; the record is read from that folder too, not from the first.
+    assert output_dir([f"paths.output_dir={tmp_path / 'elsewhere'}", f"paths.output_dir={out}"]) == out
+    assert model([f"paths.output_dir={tmp_path / 'elsewhere'}", f"paths.output_dir={out}", "seed=2", "stage.max_steps=12"]) == 2
+    assert "seed=1 there, seed=2 now" in capsys.readouterr().err and not (tmp_path / "elsewhere").exists()
     assert json.loads((tmp_path / "o" / "offline" / "recipe.json").read_text()) == seed_1  # the record is kept
     # A record from before the overrides were recorded says nothing about them; they are recorded for the next run.
     older = tmp_path / "older" / "offline"

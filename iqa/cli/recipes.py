@@ -44,10 +44,8 @@ from iqa.attributes import QUALITY_HEADS
 
 
 def output_dir(overrides: Sequence[str]) -> str:
-    for item in overrides:
-        if item.startswith("paths.output_dir="):
-            return item.split("=", 1)[1]
-    return os.environ.get("ATTIQA_OUTPUT_DIR", "outputs")
+    """Where the steps write: the last ``paths.output_dir=`` given (Hydra keeps the last), else ``$ATTIQA_OUTPUT_DIR``."""
+    return last_value(overrides, "paths.output_dir") or os.environ.get("ATTIQA_OUTPUT_DIR", "outputs")
 
 
 def last_value(overrides: Sequence[str], key: str) -> str | None:
