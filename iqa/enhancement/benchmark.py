@@ -75,10 +75,9 @@ def photo_pairs(split: str = "test", degradation: str = "darken", level: int = 3
     missing = [p.name for p in chosen if not registry.available(p)]
     if missing and fetch:
         from iqa.data.photo_sources import FetchError
-        from iqa.data.photo_sources import fetch as fetch_photos
 
         try:
-            fetch_photos([p for p in chosen if p.name in missing])
+            registry.fetch_missing(chosen)
         except FetchError as exc:  # offline, or a mirror gone: compare on what is here
             log.warning("enhancement benchmark: could not fetch every photo (%s)", exc)
         missing = [p.name for p in chosen if not registry.available(p)]
