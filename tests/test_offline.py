@@ -496,6 +496,7 @@ def test_a_recipe_folder_records_the_overrides_that_change_what_is_trained(tmp_p
     assert "seed=1 there, seed=2 now" in capsys.readouterr().err
     # Hydra keeps the last paths.output_dir given; the record is read from that folder too, not from the first.
     assert output_dir([f"paths.output_dir={tmp_path / 'elsewhere'}", f"paths.output_dir={out}"]) == out
+    assert output_dir([f"++paths.output_dir={out}", "paths.output_dir_suffix=x"]) == out
     assert model([f"paths.output_dir={tmp_path / 'elsewhere'}", f"paths.output_dir={out}", "seed=2", "stage.max_steps=12"]) == 2
     assert "seed=1 there, seed=2 now" in capsys.readouterr().err and not (tmp_path / "elsewhere").exists()
     assert json.loads((tmp_path / "o" / "offline" / "recipe.json").read_text()) == seed_1  # the record is kept

@@ -48,9 +48,14 @@ def output_dir(overrides: Sequence[str]) -> str:
     return last_value(overrides, "paths.output_dir") or os.environ.get("ATTIQA_OUTPUT_DIR", "outputs")
 
 
+def override_key(arg: str) -> str:
+    """The config key a Hydra override sets: ``+data.x=1`` and ``~data.x`` both give ``data.x``."""
+    return arg.split("=", 1)[0].lstrip("+~")
+
+
 def last_value(overrides: Sequence[str], key: str) -> str | None:
-    """The value the last ``key=...`` among ``overrides`` gives (None: not given)."""
-    given = [a.split("=", 1)[1] for a in overrides if a.startswith(f"{key}=")]
+    """The value the last ``key=...`` (or ``+key=...``) among ``overrides`` gives (None: not given)."""
+    given = [a.split("=", 1)[1] for a in overrides if "=" in a and not a.startswith("~") and override_key(a) == key]
     return given[-1] if given else None
 
 
@@ -297,10 +302,9 @@ def training_overrides(args: Sequence[str]) -> dict[str, str]:
     a deleted key's value is ``~``). The recorded options (:data:`RECORDED_OVERRIDES`) are recorded on their own."""
     out = {}
     for arg in args:
-        key, _, value = arg.partition("=")
-        name = key.lstrip("+~")
+        name, value = override_key(arg), arg.partition("=")[2]
         if name.split(".")[0] in TRAINING_GROUPS and name not in RUN_ONLY_KEYS and name not in RECORDED_OVERRIDES:
-            out[name] = "~" if key.startswith("~") else value
+            out[name] = "~" if arg.startswith("~") else value
     return dict(sorted(out.items()))
 
 
@@ -493,11 +497,11 @@ def parse_model_args(args: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
     options = recipe.options
     for flag, valid in MODEL_OPTIONS.items():
         options[flag] = take(flag, valid) or options[flag]
-    given = {arg.split("=", 1)[0].lstrip("+~") for arg in args}  # the Hydra keys the user sets
+    given = {override_key(arg) for arg in args}  # the Hydra keys the user sets
     for key in sorted(UNRECORDED_KEYS.keys() & given):  # the first, if any, is refused
         raise ValueError(f"{key} would reach both fine-tunes and go unrecorded: give {UNRECORDED_KEYS[key]}=... instead")
     # The user's anchor, steps or head replace the version's (one value per key, so the printed commands say which ran).
-    overrides = [*(o for o in recipe.overrides if o.split("=", 1)[0] not in given), *args]
+    overrides = [*(o for o in recipe.overrides if override_key(o) not in given), *args]
     return ({**options, **{key: _recorded_option(key, overrides) for key in RECORDED_OVERRIDES},
              OVERRIDES_KEY: training_overrides(args)}, overrides)
 
