@@ -73,7 +73,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from iqa.cli.recipes import FINETUNE_ARGS, RECIPES, WEIGHTED_DATA, model_steps, recipe_record  # noqa: E402
+from iqa.cli.recipes import FINETUNE_ARGS, OVERRIDES_KEY, RECIPES, WEIGHTED_DATA, model_steps, recipe_record  # noqa: E402
 
 #: The model card's test-split ladder settings: iqa.evaluation.heldout.CARD_* (not imported here, since heldout
 #: pulls in torch and --dry-run / --help stay instant; a test keeps the two equal).
@@ -122,8 +122,8 @@ REFERENCE_LABELS = {"1": "recipe version 1: 5 attributes, ranking loss, free hea
 
 def reference_label(recipe: str, seed_dirs: Sequence[Path]) -> str:
     """The reference arm's label: the recipe version's, or, where the seed folders' ``recipe.json`` records other
-    options (``iqa model`` run with overrides), the version and what the records change, so a table never names a
-    version its runs are not."""
+    options or training overrides (``iqa model`` run with overrides; the seed aside), the version and what the records
+    change, so a table never names a version its runs are not."""
     version = RECIPES[recipe].recorded
     changes = set()
     for seed_dir in seed_dirs:
@@ -132,7 +132,10 @@ def reference_label(recipe: str, seed_dirs: Sequence[Path]) -> str:
         except ValueError:
             recorded = None
         if recorded is not None:  # no record (or an unreadable one) says nothing beyond the version asked for
-            changes.add(tuple(sorted(f"{k}={v}" for k, v in recorded.items() if k in version and str(v) != version[k])))
+            options = {k: v for k, v in recorded.items() if k in version and str(v) != version[k]}
+            # the other overrides that changed the training, but the seed, which is each folder's own
+            others = {k: v for k, v in (recorded.get(OVERRIDES_KEY) or {}).items() if k != "seed"}
+            changes.add(tuple(sorted(f"{k}={v}" for k, v in {**options, **others}.items())))
     if not changes or changes == {()}:
         return REFERENCE_LABELS[recipe]
     if len(changes) > 1:

@@ -726,6 +726,11 @@ def test_scored_folders_are_labelled_by_what_their_recipe_record_holds(repo_root
     assert ablations.reference_label("2", [plain, older, exact]) == ablations.REFERENCE_LABELS["2"]
     assert ablations.reference_label("2", [longer, longer2]) == "recipe version 2 with offline.finetune.max_steps=1000"
     assert "they differ between seeds" in ablations.reference_label("2", [exact, longer])
+    # The other training overrides count too, the seed (each folder's own) aside.
+    slower = [folder(f"slower{s}", {**v2, "overrides": {"offline.finetune.lr": "1.0e-4", "seed": str(s)}}) for s in (0, 1)]
+    assert ablations.reference_label("2", slower) == "recipe version 2 with offline.finetune.lr=1.0e-4"
+    seeded = [folder(f"seeded{s}", {**v2, "overrides": {"seed": str(s)}}) for s in (0, 1)]
+    assert ablations.reference_label("2", seeded) == ablations.REFERENCE_LABELS["2"]
     v1_folder = folder("v1", RECIPES["1"].recorded)
     assert ablations.reference_label("2", [v1_folder]) == ("recipe version 2 with --finetune-data=uniform --pretrain-loss=ranking "
                                                          "offline.finetune.attribute_anchor=0")
