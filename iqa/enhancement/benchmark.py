@@ -72,15 +72,14 @@ def photo_pairs(split: str = "test", degradation: str = "darken", level: int = 3
     if degradation not in DEGRADATIONS:
         raise UserError(f"enhancement benchmark: unknown degradation '{degradation}'; valid: {', '.join(DEGRADATIONS)}")
     chosen = [registry.get(n) for n in names] if names else list(registry.photos(split))
-    missing = [p.name for p in chosen if not registry.available(p)]
-    if missing and fetch:
+    if fetch:
         from iqa.data.photo_sources import FetchError
 
         try:
-            registry.fetch_missing(chosen)
+            registry.fetch_missing(chosen)  # fetches nothing when every photo is here
         except FetchError as exc:  # offline, or a mirror gone: compare on what is here
             log.warning("enhancement benchmark: could not fetch every photo (%s)", exc)
-        missing = [p.name for p in chosen if not registry.available(p)]
+    missing = [p.name for p in chosen if not registry.available(p)]
     inputs, references, kept = [], [], []
     for photo in chosen:
         if photo.name in missing:
