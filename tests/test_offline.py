@@ -370,10 +370,10 @@ def test_model_command_runs_recipe_version_2_unless_told_otherwise():
     from iqa.cli import recipes
     from iqa.cli.recipes import ANCHOR_KEY, HEAD_KEY, OVERRIDES_KEY, RECIPES, Recipe, parse_model_args
 
-    steps, tune_steps = recipes.PRETRAIN_STEPS_KEY, recipes.FINETUNE_STEPS_KEY
+    steps, tune_steps, rate = recipes.PRETRAIN_STEPS_KEY, recipes.FINETUNE_STEPS_KEY, recipes.FINETUNE_LR_KEY
     v2 = {"--finetune-stage": "finetune", "--pretrain-loss": "regression", "--finetune-data": "weighted", ANCHOR_KEY: "0.1",
-          steps: "400", tune_steps: "700", HEAD_KEY: "linear", OVERRIDES_KEY: {}}
-    v2_overrides = [f"{ANCHOR_KEY}=0.1", f"{steps}=400", f"{HEAD_KEY}=linear", f"{tune_steps}=700"]
+          steps: "400", tune_steps: "700", HEAD_KEY: "linear", rate: "0.0003", OVERRIDES_KEY: {}}
+    v2_overrides = [f"{ANCHOR_KEY}=0.1", f"{steps}=400", f"{HEAD_KEY}=linear", f"{tune_steps}=700", f"{rate}=0.0003"]
     assert parse_model_args([]) == (v2, v2_overrides)
     assert parse_model_args(["--recipe", "2", "seed=3"]) == ({**v2, OVERRIDES_KEY: {"seed": "3"}}, [*v2_overrides, "seed=3"])
     v1 = {**v2, "--pretrain-loss": "ranking", "--finetune-data": "uniform", ANCHOR_KEY: "0"}
@@ -381,11 +381,12 @@ def test_model_command_runs_recipe_version_2_unless_told_otherwise():
                                                              [f"{ANCHOR_KEY}=0", *v2_overrides[1:], "seed=1"])
     # One option changes one thing of the version; the user's anchor, steps and head come after the version's, so they win.
     options, overrides = parse_model_args(["--recipe", "1", "--pretrain-loss", "regression", f"{ANCHOR_KEY}=0.25", f"{steps}=800",
-                                           f"{HEAD_KEY}=grounded", f"{tune_steps}=1000"])
+                                           f"{HEAD_KEY}=grounded", f"{tune_steps}=1000", f"{rate}=6.0e-4"])
     assert options == {**v1, "--pretrain-loss": "regression", ANCHOR_KEY: "0.25", steps: "800", HEAD_KEY: "grounded",
-                       tune_steps: "1000"}  # recorded on their own, not among the other overrides
-    assert overrides == [f"{ANCHOR_KEY}=0.25", f"{steps}=800", f"{HEAD_KEY}=grounded", f"{tune_steps}=1000"]  # one value each
-    assert parse_model_args([f"{tune_steps}=1000", "seed=2"])[1] == [*v2_overrides[:3], f"{tune_steps}=1000", "seed=2"]
+                       tune_steps: "1000", rate: "0.0006"}  # recorded on their own, not among the other overrides
+    assert overrides == [f"{ANCHOR_KEY}=0.25", f"{steps}=800", f"{HEAD_KEY}=grounded", f"{tune_steps}=1000",
+                         f"{rate}=6.0e-4"]  # one value each
+    assert parse_model_args([f"{tune_steps}=1000", "seed=2"])[1] == [*v2_overrides[:3], v2_overrides[4], f"{tune_steps}=1000", "seed=2"]
     assert RECIPES["2"].command == "iqa model --pretrain-loss regression --finetune-data weighted offline.finetune.attribute_anchor=0.1"
     longer = Recipe("regression", "uniform", 0.1, pretrain_steps=1200)  # the steps are named only where they differ
     assert longer.command.endswith(" offline.finetune.attribute_anchor=0.1 offline.pretrain.max_steps=1200")
@@ -395,6 +396,9 @@ def test_model_command_runs_recipe_version_2_unless_told_otherwise():
     longer_finetune = Recipe("regression", "weighted", 0.1, finetune_steps=1000)
     assert longer_finetune.command.endswith(" offline.finetune.attribute_anchor=0.1 offline.finetune.max_steps=1000")
     assert f"{tune_steps}=1000" in longer_finetune.overrides and longer_finetune.recorded[tune_steps] == "1000"
+    faster = Recipe("regression", "weighted", 0.1, finetune_lr=6.0e-4)  # ... and the rate likewise
+    assert faster.command.endswith(" offline.finetune.attribute_anchor=0.1 offline.finetune.lr=0.0006")
+    assert f"{rate}=0.0006" in faster.overrides and RECIPES["2"].recorded[rate] == "0.0003"
 
 
 @pytest.mark.unit
@@ -410,6 +414,11 @@ def test_recipe_pretraining_steps_reach_the_pretraining_only(compose):
     options, overrides = parse_model_args(["offline.finetune.max_steps=1000"])
     pretrain, finetune, twin = model_steps("out", options["--finetune-stage"], options["--pretrain-loss"], options["--finetune-data"])[1:4]
     assert [compose("train", [*step[1:], *overrides]).stage.max_steps for step in (pretrain, finetune, twin)] == [400, 1000, 1000]
+    # The fine-tunes' rate likewise: both fine-tunes, not the pretraining.
+    pretrain_lr = compose("train", [*pretrain[1:], *parse_model_args([])[1]]).stage.optimizer.lr
+    overrides = parse_model_args(["offline.finetune.lr=6.0e-4"])[1]
+    rates = [compose("train", [*step[1:], *overrides]).stage.optimizer.lr for step in (pretrain, finetune, twin)]
+    assert rates == [pretrain_lr, 6.0e-4, 6.0e-4] and pretrain_lr != 6.0e-4
 
 
 @pytest.mark.unit
@@ -443,12 +452,24 @@ def test_a_recipe_folder_refuses_a_rerun_with_other_options(tmp_path):
     assert model(["--finetune-data", "uniform", f"paths.output_dir={fresh}"]) == 2  # the same options but 400 steps
     # The quality head (version 1's runs had the free, linear one) and the fine-tunes' steps (700 in version 1): a recorded
     # value refuses another, and iqa model with the version's value refuses a folder recorded with the other.
-    for key, version_1, other in (("offline.finetune.head", "linear", "grounded"), ("offline.finetune.max_steps", "700", "1000")):
+    for key, version_1, other in (("offline.finetune.head", "linear", "grounded"), ("offline.finetune.max_steps", "700", "1000"),
+                                  ("offline.finetune.lr", "0.0003", "0.0006")):
         assert f"{key} {version_1} there, {other} now" in check_recipe_options(str(old), {**ranking, key: other})
         recorded = tmp_path / f"recorded-{other}"
         assert check_recipe_options(str(recorded), {**regression, key: other}) is None
         assert f"{key} {other} there, {version_1} now" in check_recipe_options(str(recorded), {**regression, key: version_1})
         assert model(["--pretrain-loss", "regression", "--finetune-data", "uniform", f"paths.output_dir={recorded}"]) == 2
+    # A record from before the rate was recorded on its own holds it among the other overrides: compared as recorded,
+    # and written back on its own.
+    lifted = tmp_path / "lifted" / "offline"
+    lifted.mkdir(parents=True)
+    (lifted / "recipe.json").write_text(json.dumps({**regression, "overrides": {"offline.finetune.lr": "1.0e-4", "seed": "2"}}))
+    slow, seed_2 = {**regression, "offline.finetune.lr": "0.0001"}, {"overrides": {"seed": "2"}}
+    assert "offline.finetune.lr 1.0e-4 there, 0.0003 now" in check_recipe_options(str(lifted.parent),
+                                                                                   {**regression, "offline.finetune.lr": "0.0003", **seed_2})
+    assert "seed=2 there, seed=(not given) now" in check_recipe_options(str(lifted.parent), {**slow, "overrides": {}})
+    assert check_recipe_options(str(lifted.parent), {**slow, **seed_2}) is None
+    assert json.loads((lifted / "recipe.json").read_text()) == {**slow, **seed_2}
     # A hand-edited record whose number does not parse is a difference, not a crash.
     edited = tmp_path / "edited" / "offline"
     edited.mkdir(parents=True)

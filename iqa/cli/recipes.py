@@ -20,7 +20,8 @@ often (``--finetune-data weighted``), with the attribute heads held to the pretr
 network's (``offline.finetune.attribute_anchor``). ``--recipe 1`` runs version 1 (ranking
 pretraining, uniform draws, free heads); each option can also be set on its own, and so can
 the pretraining and fine-tuning steps (``offline.pretrain.max_steps``, 400 in both versions, and
-``offline.finetune.max_steps``, 700 in both, for both fine-tunes).
+``offline.finetune.max_steps``, 700 in both, for both fine-tunes), and the fine-tunes' rate
+(``offline.finetune.lr``, 3e-4 in both).
 ``--finetune-stage ridge_probe`` (or ``linear_probe``) fits a quality head on the frozen
 features instead.
 
@@ -235,8 +236,9 @@ non-eccentricity patches 5x and contrast change 2x as often in both fine-tunes' 
 of its own beside the pretraining one (uniform: every type alike). offline.finetune.attribute_anchor=W
 holds the attribute-pretrained arm's attribute heads to the pretrained network's with weight W
 (0: off), and offline.finetune.head=grounded gives it the attribute-grounded quality head.
-offline.pretrain.max_steps=N sets the pretraining steps, and offline.finetune.max_steps=N both
-fine-tunes' steps (each cosine schedule spans them all). Give these keys, not stage.head or
+offline.pretrain.max_steps=N sets the pretraining steps, offline.finetune.max_steps=N both
+fine-tunes' steps (each cosine schedule spans them all) and offline.finetune.lr=R their rate (the
+quality head learns at 10 times it). Give these keys, not stage.head or
 stage.module.attribute_anchor, which would reach both fine-tunes and go unrecorded.
 The options are recorded in <paths.output_dir>/offline/recipe.json, with the overrides that change
 what is trained (seed=, stage.*, data.*, offline.*, loss, backbone, teacher; not paths, loggers,
@@ -273,17 +275,21 @@ PRETRAIN_STEPS = 400
 #: The Hydra key of both fine-tunes' steps (the attribute-pretrained arm's and its ImageNet-only twin's), and its default.
 FINETUNE_STEPS_KEY = "offline.finetune.max_steps"
 FINETUNE_STEPS = 700
+#: The Hydra key of both fine-tunes' rate (the quality head learns at 10 times it), and its default in experiment=offline.
+FINETUNE_LR_KEY = "offline.finetune.lr"
+FINETUNE_LR = 3.0e-4
 #: The Hydra key of the attribute-pretrained arm's quality head (``stage.head`` of its fine-tune), and its default.
 HEAD_KEY = "offline.finetune.head"
 QUALITY_HEAD = "linear"
 #: The Hydra overrides ``iqa model`` records beside its options: key -> (type, smallest valid value, what it is).
 NUMERIC_OPTIONS = {ANCHOR_KEY: (float, 0, "a weight"), PRETRAIN_STEPS_KEY: (int, 1, "a whole number of steps"),
-                   FINETUNE_STEPS_KEY: (int, 1, "a whole number of steps")}
+                   FINETUNE_STEPS_KEY: (int, 1, "a whole number of steps"), FINETUNE_LR_KEY: (float, 0, "a learning rate")}
 #: ... and the recorded overrides that name a choice: key -> the valid choices.
 CHOICE_OPTIONS = {HEAD_KEY: QUALITY_HEADS}
 RECORDED_OVERRIDES = (*NUMERIC_OPTIONS, *CHOICE_OPTIONS)
 #: The recorded overrides' values in experiment=offline: a version's command names only those it changes.
-EXPERIMENT_VALUES = {PRETRAIN_STEPS_KEY: str(PRETRAIN_STEPS), HEAD_KEY: QUALITY_HEAD, FINETUNE_STEPS_KEY: str(FINETUNE_STEPS)}
+EXPERIMENT_VALUES = {PRETRAIN_STEPS_KEY: str(PRETRAIN_STEPS), HEAD_KEY: QUALITY_HEAD, FINETUNE_STEPS_KEY: str(FINETUNE_STEPS),
+                     FINETUNE_LR_KEY: f"{FINETUNE_LR:g}"}
 #: The stage keys that the recorded overrides set for the attribute-pretrained arm alone: given directly, they would reach
 #: the ImageNet-only twin too and escape the record, so ``iqa model`` refuses them and names the key to give instead.
 UNRECORDED_KEYS = {"stage.head": HEAD_KEY, "stage.module.attribute_anchor": ANCHOR_KEY}
@@ -310,7 +316,7 @@ def training_overrides(args: Sequence[str]) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Recipe:
-    """One version of the offline recipe: ``iqa model``'s options, its attribute anchor, steps and quality head."""
+    """One version of the offline recipe: ``iqa model``'s options, its attribute anchor, steps, quality head and fine-tuning rate."""
 
     pretrain_loss: str
     finetune_data: str
@@ -318,6 +324,7 @@ class Recipe:
     pretrain_steps: int = PRETRAIN_STEPS
     quality_head: str = QUALITY_HEAD
     finetune_steps: int = FINETUNE_STEPS
+    finetune_lr: float = FINETUNE_LR
 
     @property
     def options(self) -> dict[str, str]:
@@ -327,7 +334,8 @@ class Recipe:
     def recorded(self) -> dict[str, str]:
         """The options and numbers ``recipe.json`` records for this version, as :func:`parse_model_args` gives them."""
         return {**self.options, ANCHOR_KEY: f"{self.attribute_anchor:g}", PRETRAIN_STEPS_KEY: str(self.pretrain_steps),
-                HEAD_KEY: self.quality_head, FINETUNE_STEPS_KEY: str(self.finetune_steps)}
+                HEAD_KEY: self.quality_head, FINETUNE_STEPS_KEY: str(self.finetune_steps),
+                FINETUNE_LR_KEY: f"{self.finetune_lr:g}"}
 
     @property
     def overrides(self) -> list[str]:
@@ -335,7 +343,7 @@ class Recipe:
 
     @property
     def command(self) -> str:
-        """The version as options of ``iqa model`` (the steps and the head only where they are not the experiment's)."""
+        """The version as options of ``iqa model`` (the steps, the head and the rate only where they are not the experiment's)."""
         changed = "".join(f" {key}={value}" for key, value in self.recorded.items()
                           if key in EXPERIMENT_VALUES and value != EXPERIMENT_VALUES[key])
         return (f"iqa model --pretrain-loss {self.pretrain_loss} --finetune-data {self.finetune_data} "
@@ -410,12 +418,12 @@ def check_recipe_options(output_dir: str, options: dict[str, Any]) -> str | None
     """Record the recipe's options in ``<output_dir>/offline/recipe.json``, or say why this run cannot continue there.
 
     ``options`` maps each of :data:`MODEL_OPTIONS` (and, optionally, :data:`ANCHOR_KEY`, :data:`PRETRAIN_STEPS_KEY`,
-    :data:`HEAD_KEY` and :data:`FINETUNE_STEPS_KEY`) to its value, and optionally :data:`OVERRIDES_KEY` to the user's
+    :data:`HEAD_KEY`, :data:`FINETUNE_STEPS_KEY` and :data:`FINETUNE_LR_KEY`) to its value, and optionally :data:`OVERRIDES_KEY` to the user's
     :func:`training_overrides`, compared key by key (a record without them, from before they were recorded, says
     nothing about them). The steps resume or skip finished runs, so rerunning
     with other options in the same folder would silently keep the other options' runs. A folder that has runs but no
     record was made with version 1 (before the record existed), and an option missing from a record (added
-    since) had version 1's value; a record from before the anchor, the steps or the head were recorded
+    since) had version 1's value; a record from before the anchor, the steps, the head or the rate were recorded
     says nothing about them (any could have been overridden), so they are not compared there. A recorded number
     that does not parse (a hand-edited record) counts as different, and a record that is not a JSON object is
     reported, not guessed at.
@@ -436,6 +444,11 @@ def check_recipe_options(output_dir: str, options: dict[str, Any]) -> str | None
         previous = RECIPES["1"].recorded  # from before the record existed: version 1, anchor off, 400 steps
     else:
         previous = {}
+    # A record from before a key was recorded on its own may hold it among the other overrides: compare it as recorded.
+    if isinstance(previous.get(OVERRIDES_KEY), dict):
+        earlier = previous[OVERRIDES_KEY]
+        lifted = {k: v for k, v in earlier.items() if k in RECORDED_OVERRIDES and k not in previous}
+        previous = {**previous, **lifted, OVERRIDES_KEY: {k: v for k, v in earlier.items() if k not in lifted}}
 
     def same(flag: str, old, new) -> bool:
         if flag in NUMERIC_OPTIONS:
