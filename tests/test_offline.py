@@ -465,8 +465,8 @@ def test_a_recipe_folder_refuses_a_rerun_with_other_options(tmp_path):
     lifted.mkdir(parents=True)
     (lifted / "recipe.json").write_text(json.dumps({**regression, "overrides": {"offline.finetune.lr": "1.0e-4", "seed": "2"}}))
     slow, seed_2 = {**regression, "offline.finetune.lr": "0.0001"}, {"overrides": {"seed": "2"}}
-    assert "offline.finetune.lr 1.0e-4 there, 0.0003 now" in check_recipe_options(str(lifted.parent),
-                                                                                   {**regression, "offline.finetune.lr": "0.0003", **seed_2})
+    usual = {**regression, "offline.finetune.lr": "0.0003", **seed_2}
+    assert "offline.finetune.lr 1.0e-4 there, 0.0003 now" in check_recipe_options(str(lifted.parent), usual)
     assert "seed=2 there, seed=(not given) now" in check_recipe_options(str(lifted.parent), {**slow, "overrides": {}})
     assert check_recipe_options(str(lifted.parent), {**slow, **seed_2}) is None
     assert json.loads((lifted / "recipe.json").read_text()) == {**slow, **seed_2}

@@ -418,7 +418,8 @@ def check_recipe_options(output_dir: str, options: dict[str, Any]) -> str | None
     """Record the recipe's options in ``<output_dir>/offline/recipe.json``, or say why this run cannot continue there.
 
     ``options`` maps each of :data:`MODEL_OPTIONS` (and, optionally, :data:`ANCHOR_KEY`, :data:`PRETRAIN_STEPS_KEY`,
-    :data:`HEAD_KEY`, :data:`FINETUNE_STEPS_KEY` and :data:`FINETUNE_LR_KEY`) to its value, and optionally :data:`OVERRIDES_KEY` to the user's
+    :data:`HEAD_KEY`, :data:`FINETUNE_STEPS_KEY` and :data:`FINETUNE_LR_KEY`) to its value, and optionally
+    :data:`OVERRIDES_KEY` to the user's
     :func:`training_overrides`, compared key by key (a record without them, from before they were recorded, says
     nothing about them). The steps resume or skip finished runs, so rerunning
     with other options in the same folder would silently keep the other options' runs. A folder that has runs but no
