@@ -5,8 +5,9 @@ seed whose recipe (``iqa model --recipe 1``) is missing is trained first. The ar
 recipe version 1, the study that chose version 2: version 1's runs are the reference arm,
 and every other arm changes one thing and keeps the recipe's budget. Version 2 is the arm
 ``regression_weighted_anchor`` with ``--anchor 0.1`` (the same weights, seed for seed);
-``--recipe 2 --arms imagenet`` trains and scores version 2 itself (``iqa model``, the
-default) and its ImageNet-only twin, and takes no other arm. With ``--no-train`` (score what the
+``--recipe 2 --arms imagenet`` trains and scores version 2 itself (``iqa model --recipe 2``)
+and its ImageNet-only twin, and takes no other arm; so does ``--recipe 3`` (version 3, the
+default, which is version 2 fine-tuned at 6e-4, the twin as well). With ``--no-train`` (score what the
 folders hold) the reference arm is labelled by the folders' ``recipe.json``: the version, plus any
 option its runs were trained with instead of the version's.
 
@@ -49,7 +50,7 @@ judged against its ImageNet-only twin with ``--baseline <key>_imagenet``.
     python benchmarks/offline_ablations.py --dry-run                      # what would run
     python benchmarks/offline_ablations.py --seeds 0,1,2 --arms head,attributes
     python benchmarks/offline_ablations.py --anchor 0.1 --arms regression_weighted_anchor --baseline weighted_imagenet
-    python benchmarks/offline_ablations.py --recipe 2 --arms imagenet --baseline imagenet --seed-dir outputs/v2-seed{seed}
+    python benchmarks/offline_ablations.py --recipe 3 --arms imagenet --baseline imagenet --seed-dir outputs/v3-seed{seed}
     python benchmarks/offline_ablations.py --seed-dir /scratch/attiqa/s{seed} trainer.max_time=null   # overrides go to every run
 
 The test split is for reporting: choose settings on the tune split (``--split tune``).
@@ -73,7 +74,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from iqa.cli.recipes import FINETUNE_ARGS, OVERRIDES_KEY, RECIPES, WEIGHTED_DATA, model_steps, recipe_record  # noqa: E402
+from iqa.cli.recipes import FINETUNE_ARGS, OVERRIDES_KEY, RECIPES, WEIGHTED_DATA, model_steps, recipe_record, same_option  # noqa: E402
 
 #: The model card's test-split ladder settings: iqa.evaluation.heldout.CARD_* (not imported here, since heldout
 #: pulls in torch and --dry-run / --help stay instant; a test keeps the two equal).
@@ -117,7 +118,8 @@ def _data_arms(key: str, label: str, short: str, run: str, data: tuple[str, ...]
 
 #: The reference arm's label per recipe version.
 REFERENCE_LABELS = {"1": "recipe version 1: 5 attributes, ranking loss, free head, all train photos",
-                    "2": "recipe version 2: regression loss, weighted draws, anchored heads (0.1), all train photos"}
+                    "2": "recipe version 2: regression loss, weighted draws, anchored heads (0.1), all train photos",
+                    "3": "recipe version 3: version 2 fine-tuned at 6e-4, all train photos"}
 
 
 def reference_label(recipe: str, seed_dirs: Sequence[Path]) -> str:
@@ -132,7 +134,7 @@ def reference_label(recipe: str, seed_dirs: Sequence[Path]) -> str:
         except ValueError:
             recorded = None
         if recorded is not None:  # no record (or an unreadable one) says nothing beyond the version asked for
-            options = {k: v for k, v in recorded.items() if k in version and str(v) != version[k]}
+            options = {k: v for k, v in recorded.items() if k in version and not same_option(k, v, version[k])}
             # the other overrides that changed the training, but the seed, which is each folder's own
             others = {k: v for k, v in (recorded.get(OVERRIDES_KEY) or {}).items() if k != "seed"}
             changes.add(tuple(sorted(f"{k}={v}" for k, v in {**options, **others}.items())))
@@ -336,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "reference, before the other arms")
     parser.add_argument("--recipe", default="1", choices=tuple(RECIPES),
                         help="the recipe version of the reference and imagenet arms (default 1, whose ablations these are; "
-                             "2 takes no other arm)")
+                             "2 and 3 take no other arm)")
     parser.add_argument("--seeds", default="0,1,2", help="comma list of seeds (default 0,1,2)")
     parser.add_argument("--seed-dir", default="outputs/seed{seed}", help="each seed's recipe folder; {seed} is replaced")
     parser.add_argument("--photos", type=int, default=36, help="the photos arm's number of train-split photos (default 36 of 146)")

@@ -311,7 +311,7 @@ def test_offline_steps_are_the_pipeline_commands():
     assert all("experiment=offline" in s for s in plan)
     assert plan[1][1:] == ["experiment=offline", "stage=pretrain"]  # the stage's own loss: ranking
     assert steps("out", pretrain_loss="regression")[1][1:] == ["experiment=offline", "stage=pretrain", "loss=regression"]
-    # The defaults are recipe version 2's: regression pretraining, weighted fine-tuning data.
+    # The defaults are recipe version 3's (and 2's): regression pretraining, weighted fine-tuning data.
     assert steps("out") == steps("out", pretrain_loss="regression", finetune_data="weighted") != plan
     assert "init=out/offline/pretrain/checkpoints/last.ckpt" in plan[2] and "init=imagenet" in plan[3]
     assert plan[2][2:4] == plan[3][2:4] == ["stage=finetune", "loss=regression_ranking"]
@@ -346,8 +346,8 @@ def test_model_command_rejects_unknown_choices_and_lists_the_valid_ones(capsys):
     assert "--finetune-stage takes one of ridge_probe, finetune, linear_probe, got nothing" in capsys.readouterr().err
     assert model(["--finetune-data", "heavy"]) == 2
     assert "--finetune-data takes one of uniform, weighted, got heavy" in capsys.readouterr().err
-    assert model(["--recipe", "3"]) == 2
-    assert "--recipe takes one of 1, 2, got 3" in capsys.readouterr().err
+    assert model(["--recipe", "4"]) == 2
+    assert "--recipe takes one of 1, 2, 3, got 4" in capsys.readouterr().err
     for weight in ("-0.5", "heavy", "nan"):
         assert model([f"offline.finetune.attribute_anchor={weight}"]) == 2
         assert f"offline.finetune.attribute_anchor takes a weight >= 0, got {weight}" in capsys.readouterr().err
@@ -366,7 +366,7 @@ def test_model_command_rejects_unknown_choices_and_lists_the_valid_ones(capsys):
 
 
 @pytest.mark.unit
-def test_model_command_runs_recipe_version_2_unless_told_otherwise():
+def test_model_command_runs_recipe_version_3_unless_told_otherwise():
     from iqa.cli import recipes
     from iqa.cli.recipes import ANCHOR_KEY, HEAD_KEY, OVERRIDES_KEY, RECIPES, Recipe, parse_model_args
 
@@ -374,7 +374,9 @@ def test_model_command_runs_recipe_version_2_unless_told_otherwise():
     v2 = {"--finetune-stage": "finetune", "--pretrain-loss": "regression", "--finetune-data": "weighted", ANCHOR_KEY: "0.1",
           steps: "400", tune_steps: "700", HEAD_KEY: "linear", rate: "0.0003", OVERRIDES_KEY: {}}
     v2_overrides = [f"{ANCHOR_KEY}=0.1", f"{steps}=400", f"{HEAD_KEY}=linear", f"{tune_steps}=700", f"{rate}=0.0003"]
-    assert parse_model_args([]) == (v2, v2_overrides)
+    v3 = {**v2, rate: "0.0006"}  # version 2 fine-tuned at 6e-4, the default
+    v3_overrides = [*v2_overrides[:4], f"{rate}=0.0006"]
+    assert parse_model_args([]) == (v3, v3_overrides) and parse_model_args(["--recipe", "3"]) == (v3, v3_overrides)
     assert parse_model_args(["--recipe", "2", "seed=3"]) == ({**v2, OVERRIDES_KEY: {"seed": "3"}}, [*v2_overrides, "seed=3"])
     v1 = {**v2, "--pretrain-loss": "ranking", "--finetune-data": "uniform", ANCHOR_KEY: "0"}
     assert parse_model_args(["seed=1", "--recipe", "1"]) == ({**v1, OVERRIDES_KEY: {"seed": "1"}},
@@ -386,7 +388,9 @@ def test_model_command_runs_recipe_version_2_unless_told_otherwise():
                        tune_steps: "1000", rate: "0.0006"}  # recorded on their own, not among the other overrides
     assert overrides == [f"{ANCHOR_KEY}=0.25", f"{steps}=800", f"{HEAD_KEY}=grounded", f"{tune_steps}=1000",
                          f"{rate}=6.0e-4"]  # one value each
-    assert parse_model_args([f"{tune_steps}=1000", "seed=2"])[1] == [*v2_overrides[:3], v2_overrides[4], f"{tune_steps}=1000", "seed=2"]
+    assert parse_model_args([f"{tune_steps}=1000", "seed=2"])[1] == [*v3_overrides[:3], v3_overrides[4], f"{tune_steps}=1000", "seed=2"]
+    # The rate given to version 3 replaces its own: version 2's options, recorded as such.
+    assert parse_model_args([f"{rate}=3.0e-4"]) == (v2, [*v2_overrides[:4], f"{rate}=3.0e-4"])
     assert RECIPES["2"].command == "iqa model --pretrain-loss regression --finetune-data weighted offline.finetune.attribute_anchor=0.1"
     longer = Recipe("regression", "uniform", 0.1, pretrain_steps=1200)  # the steps are named only where they differ
     assert longer.command.endswith(" offline.finetune.attribute_anchor=0.1 offline.pretrain.max_steps=1200")
@@ -399,6 +403,7 @@ def test_model_command_runs_recipe_version_2_unless_told_otherwise():
     faster = Recipe("regression", "weighted", 0.1, finetune_lr=6.0e-4)  # ... and the rate likewise
     assert faster.command.endswith(" offline.finetune.attribute_anchor=0.1 offline.finetune.lr=0.0006")
     assert f"{rate}=0.0006" in faster.overrides and RECIPES["2"].recorded[rate] == "0.0003"
+    assert faster == RECIPES["3"] and RECIPES["3"].command == f"{RECIPES['2'].command} offline.finetune.lr=0.0006"
 
 
 @pytest.mark.unit
@@ -438,7 +443,7 @@ def test_a_recipe_folder_refuses_a_rerun_with_other_options(tmp_path):
     (old / "offline" / "pretrain" / "checkpoints").mkdir(parents=True)
     assert "--pretrain-loss ranking there" in check_recipe_options(str(old), regression)
     assert model(["--pretrain-loss", "regression", f"paths.output_dir={old}"]) == 2
-    assert model([f"paths.output_dir={old}"]) == 2  # the default, version 2, does not reuse version 1's runs
+    assert model([f"paths.output_dir={old}"]) == 2  # the default, version 3, does not reuse version 1's runs
     anchored = {**ranking, "offline.finetune.attribute_anchor": "0.1"}
     assert "offline.finetune.attribute_anchor 0 there, 0.1 now" in check_recipe_options(str(old), anchored)
     assert check_recipe_options(str(old), {**ranking, "offline.finetune.attribute_anchor": "0.0"}) is None  # same weight
@@ -458,7 +463,8 @@ def test_a_recipe_folder_refuses_a_rerun_with_other_options(tmp_path):
         recorded = tmp_path / f"recorded-{other}"
         assert check_recipe_options(str(recorded), {**regression, key: other}) is None
         assert f"{key} {other} there, {version_1} now" in check_recipe_options(str(recorded), {**regression, key: version_1})
-        assert model(["--pretrain-loss", "regression", "--finetune-data", "uniform", f"paths.output_dir={recorded}"]) == 2
+        # (version 2: version 3's rate is 0.0006, the recorded one here)
+        assert model(["--recipe", "2", "--finetune-data", "uniform", f"paths.output_dir={recorded}"]) == 2
     # A record from before the rate was recorded on its own holds it among the other overrides: compared as recorded,
     # and written back on its own.
     lifted = tmp_path / "lifted" / "offline"
@@ -687,11 +693,11 @@ def test_ablation_arms_compose_to_what_they_name(repo_root, compose, tmp_path):
     assert composed(lighter).stage.module.attribute_anchor == 0.1
     assert composed(lighter).run_dir == f"{base}/finetune-regression-weighted-anchored-0.1"
 
-    # Recipe version 2, iqa model's default, is that arm (regression pretraining, weighted data, the anchor at 0.1),
-    # with the anchor given by the version and by experiment=offline's own default alike.
+    # Recipe version 2 is that arm (regression pretraining, weighted data, the anchor at 0.1), with the anchor given by the
+    # version and by experiment=offline's own default alike.
     from iqa.cli.recipes import model_steps, parse_model_args
 
-    options, version = parse_model_args([])
+    options, version = parse_model_args(["--recipe", "2"])
     steps_v2 = model_steps(str(seed_dir), options["--finetune-stage"], options["--pretrain-loss"], options["--finetune-data"])
     recipe = [[*step, *version, *ablations.run_overrides(3, seed_dir)] for step in steps_v2]
     assert composed(model_steps(str(seed_dir))[2] + ablations.run_overrides(3, seed_dir)) == composed(recipe[2])
@@ -703,6 +709,17 @@ def test_ablation_arms_compose_to_what_they_name(repo_root, compose, tmp_path):
         assert v2_finetune[field] == arm_finetune[field], field
     assert v2_finetune.net.init == f"{base}/pretrain/checkpoints/last.ckpt"
     assert v2_twin.data == arm_finetune.data and v2_twin.net.init == "imagenet" and v2_twin.stage.module.attribute_anchor == 0.0
+    # Version 3, the default, is version 2 with both fine-tunes at 6e-4 (the head at 10 times it) and nothing else changed.
+    options_v3, version_3 = parse_model_args([])
+    assert options_v3 == {**options, "offline.finetune.lr": "0.0006"}
+    recipe_v3 = [composed([*step, *version_3, *ablations.run_overrides(3, seed_dir)]) for step in steps_v2[1:4]]
+    assert recipe_v3[0].stage.optimizer.lr == v2_pretrain.stage.optimizer.lr == 1.0e-3
+    for v3_cfg, v2_cfg in zip(recipe_v3[1:], (v2_finetune, v2_twin)):
+        assert v3_cfg.stage.optimizer.lr == 6.0e-4 and v2_cfg.stage.optimizer.lr == 3.0e-4
+        v3_cfg.stage.optimizer.lr = v2_cfg.stage.optimizer.lr
+    for v3_cfg, v2_cfg in zip(recipe_v3, (v2_pretrain, v2_finetune, v2_twin)):
+        v3_cfg.offline.finetune.lr = v2_cfg.offline.finetune.lr
+        assert v3_cfg == v2_cfg
 
     (fraction,) = steps["fraction"]
     cfg = composed(fraction)
@@ -755,6 +772,14 @@ def test_scored_folders_are_labelled_by_what_their_recipe_record_holds(repo_root
     v1_folder = folder("v1", RECIPES["1"].recorded)
     assert ablations.reference_label("2", [v1_folder]) == ("recipe version 2 with --finetune-data=uniform --pretrain-loss=ranking "
                                                          "offline.finetune.attribute_anchor=0")
+    # Version 3 trained before the rate was recorded on its own (the rate among the other overrides), and a rate written
+    # another way: both are version 3, read by value, and version 2 with another rate.
+    rate = "offline.finetune.lr"
+    before = [folder(f"before{s}", {**{k: v for k, v in v2.items() if k != rate}, "overrides": {rate: "6.0e-4", "seed": str(s)}})
+              for s in (0, 1)]
+    written = folder("written", {**RECIPES["3"].recorded, rate: "6.0e-4"})
+    assert ablations.reference_label("3", [*before, written]) == ablations.REFERENCE_LABELS["3"]
+    assert ablations.reference_label("2", before) == "recipe version 2 with offline.finetune.lr=6.0e-4"
 
 
 @pytest.mark.unit

@@ -12,16 +12,17 @@
 ``iqa demo enhance`` then trains a small enhancer against the demo's fine-tuned checkpoint.
 
 ``iqa model`` (``make model``), the offline recipe on ``experiment=offline``: the same
-five steps on the offline corpus (:mod:`iqa.data.offline_corpus`). Recipe version 2, the
+five steps on the offline corpus (:mod:`iqa.data.offline_corpus`). Recipe version 3, the
 default, pretrains by regressing the teacher's scores, then fine-tunes the whole network on
 the synthetic MOS with regression plus pairwise ranking over batches of same-crop groups
 (``group_size`` in ``experiment=offline``), on a corpus that draws the hardest types more
 often (``--finetune-data weighted``), with the attribute heads held to the pretrained
-network's (``offline.finetune.attribute_anchor``). ``--recipe 1`` runs version 1 (ranking
-pretraining, uniform draws, free heads); each option can also be set on its own, and so can
-the pretraining and fine-tuning steps (``offline.pretrain.max_steps``, 400 in both versions, and
-``offline.finetune.max_steps``, 700 in both, for both fine-tunes), and the fine-tunes' rate
-(``offline.finetune.lr``, 3e-4 in both).
+network's (``offline.finetune.attribute_anchor``), at a fine-tuning rate of 6e-4
+(``offline.finetune.lr``; both fine-tunes, the ImageNet-only twin's too). ``--recipe 2`` runs
+version 2 (the same at 3e-4) and ``--recipe 1`` version 1 (ranking pretraining, uniform draws,
+free heads, 3e-4). Each option can also be set on its own, and so can the pretraining and
+fine-tuning steps (``offline.pretrain.max_steps``, 400 in every version, and
+``offline.finetune.max_steps``, 700 in every version, for both fine-tunes).
 ``--finetune-stage ridge_probe`` (or ``linear_probe``) fits a quality head on the frozen
 features instead.
 
@@ -219,8 +220,8 @@ def _compare_demo_arms(demo: str, started: float) -> int:
 # -- iqa model (make model) ----------------------------------------------------------------------
 
 
-MODEL_USAGE = """usage: iqa model [--recipe 1|2] [--pretrain-loss ranking|regression] [--finetune-stage finetune|ridge_probe|linear_probe]
-                 [--finetune-data uniform|weighted] [hydra overrides...]
+MODEL_USAGE = """usage: iqa model [--recipe {choices}] [--pretrain-loss ranking|regression] [--finetune-data uniform|weighted]
+                 [--finetune-stage finetune|ridge_probe|linear_probe] [hydra overrides...]
 
 Builds the offline corpus from the train-split photos of iqa/data/photos.py (fetching the missing
 ones into the photo cache) and the KADID-10k distortion family, labels it with the
@@ -267,7 +268,7 @@ TYPE_WEIGHTS = {"non_eccentricity_patch": 5, "contrast_change": 2}
 WEIGHTED_DATA = ("data.prepare.type_weights={" + ",".join(f"{k}:{v}" for k, v in TYPE_WEIGHTS.items()) + "}",
                  "data.root=${paths.data_dir}/offline-weighted")
 
-#: The Hydra key of the attribute-pretrained arm's attribute anchor (its default, in experiment=offline, is version 2's).
+#: The Hydra key of the attribute-pretrained arm's attribute anchor (its default, in experiment=offline, is versions 2 and 3's).
 ANCHOR_KEY = "offline.finetune.attribute_anchor"
 #: The Hydra key of the pretraining steps, and its default in experiment=offline.
 PRETRAIN_STEPS_KEY = "offline.pretrain.max_steps"
@@ -275,7 +276,8 @@ PRETRAIN_STEPS = 400
 #: The Hydra key of both fine-tunes' steps (the attribute-pretrained arm's and its ImageNet-only twin's), and its default.
 FINETUNE_STEPS_KEY = "offline.finetune.max_steps"
 FINETUNE_STEPS = 700
-#: The Hydra key of both fine-tunes' rate (the quality head learns at 10 times it), and its default in experiment=offline.
+#: The Hydra key of both fine-tunes' rate (the quality head learns at 10 times it), and its default in experiment=offline
+#: (versions 1 and 2's; version 3 sets its own).
 FINETUNE_LR_KEY = "offline.finetune.lr"
 FINETUNE_LR = 3.0e-4
 #: The Hydra key of the attribute-pretrained arm's quality head (``stage.head`` of its fine-tune), and its default.
@@ -351,9 +353,10 @@ class Recipe:
 
 
 #: The recipe versions ``iqa model --recipe`` takes; the last is the default.
-RECIPES = {"1": Recipe("ranking", "uniform", 0.0), "2": Recipe("regression", "weighted", 0.1)}
-RECIPE = "2"
-MODEL_USAGE = MODEL_USAGE.format(default=RECIPE, versions="\n".join(
+RECIPES = {"1": Recipe("ranking", "uniform", 0.0), "2": Recipe("regression", "weighted", 0.1),
+           "3": Recipe("regression", "weighted", 0.1, finetune_lr=6.0e-4)}
+RECIPE = "3"
+MODEL_USAGE = MODEL_USAGE.format(default=RECIPE, choices="|".join(RECIPES), versions="\n".join(
     f"  {v}  {r.command.removeprefix('iqa model ')}" for v, r in sorted(RECIPES.items(), reverse=True)))
 
 
@@ -411,7 +414,23 @@ def recipe_record(output_dir: str | os.PathLike) -> dict[str, Any] | None:
         raise ValueError(str(error)) from None
     if not isinstance(recorded, dict):
         raise ValueError("not a JSON object")
+    # A record from before a key was recorded on its own may hold it among the other overrides: read it as recorded.
+    earlier = recorded.get(OVERRIDES_KEY)
+    if isinstance(earlier, dict):
+        lifted = {k: v for k, v in earlier.items() if k in RECORDED_OVERRIDES and k not in recorded}
+        recorded = {**recorded, **lifted, OVERRIDES_KEY: {k: v for k, v in earlier.items() if k not in lifted}}
     return recorded
+
+
+def same_option(key: str, old: Any, new: Any) -> bool:
+    """Whether a recorded option's value ``old`` is ``new``: numbers by value (6.0e-4 is 0.0006), and a number that does
+    not parse (a hand-edited record) differs."""
+    if key in NUMERIC_OPTIONS:
+        try:
+            return NUMERIC_OPTIONS[key][0](old) == NUMERIC_OPTIONS[key][0](new)
+        except (TypeError, ValueError):
+            return False
+    return old == new
 
 
 def check_recipe_options(output_dir: str, options: dict[str, Any]) -> str | None:
@@ -445,22 +464,8 @@ def check_recipe_options(output_dir: str, options: dict[str, Any]) -> str | None
         previous = RECIPES["1"].recorded  # from before the record existed: version 1, anchor off, 400 steps
     else:
         previous = {}
-    # A record from before a key was recorded on its own may hold it among the other overrides: compare it as recorded.
-    if isinstance(previous.get(OVERRIDES_KEY), dict):
-        earlier = previous[OVERRIDES_KEY]
-        lifted = {k: v for k, v in earlier.items() if k in RECORDED_OVERRIDES and k not in previous}
-        previous = {**previous, **lifted, OVERRIDES_KEY: {k: v for k, v in earlier.items() if k not in lifted}}
-
-    def same(flag: str, old, new) -> bool:
-        if flag in NUMERIC_OPTIONS:
-            try:
-                return NUMERIC_OPTIONS[flag][0](old) == NUMERIC_OPTIONS[flag][0](new)
-            except (TypeError, ValueError):
-                return False
-        return old == new
-
     differing = [f"{flag} {previous[flag]} there, {value} now" for flag, value in options.items()
-                 if flag in previous and flag != OVERRIDES_KEY and not same(flag, previous[flag], value)]
+                 if flag in previous and flag != OVERRIDES_KEY and not same_option(flag, previous[flag], value)]
     if OVERRIDES_KEY in options and isinstance(previous.get(OVERRIDES_KEY), dict):
         before, now = previous[OVERRIDES_KEY], options[OVERRIDES_KEY]
         differing += [f"{key}={before.get(key, '(not given)')} there, {key}={now.get(key, '(not given)')} now"
