@@ -26,7 +26,7 @@ unexport PYTHONDONTWRITEBYTECODE
 
 help:
 	@echo "make demo   - build the demo corpus, label, pretrain, fine-tune (2 variants), evaluate (CPU, offline)"
-	@echo "make demo-enhance - enhancement demo: an enhancer trained against the shipped model, with and without it, beside auto-gamma and CLAHE on the test photos"
+	@echo "make demo-enhance - enhancement demo: an enhancer trained against the shipped model attiqa-offline-v2, with and without it, beside auto-gamma and CLAHE on the test photos"
 	@echo "make model  - the offline recipe: all train-split photos (fetched once), label, pretrain, fine-tune (2 variants), evaluate (CPU, about 30 min)"
 	@echo "make ablations - the offline recipe's ablations (quality head, attributes, photos, pretraining loss) over seeds 0-2, scored on the test split (each seed's recipe in outputs/seed<N>, trained when missing)"
 	@echo "make test   - lint (ruff) and run the whole test suite (what CI runs)"
