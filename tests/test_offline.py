@@ -421,9 +421,25 @@ def test_recipe_pretraining_steps_reach_the_pretraining_only(compose):
     assert [compose("train", [*step[1:], *overrides]).stage.max_steps for step in (pretrain, finetune, twin)] == [400, 1000, 1000]
     # The fine-tunes' rate likewise: both fine-tunes, not the pretraining.
     pretrain_lr = compose("train", [*pretrain[1:], *parse_model_args([])[1]]).stage.optimizer.lr
-    overrides = parse_model_args(["offline.finetune.lr=6.0e-4"])[1]
-    rates = [compose("train", [*step[1:], *overrides]).stage.optimizer.lr for step in (pretrain, finetune, twin)]
-    assert rates == [pretrain_lr, 6.0e-4, 6.0e-4] and pretrain_lr != 6.0e-4
+    for args, rate in (([], 6.0e-4), (["--recipe", "2"], 3.0e-4), (["offline.finetune.lr=1.0e-4"], 1.0e-4)):
+        overrides = parse_model_args(args)[1]
+        rates = [compose("train", [*step[1:], *overrides]).stage.optimizer.lr for step in (pretrain, finetune, twin)]
+        assert rates == [pretrain_lr, rate, rate] and pretrain_lr != rate, args
+
+
+@pytest.mark.unit
+def test_recorded_options_defaults_are_experiment_offline_s_own(compose):
+    """A version's command names only the recorded values it changes from experiment=offline's: the table of those
+    values must be what the experiment composes to, or a command would leave out a change."""
+    from omegaconf import OmegaConf
+
+    from iqa.cli.recipes import ANCHOR_KEY, EXPERIMENT_VALUES, RECIPE, RECIPES, same_option
+
+    cfg = compose("train", ["experiment=offline"])
+    for key, value in EXPERIMENT_VALUES.items():
+        assert same_option(key, OmegaConf.select(cfg, key), value), (key, OmegaConf.select(cfg, key), value)
+    # The anchor is named in every version's command; experiment=offline's own default is the default version's.
+    assert same_option(ANCHOR_KEY, OmegaConf.select(cfg, ANCHOR_KEY), RECIPES[RECIPE].recorded[ANCHOR_KEY])
 
 
 @pytest.mark.unit
