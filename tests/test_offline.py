@@ -335,8 +335,20 @@ def test_offline_steps_are_the_pipeline_commands():
         steps("out", finetune_data="heavy")
 
 
+@pytest.fixture
+def refused_only(monkeypatch):
+    """For tests where every ``iqa model`` call must be refused: a call that got through would start a real recipe run
+    (half an hour, in the working directory), so it fails at once instead."""
+    from iqa.cli import recipes
+
+    def ran(*args, **kwargs):
+        raise AssertionError(f"iqa model was not refused and started its steps: {args[0]}")
+
+    monkeypatch.setattr(recipes, "run_steps", ran)
+
+
 @pytest.mark.unit
-def test_model_command_rejects_unknown_choices_and_lists_the_valid_ones(capsys):
+def test_model_command_rejects_unknown_choices_and_lists_the_valid_ones(capsys, refused_only):
     from iqa.cli.recipes import ANCHOR_KEY as ANCHOR
     from iqa.cli.recipes import model
 
@@ -443,7 +455,7 @@ def test_recorded_options_defaults_are_experiment_offline_s_own(compose):
 
 
 @pytest.mark.unit
-def test_a_recipe_folder_refuses_a_rerun_with_other_options(tmp_path):
+def test_a_recipe_folder_refuses_a_rerun_with_other_options(tmp_path, refused_only):
     from iqa.cli.recipes import check_recipe_options, model
 
     out = str(tmp_path / "o")
@@ -517,7 +529,7 @@ def test_a_recipe_folder_refuses_a_rerun_with_other_options(tmp_path):
 
 
 @pytest.mark.unit
-def test_a_recipe_folder_records_the_overrides_that_change_what_is_trained(tmp_path, capsys):
+def test_a_recipe_folder_records_the_overrides_that_change_what_is_trained(tmp_path, capsys, refused_only):
     from iqa.cli.recipes import OVERRIDES_KEY, check_recipe_options, model, output_dir, parse_model_args, training_overrides
 
     args = ["seed=1", "stage.max_steps=12", "~data.prepare.unseen", "+data.prepare.ladders=1", "paths.output_dir=x",
