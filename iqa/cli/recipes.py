@@ -438,15 +438,15 @@ def check_recipe_options(output_dir: str, options: dict[str, Any]) -> str | None
 
     ``options`` maps each of :data:`MODEL_OPTIONS` (and, optionally, :data:`ANCHOR_KEY`, :data:`PRETRAIN_STEPS_KEY`,
     :data:`HEAD_KEY`, :data:`FINETUNE_STEPS_KEY` and :data:`FINETUNE_LR_KEY`) to its value, and optionally
-    :data:`OVERRIDES_KEY` to the user's
-    :func:`training_overrides`, compared key by key (a record without them, from before they were recorded, says
-    nothing about them). The steps resume or skip finished runs, so rerunning
-    with other options in the same folder would silently keep the other options' runs. A folder that has runs but no
-    record was made with version 1 (before the record existed), and an option missing from a record (added
-    since) had version 1's value; a record from before the anchor, the steps, the head or the rate were recorded
-    says nothing about them (any could have been overridden), so they are not compared there. A recorded number
-    that does not parse (a hand-edited record) counts as different, and a record that is not a JSON object is
-    reported, not guessed at.
+    :data:`OVERRIDES_KEY` to the user's :func:`training_overrides`, compared key by key with the record as
+    :func:`recipe_record` reads it (a record without them, from before they were recorded, says nothing about them;
+    numbers by value, :func:`same_option`). The steps resume or skip finished runs, so rerunning with other options in
+    the same folder would silently keep the other options' runs. A folder that has runs but no record was made with
+    version 1 (before the record existed; folders older than version 1's settings are not told apart), and an option
+    missing from a record (added since) had version 1's value; a record from before the anchor, the steps, the head
+    or the rate were recorded says nothing about them (any could have been overridden), so they are not compared
+    there. A recorded number that does not parse (a hand-edited record) counts as different, and a record that is
+    not a JSON object is reported, not guessed at.
     """
     from pathlib import Path
 
