@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import subprocess
@@ -310,3 +311,25 @@ def test_every_iqa_command_is_listed_dispatched_and_suggested(capsys):
     for typo, meant in (("enhanse", "enhance"), ("rnak", "rank"), ("scor", "score")):
         assert main([typo]) == 2
         assert f"did you mean: {meant}?" in capsys.readouterr().err
+
+
+def test_cpu_scoring_runs_channels_last_and_agrees_with_the_default_layout(checkpoint, photos):
+    """Scoring on a CPU puts the network in channels-last layout (oneDNN's fastest for convolutions), and the scores are
+    the default layout's up to float rounding: the same images scored by the unconverted network, batch by batch."""
+    import iqa
+    from iqa.inference import _EvalImages
+
+    model = iqa.load(checkpoint, device="cpu")
+    paths = [str(p) for p in sorted(photos.glob("img*.jpg"))]
+    reference = copy.deepcopy(model.net).eval()  # loaded as trained: the default layout
+    assert not reference.channels_last
+    conv = next(name for name, p in reference.named_parameters() if p.ndim == 4)
+    assert reference.get_parameter(conv).is_contiguous()
+    frame = model.score(paths, batch_size=2)
+    assert model.net.channels_last
+    assert model.net.get_parameter(conv).is_contiguous(memory_format=torch.channels_last)
+    images = _EvalImages(paths, model.view)
+    with torch.no_grad():
+        expected = [reference(images[i][1][None] if images[i][1].ndim == 3 else images[i][1])["quality"].float().mean().item()
+                    for i in range(len(paths))]
+    np.testing.assert_allclose(frame["quality_norm"].to_numpy(dtype=float), expected, rtol=0, atol=1e-5)
