@@ -6,15 +6,19 @@ resize to the same size), ``torch.stack``, and the network under the same
 autocast. ``iqa score`` is timed end to end as the command runs (checkpoint
 load, header probing and shape bucketing, decoding, inference, CSV and
 metadata written). Both are warmed up first; each is timed ``--repeats``
-times alternately and the median is reported.
+times alternately and the median is reported. With ``--layouts``, the bare loop
+is also timed with the network left in PyTorch's default memory layout, beside
+the channels-last layout that ``iqa score`` puts it in (alternately, same images).
 
     python benchmarks/score_throughput.py                       # CPU, 256 KonIQ-sized JPEGs
+    python benchmarks/score_throughput.py --layouts --backbone resnet18   # channels-last against the default layout
     python benchmarks/score_throughput.py --device cuda --num-images 4096 --batch-size 128 --num-workers 16
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import statistics
 import sys
@@ -104,6 +108,8 @@ def main() -> int:
     parser.add_argument("--backbone", default="tf_efficientnet_lite0")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--images", default=None, help="score this folder instead of generated JPEGs")
+    parser.add_argument("--layouts", action="store_true",
+                        help="also time the bare loop with the network in the default memory layout, beside channels-last")
     args = parser.parse_args()
 
     from iqa.data.records import View
@@ -141,6 +147,18 @@ def main() -> int:
         print(f"bare loop : {bare_rate:8.1f} images/s   (runs: {', '.join(f'{r:.1f}' for r in bare)})")
         print(f"iqa score : {score_rate:8.1f} images/s   (runs: {', '.join(f'{r:.1f}' for r in score)}; end to end, CSV included)")
         print(f"ratio iqa score / bare loop: {score_rate / bare_rate:.3f}")
+        if args.layouts:
+            default = copy.deepcopy(net).to(memory_format=torch.contiguous_format)
+            default.channels_last = False  # IQANet.forward then leaves its input in the default layout too
+            rates: dict[str, list[float]] = {"default": [], "channels-last": []}
+            for _ in range(args.repeats):
+                rates["default"].append(bare_loop(default, paths, view, args.batch_size, args.num_workers, device))
+                rates["channels-last"].append(bare_loop(net, paths, view, args.batch_size, args.num_workers, device))
+            for name, runs in rates.items():
+                print(f"bare loop, {name:13s} layout: {statistics.median(runs):8.1f} images/s   "
+                      f"(runs: {', '.join(f'{r:.1f}' for r in runs)})")
+            print(f"ratio channels-last / default layout: "
+                  f"{statistics.median(rates['channels-last']) / statistics.median(rates['default']):.3f}")
     return 0
 
 
