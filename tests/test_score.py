@@ -315,12 +315,13 @@ def test_every_iqa_command_is_listed_dispatched_and_suggested(capsys):
 
 def test_cpu_scoring_runs_channels_last_and_agrees_with_the_default_layout(checkpoint, photos):
     """Scoring on a CPU puts the network in channels-last layout (oneDNN's fastest for convolutions), and the scores are
-    the default layout's up to float rounding: the same images scored by the unconverted network, batch by batch."""
+    the default layout's up to float rounding: the same images scored by the unconverted network, image by image."""
     import iqa
     from iqa.inference import _EvalImages
 
     model = iqa.load(checkpoint, device="cpu")
-    paths = [str(p) for p in sorted(photos.glob("img*.jpg"))]
+    paths = [str(p) for p in sorted(photos.rglob("img*"))]  # JPEGs and PNGs of four shapes
+    assert len(paths) == 6
     reference = copy.deepcopy(model.net).eval()  # loaded as trained: the default layout
     assert not reference.channels_last
     conv = next(name for name, p in reference.named_parameters() if p.ndim == 4)
